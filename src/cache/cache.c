@@ -1,0 +1,605 @@
+/*
+ * cache.c - the cache core: shards, hash tables, entries, put/get/delete.
+ *
+ * Design. The key space is split by hash into a power-of-two number of
+ * shards (by default about four per CPU, fewer for small caches so every
+ * shard keeps a useful capacity). Each shard is a separate little cache: a
+ * chained hash table, an eviction policy instance (policy_*.c) sized to its
+ * share of the bound, statistics and a lock. An operation touches exactly
+ * one shard, so there is no global lock anywhere on the get or put path, and
+ * two threads contend only when their keys fall in the same shard. The
+ * shard lock is an adaptive mutex (spins briefly, then sleeps), held for a
+ * few dozen nanoseconds: hash-chain walk, key compare, policy bookkeeping.
+ * Hashing (XXH3) and all allocation happen before the lock is taken; value
+ * copies larger than a cache line happen after it is released.
+ *
+ * Data layout. An entry holds the hash chain link, the policy's node, the
+ * expiry time, its charge and the key inline. The value sits in a separate
+ * reference-counted block (gsp__vblock): the entry holds one reference and
+ * every pinned reader one more, so a replaced or evicted value stays intact
+ * until the last reader releases it, and readers never touch the entry.
+ *
+ * Eviction is exact within a shard: after an insert, the policy names
+ * victims until the shard is within its bound. Unlinked entries go to a
+ * "graveyard" on the stack and the eviction callback runs after the lock
+ * is dropped, so callbacks may re-enter the cache.
+ *
+ * Invariants (under the shard lock): an entry is in the table iff
+ * e->linked; pol.used is the sum of linked entries' charges; bytes is the
+ * sum of their byte sizes; count is their number.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "cache_core.h"
+
+#define MIN_BUCKETS 16u
+#define SMALL_COPY 256u
+
+uint64_t gsp__cache_hash(const void *key, size_t klen) { return XXH3_64bits(key, klen); }
+
+uint64_t gsp__cache_now(const gsp_cache *c) {
+  if (c->cfg.clock.now != NULL) return c->cfg.clock.now(c->cfg.clock.user);
+  return gsp_now_ns();
+}
+
+gsp__shard *gsp__cache_shard(gsp_cache *c, uint64_t hash) {
+  return &c->shards[c->nshards > 1 ? hash >> c->shard_shift : 0];
+}
+
+static const gsp__policy_ops *policy_for(gsp_cache_strategy s) {
+  switch (s) {
+    case GSP_CACHE_LRU:
+    case GSP_CACHE_WEAK:
+      return &gsp__policy_lru;
+    case GSP_CACHE_LFU:
+      return &gsp__policy_lfu;
+    case GSP_CACHE_FIFO:
+      return &gsp__policy_fifo;
+    case GSP_CACHE_TTL:
+      return &gsp__policy_ttl;
+    case GSP_CACHE_ADAPTIVE:
+      return &gsp__policy_adaptive;
+  }
+  return NULL;
+}
+
+/* ---- entries and value blocks ---------------------------------------- */
+
+gsp__entry *gsp__entry_new(const void *key, size_t klen) {
+  gsp__entry *e = gsp_malloc(sizeof *e + klen);
+  if (e == NULL) return NULL;
+  memset(e, 0, sizeof *e);
+  e->klen = (uint32_t)klen;
+  e->hash = gsp__cache_hash(key, klen);
+  if (klen) memcpy(e->key, key, klen);
+  return e;
+}
+
+void gsp__entry_free(gsp__entry *e) {
+  if (e == NULL) return;
+  if (e->weak != NULL) {
+    gsp_rc_unwatch(e->weak->rc, &e->weak->watcher);
+    gsp_rc_weak_release(e->weak->rc);
+    gsp_free(e->weak);
+  }
+  gsp__vblock_unref(e->vb);
+  gsp_free(e);
+}
+
+gsp__vblock *gsp__vblock_new(const void *key, size_t klen, const void *val, size_t vlen) {
+  if (vlen > SIZE_MAX - sizeof(gsp__vblock) - klen) return NULL;
+  gsp__vblock *vb = gsp_malloc(sizeof *vb + vlen + klen);
+  if (vb == NULL) return NULL;
+  atomic_init(&vb->refs, 1);
+  vb->klen = (uint32_t)klen;
+  vb->vlen = vlen;
+  if (vlen) memcpy(vb->data, val, vlen);
+  if (klen) memcpy(vb->data + vlen, key, klen);
+  return vb;
+}
+
+void gsp__vblock_unref(gsp__vblock *vb) {
+  if (vb == NULL) return;
+  if (atomic_fetch_sub_explicit(&vb->refs, 1, memory_order_acq_rel) == 1) gsp_free(vb);
+}
+
+static void vblock_pin(gsp__vblock *vb) {
+  atomic_fetch_add_explicit(&vb->refs, 1, memory_order_relaxed);
+}
+
+void gsp__entry_account(gsp_cache *c, gsp__entry *e, size_t vlen, const gsp_cache_put_opts *opts) {
+  uint64_t ttl_ms = c->cfg.ttl_ms;
+  e->bytes = (uint64_t)e->klen + vlen + GSP_CACHE_ENTRY_OVERHEAD;
+  if (opts != NULL && opts->charge != 0)
+    e->charge = opts->charge;
+  else
+    e->charge = c->count_units ? 1 : e->bytes;
+  if (opts != NULL && opts->ttl_ms != 0) ttl_ms = opts->ttl_ms;
+  if (opts != NULL && opts->no_expire) ttl_ms = 0;
+  e->expire_ns = ttl_ms ? gsp__cache_now(c) + ttl_ms * 1000000u : 0;
+}
+
+/* ---- hash table --------------------------------------------------------- */
+
+static void table_grow_locked(gsp__shard *sh) {
+  size_t n = sh->nbuckets * 2;
+  gsp__entry **nb = gsp_calloc(n, sizeof(gsp__entry *));
+  if (nb == NULL) return; /* keep the longer chains; correctness is unaffected */
+  for (size_t i = 0; i < sh->nbuckets; i++) {
+    gsp__entry *e = sh->buckets[i];
+    while (e != NULL) {
+      gsp__entry *next = e->hnext;
+      size_t b = e->hash & (n - 1);
+      e->hnext = nb[b];
+      nb[b] = e;
+      e = next;
+    }
+  }
+  gsp_free(sh->buckets);
+  sh->buckets = nb;
+  sh->nbuckets = n;
+}
+
+static bool expired(const gsp_cache *c, const gsp__entry *e) {
+  return e->expire_ns != 0 && gsp__cache_now(c) >= e->expire_ns;
+}
+
+gsp__entry *gsp__lookup_locked(gsp_cache *c, gsp__shard *sh, uint64_t hash, const void *key,
+                               size_t klen, gsp__graveyard *g) {
+  gsp__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
+  while (e != NULL) {
+    if (e->hash == hash && e->klen == klen && (klen == 0 || memcmp(e->key, key, klen) == 0)) break;
+    e = e->hnext;
+  }
+  if (e != NULL && expired(c, e)) {
+    gsp__unlink_locked(sh, e, GSP_CACHE_EXPIRED, g);
+    return NULL;
+  }
+  return e;
+}
+
+static void count_leaving(gsp__shard *sh, gsp_cache_reason why) {
+  switch (why) {
+    case GSP_CACHE_EVICTED:
+      sh->st.evictions++;
+      break;
+    case GSP_CACHE_EXPIRED:
+      sh->st.expirations++;
+      break;
+    case GSP_CACHE_DELETED:
+      sh->st.deletions++;
+      break;
+    case GSP_CACHE_COLLECTED:
+      sh->st.collections++;
+      break;
+    case GSP_CACHE_REPLACED:
+      break;
+  }
+}
+
+void gsp__unlink_locked(gsp__shard *sh, gsp__entry *e, gsp_cache_reason why, gsp__graveyard *g) {
+  gsp__entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
+  while (*pp != e) pp = &(*pp)->hnext;
+  *pp = e->hnext;
+  sh->pol.ops->on_remove(&sh->pol, e);
+  sh->pol.used -= e->charge;
+  sh->bytes -= e->bytes;
+  sh->count--;
+  e->linked = 0;
+  e->reason = (uint8_t)why;
+  count_leaving(sh, why);
+  e->hnext = g->entries;
+  g->entries = e;
+}
+
+static void evict_while_locked(gsp_cache *c, gsp__shard *sh, uint64_t charge, uint64_t bytes,
+                               gsp__graveyard *g) {
+  while (sh->count > 0 && (sh->pol.used + charge > sh->pol.capacity ||
+                           (c->shard_bytes != 0 && sh->bytes + bytes > c->shard_bytes))) {
+    gsp__entry *v = sh->pol.ops->victim(&sh->pol);
+    if (v == NULL) break;
+    gsp__unlink_locked(sh, v, GSP_CACHE_EVICTED, g);
+  }
+}
+
+static bool too_big(const gsp_cache *c, const gsp__shard *sh, const gsp__entry *e) {
+  return e->charge > sh->pol.capacity || (c->shard_bytes != 0 && e->bytes > c->shard_bytes);
+}
+
+/* An entry larger than the shard is declined without flushing the shard. */
+static void decline_locked(gsp__shard *sh, gsp__entry *e, gsp__graveyard *g) {
+  sh->st.insertions++;
+  sh->st.evictions++;
+  e->reason = GSP_CACHE_EVICTED;
+  e->hnext = g->entries;
+  g->entries = e;
+}
+
+/* The TTL policy's victim is the entry closest to expiry: while it has
+ * expired, it goes, so a TTL cache frees expired entries on every insert. */
+static void reap_expired_locked(gsp_cache *c, gsp__shard *sh, gsp__graveyard *g) {
+  uint64_t now = gsp__cache_now(c);
+  for (;;) {
+    gsp__entry *v = sh->pol.ops->victim(&sh->pol);
+    if (v == NULL || v->expire_ns == 0 || v->expire_ns > now) break;
+    gsp__unlink_locked(sh, v, GSP_CACHE_EXPIRED, g);
+  }
+}
+
+int gsp__insert_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__graveyard *g) {
+  bool bounded = c->cfg.strategy != GSP_CACHE_WEAK;
+  if (bounded && too_big(c, sh, e)) {
+    decline_locked(sh, e, g);
+    return GSP_OK;
+  }
+  if (bounded && sh->pol.ops->evict_first) evict_while_locked(c, sh, e->charge, e->bytes, g);
+  size_t b = e->hash & (sh->nbuckets - 1);
+  e->hnext = sh->buckets[b];
+  sh->buckets[b] = e;
+  sh->pol.used += e->charge;
+  sh->bytes += e->bytes;
+  sh->count++;
+  e->linked = 1;
+  int rv = sh->pol.ops->on_insert(&sh->pol, e);
+  if (rv != GSP_OK) {
+    sh->buckets[b] = e->hnext;
+    sh->pol.used -= e->charge;
+    sh->bytes -= e->bytes;
+    sh->count--;
+    e->linked = 0;
+    return rv;
+  }
+  sh->st.insertions++;
+  if (c->cfg.strategy == GSP_CACHE_TTL) reap_expired_locked(c, sh, g);
+  if (bounded) evict_while_locked(c, sh, 0, 0, g);
+  if (sh->count > sh->nbuckets) table_grow_locked(sh);
+  return GSP_OK;
+}
+
+void gsp__graveyard_flush(gsp_cache *c, gsp__graveyard *g) {
+  gsp_cache_evict_fn cb = c->cfg.on_evict;
+  if (g->old_vb != NULL) {
+    if (cb != NULL) {
+      gsp__vblock *vb = g->old_vb;
+      cb(c->cfg.evict_user, vb->data + vb->vlen, vb->klen, vb->data, vb->vlen, GSP_CACHE_REPLACED);
+    }
+    gsp__vblock_unref(g->old_vb);
+    g->old_vb = NULL;
+  }
+  while (g->entries != NULL) {
+    gsp__entry *e = g->entries;
+    g->entries = e->hnext;
+    if (cb != NULL) {
+      const void *v = e->vb ? e->vb->data : NULL;
+      cb(c->cfg.evict_user, e->key, e->klen, v, e->vb ? e->vb->vlen : 0,
+         (gsp_cache_reason)e->reason);
+    }
+    gsp__entry_free(e);
+  }
+}
+
+/* ---- create / destroy ---------------------------------------------------- */
+
+static unsigned default_shards(const gsp_cache_config *cfg) {
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  unsigned n = 1;
+  while (n < 64 && (long)n < 4 * (ncpu > 0 ? ncpu : 1)) n <<= 1;
+  while (n > 1 && cfg->max_entries != 0 && cfg->max_entries / n < 256) n >>= 1;
+  while (n > 1 && cfg->max_entries == 0 && cfg->max_bytes != 0 && cfg->max_bytes / n < (1u << 20))
+    n >>= 1;
+  return n;
+}
+
+static int check_config(const gsp_cache_config *cfg) {
+  if (cfg == NULL || policy_for(cfg->strategy) == NULL) return GSP_EINVAL;
+  if (cfg->strategy != GSP_CACHE_WEAK && cfg->max_entries == 0 && cfg->max_bytes == 0)
+    return GSP_EINVAL;
+  if (cfg->shards & (cfg->shards - 1)) return GSP_EINVAL;
+  return GSP_OK;
+}
+
+static uint64_t shard_share(uint64_t total, unsigned n) { return (total + n - 1) / n; }
+
+static int shard_init(gsp_cache *c, gsp__shard *sh) {
+  uint64_t cap = UINT64_MAX;
+  if (c->cfg.strategy != GSP_CACHE_WEAK)
+    cap = shard_share(c->count_units ? c->cfg.max_entries : c->cfg.max_bytes, c->nshards);
+  sh->nbuckets = MIN_BUCKETS;
+  sh->buckets = gsp_calloc(sh->nbuckets, sizeof(gsp__entry *));
+  if (sh->buckets == NULL) return GSP_ENOMEM;
+  sh->pol.ops = policy_for(c->cfg.strategy);
+  sh->pol.capacity = cap;
+  int rv = sh->pol.ops->init(&sh->pol, cap);
+  if (rv != GSP_OK) goto out_free_buckets;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+  rv = pthread_mutex_init(&sh->lock, &attr) ? GSP_ENOMEM : GSP_OK;
+  pthread_mutexattr_destroy(&attr);
+  if (rv != GSP_OK) goto out_fini_policy;
+  return GSP_OK;
+out_fini_policy:
+  sh->pol.ops->fini(&sh->pol);
+out_free_buckets:
+  gsp_free(sh->buckets);
+  return rv;
+}
+
+/*
+ * Take every entry out under the lock, then free them unlocked: a WEAK
+ * entry's free waits for a death callback that may be running on another
+ * thread, and that callback needs the shard lock and the shard intact.
+ */
+static void shard_fini(gsp__shard *sh) {
+  gsp__entry *all = NULL;
+  pthread_mutex_lock(&sh->lock);
+  for (size_t i = 0; i < sh->nbuckets; i++) {
+    gsp__entry *e = sh->buckets[i];
+    while (e != NULL) {
+      gsp__entry *next = e->hnext;
+      sh->pol.ops->on_remove(&sh->pol, e);
+      e->linked = 0;
+      e->hnext = all;
+      all = e;
+      e = next;
+    }
+    sh->buckets[i] = NULL;
+  }
+  pthread_mutex_unlock(&sh->lock);
+  while (all != NULL) {
+    gsp__entry *next = all->hnext;
+    gsp__entry_free(all);
+    all = next;
+  }
+  sh->pol.ops->fini(&sh->pol);
+  gsp_free(sh->buckets);
+  pthread_mutex_destroy(&sh->lock);
+}
+
+int gsp_cache_create(const gsp_cache_config *cfg, gsp_cache **out) {
+  int rv = check_config(cfg);
+  if (rv != GSP_OK || out == NULL) return GSP_EINVAL;
+  gsp_cache *c = gsp_calloc(1, sizeof *c);
+  if (c == NULL) return GSP_ENOMEM;
+  c->cfg = *cfg;
+  c->nshards = cfg->shards ? cfg->shards : default_shards(cfg);
+  unsigned bits = 0;
+  while ((1u << bits) < c->nshards) bits++;
+  c->shard_shift = 64 - bits;
+  c->count_units = cfg->max_entries != 0 || cfg->strategy == GSP_CACHE_WEAK;
+  if (cfg->max_entries != 0 && cfg->max_bytes != 0)
+    c->shard_bytes = shard_share(cfg->max_bytes, c->nshards);
+  /* shards are cache-line aligned so two never share a line */
+  c->shards_mem = gsp_calloc(1, sizeof(gsp__shard) * c->nshards + 63);
+  if (c->shards_mem == NULL) goto out_free_cache;
+  c->shards = (gsp__shard *)((char *)c->shards_mem + (64 - (uintptr_t)c->shards_mem % 64) % 64);
+  unsigned i;
+  for (i = 0; i < c->nshards; i++) {
+    rv = shard_init(c, &c->shards[i]);
+    if (rv != GSP_OK) goto out_fini_shards;
+  }
+  *out = c;
+  return GSP_OK;
+out_fini_shards:
+  while (i-- > 0) shard_fini(&c->shards[i]);
+  gsp_free(c->shards_mem);
+out_free_cache:
+  gsp_free(c);
+  return rv != GSP_OK ? rv : GSP_ENOMEM;
+}
+
+void gsp_cache_destroy(gsp_cache *c) {
+  if (c == NULL) return;
+  for (unsigned i = 0; i < c->nshards; i++) shard_fini(&c->shards[i]);
+  gsp_free(c->shards_mem);
+  gsp_free(c);
+}
+
+void gsp_cache_config_get(const gsp_cache *c, gsp_cache_config *out) {
+  *out = c->cfg;
+  out->shards = c->nshards;
+}
+
+/* ---- operations ----------------------------------------------------------- */
+
+static bool bad_key(const void *key, size_t klen) {
+  return (key == NULL && klen != 0) || klen > UINT32_MAX;
+}
+
+int gsp__put_vblock(gsp_cache *c, const void *key, size_t klen, gsp__vblock *vb,
+                    const gsp_cache_put_opts *opts) {
+  gsp__entry *fresh = gsp__entry_new(key, klen);
+  if (fresh == NULL) {
+    gsp__vblock_unref(vb);
+    return GSP_ENOMEM;
+  }
+  gsp__entry_account(c, fresh, vb->vlen, opts);
+  gsp__graveyard g = {0};
+  gsp__shard *sh = gsp__cache_shard(c, fresh->hash);
+  int rv = GSP_OK;
+  pthread_mutex_lock(&sh->lock);
+  gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, key, klen, &g);
+  if (e != NULL) {
+    uint64_t old_charge = e->charge;
+    g.old_vb = e->vb;
+    e->vb = vb;
+    sh->pol.used += fresh->charge - old_charge;
+    sh->bytes += fresh->bytes - e->bytes;
+    e->charge = fresh->charge;
+    e->bytes = fresh->bytes;
+    e->expire_ns = fresh->expire_ns;
+    sh->st.updates++;
+    sh->pol.ops->on_update(&sh->pol, e, old_charge);
+    evict_while_locked(c, sh, 0, 0, &g);
+  } else {
+    fresh->vb = vb;
+    rv = gsp__insert_locked(c, sh, fresh, &g);
+    if (rv == GSP_OK) fresh = NULL;
+  }
+  pthread_mutex_unlock(&sh->lock);
+  gsp__graveyard_flush(c, &g);
+  gsp__entry_free(fresh); /* unused after an update; also frees vb on failure */
+  return rv;
+}
+
+int gsp_cache_put(gsp_cache *c, const void *key, size_t klen, const void *val, size_t vlen,
+                  const gsp_cache_put_opts *opts) {
+  if (c == NULL || bad_key(key, klen) || (val == NULL && vlen != 0)) return GSP_EINVAL;
+  if (c->cfg.strategy == GSP_CACHE_WEAK) return GSP_ENOTSUP;
+  gsp__vblock *vb = gsp__vblock_new(key, klen, val, vlen);
+  if (vb == NULL) return GSP_ENOMEM;
+  return gsp__put_vblock(c, key, klen, vb, opts);
+}
+
+/* Look the key up and pin its value block; NULL on a miss. Counts stats. */
+static gsp__vblock *get_pinned(gsp_cache *c, const void *key, size_t klen) {
+  uint64_t h = gsp__cache_hash(key, klen);
+  gsp__shard *sh = gsp__cache_shard(c, h);
+  gsp__graveyard g = {0};
+  gsp__vblock *vb = NULL;
+  pthread_mutex_lock(&sh->lock);
+  gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
+  if (e != NULL) {
+    sh->st.hits++;
+    sh->pol.ops->on_hit(&sh->pol, e);
+    vb = e->vb;
+    vblock_pin(vb);
+  } else {
+    sh->st.misses++;
+    if (sh->pol.ops->on_miss != NULL) sh->pol.ops->on_miss(&sh->pol, h);
+  }
+  pthread_mutex_unlock(&sh->lock);
+  if (g.entries != NULL) gsp__graveyard_flush(c, &g);
+  return vb;
+}
+
+int gsp_cache_get(gsp_cache *c, const void *key, size_t klen, gsp_cache_ref **out) {
+  if (c == NULL || out == NULL || bad_key(key, klen)) return GSP_EINVAL;
+  if (c->cfg.strategy == GSP_CACHE_WEAK) return GSP_ENOTSUP;
+  gsp__vblock *vb = get_pinned(c, key, klen);
+  *out = (gsp_cache_ref *)vb;
+  return vb != NULL ? GSP_OK : GSP_ENOENT;
+}
+
+const void *gsp_cache_ref_value(const gsp_cache_ref *r, size_t *vlen) {
+  const gsp__vblock *vb = (const gsp__vblock *)r;
+  if (vlen != NULL) *vlen = vb->vlen;
+  return vb->data;
+}
+
+const void *gsp_cache_ref_key(const gsp_cache_ref *r, size_t *klen) {
+  const gsp__vblock *vb = (const gsp__vblock *)r;
+  if (klen != NULL) *klen = vb->klen;
+  return vb->data + vb->vlen;
+}
+
+void gsp_cache_ref_release(gsp_cache_ref *r) { gsp__vblock_unref((gsp__vblock *)r); }
+
+/* Copy a hit's value: small ones now, under the lock; a large one is
+ * pinned into *big and copied by the caller after unlocking. */
+static int copy_hit_locked(gsp__shard *sh, gsp__entry *e, void *buf, size_t cap, size_t *vlen,
+                           gsp__vblock **big) {
+  gsp__vblock *vb = e->vb;
+  sh->st.hits++;
+  sh->pol.ops->on_hit(&sh->pol, e);
+  *vlen = vb->vlen;
+  if (vb->vlen > cap) return GSP_ERANGE;
+  if (vb->vlen > SMALL_COPY) {
+    vblock_pin(vb);
+    *big = vb;
+  } else if (vb->vlen != 0) {
+    memcpy(buf, vb->data, vb->vlen);
+  }
+  return GSP_OK;
+}
+
+int gsp_cache_get_copy(gsp_cache *c, const void *key, size_t klen, void *buf, size_t cap,
+                       size_t *vlen) {
+  if (c == NULL || vlen == NULL || bad_key(key, klen) || (buf == NULL && cap != 0))
+    return GSP_EINVAL;
+  if (c->cfg.strategy == GSP_CACHE_WEAK) return GSP_ENOTSUP;
+  uint64_t h = gsp__cache_hash(key, klen);
+  gsp__shard *sh = gsp__cache_shard(c, h);
+  gsp__graveyard g = {0};
+  int rv = GSP_ENOENT;
+  gsp__vblock *big = NULL;
+  pthread_mutex_lock(&sh->lock);
+  gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
+  if (e != NULL) {
+    rv = copy_hit_locked(sh, e, buf, cap, vlen, &big);
+  } else {
+    sh->st.misses++;
+    if (sh->pol.ops->on_miss != NULL) sh->pol.ops->on_miss(&sh->pol, h);
+  }
+  pthread_mutex_unlock(&sh->lock);
+  if (big != NULL) {
+    memcpy(buf, big->data, big->vlen);
+    gsp__vblock_unref(big);
+  }
+  if (g.entries != NULL) gsp__graveyard_flush(c, &g);
+  return rv;
+}
+
+bool gsp_cache_contains(gsp_cache *c, const void *key, size_t klen) {
+  if (c == NULL || bad_key(key, klen)) return false;
+  uint64_t h = gsp__cache_hash(key, klen);
+  gsp__shard *sh = gsp__cache_shard(c, h);
+  gsp__graveyard g = {0};
+  pthread_mutex_lock(&sh->lock);
+  gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
+  bool found = e != NULL && (e->weak == NULL || gsp_rc_alive(e->weak->rc));
+  pthread_mutex_unlock(&sh->lock);
+  gsp__graveyard_flush(c, &g);
+  return found;
+}
+
+int gsp_cache_delete(gsp_cache *c, const void *key, size_t klen) {
+  if (c == NULL || bad_key(key, klen)) return GSP_EINVAL;
+  uint64_t h = gsp__cache_hash(key, klen);
+  gsp__shard *sh = gsp__cache_shard(c, h);
+  gsp__graveyard g = {0};
+  pthread_mutex_lock(&sh->lock);
+  gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
+  if (e != NULL) gsp__unlink_locked(sh, e, GSP_CACHE_DELETED, &g);
+  pthread_mutex_unlock(&sh->lock);
+  gsp__graveyard_flush(c, &g);
+  return e != NULL ? GSP_OK : GSP_ENOENT;
+}
+
+/* Unlink every entry of the shard (or every expired one); returns how many. */
+static size_t sweep_shard(gsp_cache *c, gsp__shard *sh, bool only_expired) {
+  gsp__graveyard g = {0};
+  size_t n = 0;
+  uint64_t now = only_expired ? gsp__cache_now(c) : 0;
+  pthread_mutex_lock(&sh->lock);
+  for (size_t i = 0; i < sh->nbuckets; i++) {
+    gsp__entry *e = sh->buckets[i];
+    while (e != NULL) {
+      gsp__entry *next = e->hnext;
+      bool dead = e->expire_ns != 0 && now >= e->expire_ns;
+      if (!only_expired || dead) {
+        gsp__unlink_locked(sh, e, only_expired ? GSP_CACHE_EXPIRED : GSP_CACHE_DELETED, &g);
+        n++;
+      }
+      e = next;
+    }
+  }
+  pthread_mutex_unlock(&sh->lock);
+  gsp__graveyard_flush(c, &g);
+  return n;
+}
+
+void gsp_cache_clear(gsp_cache *c) {
+  if (c == NULL) return;
+  for (unsigned i = 0; i < c->nshards; i++) sweep_shard(c, &c->shards[i], false);
+}
+
+size_t gsp_cache_expire(gsp_cache *c) {
+  size_t n = 0;
+  if (c == NULL) return 0;
+  for (unsigned i = 0; i < c->nshards; i++) n += sweep_shard(c, &c->shards[i], true);
+  return n;
+}

@@ -1,0 +1,107 @@
+/*
+ * cache_int.h - private interface between the cache core (cache.c) and the
+ * eviction policies (policy_*.c).
+ *
+ * The core owns the hash table, the locks, statistics, TTL checks and the
+ * life of entries. A policy owns only the order in which entries leave: it
+ * is told about inserts, hits, updates and removals, and asked for a victim
+ * when the shard is over capacity. Every policy call happens with the shard
+ * lock held, so policies are plain single-threaded code.
+ *
+ * Capacity is counted in "units": an entry's `charge` (1 per entry when the
+ * cache is bounded by count, key+value+overhead bytes when bounded by bytes,
+ * or the caller's explicit charge). A policy keeps its own segment sizes in
+ * the same units.
+ */
+#ifndef GSP_CACHE_INT_H
+#define GSP_CACHE_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gsperf/cache.h"
+#include "gsperf/common.h"
+
+typedef struct gsp__entry gsp__entry;
+
+/* Per-entry policy state. The fields mean what the owning policy says. */
+typedef struct gsp__pnode {
+  gsp__entry *prev;
+  gsp__entry *next;
+  void *owner;    /* LFU: the entry's frequency node */
+  uint64_t aux;   /* TTL: heap index */
+  uint64_t stamp; /* TTL: insertion sequence (tie-break) */
+  uint32_t freq;  /* access counter where a policy needs one */
+  uint8_t seg;    /* which queue / segment the entry sits in */
+} gsp__pnode;
+
+/*
+ * The value lives in its own block so that a pinned reader keeps it while
+ * a put replaces the entry's value or the entry leaves: pins count on the
+ * block, never on the entry. The block also carries a copy of the key, for
+ * gsp_cache_ref_key() and for eviction callbacks run after unlocking.
+ */
+typedef struct gsp__vblock {
+  atomic_uint refs; /* 1 for the entry holding it + 1 per pin */
+  uint32_t klen;
+  size_t vlen;
+  unsigned char data[]; /* value bytes, then key bytes */
+} gsp__vblock;
+
+struct gsp__entry {
+  gsp__entry *hnext;      /* hash chain, under shard lock */
+  uint64_t hash;          /* XXH3 of the key */
+  uint64_t expire_ns;     /* 0 = never; absolute cache-clock time */
+  uint64_t charge;        /* units counted against capacity */
+  uint64_t bytes;         /* key + value + overhead */
+  gsp__pnode pn;          /* policy state */
+  gsp__vblock *vb;        /* current value; NULL for WEAK entries */
+  struct gsp__weak *weak; /* WEAK strategy only, else NULL */
+  uint32_t klen;
+  uint8_t linked;      /* in the hash table (under shard lock) */
+  uint8_t reason;      /* why it left (gsp_cache_reason), once unlinked */
+  unsigned char key[]; /* key bytes */
+};
+
+typedef struct gsp__policy gsp__policy;
+
+typedef struct gsp__policy_ops {
+  const char *name;
+  /* true: the core makes room (asks for victims) before linking a new
+   * entry; false: it links first and then asks, so victim() may name the
+   * new entry (admission control). */
+  bool evict_first;
+  /* Allocate policy state for a shard of `capacity` units. */
+  int (*init)(gsp__policy *p, uint64_t capacity);
+  void (*fini)(gsp__policy *p);
+  /* A new entry entered the shard. May fail only with GSP_ENOMEM, in which
+   * case the core drops the entry and reports the error. */
+  int (*on_insert)(gsp__policy *p, gsp__entry *e);
+  void (*on_hit)(gsp__policy *p, gsp__entry *e);
+  /* An existing entry's value (and maybe charge) was replaced. */
+  void (*on_update)(gsp__policy *p, gsp__entry *e, uint64_t old_charge);
+  /* The entry leaves (delete, expiry, eviction); unlink it. */
+  void (*on_remove)(gsp__policy *p, gsp__entry *e);
+  /* A lookup missed on this hash (for history-keeping policies); may be NULL. */
+  void (*on_miss)(gsp__policy *p, uint64_t hash);
+  /* The entry that should leave next, still linked; NULL if empty.
+   * The core calls on_remove on it before freeing. */
+  gsp__entry *(*victim)(gsp__policy *p);
+} gsp__policy_ops;
+
+struct gsp__policy {
+  const gsp__policy_ops *ops;
+  uint64_t capacity; /* units */
+  uint64_t used;     /* units held by linked entries (kept by the core) */
+  void *state;       /* the policy's own data */
+};
+
+extern const gsp__policy_ops gsp__policy_lru;
+extern const gsp__policy_ops gsp__policy_fifo;
+extern const gsp__policy_ops gsp__policy_lfu;
+extern const gsp__policy_ops gsp__policy_ttl;
+extern const gsp__policy_ops gsp__policy_adaptive;
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * test_cache_fault.c - fault injection: for every strategy, run a cache's
+ * whole life (create, inserts, updates, evictions, lookups, get-or-compute,
+ * deletes, clear, destroy) failing the Nth allocation, for every N until a
+ * run completes without reaching N. Each run must not crash, must return
+ * only success or a clean GSP_ENOMEM from every call, must keep the cache
+ * usable, and must free every byte it allocated.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gsperf/cache.h"
+
+static long g_fail_at; /* fail the allocation with this number (1-based); 0 = never */
+static long g_count;   /* allocations so far */
+static long g_live;    /* allocated and not yet freed */
+static bool g_failed;  /* the planned failure happened */
+
+static bool should_fail(void) {
+  g_count++;
+  if (g_fail_at != 0 && g_count == g_fail_at) {
+    g_failed = true;
+    return true;
+  }
+  return false;
+}
+
+static void *f_malloc(void *u, size_t n) {
+  (void)u;
+  if (should_fail()) return NULL;
+  void *p = malloc(n);
+  if (p) g_live++;
+  return p;
+}
+
+static void *f_realloc(void *u, void *p, size_t n) {
+  (void)u;
+  if (should_fail()) return NULL;
+  void *q = realloc(p, n);
+  if (q && !p) g_live++;
+  return q;
+}
+
+static void f_free(void *u, void *p) {
+  (void)u;
+  if (p) g_live--;
+  free(p);
+}
+
+static void ok_or_nomem(int rv) {
+  if (rv != GSP_OK && rv != GSP_ENOMEM) fail_msg("unexpected status %s", gsp_err_name(rv));
+}
+
+static int compute(void *user, const void *key, size_t klen, void **val, size_t *vlen) {
+  (void)user;
+  char *v = gsp_malloc(klen + 1);
+  if (v == NULL) return GSP_ENOMEM;
+  memcpy(v, key, klen);
+  v[klen] = '!';
+  *val = v;
+  *vlen = klen + 1;
+  return GSP_OK;
+}
+
+/* A cache's life; returns false if create failed (a valid outcome). */
+static bool life(gsp_cache_strategy s) {
+  gsp_cache *c = NULL;
+  gsp_cache_config cfg = {.strategy = s, .max_entries = 8, .shards = 2, .ttl_ms = 60000};
+  int rv = gsp_cache_create(&cfg, &c);
+  ok_or_nomem(rv);
+  if (rv != GSP_OK) return false;
+  char key[16], val[64];
+  for (int i = 0; i < 40; i++) {
+    int k = (i * 7) % 13;
+    snprintf(key, sizeof key, "k%d", k);
+    memset(val, 'a' + k, sizeof val);
+    ok_or_nomem(gsp_cache_put(c, key, strlen(key), val, (size_t)(k * 3), NULL));
+    gsp_cache_ref *r = NULL;
+    rv = gsp_cache_get_or_compute(c, key, strlen(key), compute, NULL, NULL, &r);
+    ok_or_nomem(rv);
+    if (rv == GSP_OK) gsp_cache_ref_release(r);
+    size_t n;
+    rv = gsp_cache_get_copy(c, key, strlen(key), val, sizeof val, &n);
+    assert_true(rv == GSP_OK || rv == GSP_ENOENT);
+    if (i % 5 == 0) gsp_cache_delete(c, key, strlen(key));
+  }
+  gsp_cache_stats st;
+  gsp_cache_stats_get(c, &st);
+  assert_true(st.entries <= 8 + 2);
+  assert_int_equal(st.insertions - st.evictions - st.deletions - st.expirations, st.entries);
+  gsp_cache_clear(c);
+  gsp_cache_stats_get(c, &st);
+  assert_int_equal(st.entries, 0);
+  assert_int_equal(st.bytes, 0);
+  gsp_cache_destroy(c);
+  return true;
+}
+
+static void free_int(void *obj, void *user) {
+  (void)user;
+  free(obj);
+}
+
+static bool weak_life(void) {
+  gsp_cache *c = NULL;
+  int rv = gsp_cache_create(&(gsp_cache_config){.strategy = GSP_CACHE_WEAK}, &c);
+  ok_or_nomem(rv);
+  if (rv != GSP_OK) return false;
+  for (int i = 0; i < 10; i++) {
+    gsp_rc *o = NULL;
+    int *obj = malloc(sizeof *obj);
+    rv = gsp_rc_create(obj, free_int, NULL, &o);
+    ok_or_nomem(rv);
+    if (rv != GSP_OK) {
+      free(obj);
+      continue;
+    }
+    ok_or_nomem(gsp_cache_put_weak(c, &i, sizeof i, o, NULL));
+    gsp_rc *got = NULL;
+    if (gsp_cache_get_weak(c, &i, sizeof i, &got) == GSP_OK) gsp_rc_release(got);
+    gsp_rc_release(o);
+    assert_false(gsp_cache_contains(c, &i, sizeof i));
+  }
+  gsp_cache_destroy(c);
+  return true;
+}
+
+static void run_all_failures(bool (*fn)(gsp_cache_strategy), gsp_cache_strategy s) {
+  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
+  long runs = 0;
+  for (g_fail_at = 1;; g_fail_at++, runs++) {
+    g_count = 0;
+    g_live = 0;
+    g_failed = false;
+    fn(s);
+    if (g_live != 0)
+      fail_msg("%s: failing allocation %ld leaked %ld blocks", gsp_cache_strategy_name(s),
+               g_fail_at, g_live);
+    if (!g_failed) break; /* the whole life ran without reaching N */
+  }
+  gsp_set_allocator(NULL);
+  assert_true(runs > 20);
+}
+
+static bool weak_adapter(gsp_cache_strategy s) {
+  (void)s;
+  return weak_life();
+}
+
+static void test_fault_lru(void **st) {
+  (void)st;
+  run_all_failures(life, GSP_CACHE_LRU);
+}
+static void test_fault_lfu(void **st) {
+  (void)st;
+  run_all_failures(life, GSP_CACHE_LFU);
+}
+static void test_fault_fifo(void **st) {
+  (void)st;
+  run_all_failures(life, GSP_CACHE_FIFO);
+}
+static void test_fault_ttl(void **st) {
+  (void)st;
+  run_all_failures(life, GSP_CACHE_TTL);
+}
+static void test_fault_adaptive(void **st) {
+  (void)st;
+  run_all_failures(life, GSP_CACHE_ADAPTIVE);
+}
+static void test_fault_weak(void **st) {
+  (void)st;
+  run_all_failures(weak_adapter, GSP_CACHE_WEAK);
+}
+
+static void test_fault_manager(void **st) {
+  (void)st;
+  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
+  for (g_fail_at = 1;; g_fail_at++) {
+    g_count = g_live = 0;
+    g_failed = false;
+    gsp_cache_manager *m = NULL;
+    int rv = gsp_cache_manager_create(&m);
+    ok_or_nomem(rv);
+    if (rv == GSP_OK) {
+      gsp_cache_config cfg = {.max_entries = 100};
+      char name[16];
+      for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        ok_or_nomem(gsp_cache_manager_create_cache(m, name, &cfg, NULL));
+      }
+      gsp_cache_manager_destroy(m);
+    }
+    if (g_live != 0) fail_msg("manager: failing allocation %ld leaked %ld", g_fail_at, g_live);
+    if (!g_failed) break;
+  }
+  gsp_set_allocator(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fault_lru),      cmocka_unit_test(test_fault_lfu),
+      cmocka_unit_test(test_fault_fifo),     cmocka_unit_test(test_fault_ttl),
+      cmocka_unit_test(test_fault_adaptive), cmocka_unit_test(test_fault_weak),
+      cmocka_unit_test(test_fault_manager),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
