@@ -90,12 +90,12 @@ out_nomem:
 /* ---- the indexed max-heap -------------------------------------------------- */
 
 typedef struct minsim {
-  uint32_t *heap; /* cached objects; heap[0] has the furthest next access */
-  uint32_t *pos;  /* [object] 1 + heap slot, 0 = not cached */
-  int64_t *key;   /* [object] its next access while cached */
+  uint32_t *heap;   /* cached objects; heap[0] has the furthest next access */
+  uint32_t *pos;    /* [object] 1 + heap slot, 0 = not cached */
+  int64_t *key;     /* [object] its next access while cached */
   uint64_t *charge; /* [object] units it holds while cached */
-  size_t n;       /* objects in the heap */
-  uint64_t used;  /* units held */
+  size_t n;         /* objects in the heap */
+  uint64_t used;    /* units held */
 } minsim;
 
 static void place(minsim *m, size_t k, uint32_t o) {

@@ -85,25 +85,25 @@ typedef struct run {
 
 static void help(FILE *out) {
   fprintf(out,
-      "usage: gsperf cachesim [options] TRACE...\n"
-      "Replay each trace through the cache library (one shard, exact eviction) and\n"
-      "report misses per strategy and cache size, plus Belady's MIN as the bound.\n\n"
-      "  --strategies LIST  lru,lfu,fifo,ttl,adaptive or all (the default); ttl acts\n"
-      "                     as fifo (traces carry no TTLs). Belady is always added\n"
-      "  --sizes LIST       below 1: fraction of the unique objects (--ignore-size)\n"
-      "                     or unique bytes, truncated, at least 1; from 1: absolute\n"
-      "                     objects or bytes. Default 0.001,0.01,0.1\n"
-      "  --ignore-size      every object costs 1; else its size in bytes (its first\n"
-      "                     size counts for unique bytes; .lis and bare keys are 1)\n"
-      "  --format F         auto (by name: .lis, .oracleGeneral/.bin, else keys),\n"
-      "                     oracle, keys (`key [size]` per line) or lis\n"
-      "  --no-belady        leave out the belady row (--strategies belady: only it)\n"
-      "  --csv              print trace,strategy,cache_size,requests,misses,miss_ratio\n"
-      "  --threads N        worker threads (default: one per CPU)\n\n"
-      "Traces may be zstd-compressed (.zst). Belady evicts the object requested\n"
-      "furthest in the future; with sizes this is an approximation (exact\n"
-      "size-aware MIN is NP-hard). Objects larger than the cache are not admitted.\n"
-      "Exit: 0 ok, 1 a trace could not be read or simulated, 2 bad usage.\n");
+          "usage: gsperf cachesim [options] TRACE...\n"
+          "Replay each trace through the cache library (one shard, exact eviction) and\n"
+          "report misses per strategy and cache size, plus Belady's MIN as the bound.\n\n"
+          "  --strategies LIST  lru,lfu,fifo,ttl,adaptive or all (the default); ttl acts\n"
+          "                     as fifo (traces carry no TTLs). Belady is always added\n"
+          "  --sizes LIST       below 1: fraction of the unique objects (--ignore-size)\n"
+          "                     or unique bytes, truncated, at least 1; from 1: absolute\n"
+          "                     objects or bytes. Default 0.001,0.01,0.1\n"
+          "  --ignore-size      every object costs 1; else its size in bytes (its first\n"
+          "                     size counts for unique bytes; .lis and bare keys are 1)\n"
+          "  --format F         auto (by name: .lis, .oracleGeneral/.bin, else keys),\n"
+          "                     oracle, keys (`key [size]` per line) or lis\n"
+          "  --no-belady        leave out the belady row (--strategies belady: only it)\n"
+          "  --csv              print trace,strategy,cache_size,requests,misses,miss_ratio\n"
+          "  --threads N        worker threads (default: one per CPU)\n\n"
+          "Traces may be zstd-compressed (.zst). Belady evicts the object requested\n"
+          "furthest in the future; with sizes this is an approximation (exact\n"
+          "size-aware MIN is NP-hard). Objects larger than the cache are not admitted.\n"
+          "Exit: 0 ok, 1 a trace could not be read or simulated, 2 bad usage.\n");
 }
 
 static int usage_error(const char *fmt, ...) GSP_PRINTF(1, 2);
@@ -138,11 +138,15 @@ static int one_strategy(opts *o, const char *name) {
   } else if (strcasecmp(name, "belady") == 0) {
     o->belady = true;
   } else if (gsp_cache_strategy_parse(name, &s) != GSP_OK) {
-    return usage_error("--strategies: unknown strategy '%s' (choose from lru, lfu, fifo, "
-                       "ttl, adaptive, belady, all)", name);
+    return usage_error(
+        "--strategies: unknown strategy '%s' (choose from lru, lfu, fifo, "
+        "ttl, adaptive, belady, all)",
+        name);
   } else if (s == GSP_CACHE_WEAK) {
-    return usage_error("--strategies: '%s' is not a cachesim strategy: a weak cache "
-                       "never evicts for capacity", name);
+    return usage_error(
+        "--strategies: '%s' is not a cachesim strategy: a weak cache "
+        "never evicts for capacity",
+        name);
   } else {
     add_strategy(o, s);
   }
@@ -179,8 +183,10 @@ static int parse_sizes(opts *o, char *list) {
   for (char *s = strtok_r(list, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
     if (o->nsizes == MAX_SIZES) return usage_error("--sizes: more than %d values", MAX_SIZES);
     if (!parse_size(s, &o->sizes[o->nsizes]))
-      return usage_error("--sizes: bad size '%s' (want a fraction in (0,1) or a whole "
-                         "number >= 1)", s);
+      return usage_error(
+          "--sizes: bad size '%s' (want a fraction in (0,1) or a whole "
+          "number >= 1)",
+          s);
     o->nsizes++;
   }
   return 0;
@@ -196,8 +202,7 @@ static int parse_threads(opts *o, const char *v) {
   return 0;
 }
 
-enum { OPT_STRAT, OPT_SIZES, OPT_IGNORE, OPT_FORMAT, OPT_CSV, OPT_NOBELADY, OPT_THREADS,
-       OPT_HELP };
+enum { OPT_STRAT, OPT_SIZES, OPT_IGNORE, OPT_FORMAT, OPT_CSV, OPT_NOBELADY, OPT_THREADS, OPT_HELP };
 
 typedef struct optdef {
   const char *name;
@@ -206,10 +211,15 @@ typedef struct optdef {
 } optdef;
 
 static const optdef optdefs[] = {
-    {"--strategies", true, OPT_STRAT}, {"--sizes", true, OPT_SIZES},
-    {"--ignore-size", false, OPT_IGNORE}, {"--format", true, OPT_FORMAT},
-    {"--csv", false, OPT_CSV}, {"--no-belady", false, OPT_NOBELADY},
-    {"--threads", true, OPT_THREADS}, {"--help", false, OPT_HELP}, {"-h", false, OPT_HELP},
+    {"--strategies", true, OPT_STRAT},
+    {"--sizes", true, OPT_SIZES},
+    {"--ignore-size", false, OPT_IGNORE},
+    {"--format", true, OPT_FORMAT},
+    {"--csv", false, OPT_CSV},
+    {"--no-belady", false, OPT_NOBELADY},
+    {"--threads", true, OPT_THREADS},
+    {"--help", false, OPT_HELP},
+    {"-h", false, OPT_HELP},
 };
 
 static int apply(opts *o, int id, char *val) {
@@ -455,8 +465,8 @@ static void print_table(const run *r) {
          "miss_ratio");
   for (size_t k = 0; k < r->njobs; k++) {
     const job *j = &r->jobs[k];
-    printf("  %14llu  %-9s %12zu %12llu %10.4f\n", (unsigned long long)j->cap, job_name(j),
-           t->n, (unsigned long long)j->misses, ratio(j->misses, t->n));
+    printf("  %14llu  %-9s %12zu %12llu %10.4f\n", (unsigned long long)j->cap, job_name(j), t->n,
+           (unsigned long long)j->misses, ratio(j->misses, t->n));
   }
   printf("\n");
 }

@@ -64,13 +64,13 @@ typedef struct src {
   const char *path;
   char *err;
   size_t errcap;
-  unsigned char *in;  /* raw file bytes */
-  ZSTD_inBuffer zin;  /* in[pos..size) not yet used */
-  uint64_t in_base;   /* file offset of in[0] */
-  bool eof;           /* the file has no more bytes */
-  ZSTD_DCtx *dctx;    /* NULL for a plain file */
-  size_t zret;        /* last productive ZSTD_decompressStream result; 0 = the
-                         frame is complete (nothing is left half-read) */
+  unsigned char *in; /* raw file bytes */
+  ZSTD_inBuffer zin; /* in[pos..size) not yet used */
+  uint64_t in_base;  /* file offset of in[0] */
+  bool eof;          /* the file has no more bytes */
+  ZSTD_DCtx *dctx;   /* NULL for a plain file */
+  size_t zret;       /* last productive ZSTD_decompressStream result; 0 = the
+                        frame is complete (nothing is left half-read) */
 } src;
 
 static bool has_suffix(const char *s, const char *suf) {
@@ -157,8 +157,8 @@ static int src_read_zstd(src *s, unsigned char *buf, size_t cap, size_t *got) {
     size_t in0 = s->zin.pos, out0 = out.pos;
     size_t r = ZSTD_decompressStream(s->dctx, &out, &s->zin);
     if (ZSTD_isError(r)) {
-      msg(s->err, s->errcap, "%s: corrupt zstd data near compressed byte offset %llu: %s",
-          s->path, (unsigned long long)(s->in_base + s->zin.pos), ZSTD_getErrorName(r));
+      msg(s->err, s->errcap, "%s: corrupt zstd data near compressed byte offset %llu: %s", s->path,
+          (unsigned long long)(s->in_base + s->zin.pos), ZSTD_getErrorName(r));
       return GSP_ECORRUPT;
     }
     if (s->zin.pos != in0 || out.pos != out0) s->zret = r; /* an idle call says nothing */
@@ -203,7 +203,7 @@ typedef struct loader {
   size_t nslots;       /* power of two */
   char *arena;         /* keys format: NUL-terminated key bytes */
   size_t arena_len, arena_cap;
-  uint64_t *key_off;   /* keys format: [obj] offset of the key in arena */
+  uint64_t *key_off; /* keys format: [obj] offset of the key in arena */
   size_t key_cap;
 } loader;
 
@@ -260,8 +260,7 @@ static bool same_object(const loader *ld, uint32_t o, uint64_t id, const char *k
 static int new_object(loader *ld, uint64_t id, const char *key, size_t klen, uint32_t size) {
   cs_trace *t = ld->t;
   if (t->n_obj >= MAX_OBJECTS) return GSP_EOVERFLOW;
-  if (grow((void **)&t->id, &ld->obj_cap, t->n_obj + 1, sizeof *t->id) != GSP_OK)
-    return GSP_ENOMEM;
+  if (grow((void **)&t->id, &ld->obj_cap, t->n_obj + 1, sizeof *t->id) != GSP_OK) return GSP_ENOMEM;
   if (key != NULL) {
     if (grow((void **)&ld->key_off, &ld->key_cap, t->n_obj + 1, sizeof *ld->key_off) != GSP_OK)
       return GSP_ENOMEM;
@@ -278,8 +277,8 @@ static int new_object(loader *ld, uint64_t id, const char *key, size_t klen, uin
 }
 
 /* The dense number of (id or key), adding the object if it is new. */
-static int intern(loader *ld, uint64_t h, uint64_t id, const char *key, size_t klen,
-                  uint32_t size, uint32_t *out) {
+static int intern(loader *ld, uint64_t h, uint64_t id, const char *key, size_t klen, uint32_t size,
+                  uint32_t *out) {
   if (2 * (ld->t->n_obj + 1) > ld->nslots) {
     int rv = map_resize(ld, ld->nslots ? 2 * ld->nslots : 4096);
     if (rv != GSP_OK) return rv;
@@ -349,8 +348,8 @@ static int oracle_record(loader *ld, const unsigned char *r, uint64_t off) {
     return GSP_EFORMAT;
   }
   if (next < -1) {
-    msg(ld->err, ld->errcap, "%s: byte offset %llu: next-access field %lld is negative",
-        ld->path, (unsigned long long)off + 16, (long long)next);
+    msg(ld->err, ld->errcap, "%s: byte offset %llu: next-access field %lld is negative", ld->path,
+        (unsigned long long)off + 16, (long long)next);
     return GSP_EFORMAT;
   }
   int rv = add_request(ld, id, NULL, 0, size, next);
@@ -475,9 +474,8 @@ static bool parse_u64(const char *s, uint64_t *out) {
 }
 
 static int bad_line(loader *ld, const lines *L, const char *what, const char *field) {
-  msg(ld->err, ld->errcap, "%s: line %llu: %s%s%s%s", ld->path,
-      (unsigned long long)L->lineno, what, field ? " '" : "", field ? field : "",
-      field ? "'" : "");
+  msg(ld->err, ld->errcap, "%s: line %llu: %s%s%s%s", ld->path, (unsigned long long)L->lineno, what,
+      field ? " '" : "", field ? field : "", field ? "'" : "");
   return GSP_EFORMAT;
 }
 
@@ -629,8 +627,7 @@ static int parse(loader *ld, src *s) {
   }
 }
 
-int cs_trace_load(const char *path, cs_trace_format fmt, cs_trace *out, char *err,
-                  size_t errcap) {
+int cs_trace_load(const char *path, cs_trace_format fmt, cs_trace *out, char *err, size_t errcap) {
   *out = (cs_trace){0};
   out->format = fmt == CS_FMT_AUTO ? cs_trace_format_guess(path) : fmt;
   out->has_sizes = out->format == CS_FMT_ORACLE;

@@ -33,17 +33,18 @@ typedef enum cs_trace_format {
 /* Objects are numbered densely (0, 1, ... in order of first request) so
  * per-object state can live in plain arrays. */
 typedef struct cs_trace {
-  char *name;            /* file basename without .zst and format extension */
-  cs_trace_format format;/* the format actually read (never AUTO) */
-  size_t n;              /* requests */
-  uint32_t *obj;         /* [n] dense object number of each request */
-  uint32_t *size;        /* [n] object size of each request (1 if none) */
-  int64_t *next;         /* [n] oracle next-access index or -1; NULL unless
-                            the format carries it */
-  uint64_t *id;          /* [n_obj] the object's id (keys: its intern number) */
-  size_t n_obj;          /* unique objects */
-  uint64_t unique_bytes; /* sum over objects of their first-seen size */
-  bool has_sizes;        /* the format carries sizes */
+  char *name;             /* file basename without .zst and format extension */
+  cs_trace_format format; /* the format actually read (never AUTO) */
+  size_t n;               /* requests */
+  uint32_t *obj;          /* [n] dense object number of each request */
+  uint32_t *size;         /* [n] object size of each request (1 if none) */
+  int64_t *next;          /* [n] the oracle next-access field as read (-1 or
+                             a request number, 0- or 1-based; see belady.h);
+                             NULL unless the format carries it */
+  uint64_t *id;           /* [n_obj] the object's id (keys: its intern number) */
+  size_t n_obj;           /* unique objects */
+  uint64_t unique_bytes;  /* sum over objects of their first-seen size */
+  bool has_sizes;         /* the format carries sizes */
 } cs_trace;
 
 /*
@@ -52,8 +53,7 @@ typedef struct cs_trace {
  * naming the file and where (byte offset or line) it went wrong. An empty
  * trace is an error.
  */
-int cs_trace_load(const char *path, cs_trace_format fmt, cs_trace *out, char *err,
-                  size_t errcap);
+int cs_trace_load(const char *path, cs_trace_format fmt, cs_trace *out, char *err, size_t errcap);
 /* Free what a successful load allocated; NULL-safe; leaves *t zeroed. */
 void cs_trace_free(cs_trace *t);
 

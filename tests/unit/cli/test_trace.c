@@ -134,8 +134,8 @@ static void test_keys(void **state) {
   check_keys(&t);
   assert_string_equal(t.name, "web");
   cs_trace_free(&t);
-  assert_int_equal(load(write_zst("web.txt.zst", keys_text, strlen(keys_text), 0), CS_FMT_AUTO,
-                        &t), 0);
+  assert_int_equal(load(write_zst("web.txt.zst", keys_text, strlen(keys_text), 0), CS_FMT_AUTO, &t),
+                   0);
   check_keys(&t);
   assert_string_equal(t.name, "web");
   cs_trace_free(&t);
@@ -168,8 +168,7 @@ static void test_lis(void **state) {
   assert_string_equal(t.name, "P3");
   cs_trace_free(&t);
   /* compressed data is found by its magic number, whatever the name */
-  assert_int_equal(load(write_zst("plain_name", lis_text, strlen(lis_text), 0), CS_FMT_LIS, &t),
-                   0);
+  assert_int_equal(load(write_zst("plain_name", lis_text, strlen(lis_text), 0), CS_FMT_LIS, &t), 0);
   check_lis(&t);
   cs_trace_free(&t);
 }
@@ -307,8 +306,7 @@ static void test_bad_zstd(void **state) {
 static void test_empty_and_missing(void **state) {
   (void)state;
   expect_error(write_bytes("empty.lis", "", 0), CS_FMT_AUTO, GSP_EFORMAT, "empty trace", NULL);
-  expect_error(write_zst("empty.txt.zst", "", 0, 0), CS_FMT_AUTO, GSP_EFORMAT, "empty trace",
-               NULL);
+  expect_error(write_zst("empty.txt.zst", "", 0, 0), CS_FMT_AUTO, GSP_EFORMAT, "empty trace", NULL);
   expect_error(path_of("no-such-file.lis"), CS_FMT_AUTO, GSP_EIO, "cannot open", NULL);
 }
 
@@ -341,9 +339,10 @@ static void fi_free(void *u, void *p) {
 static void test_alloc_failures(void **state) {
   (void)state;
   unsigned char buf[24 * 5];
-  const char *paths[3] = {write_bytes("fi.txt", keys_text, strlen(keys_text)),
-                          write_zst("fi.lis.zst", lis_text, strlen(lis_text), 0),
-                          write_bytes("fi.bin", buf, oracle_bytes(buf, or_id, or_size, or_next, 5))};
+  const char *paths[3] = {
+      write_bytes("fi.txt", keys_text, strlen(keys_text)),
+      write_zst("fi.lis.zst", lis_text, strlen(lis_text), 0),
+      write_bytes("fi.bin", buf, oracle_bytes(buf, or_id, or_size, or_next, 5))};
   for (int k = 0; k < 3; k++) {
     for (g_fail_at = 1;; g_fail_at++) {
       cs_trace t;
