@@ -66,13 +66,13 @@
 #include "bench_subject.h"
 #include "gsperf/cache.h"
 
-#define KEY_SPACE (1u << 20)          /* keys of the mix workload */
-#define HOT_KEYS (1u << 17)           /* keys of the get-hit workload */
+#define KEY_SPACE (1u << 20) /* keys of the mix workload */
+#define HOT_KEYS (1u << 17)  /* keys of the get-hit workload */
 #define CAPACITY (HOT_KEYS + HOT_KEYS / 8)
-#define STREAM_LEN (1u << 20)         /* precomputed keys per thread */
+#define STREAM_LEN (1u << 20) /* precomputed keys per thread */
 #define STREAM_MASK (STREAM_LEN - 1)
 #define VLEN BENCH_VLEN
-#define BATCH 64                      /* ops between stop-flag polls */
+#define BATCH 64 /* ops between stop-flag polls */
 #define MAX_THREADS BENCH_MAX_THREADS
 #define MAX_ROUNDS 99
 #define ZIPF_THETA 0.99
@@ -183,12 +183,12 @@ static bool gsp_subject_put(void *obj, void *ctx, uint64_t key, const unsigned c
 
 /* ---- the subject table --------------------------------------------------- */
 
-#define GSP_SUBJECT(var, label, strat, getter)                                       \
-  static const bench_subject var = {.name = label,                                   \
-                                    .strategy = strat,                               \
-                                    .create = gsp_subject_create,                    \
-                                    .destroy = gsp_subject_destroy,                  \
-                                    .get = getter,                                   \
+#define GSP_SUBJECT(var, label, strat, getter)                      \
+  static const bench_subject var = {.name = label,                  \
+                                    .strategy = strat,              \
+                                    .create = gsp_subject_create,   \
+                                    .destroy = gsp_subject_destroy, \
+                                    .get = getter,                  \
                                     .put = gsp_subject_put}
 
 GSP_SUBJECT(g_lru, "gsperf LRU", GSP_CACHE_LRU, gsp_subject_get_copy);
@@ -201,8 +201,14 @@ GSP_SUBJECT(g_adaptive_pin, "gsperf ADAPTIVE-pin", GSP_CACHE_ADAPTIVE, gsp_subje
 enum { SUBJ_ADAPTIVE = 4, SUBJ_MUTEX = 6, SUBJ_CK = 7, NSUBJ = 8 };
 
 static const bench_subject *const g_subjects[NSUBJ] = {
-    &g_lru, &g_lfu, &g_fifo, &g_ttl, &g_adaptive, &g_adaptive_pin,
-    &bench_peer_mutex_lru, &bench_peer_ck_ht,
+    &g_lru,
+    &g_lfu,
+    &g_fifo,
+    &g_ttl,
+    &g_adaptive,
+    &g_adaptive_pin,
+    &bench_peer_mutex_lru,
+    &bench_peer_ck_ht,
 };
 
 /* ---- workloads ------------------------------------------------------------- */
@@ -297,8 +303,10 @@ static void run_batch(worker *w, void *ctx) {
       lookup(w, ctx, key_of(w->next_miss++), true);
     } else {
       uint64_t e = w->stream[w->pos++ & STREAM_MASK];
-      if (e & PUT_BIT) put_one(w, ctx, key_of(e & ~PUT_BIT));
-      else lookup(w, ctx, key_of(e), true);
+      if (e & PUT_BIT)
+        put_one(w, ctx, key_of(e & ~PUT_BIT));
+      else
+        lookup(w, ctx, key_of(e), true);
     }
   }
   w->ops += BATCH;
@@ -578,11 +586,12 @@ static void print_machine(const options *o) {
   printf("%smachine: %s, nproc %ld, kernel %s %s\n", lead, cpu, sysconf(_SC_NPROCESSORS_ONLN),
          u.sysname, u.release);
   print_load(lead, "at start");
-  printf("%skeys 8 B, values 16 B; Zipf(%.2f); key space %u, resident hot keys %u, "
-         "capacity %u entries; gsperf default shards: %u\n",
-         lead, ZIPF_THETA, KEY_SPACE, HOT_KEYS, CAPACITY, gsperf_shards());
-  printf("%s%u rounds x %u ms per cell, subjects interleaved; medians shown\n%s", lead,
-         o->repeats, o->cell_ms, o->csv ? "" : "\n");
+  printf(
+      "%skeys 8 B, values 16 B; Zipf(%.2f); key space %u, resident hot keys %u, "
+      "capacity %u entries; gsperf default shards: %u\n",
+      lead, ZIPF_THETA, KEY_SPACE, HOT_KEYS, CAPACITY, gsperf_shards());
+  printf("%s%u rounds x %u ms per cell, subjects interleaved; medians shown\n%s", lead, o->repeats,
+         o->cell_ms, o->csv ? "" : "\n");
 }
 
 static void print_row(const results *r, int wl, unsigned ti, int sj) {
@@ -598,17 +607,18 @@ static void print_row(const results *r, int wl, unsigned ti, int sj) {
     return;
   }
   printf("%-14s %3u  %-20s %7.2f  %6.2f..%-6.2f %8.1f  %4.0f  %6.2f  %6.1f%%  %6.2fx\n",
-         g_wl_names[wl], o->threads[ti], g_subjects[sj]->name, mops, lo, hi, cpu, util, hit,
-         vs_ck, vs_mx);
+         g_wl_names[wl], o->threads[ti], g_subjects[sj]->name, mops, lo, hi, cpu, util, hit, vs_ck,
+         vs_mx);
 }
 
 static void print_table(const results *r) {
   if (r->o->csv) {
-    printf("workload,threads,subject,mops_median,mops_min,mops_max,cpu_ns_per_op,"
-           "cpu_util_pct,hit_pct,pct_of_ck_ht,x_mutex_lru\n");
+    printf(
+        "workload,threads,subject,mops_median,mops_min,mops_max,cpu_ns_per_op,"
+        "cpu_util_pct,hit_pct,pct_of_ck_ht,x_mutex_lru\n");
   } else {
-    printf("%-14s %3s  %-20s %7s  %-14s %8s  %4s  %6s  %7s  %7s\n", "workload", "thr",
-           "subject", "Mops/s", "  min..max", "cpu ns/op", "cpu%", "hit%", "%ck_ht", "xmutex");
+    printf("%-14s %3s  %-20s %7s  %-14s %8s  %4s  %6s  %7s  %7s\n", "workload", "thr", "subject",
+           "Mops/s", "  min..max", "cpu ns/op", "cpu%", "hit%", "%ck_ht", "xmutex");
   }
   for (int wl = 0; wl < NWL; wl++) {
     for (unsigned ti = 0; ti < r->o->nthreads; ti++)
@@ -618,18 +628,19 @@ static void print_table(const results *r) {
 }
 
 static void print_notes(const char *lead) {
-  printf("%snotes: op = one request (get | get-miss+put | put); Mops/s is wall clock, cpu ns/op\n"
-         "%s  is thread CPU time per op summed over threads; cpu%% is that CPU time over wall x\n"
-         "%s  threads (below ~90%% the threads did not get their cores: wall figures then\n"
-         "%s  understate, compare cpu ns/op); %%ck_ht and xmutex are medians of per-round\n"
-         "%s  ratios of Mops/s. gsperf gets use gsp_cache_get_copy into a 16-byte\n"
-         "%s  buffer, ADAPTIVE-pin uses gsp_cache_get + gsp_cache_ref_release. gsperf TTL runs\n"
-         "%s  with a 1 h default TTL, so each lookup reads the clock.\n"
-         "%s  ck_ht: lock-free ck_ht_get_spmc reads; its writes are single-writer (SPMC), so\n"
-         "%s  every put/remove here holds one mutex. It has no eviction: the benchmark removes\n"
-         "%s  the oldest inserted key (FIFO ring) when over capacity; replaced and removed\n"
-         "%s  values are freed through ck_epoch (readers hold an epoch section per %d ops).\n",
-         lead, lead, lead, lead, lead, lead, lead, lead, lead, lead, lead, BATCH);
+  printf(
+      "%snotes: op = one request (get | get-miss+put | put); Mops/s is wall clock, cpu ns/op\n"
+      "%s  is thread CPU time per op summed over threads; cpu%% is that CPU time over wall x\n"
+      "%s  threads (below ~90%% the threads did not get their cores: wall figures then\n"
+      "%s  understate, compare cpu ns/op); %%ck_ht and xmutex are medians of per-round\n"
+      "%s  ratios of Mops/s. gsperf gets use gsp_cache_get_copy into a 16-byte\n"
+      "%s  buffer, ADAPTIVE-pin uses gsp_cache_get + gsp_cache_ref_release. gsperf TTL runs\n"
+      "%s  with a 1 h default TTL, so each lookup reads the clock.\n"
+      "%s  ck_ht: lock-free ck_ht_get_spmc reads; its writes are single-writer (SPMC), so\n"
+      "%s  every put/remove here holds one mutex. It has no eviction: the benchmark removes\n"
+      "%s  the oldest inserted key (FIFO ring) when over capacity; replaced and removed\n"
+      "%s  values are freed through ck_epoch (readers hold an epoch section per %d ops).\n",
+      lead, lead, lead, lead, lead, lead, lead, lead, lead, lead, lead, BATCH);
 }
 
 static int thread_index(const options *o, unsigned n) {
@@ -643,9 +654,10 @@ static void print_goal_ck(const results *r, const char *lead, unsigned n) {
   if (ti < 0) return;
   double w = 100.0 * cell_ratio(r, WL_GET_HIT, (unsigned)ti, SUBJ_ADAPTIVE, SUBJ_CK, false);
   double c = 100.0 * cell_ratio(r, WL_GET_HIT, (unsigned)ti, SUBJ_ADAPTIVE, SUBJ_CK, true);
-  printf("%s  ADAPTIVE get-hit vs ck_ht get-hit, %u thread%s: %5.1f%% wall, %5.1f%% cpu"
-         "  (goal >= 50%%: %s)\n",
-         lead, n, n == 1 ? " " : "s", w, c, w >= 50.0 ? "met" : "NOT met");
+  printf(
+      "%s  ADAPTIVE get-hit vs ck_ht get-hit, %u thread%s: %5.1f%% wall, %5.1f%% cpu"
+      "  (goal >= 50%%: %s)\n",
+      lead, n, n == 1 ? " " : "s", w, c, w >= 50.0 ? "met" : "NOT met");
 }
 
 static void print_goals(const results *r) {
@@ -659,9 +671,10 @@ static void print_goals(const results *r) {
   } else {
     double w = cell_ratio(r, WL_GET_HIT, (unsigned)ti, SUBJ_ADAPTIVE, SUBJ_MUTEX, false);
     double c = cell_ratio(r, WL_GET_HIT, (unsigned)ti, SUBJ_ADAPTIVE, SUBJ_MUTEX, true);
-    printf("%s  ADAPTIVE get-hit / mutex-LRU get-hit, 2 threads: %5.2fx wall, %5.2fx cpu"
-           "  (goal >= 4x: %s)\n",
-           lead, w, c, w >= 4.0 ? "met" : "NOT met");
+    printf(
+        "%s  ADAPTIVE get-hit / mutex-LRU get-hit, 2 threads: %5.2fx wall, %5.2fx cpu"
+        "  (goal >= 4x: %s)\n",
+        lead, w, c, w >= 4.0 ? "met" : "NOT met");
   }
   print_load(lead, "at end");
 }

@@ -36,6 +36,7 @@
 #include "cache_core.h"
 
 #define MIN_BUCKETS 16u
+#define MAX_PRESIZE 4096u /* buckets a shard starts with at most; it grows later */
 #define SMALL_COPY 256u
 
 uint64_t gsp__cache_hash(const void *key, size_t klen) { return XXH3_64bits(key, klen); }
@@ -68,13 +69,36 @@ static const gsp__policy_ops *policy_for(gsp_cache_strategy s) {
 
 /* ---- entries and value blocks ---------------------------------------- */
 
-gsp__entry *gsp__entry_new(const void *key, size_t klen) {
-  gsp__entry *e = gsp_malloc(sizeof *e + klen);
+static size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
+
+static gsp__vblock *home_block(gsp__entry *e) {
+  return (gsp__vblock *)(void *)(e->key + align8(e->klen));
+}
+
+gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
+                           bool with_value) {
+  size_t size = sizeof(gsp__entry) + align8(klen);
+  if (with_value) {
+    if (vlen > SIZE_MAX - size - sizeof(gsp__vblock)) return NULL;
+    size += sizeof(gsp__vblock) + vlen;
+  }
+  gsp__entry *e = gsp_malloc(size);
   if (e == NULL) return NULL;
   memset(e, 0, sizeof *e);
   e->klen = (uint32_t)klen;
   e->hash = gsp__cache_hash(key, klen);
   if (klen) memcpy(e->key, key, klen);
+  if (with_value) {
+    gsp__vblock *vb = home_block(e);
+    atomic_init(&vb->refs, 2); /* home + current value of e */
+    vb->klen = (uint32_t)klen;
+    vb->vlen = vlen;
+    vb->key = e->key;
+    vb->home = e;
+    if (vlen) memcpy(vb->data, val, vlen);
+    e->vb = vb;
+    e->has_home = 1;
+  }
   return e;
 }
 
@@ -86,43 +110,44 @@ void gsp__entry_free(gsp__entry *e) {
     gsp_free(e->weak);
   }
   gsp__vblock_unref(e->vb);
-  gsp_free(e);
-}
-
-gsp__vblock *gsp__vblock_new(const void *key, size_t klen, const void *val, size_t vlen) {
-  if (vlen > SIZE_MAX - sizeof(gsp__vblock) - klen) return NULL;
-  gsp__vblock *vb = gsp_malloc(sizeof *vb + vlen + klen);
-  if (vb == NULL) return NULL;
-  atomic_init(&vb->refs, 1);
-  vb->klen = (uint32_t)klen;
-  vb->vlen = vlen;
-  if (vlen) memcpy(vb->data, val, vlen);
-  if (klen) memcpy(vb->data + vlen, key, klen);
-  return vb;
+  if (e->has_home)
+    gsp__vblock_unref(home_block(e)); /* may free e itself: last touch of e */
+  else
+    gsp_free(e);
 }
 
 void gsp__vblock_unref(gsp__vblock *vb) {
   if (vb == NULL) return;
-  if (atomic_fetch_sub_explicit(&vb->refs, 1, memory_order_acq_rel) == 1) gsp_free(vb);
+  if (atomic_fetch_sub_explicit(&vb->refs, 1, memory_order_acq_rel) == 1) gsp_free(vb->home);
 }
 
-static void vblock_pin(gsp__vblock *vb) {
+void gsp__vblock_pin(gsp__vblock *vb) {
   atomic_fetch_add_explicit(&vb->refs, 1, memory_order_relaxed);
 }
 
-void gsp__entry_account(gsp_cache *c, gsp__entry *e, size_t vlen, const gsp_cache_put_opts *opts) {
+static uint64_t entry_bytes(const gsp__entry *e) {
+  return (uint64_t)e->klen + (e->vb ? e->vb->vlen : 0) + GSP_CACHE_ENTRY_OVERHEAD;
+}
+
+void gsp__entry_account(gsp_cache *c, gsp__entry *e, const gsp_cache_put_opts *opts) {
   uint64_t ttl_ms = c->cfg.ttl_ms;
-  e->bytes = (uint64_t)e->klen + vlen + GSP_CACHE_ENTRY_OVERHEAD;
   if (opts != NULL && opts->charge != 0)
     e->charge = opts->charge;
   else
-    e->charge = c->count_units ? 1 : e->bytes;
+    e->charge = c->count_units ? 1 : entry_bytes(e);
   if (opts != NULL && opts->ttl_ms != 0) ttl_ms = opts->ttl_ms;
   if (opts != NULL && opts->no_expire) ttl_ms = 0;
   e->expire_ns = ttl_ms ? gsp__cache_now(c) + ttl_ms * 1000000u : 0;
 }
 
 /* ---- hash table --------------------------------------------------------- */
+
+static void chain_push(gsp__entry **slot, gsp__entry *e) {
+  e->hnext = *slot;
+  if (*slot != NULL) (*slot)->hpprev = &e->hnext;
+  *slot = e;
+  e->hpprev = slot;
+}
 
 static void table_grow_locked(gsp__shard *sh) {
   size_t n = sh->nbuckets * 2;
@@ -132,9 +157,7 @@ static void table_grow_locked(gsp__shard *sh) {
     gsp__entry *e = sh->buckets[i];
     while (e != NULL) {
       gsp__entry *next = e->hnext;
-      size_t b = e->hash & (n - 1);
-      e->hnext = nb[b];
-      nb[b] = e;
+      chain_push(&nb[e->hash & (n - 1)], e);
       e = next;
     }
   }
@@ -181,12 +204,11 @@ static void count_leaving(gsp__shard *sh, gsp_cache_reason why) {
 }
 
 void gsp__unlink_locked(gsp__shard *sh, gsp__entry *e, gsp_cache_reason why, gsp__graveyard *g) {
-  gsp__entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
-  while (*pp != e) pp = &(*pp)->hnext;
-  *pp = e->hnext;
+  *e->hpprev = e->hnext;
+  if (e->hnext != NULL) e->hnext->hpprev = e->hpprev;
   sh->pol.ops->on_remove(&sh->pol, e);
   sh->pol.used -= e->charge;
-  sh->bytes -= e->bytes;
+  sh->bytes -= entry_bytes(e);
   sh->count--;
   e->linked = 0;
   e->reason = (uint8_t)why;
@@ -206,7 +228,7 @@ static void evict_while_locked(gsp_cache *c, gsp__shard *sh, uint64_t charge, ui
 }
 
 static bool too_big(const gsp_cache *c, const gsp__shard *sh, const gsp__entry *e) {
-  return e->charge > sh->pol.capacity || (c->shard_bytes != 0 && e->bytes > c->shard_bytes);
+  return e->charge > sh->pol.capacity || (c->shard_bytes != 0 && entry_bytes(e) > c->shard_bytes);
 }
 
 /* An entry larger than the shard is declined without flushing the shard. */
@@ -231,31 +253,26 @@ static void reap_expired_locked(gsp_cache *c, gsp__shard *sh, gsp__graveyard *g)
 
 int gsp__insert_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__graveyard *g) {
   bool bounded = c->cfg.strategy != GSP_CACHE_WEAK;
+  uint64_t bytes = entry_bytes(e);
   if (bounded && too_big(c, sh, e)) {
     decline_locked(sh, e, g);
     return GSP_OK;
   }
-  if (bounded && sh->pol.ops->evict_first) evict_while_locked(c, sh, e->charge, e->bytes, g);
-  size_t b = e->hash & (sh->nbuckets - 1);
-  e->hnext = sh->buckets[b];
-  sh->buckets[b] = e;
+  if (bounded && sh->pol.ops->evict_first) evict_while_locked(c, sh, e->charge, bytes, g);
   sh->pol.used += e->charge;
-  sh->bytes += e->bytes;
-  sh->count++;
-  e->linked = 1;
   int rv = sh->pol.ops->on_insert(&sh->pol, e);
   if (rv != GSP_OK) {
-    sh->buckets[b] = e->hnext;
     sh->pol.used -= e->charge;
-    sh->bytes -= e->bytes;
-    sh->count--;
-    e->linked = 0;
     return rv;
   }
+  chain_push(&sh->buckets[e->hash & (sh->nbuckets - 1)], e);
+  sh->bytes += bytes;
+  sh->count++;
+  e->linked = 1;
   sh->st.insertions++;
   if (c->cfg.strategy == GSP_CACHE_TTL) reap_expired_locked(c, sh, g);
   if (bounded) evict_while_locked(c, sh, 0, 0, g);
-  if (sh->count > sh->nbuckets) table_grow_locked(sh);
+  if (sh->count * 4 > sh->nbuckets * 3) table_grow_locked(sh);
   return GSP_OK;
 }
 
@@ -264,7 +281,7 @@ void gsp__graveyard_flush(gsp_cache *c, gsp__graveyard *g) {
   if (g->old_vb != NULL) {
     if (cb != NULL) {
       gsp__vblock *vb = g->old_vb;
-      cb(c->cfg.evict_user, vb->data + vb->vlen, vb->klen, vb->data, vb->vlen, GSP_CACHE_REPLACED);
+      cb(c->cfg.evict_user, vb->key, vb->klen, vb->data, vb->vlen, GSP_CACHE_REPLACED);
     }
     gsp__vblock_unref(g->old_vb);
     g->old_vb = NULL;
@@ -308,6 +325,8 @@ static int shard_init(gsp_cache *c, gsp__shard *sh) {
   if (c->cfg.strategy != GSP_CACHE_WEAK)
     cap = shard_share(c->count_units ? c->cfg.max_entries : c->cfg.max_bytes, c->nshards);
   sh->nbuckets = MIN_BUCKETS;
+  while (c->count_units && sh->nbuckets < MAX_PRESIZE && sh->nbuckets * 3 < cap * 4)
+    sh->nbuckets *= 2;
   sh->buckets = gsp_calloc(sh->nbuckets, sizeof(gsp__entry *));
   if (sh->buckets == NULL) return GSP_ENOMEM;
   sh->pol.ops = policy_for(c->cfg.strategy);
@@ -409,39 +428,40 @@ static bool bad_key(const void *key, size_t klen) {
   return (key == NULL && klen != 0) || klen > UINT32_MAX;
 }
 
-int gsp__put_vblock(gsp_cache *c, const void *key, size_t klen, gsp__vblock *vb,
-                    const gsp_cache_put_opts *opts) {
-  gsp__entry *fresh = gsp__entry_new(key, klen);
-  if (fresh == NULL) {
-    gsp__vblock_unref(vb);
-    return GSP_ENOMEM;
-  }
-  gsp__entry_account(c, fresh, vb->vlen, opts);
+/* Give the linked entry e the value of the unlinked entry fresh, whose
+ * "current value" reference moves to e. Under the shard lock. */
+static void replace_value_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__entry *fresh,
+                                 gsp__graveyard *g) {
+  uint64_t old_charge = e->charge;
+  uint64_t old_bytes = entry_bytes(e);
+  g->old_vb = e->vb;
+  e->vb = fresh->vb;
+  fresh->vb = NULL;
+  sh->bytes += entry_bytes(e) - old_bytes;
+  sh->pol.used += fresh->charge - old_charge;
+  e->charge = fresh->charge;
+  e->expire_ns = fresh->expire_ns;
+  sh->st.updates++;
+  sh->pol.ops->on_update(&sh->pol, e, old_charge);
+  evict_while_locked(c, sh, 0, 0, g);
+}
+
+int gsp__put_entry(gsp_cache *c, gsp__entry *fresh, const gsp_cache_put_opts *opts) {
+  gsp__entry_account(c, fresh, opts);
   gsp__graveyard g = {0};
   gsp__shard *sh = gsp__cache_shard(c, fresh->hash);
   int rv = GSP_OK;
   pthread_mutex_lock(&sh->lock);
-  gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, key, klen, &g);
+  gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, fresh->key, fresh->klen, &g);
   if (e != NULL) {
-    uint64_t old_charge = e->charge;
-    g.old_vb = e->vb;
-    e->vb = vb;
-    sh->pol.used += fresh->charge - old_charge;
-    sh->bytes += fresh->bytes - e->bytes;
-    e->charge = fresh->charge;
-    e->bytes = fresh->bytes;
-    e->expire_ns = fresh->expire_ns;
-    sh->st.updates++;
-    sh->pol.ops->on_update(&sh->pol, e, old_charge);
-    evict_while_locked(c, sh, 0, 0, &g);
+    replace_value_locked(c, sh, e, fresh, &g);
   } else {
-    fresh->vb = vb;
     rv = gsp__insert_locked(c, sh, fresh, &g);
     if (rv == GSP_OK) fresh = NULL;
   }
   pthread_mutex_unlock(&sh->lock);
   gsp__graveyard_flush(c, &g);
-  gsp__entry_free(fresh); /* unused after an update; also frees vb on failure */
+  gsp__entry_free(fresh); /* a value donor after an update, or not inserted */
   return rv;
 }
 
@@ -449,9 +469,9 @@ int gsp_cache_put(gsp_cache *c, const void *key, size_t klen, const void *val, s
                   const gsp_cache_put_opts *opts) {
   if (c == NULL || bad_key(key, klen) || (val == NULL && vlen != 0)) return GSP_EINVAL;
   if (c->cfg.strategy == GSP_CACHE_WEAK) return GSP_ENOTSUP;
-  gsp__vblock *vb = gsp__vblock_new(key, klen, val, vlen);
-  if (vb == NULL) return GSP_ENOMEM;
-  return gsp__put_vblock(c, key, klen, vb, opts);
+  gsp__entry *fresh = gsp__entry_new(key, klen, val, vlen, true);
+  if (fresh == NULL) return GSP_ENOMEM;
+  return gsp__put_entry(c, fresh, opts);
 }
 
 /* Look the key up and pin its value block; NULL on a miss. Counts stats. */
@@ -466,7 +486,7 @@ static gsp__vblock *get_pinned(gsp_cache *c, const void *key, size_t klen) {
     sh->st.hits++;
     sh->pol.ops->on_hit(&sh->pol, e);
     vb = e->vb;
-    vblock_pin(vb);
+    gsp__vblock_pin(vb);
   } else {
     sh->st.misses++;
     if (sh->pol.ops->on_miss != NULL) sh->pol.ops->on_miss(&sh->pol, h);
@@ -493,7 +513,7 @@ const void *gsp_cache_ref_value(const gsp_cache_ref *r, size_t *vlen) {
 const void *gsp_cache_ref_key(const gsp_cache_ref *r, size_t *klen) {
   const gsp__vblock *vb = (const gsp__vblock *)r;
   if (klen != NULL) *klen = vb->klen;
-  return vb->data + vb->vlen;
+  return vb->key;
 }
 
 void gsp_cache_ref_release(gsp_cache_ref *r) { gsp__vblock_unref((gsp__vblock *)r); }
@@ -508,7 +528,7 @@ static int copy_hit_locked(gsp__shard *sh, gsp__entry *e, void *buf, size_t cap,
   *vlen = vb->vlen;
   if (vb->vlen > cap) return GSP_ERANGE;
   if (vb->vlen > SMALL_COPY) {
-    vblock_pin(vb);
+    gsp__vblock_pin(vb);
     *big = vb;
   } else if (vb->vlen != 0) {
     memcpy(buf, vb->data, vb->vlen);

@@ -51,9 +51,8 @@ struct gsp_cache {
 
 /* Entries unlinked under a lock, to be told about and freed after unlock. */
 typedef struct gsp__graveyard {
-  gsp__entry *entries;       /* chained through hnext, reason in e->reason */
-  gsp__vblock *old_vb;       /* a replaced value (reason REPLACED) */
-  const gsp__entry *old_for; /* the entry old_vb belonged to (for its key) */
+  gsp__entry *entries; /* chained through hnext, reason in e->reason */
+  gsp__vblock *old_vb; /* a replaced value (reason REPLACED) */
 } gsp__graveyard;
 
 uint64_t gsp__cache_hash(const void *key, size_t klen);
@@ -67,16 +66,18 @@ void gsp__unlink_locked(gsp__shard *sh, gsp__entry *e, gsp_cache_reason why, gsp
 int gsp__insert_locked(struct gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__graveyard *g);
 /* Tell the eviction callback and free everything in g. No lock held. */
 void gsp__graveyard_flush(struct gsp_cache *c, gsp__graveyard *g);
-gsp__entry *gsp__entry_new(const void *key, size_t klen);
+/* A new unlinked entry for key; with_value gives it an embedded value
+ * block holding a copy of val (WEAK entries have none). */
+gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
+                           bool with_value);
+/* Free an unlinked entry (its memory may outlive it, see gsp__vblock). */
 void gsp__entry_free(gsp__entry *e);
-gsp__vblock *gsp__vblock_new(const void *key, size_t klen, const void *val, size_t vlen);
+void gsp__vblock_pin(gsp__vblock *vb);
 void gsp__vblock_unref(gsp__vblock *vb);
-/* Fill the entry's charge, bytes and expiry from the put options. */
-void gsp__entry_account(struct gsp_cache *c, gsp__entry *e, size_t vlen,
-                        const gsp_cache_put_opts *opts);
-/* Put a ready vblock under key (insert or replace); takes the vblock's ref.
- * On success, if pin is true, the vblock gets one more ref for the caller. */
-int gsp__put_vblock(struct gsp_cache *c, const void *key, size_t klen, gsp__vblock *vb,
-                    const gsp_cache_put_opts *opts);
+/* Fill the entry's charge and expiry from the put options. */
+void gsp__entry_account(struct gsp_cache *c, gsp__entry *e, const gsp_cache_put_opts *opts);
+/* Insert fresh (a new unlinked value entry) or, if its key is present, move
+ * its value into the existing entry. Consumes fresh in every case. */
+int gsp__put_entry(struct gsp_cache *c, gsp__entry *fresh, const gsp_cache_put_opts *opts);
 
 #endif

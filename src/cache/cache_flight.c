@@ -76,9 +76,9 @@ static gsp__flight *flight_new_locked(gsp__shard *sh, uint64_t h, const void *ke
   return f;
 }
 
-/* Run compute and build the value block; on success *vbp has 1 ref. */
+/* Run compute and build an unlinked entry holding its value. */
 static int run_compute(gsp_cache_compute_fn compute, void *user, const void *key, size_t klen,
-                       gsp__vblock **vbp) {
+                       gsp__entry **freshp) {
   void *val = NULL;
   size_t vlen = 0;
   int rv = compute(user, key, klen, &val, &vlen);
@@ -87,9 +87,9 @@ static int run_compute(gsp_cache_compute_fn compute, void *user, const void *key
     return rv < 0 ? rv : GSP_EINVAL;
   }
   if (val == NULL && vlen != 0) return GSP_EINVAL;
-  *vbp = gsp__vblock_new(key, klen, val, vlen);
+  *freshp = gsp__entry_new(key, klen, val, vlen, true);
   gsp_free(val);
-  return *vbp != NULL ? GSP_OK : GSP_ENOMEM;
+  return *freshp != NULL ? GSP_OK : GSP_ENOMEM;
 }
 
 /* Look up; on a hit pin into *out and return true. Counts hit or miss. */
@@ -110,12 +110,15 @@ static bool hit_locked(gsp_cache *c, gsp__shard *sh, uint64_t h, const void *key
 
 static int lead_flight(gsp_cache *c, gsp__shard *sh, gsp__flight *f, gsp_cache_compute_fn compute,
                        void *user, const gsp_cache_put_opts *opts, gsp_cache_ref **out) {
+  gsp__entry *fresh = NULL;
   gsp__vblock *vb = NULL;
-  int rv = run_compute(compute, user, f->key, f->klen, &vb);
+  int rv = run_compute(compute, user, f->key, f->klen, &fresh);
   if (rv == GSP_OK) {
-    atomic_fetch_add_explicit(&vb->refs, 2, memory_order_relaxed); /* caller + flight */
-    (void)gsp__put_vblock(c, f->key, f->klen, vb, opts);           /* the value is ours even if
-                                                                      caching it failed */
+    vb = fresh->vb;
+    gsp__vblock_pin(vb); /* for the caller */
+    gsp__vblock_pin(vb); /* for the flight's waiters */
+    /* the value is the caller's even if caching it fails */
+    (void)gsp__put_entry(c, fresh, opts);
     *out = (gsp_cache_ref *)vb;
   }
   pthread_mutex_lock(&sh->lock);

@@ -26,43 +26,63 @@
 
 typedef struct gsp__entry gsp__entry;
 
-/* Per-entry policy state. The fields mean what the owning policy says. */
+/* Per-entry policy state (32 bytes). The fields mean what the owning
+ * policy says; the unions hold fields of policies that never share them. */
 typedef struct gsp__pnode {
-  gsp__entry *prev;
+  union {
+    gsp__entry *prev; /* list policies */
+    uint64_t stamp;   /* TTL: insertion sequence (tie-break) */
+  };
   gsp__entry *next;
-  void *owner;    /* LFU: the entry's frequency node */
-  uint64_t aux;   /* TTL: heap index */
-  uint64_t stamp; /* TTL: insertion sequence (tie-break) */
-  uint32_t freq;  /* access counter where a policy needs one */
-  uint8_t seg;    /* which queue / segment the entry sits in */
+  union {
+    void *owner;  /* LFU: the entry's frequency node */
+    uint64_t aux; /* TTL: heap index */
+  };
+  uint32_t freq; /* access counter where a policy needs one */
+  uint8_t seg;   /* which queue / segment the entry sits in */
 } gsp__pnode;
 
 /*
- * The value lives in its own block so that a pinned reader keeps it while
- * a put replaces the entry's value or the entry leaves: pins count on the
- * block, never on the entry. The block also carries a copy of the key, for
- * gsp_cache_ref_key() and for eviction callbacks run after unlocking.
+ * A value block. Every block is embedded in the allocation of the entry
+ * that was created with it (its "home"), right after that entry's key, so
+ * a put costs one allocation and a hit reads one allocation. Pins count on
+ * the block, never on the entry, so a pinned reader keeps its value while
+ * a put gives the entry another value or the entry leaves.
+ *
+ * refs counts: 1 while it is some entry's current value (e->vb), 1 while
+ * its home entry has not been freed, and 1 per pin. When it drops to 0 the
+ * whole home allocation is freed; so an entry's memory lives on, after the
+ * entry is gone, exactly while its first value is still pinned or current
+ * elsewhere. `key` points at the home entry's key bytes.
  */
 typedef struct gsp__vblock {
-  atomic_uint refs; /* 1 for the entry holding it + 1 per pin */
+  atomic_uint refs;
   uint32_t klen;
   size_t vlen;
-  unsigned char data[]; /* value bytes, then key bytes */
+  const unsigned char *key;
+  void *home;
+  unsigned char data[]; /* value bytes */
 } gsp__vblock;
 
+/*
+ * An entry: hash-chain fields first (what a lookup reads), then the policy
+ * node, then the key; for value entries the embedded value block follows
+ * the key (aligned), so a hit touches one allocation.
+ */
 struct gsp__entry {
-  gsp__entry *hnext;      /* hash chain, under shard lock */
-  uint64_t hash;          /* XXH3 of the key */
+  gsp__entry *hnext;   /* hash chain, under shard lock */
+  gsp__entry **hpprev; /* the link that points at this entry (O(1) unlink) */
+  uint64_t hash;       /* XXH3 of the key */
+  uint32_t klen;
+  uint8_t linked;         /* in the hash table (under shard lock) */
+  uint8_t reason;         /* why it left (gsp_cache_reason), once unlinked */
+  uint8_t has_home;       /* carries an embedded value block */
+  gsp__vblock *vb;        /* current value; NULL for WEAK entries */
   uint64_t expire_ns;     /* 0 = never; absolute cache-clock time */
   uint64_t charge;        /* units counted against capacity */
-  uint64_t bytes;         /* key + value + overhead */
   gsp__pnode pn;          /* policy state */
-  gsp__vblock *vb;        /* current value; NULL for WEAK entries */
   struct gsp__weak *weak; /* WEAK strategy only, else NULL */
-  uint32_t klen;
-  uint8_t linked;      /* in the hash table (under shard lock) */
-  uint8_t reason;      /* why it left (gsp_cache_reason), once unlinked */
-  unsigned char key[]; /* key bytes */
+  unsigned char key[];    /* key bytes, then (aligned) the home value block */
 };
 
 typedef struct gsp__policy gsp__policy;

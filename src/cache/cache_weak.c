@@ -31,7 +31,7 @@ static void on_object_dead(gsp_rc_watcher *watcher, void *user) {
 
 static gsp__entry *weak_entry_new(gsp_cache *c, const void *key, size_t klen, gsp_rc *obj,
                                   const gsp_cache_put_opts *opts, int *rv) {
-  gsp__entry *e = gsp__entry_new(key, klen);
+  gsp__entry *e = gsp__entry_new(key, klen, NULL, 0, false);
   gsp__weak *w = gsp_calloc(1, sizeof *w);
   if (e == NULL || w == NULL) {
     gsp_free(e);
@@ -39,7 +39,7 @@ static gsp__entry *weak_entry_new(gsp_cache *c, const void *key, size_t klen, gs
     *rv = GSP_ENOMEM;
     return NULL;
   }
-  gsp__entry_account(c, e, 0, opts);
+  gsp__entry_account(c, e, opts);
   w->rc = obj;
   w->cache = c;
   w->entry = e;
