@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL /* XXH3 inlined: short keys hash in a few ns */
 #include <xxhash.h>
 
 #include "cache_core.h"
@@ -71,13 +72,15 @@ static const gsp__policy_ops *policy_for(gsp_cache_strategy s) {
 
 static size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
+static size_t long_key_bytes(size_t klen) { return klen > GSP__KEY_INLINE ? align8(klen) : 0; }
+
 static gsp__vblock *home_block(gsp__entry *e) {
-  return (gsp__vblock *)(void *)(e->key + align8(e->klen));
+  return (gsp__vblock *)(void *)(e->key + long_key_bytes(e->klen));
 }
 
 gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                            bool with_value) {
-  size_t size = sizeof(gsp__entry) + align8(klen);
+  size_t size = sizeof(gsp__entry) + long_key_bytes(klen);
   if (with_value) {
     if (vlen > SIZE_MAX - size - sizeof(gsp__vblock)) return NULL;
     size += sizeof(gsp__vblock) + vlen;
@@ -87,13 +90,13 @@ gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t
   memset(e, 0, sizeof *e);
   e->klen = (uint32_t)klen;
   e->hash = gsp__cache_hash(key, klen);
-  if (klen) memcpy(e->key, key, klen);
+  if (klen) memcpy((unsigned char *)gsp__entry_key(e), key, klen);
   if (with_value) {
     gsp__vblock *vb = home_block(e);
     atomic_init(&vb->refs, 2); /* home + current value of e */
     vb->klen = (uint32_t)klen;
     vb->vlen = vlen;
-    vb->key = e->key;
+    vb->key = gsp__entry_key(e);
     vb->home = e;
     if (vlen) memcpy(vb->data, val, vlen);
     e->vb = vb;
@@ -170,11 +173,21 @@ static bool expired(const gsp_cache *c, const gsp__entry *e) {
   return e->expire_ns != 0 && gsp__cache_now(c) >= e->expire_ns;
 }
 
+static bool key_equal(const unsigned char *a, const void *b, size_t n) {
+  if (n == sizeof(uint64_t)) { /* the common integer/pointer key, compared inline */
+    uint64_t x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    return x == y;
+  }
+  return n == 0 || memcmp(a, b, n) == 0;
+}
+
 gsp__entry *gsp__lookup_locked(gsp_cache *c, gsp__shard *sh, uint64_t hash, const void *key,
                                size_t klen, gsp__graveyard *g) {
   gsp__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
   while (e != NULL) {
-    if (e->hash == hash && e->klen == klen && (klen == 0 || memcmp(e->key, key, klen) == 0)) break;
+    if (e->hash == hash && e->klen == klen && key_equal(gsp__entry_key(e), key, klen)) break;
     e = e->hnext;
   }
   if (e != NULL && expired(c, e)) {
@@ -291,7 +304,7 @@ void gsp__graveyard_flush(gsp_cache *c, gsp__graveyard *g) {
     g->entries = e->hnext;
     if (cb != NULL) {
       const void *v = e->vb ? e->vb->data : NULL;
-      cb(c->cfg.evict_user, e->key, e->klen, v, e->vb ? e->vb->vlen : 0,
+      cb(c->cfg.evict_user, gsp__entry_key(e), e->klen, v, e->vb ? e->vb->vlen : 0,
          (gsp_cache_reason)e->reason);
     }
     gsp__entry_free(e);
@@ -452,7 +465,7 @@ int gsp__put_entry(gsp_cache *c, gsp__entry *fresh, const gsp_cache_put_opts *op
   gsp__shard *sh = gsp__cache_shard(c, fresh->hash);
   int rv = GSP_OK;
   pthread_mutex_lock(&sh->lock);
-  gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, fresh->key, fresh->klen, &g);
+  gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, gsp__entry_key(fresh), fresh->klen, &g);
   if (e != NULL) {
     replace_value_locked(c, sh, e, fresh, &g);
   } else {

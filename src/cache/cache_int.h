@@ -64,26 +64,36 @@ typedef struct gsp__vblock {
   unsigned char data[]; /* value bytes */
 } gsp__vblock;
 
+/* Keys up to this many bytes live inside the entry header. */
+#define GSP__KEY_INLINE 16u
+
 /*
- * An entry: hash-chain fields first (what a lookup reads), then the policy
- * node, then the key; for value entries the embedded value block follows
- * the key (aligned), so a hit touches one allocation.
+ * An entry. The first 64 bytes hold everything a hit reads: chain link,
+ * hash, length, a short key inline, the value pointer and the expiry; then
+ * the policy node and the cold fields; then a long key (over
+ * GSP__KEY_INLINE bytes); then, for value entries, the embedded value
+ * block (8-byte aligned). One allocation per entry.
  */
 struct gsp__entry {
-  gsp__entry *hnext;   /* hash chain, under shard lock */
-  gsp__entry **hpprev; /* the link that points at this entry (O(1) unlink) */
-  uint64_t hash;       /* XXH3 of the key */
+  gsp__entry *hnext; /* hash chain, under shard lock */
+  uint64_t hash;     /* XXH3 of the key */
   uint32_t klen;
-  uint8_t linked;         /* in the hash table (under shard lock) */
-  uint8_t reason;         /* why it left (gsp_cache_reason), once unlinked */
-  uint8_t has_home;       /* carries an embedded value block */
-  gsp__vblock *vb;        /* current value; NULL for WEAK entries */
-  uint64_t expire_ns;     /* 0 = never; absolute cache-clock time */
-  uint64_t charge;        /* units counted against capacity */
-  gsp__pnode pn;          /* policy state */
-  struct gsp__weak *weak; /* WEAK strategy only, else NULL */
-  unsigned char key[];    /* key bytes, then (aligned) the home value block */
+  uint8_t linked;                     /* in the hash table (under shard lock) */
+  uint8_t reason;                     /* why it left (gsp_cache_reason), once unlinked */
+  uint8_t has_home;                   /* carries an embedded value block */
+  unsigned char kin[GSP__KEY_INLINE]; /* the key when klen <= GSP__KEY_INLINE */
+  gsp__vblock *vb;                    /* current value; NULL for WEAK entries */
+  uint64_t expire_ns;                 /* 0 = never; absolute cache-clock time */
+  uint64_t charge;                    /* units counted against capacity */
+  gsp__pnode pn;                      /* policy state */
+  gsp__entry **hpprev;                /* the link that points at this entry (O(1) unlink) */
+  struct gsp__weak *weak;             /* WEAK strategy only, else NULL */
+  unsigned char key[];                /* a long key, then (aligned) the home value block */
 };
+
+static inline const unsigned char *gsp__entry_key(const gsp__entry *e) {
+  return e->klen <= GSP__KEY_INLINE ? e->kin : e->key;
+}
 
 typedef struct gsp__policy gsp__policy;
 

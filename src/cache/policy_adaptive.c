@@ -1,98 +1,614 @@
 /*
- * policy_adaptive.c - the ADAPTIVE eviction policy: S3-FIFO with a
- * frequency-sketch admission duel for keys that come back from the ghost.
+ * policy_adaptive.c - the ADAPTIVE eviction policy: an S3-FIFO family whose
+ * parameters are chosen online by miniature simulations.
  *
  * What it is
- *   A scan- and loop-resistant policy built from two published ideas:
- *   - S3-FIFO (Yang et al., SOSP 2023): a small probationary FIFO queue (S,
- *     10% of capacity) in front of a main queue (M, the rest) run as a FIFO
- *     with lazy promotion (CLOCK-style reinsertion), plus a ghost list that
- *     remembers keys recently dropped from the cache. New keys enter S; a
- *     key that is hit while in S moves to M when it reaches the head of S;
- *     one that is not is dropped and remembered in the ghost. A missed key
- *     that the ghost remembers goes straight into M.
- *   - TinyLFU (Einziger et al., 2017): a count-min sketch of 4-bit counters,
- *     halved every 10 x capacity events, estimates how often each key (cached
- *     or not) was requested recently. It is used at the one place where
- *     S3-FIFO is blind: a ghost-returned key entering a full M pushes out
- *     M's next victim. That entry is admitted only if its estimated frequency
- *     is at least the victim's; otherwise it is itself the victim (admission
- *     rejection), and it goes back into the ghost. Ties are admitted, so a
- *     key that keeps returning gets in; a cold key returned by the ghost
- *     loses against a hot one, which keeps loops and scans from flushing M.
- *   The "adaptive" part is that no split is tuned per workload: S filters
- *   one-hit wonders (good for recency-heavy and scan-heavy traces), the
- *   ghost and the reinsertion bits keep the reused set in M, and the sketch
- *   protects M's frequent keys from ghost churn (loops, mixed scans).
+ *   One family of FIFO-based policies, three members, and a tuner that runs
+ *   all three side by side on a sample of the keys and makes the real cache
+ *   behave like whichever is currently missing least.
+ *   - The family is S3-FIFO (Yang et al., SOSP 2023): a small probationary
+ *     FIFO queue S in front of a main queue M run as a CLOCK with 2-bit
+ *     reuse counters, plus a ghost of recently dropped keys. New keys enter
+ *     S; a key hit while in S moves to M when it reaches the head of S; one
+ *     that is not is dropped and remembered in the ghost. A missed key that
+ *     the ghost remembers goes straight into M.
+ *   - Knobs a member sets (aq_confs below):
+ *     S's share of capacity; how far back the ghost remembers keys dropped
+ *     from S and, separately, keys dropped from M (ARC's B1 and B2); whether
+ *     S's share is adapted ARC-style (a ghost hit on an S-dropped key grows
+ *     S, one on an M-dropped key shrinks it, scaled by the ratio of the two
+ *     ghost windows, as in Megiddo & Modha's ARC); and whether the TinyLFU
+ *     duel is on (Einziger et al., 2017: a ghost-returned key entering a
+ *     full M stays only if a count-min sketch says it is at least as
+ *     frequent as M's next victim; otherwise it is itself the victim).
+ *     Member 0: S 2%, duel (loops, mixed scans); member 1: adaptive S, ghost
+ *     of M-dropped keys (recency/frequency mixes that ARC wins); member 2:
+ *     S 10%, duel (classic S3-FIFO + duel; OLTP-like and small caches).
+ *   - The tuner (Waldspurger et al., "Cache Modeling and Optimization using
+ *     Miniature Simulations", USENIX ATC 2017): each member also runs as a
+ *     shadow cache of capacity/2^k units that sees only keys whose hash
+ *     falls in a 2^-k sample, with 2^k the smallest power of two giving at
+ *     most SHADOW_MAX entries (k = 0 for small caches). Shadows keep hashes
+ *     only, never values. Every `epoch` accesses (about one cache's worth of
+ *     entries) each shadow's score becomes score/2 + its misses in the
+ *     epoch, and the real cache switches to the member with the lowest
+ *     score. Members differ only in targets and flags, so a switch needs no
+ *     migration: S drains or refills through normal evictions.
  *
  * Data layout
- *   state: two circular doubly linked lists with heap-allocated sentinel
- *   entries (S and M, head = oldest), their sizes in charge units, the ghost
- *   table, the sketch, and a few scalars.
+ *   aq_state: lists S and M (circular, heap-allocated sentinels, head =
+ *   oldest) with their sizes in charge units, the current member, S's
+ *   target, the ghost, the sketch and the tuner.
  *   Per entry (e->pn): prev/next link the entry into S or M; seg says which;
- *   freq is a 0..3 reuse counter (S3-FIFO's 2 bits); aux is unused.
- *   Ghost: 4-way buckets of {32-bit fingerprint, 32-bit eviction stamp}. A
- *   slot is live while fewer evictions than the cache's current entry count
- *   have happened since its stamp, so the ghost remembers about as many keys
- *   as the cache holds, with no list to maintain; a full bucket overwrites
- *   its oldest slot.
- *   Sketch: 16 counters per unit of (capped) capacity, packed 16 to a word,
- *   4 rows addressed by double hashing of the key's 64-bit hash.
+ *   freq is the 0..3 reuse counter; aux is unused.
+ *   Ghost: 4-way buckets of {31-bit fingerprint + 1 source bit, stamp}. Each
+ *   source (S-dropped, M-dropped) has its own eviction clock; a slot is live
+ *   while fewer than `window` evictions of its source happened since its
+ *   stamp, window = the member's share x the entries cached. A full bucket
+ *   overwrites an expired slot, else the relatively oldest.
+ *   Sketch: 16 four-bit counters per unit of capacity, 4 rows, halved every
+ *   10 x capacity events.
+ *   Shadow: a node array (hash, 32-bit prev/next, charge, freq, seg; nodes 0
+ *   and 1 are the S and M sentinels), an open-addressing index of node
+ *   numbers, and its own ghost and (duel members only) sketch.
  *
- * Algorithm
- *   on_miss(h): count h in the sketch; look it up in (and take it out of)
- *               the ghost, remembering the answer for the insert that follows.
- *   on_insert:  ghost hit -> tail of M, marked "pending" for the duel;
- *               else -> tail of S. freq = 0.
- *   on_hit:     count in the sketch; freq = min(freq + 1, 3). O(1), no
- *               allocation, no list movement.
- *   victim:     1. while S is over its target (or M is empty): the head of
- *                  S moves to M if it was reused, else it is the victim and
- *                  enters the ghost.
- *               2. otherwise scan M from its head: an entry with freq > 0 is
- *                  moved to the tail with freq - 1; the first with freq 0 is
- *                  M's victim.
- *               3. if a pending entry exists, duel: the pending entry is
- *                  returned instead when its sketch estimate is lower.
- *               The entry returned is recorded in the ghost.
+ * Algorithm (real cache and shadows alike)
+ *   on_miss(h): count h in the sketch; take h out of the ghost, remembering
+ *               whether and from where it was dropped.
+ *   on_insert:  adapt S's target if the member adapts; ghost hit -> tail of
+ *               M ("pending" duel if the member duels); else tail of S.
+ *   on_hit:     count in the sketch; freq = min(freq + 1, 3); feed the
+ *               tuner if the key is sampled. O(1), no allocation, no list
+ *               movement.
+ *   victim:     1. while S is over target (or M is empty) the head of S
+ *                  moves to M if reused, else it is the victim (ghost: S).
+ *               2. else CLOCK over M: freq > 0 -> tail with freq - 1; the
+ *                  first with freq 0 is the victim (ghost: M, or S when the
+ *                  member keeps no M window).
+ *               3. duel members: a pending entry is returned instead when
+ *                  its sketch estimate is lower than the victim's.
  *
  * Trade-offs
- *   FIFO queues make hits free of list surgery (cheaper than LRU under a
- *   lock) at the price of a little recency precision. The ghost is
- *   approximate (fingerprint collisions, bucket overwrites), which only
- *   perturbs placement, never correctness. The sketch costs 4 counter
- *   updates per access.
+ *   Hits do no list surgery; the tuner adds a hash mix and a counter per
+ *   access plus three shadow updates on sampled ones (every access when the
+ *   cache holds at most SHADOW_MAX units). Shadows are approximate models
+ *   (sampling noise, fingerprint collisions): a wrong choice costs some hit
+ *   ratio for an epoch, never correctness. Byte-bounded caches: shadows use
+ *   real charges; the sample rate is fixed when the cache first fills, from
+ *   its entry count then.
  *
  * Invariants
  *   - every linked entry is in exactly one of S and M, and seg says which;
  *     q[seg].size is the sum of the charges of the entries in that list.
- *   - victim() returns a linked entry whenever any exists: if M is empty,
- *     step 1 drains S until it evicts or M becomes non-empty; a scan of M
- *     ends after at most 3 passes because every reinsertion lowers a freq.
- *     Reinsertion work is paid for by earlier hits, so victim is O(1)
- *     amortized.
- *   - `pending` is NULL or an entry linked in M; it is cleared on the next
- *     insert, on its removal and after its duel.
+ *   - victim() returns a linked entry whenever any exists: step 1 drains S
+ *     until it evicts or M is non-empty; the CLOCK ends within 4 passes as
+ *     every reinsertion lowers a freq (the pending entry is passed once).
+ *   - `pending` is NULL or an entry linked in M.
+ *   - a shadow holds at most `nodes_max - 1` nodes and at most its capacity
+ *     in units after each access.
  *
  * Memory bound
- *   Let N = min(capacity, 2^20) units. Ghost: 2N rounded up to a power of
- *   two slots of 8 bytes (<= 32 bytes per unit); sketch: 16N rounded up to
- *   a power of two 4-bit counters (<= 16 bytes per unit); plus 2 sentinel
- *   entries and the state struct. All of it is allocated in init; nothing is
- *   allocated afterwards. Byte-bounded shards holding more than 2^20 entries
- *   get a ghost that covers only the last ~2^20 evictions (a graceful loss
- *   of history, not of correctness).
+ *   N = min(capacity, 2^20), P = min(capacity, SHADOW_MAX) + 1. Real ghost:
+ *   pow2 >= 3N slots of 8 bytes (<= 48 bytes per unit); sketch <= 16 bytes
+ *   per unit. Each of the 3 shadows: P nodes of 24 bytes, an index of pow2
+ *   >= 2P 4-byte slots, a ghost of pow2 >= 2 x share x P slots and a sketch
+ *   of 16P counters: <= 3 x 128 x P bytes, i.e. at most ~1.6 MB per shard
+ *   and ~400 bytes per unit for caches under SHADOW_MAX units. Everything is
+ *   allocated in init; nothing afterwards.
  */
 #include "cache_int.h"
 
 enum { SEG_SMALL = 1, SEG_MAIN = 2, NSEG = 3 };
+enum { FROM_NONE = 0, FROM_SMALL = 1, FROM_MAIN = 2 };
 
-#define SMALL_PERMILLE 100u  /* S target: 10% of capacity */
 #define FREQ_MAX 3u          /* S3-FIFO's 2-bit reuse counter */
-#define MODEL_CAP (1u << 20) /* units the ghost and sketch are sized for */
+#define MODEL_CAP (1u << 20) /* units the real ghost and sketch are sized for  \
+                              */
 #define SKETCH_WIDTH 16u     /* sketch counters per unit */
 #define SKETCH_PERIOD 10u    /* halve counters every 10 x capacity events */
 #define GHOST_WAYS 4u
+#define SHADOW_MAX 4096u         /* most units a shadow cache models */
+#define NCONF 3u                 /* members of the family */
+#define GHOST_MAX_PERMILLE 1500u /* largest ghost_s + ghost_m over members */
+#define ADAPT_STEP 100u          /* milli-units S moves per ghost hit */
+#define SAMPLE_SALT 0x5bd1e9955bd1e995ULL
+
+typedef struct aq_conf {
+  uint16_t small_permille;   /* S's share (start value when adapting) */
+  uint16_t ghost_s_permille; /* window for S-dropped keys */
+  uint16_t
+      ghost_m_permille; /* window for M-dropped keys; 0: they count as S's */
+  bool adapt;           /* ARC-style adaptation of S's share */
+  bool duel;            /* TinyLFU duel for ghost-returned keys */
+} aq_conf;
+
+static const aq_conf aq_confs[NCONF] = {
+    {20, 1000, 0, false, true},
+    {100, 1000, 500, true, false},
+    {100, 1000, 0, false, true},
+};
+
+/* ---- frequency sketch ----------------------------------------------- */
+
+typedef struct aq_sketch {
+  uint64_t *word; /* 16 four-bit counters per word */
+  uint64_t mask;  /* counters - 1 */
+  uint64_t events;
+  uint64_t period;
+} aq_sketch;
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 33);
+}
+
+static uint64_t pow2_at_least(uint64_t n) {
+  uint64_t p = 1;
+  while (p < n)
+    p <<= 1;
+  return p;
+}
+
+static int sketch_init(aq_sketch *k, uint64_t units) {
+  uint64_t counters = pow2_at_least(SKETCH_WIDTH * units);
+  if (counters < 1024)
+    counters = 1024;
+  k->word = gsp_calloc((size_t)(counters / 16), sizeof *k->word);
+  if (k->word == NULL)
+    return GSP_ENOMEM;
+  k->mask = counters - 1;
+  k->period = SKETCH_PERIOD * (units < 64 ? 64 : units);
+  return GSP_OK;
+}
+
+static unsigned counter_get(const aq_sketch *k, uint64_t c) {
+  return (unsigned)(k->word[c >> 4] >> ((c & 15u) * 4u)) & 15u;
+}
+
+static void sketch_halve(aq_sketch *k) {
+  uint64_t words = (k->mask >> 4) + 1;
+  for (uint64_t i = 0; i < words; i++)
+    k->word[i] = (k->word[i] >> 1) & 0x7777777777777777ULL;
+  k->events /= 2;
+}
+
+static void sketch_add(aq_sketch *k, uint64_t h) {
+  uint64_t step = mix64(h) | 1u;
+  bool added = false;
+  for (uint64_t i = 0; i < 4; i++) {
+    uint64_t c = (h + i * step) & k->mask;
+    if (counter_get(k, c) < 15u) {
+      k->word[c >> 4] += (uint64_t)1 << ((c & 15u) * 4u);
+      added = true;
+    }
+  }
+  if (added && ++k->events >= k->period)
+    sketch_halve(k);
+}
+
+static unsigned sketch_estimate(const aq_sketch *k, uint64_t h) {
+  uint64_t step = mix64(h) | 1u;
+  unsigned m = 15u;
+  for (uint64_t i = 0; i < 4; i++) {
+    unsigned v = counter_get(k, (h + i * step) & k->mask);
+    if (v < m)
+      m = v;
+  }
+  return m;
+}
+
+/* ---- ghost ---------------------------------------------------------- */
+
+typedef struct aq_ghost_slot {
+  uint32_t tag;   /* fingerprint | source bit; 0 = empty */
+  uint32_t stamp; /* clock of its source at insertion */
+} aq_ghost_slot;
+
+typedef struct aq_ghost {
+  aq_ghost_slot *slot;
+  uint64_t mask;
+  uint32_t clock[2];  /* evictions per source (0: from S, 1: from M) */
+  uint64_t window[2]; /* live span per source, set before each use */
+} aq_ghost;
+
+static int ghost_init(aq_ghost *g, uint64_t max_live) {
+  uint64_t slots = pow2_at_least(2 * max_live + GHOST_WAYS);
+  g->slot = gsp_calloc((size_t)slots, sizeof *g->slot);
+  if (g->slot == NULL)
+    return GSP_ENOMEM;
+  g->mask = slots - 1;
+  return GSP_OK;
+}
+
+/* Windows for member c when `entries` keys are cached. */
+static void ghost_set_windows(aq_ghost *g, const aq_conf *c, uint64_t entries) {
+  g->window[0] = entries / 1000u * c->ghost_s_permille +
+                 entries % 1000u * c->ghost_s_permille / 1000u;
+  g->window[1] = entries / 1000u * c->ghost_m_permille +
+                 entries % 1000u * c->ghost_m_permille / 1000u;
+}
+
+static uint32_t ghost_fp(uint64_t h) {
+  uint32_t fp = (uint32_t)(h >> 32) & ~1u;
+  return fp != 0 ? fp : 2u;
+}
+
+static aq_ghost_slot *ghost_bucket(const aq_ghost *g, uint64_t h) {
+  return &g->slot[h & g->mask & ~(uint64_t)(GHOST_WAYS - 1)];
+}
+
+static uint64_t slot_age(const aq_ghost *g, const aq_ghost_slot *s) {
+  return (uint32_t)(g->clock[s->tag & 1u] - s->stamp);
+}
+
+/* Age relative to its window, 2^16 = expired. */
+static uint64_t slot_rel_age(const aq_ghost *g, const aq_ghost_slot *s) {
+  uint64_t w = g->window[s->tag & 1u], age = slot_age(g, s);
+  if (age >= w)
+    return (uint64_t)1 << 16;
+  return (age << 16) / w;
+}
+
+static void ghost_add(aq_ghost *g, uint64_t h, unsigned src) {
+  unsigned bit = src == FROM_MAIN ? 1u : 0u;
+  if (g->window[bit] == 0)
+    return;
+  aq_ghost_slot *b = ghost_bucket(g, h);
+  unsigned pick = 0;
+  uint64_t oldest = 0;
+  for (unsigned i = 0; i < GHOST_WAYS; i++) {
+    uint64_t rel = b[i].tag == 0 ? (uint64_t)1 << 17 : slot_rel_age(g, &b[i]);
+    if (rel > oldest) {
+      oldest = rel;
+      pick = i;
+    }
+  }
+  b[pick].tag = ghost_fp(h) | bit;
+  b[pick].stamp = ++g->clock[bit];
+}
+
+/* Where h was recently dropped from (FROM_*); the record is consumed. */
+static unsigned ghost_take(aq_ghost *g, uint64_t h) {
+  aq_ghost_slot *b = ghost_bucket(g, h);
+  uint32_t fp = ghost_fp(h);
+  for (unsigned i = 0; i < GHOST_WAYS; i++) {
+    if ((b[i].tag & ~1u) != fp || b[i].tag == 0)
+      continue;
+    if (slot_age(g, &b[i]) >= g->window[b[i].tag & 1u])
+      continue;
+    unsigned src = (b[i].tag & 1u) ? FROM_MAIN : FROM_SMALL;
+    b[i].tag = 0;
+    return src;
+  }
+  return FROM_NONE;
+}
+
+/* ---- S's target ----------------------------------------------------- */
+
+typedef struct aq_target {
+  uint64_t units;
+  int64_t milli; /* fraction not yet applied, in 1/1000 units */
+} aq_target;
+
+static uint64_t permille_of(uint64_t n, unsigned pm) {
+  return n / 1000u * pm + n % 1000u * pm / 1000u;
+}
+
+static void target_reset(aq_target *t, const aq_conf *c, uint64_t capacity) {
+  t->units = permille_of(capacity, c->small_permille);
+  if (t->units == 0)
+    t->units = 1;
+  t->milli = 0;
+}
+
+/* ARC's rule: a ghost hit on an S-dropped key grows S, on an M-dropped key
+ * shrinks it, each step scaled by the other ghost's relative size. */
+static void target_adapt(aq_target *t, const aq_conf *c, uint64_t capacity,
+                         unsigned src, uint64_t charge) {
+  if (!c->adapt || src == FROM_NONE)
+    return;
+  unsigned gs = c->ghost_s_permille,
+           gm = c->ghost_m_permille ? c->ghost_m_permille : 1u;
+  unsigned big = gs > gm ? gs : gm;
+  int64_t step =
+      (int64_t)ADAPT_STEP * (src == FROM_SMALL ? big / gs : big / gm);
+  if (charge > ((uint64_t)1 << 32))
+    charge = (uint64_t)1 << 32;
+  t->milli += (src == FROM_SMALL ? step : -step) * (int64_t)charge;
+  int64_t whole = t->milli / 1000;
+  t->milli -= whole * 1000;
+  uint64_t lo = permille_of(capacity, 10), hi = permille_of(capacity, 900);
+  if (whole < 0 && (uint64_t)-whole >= t->units - lo)
+    t->units = lo;
+  else
+    t->units += (uint64_t)whole;
+  if (t->units > hi)
+    t->units = hi;
+  if (t->units < lo)
+    t->units = lo;
+  if (t->units == 0)
+    t->units = 1;
+}
+
+/* ---- shadow caches (miniature simulations) --------------------------- */
+
+typedef struct aq_snode {
+  uint64_t hash;
+  uint32_t prev, next; /* node numbers; 0 and 1 are the S and M sentinels */
+  uint32_t charge;
+  uint8_t freq, seg;
+} aq_snode;
+
+typedef struct aq_shadow {
+  const aq_conf *conf;
+  aq_snode *node;
+  uint32_t *index; /* open addressing by hash; node number, 0 = empty */
+  uint64_t index_mask;
+  uint32_t pool, nodes_used, free_head, pending; /* pool: nodes 2..pool+1 */
+  uint64_t size[NSEG], count[NSEG];
+  uint64_t capacity;
+  aq_target target;
+  aq_ghost ghost;
+  aq_sketch sketch; /* duel members only */
+  uint64_t misses, score;
+} aq_shadow;
+
+typedef struct aq_tuner {
+  aq_shadow sh[NCONF];
+  unsigned cur;      /* member the real cache follows */
+  unsigned shift;    /* sample 1 key in 2^shift */
+  bool started;      /* set when the cache first fills */
+  uint64_t capacity; /* of the real cache, units */
+  uint64_t accesses; /* in this epoch */
+  uint64_t epoch;    /* accesses per epoch */
+} aq_tuner;
+
+static uint32_t *slot_of(aq_shadow *s, uint64_t h) {
+  uint64_t i = h & s->index_mask;
+  while (s->index[i] != 0 && s->node[s->index[i]].hash != h)
+    i = (i + 1) & s->index_mask;
+  return &s->index[i];
+}
+
+/* Backward-shift deletion keeps probe chains intact. */
+static void index_delete(aq_shadow *s, uint64_t i) {
+  uint64_t j = i;
+  s->index[i] = 0;
+  for (;;) {
+    j = (j + 1) & s->index_mask;
+    if (s->index[j] == 0)
+      return;
+    uint64_t home = s->node[s->index[j]].hash & s->index_mask;
+    if (((j - home) & s->index_mask) >= ((j - i) & s->index_mask)) {
+      s->index[i] = s->index[j];
+      s->index[j] = 0;
+      i = j;
+    }
+  }
+}
+
+static void snode_unlink(aq_shadow *s, uint32_t n) {
+  aq_snode *x = &s->node[n];
+  s->node[x->prev].next = x->next;
+  s->node[x->next].prev = x->prev;
+  s->size[x->seg] -= x->charge;
+  s->count[x->seg]--;
+}
+
+static void snode_push(aq_shadow *s, uint32_t n, uint8_t seg) {
+  aq_snode *x = &s->node[n], *sent = &s->node[seg - 1];
+  x->seg = seg;
+  x->prev = sent->prev;
+  x->next = seg - 1u;
+  s->node[sent->prev].next = n;
+  sent->prev = n;
+  s->size[seg] += x->charge;
+  s->count[seg]++;
+}
+
+static void snode_move(aq_shadow *s, uint32_t n, uint8_t seg) {
+  snode_unlink(s, n);
+  snode_push(s, n, seg);
+}
+
+static uint32_t shead(const aq_shadow *s, uint8_t seg) {
+  uint32_t n = s->node[seg - 1].next;
+  return n == seg - 1u ? 0 : n;
+}
+
+static void shadow_windows(aq_shadow *s) {
+  ghost_set_windows(&s->ghost, s->conf,
+                    s->count[SEG_SMALL] + s->count[SEG_MAIN]);
+}
+
+/* The shadow's victim: the same three steps as the real cache's. */
+static uint32_t shadow_victim(aq_shadow *s, unsigned *src) {
+  for (uint32_t n = shead(s, SEG_SMALL); n != 0; n = shead(s, SEG_SMALL)) {
+    if (s->size[SEG_SMALL] <= s->target.units && s->count[SEG_MAIN] > 0)
+      break;
+    *src = FROM_SMALL;
+    if (s->node[n].freq == 0)
+      return n;
+    s->node[n].freq = 0;
+    snode_move(s, n, SEG_MAIN);
+  }
+  *src = s->conf->ghost_m_permille ? FROM_MAIN : FROM_SMALL;
+  uint32_t cand = s->pending, v = 0;
+  for (uint32_t n = shead(s, SEG_MAIN); n != 0 && v == 0;
+       n = shead(s, SEG_MAIN)) {
+    if (s->node[n].freq == 0 && n != s->pending) {
+      v = n;
+      break;
+    }
+    if (n == s->pending)
+      s->pending = 0;
+    else
+      s->node[n].freq--;
+    snode_move(s, n, SEG_MAIN);
+  }
+  if (v == 0)
+    return shead(s, SEG_SMALL);
+  if (cand != 0 && s->pending == cand && cand != v) {
+    s->pending = 0;
+    if (sketch_estimate(&s->sketch, s->node[cand].hash) <
+        sketch_estimate(&s->sketch, s->node[v].hash))
+      v = cand;
+  }
+  return v;
+}
+
+static void shadow_evict(aq_shadow *s) {
+  unsigned src = FROM_SMALL;
+  uint32_t v = shadow_victim(s, &src);
+  if (v == 0)
+    return;
+  shadow_windows(s);
+  ghost_add(&s->ghost, s->node[v].hash, src);
+  if (v == s->pending)
+    s->pending = 0;
+  snode_unlink(s, v);
+  index_delete(s, (uint64_t)(slot_of(s, s->node[v].hash) - s->index));
+  s->node[v].next = s->free_head;
+  s->free_head = v;
+  s->nodes_used--;
+}
+
+static void shadow_insert(aq_shadow *s, uint32_t *slot, uint64_t h,
+                          uint64_t charge) {
+  if (s->conf->duel)
+    sketch_add(&s->sketch, h);
+  shadow_windows(s);
+  unsigned src = ghost_take(&s->ghost, h);
+  target_adapt(&s->target, s->conf, s->capacity, src, charge);
+  if (charge > s->capacity)
+    return;
+  uint32_t n = s->free_head;
+  s->free_head = s->node[n].next;
+  s->nodes_used++;
+  *slot = n;
+  s->node[n] = (aq_snode){.hash = h, .charge = (uint32_t)charge};
+  snode_push(s, n, src != FROM_NONE ? SEG_MAIN : SEG_SMALL);
+  s->pending = (src != FROM_NONE && s->conf->duel) ? n : 0;
+  while (s->size[SEG_SMALL] + s->size[SEG_MAIN] > s->capacity ||
+         s->nodes_used >= s->pool)
+    shadow_evict(s);
+}
+
+static void shadow_access(aq_shadow *s, uint64_t h, uint64_t charge) {
+  if (charge > UINT32_MAX)
+    charge = UINT32_MAX;
+  uint32_t *slot = slot_of(s, h);
+  if (*slot != 0) {
+    if (s->conf->duel)
+      sketch_add(&s->sketch, h);
+    if (s->node[*slot].freq < FREQ_MAX)
+      s->node[*slot].freq++;
+    return;
+  }
+  s->misses++;
+  shadow_insert(s, slot, h, charge);
+}
+
+static int shadow_init(aq_shadow *s, const aq_conf *c, uint64_t pool) {
+  s->conf = c;
+  s->pool = (uint32_t)pool;
+  s->node = gsp_calloc((size_t)pool + 2, sizeof *s->node);
+  uint64_t slots = pow2_at_least(2 * pool + 2);
+  s->index = gsp_calloc((size_t)slots, sizeof *s->index);
+  if (s->node == NULL || s->index == NULL)
+    return GSP_ENOMEM;
+  s->index_mask = slots - 1;
+  if (ghost_init(&s->ghost, permille_of(pool, c->ghost_s_permille +
+                                                  c->ghost_m_permille)) !=
+      GSP_OK)
+    return GSP_ENOMEM;
+  if (c->duel && sketch_init(&s->sketch, pool) != GSP_OK)
+    return GSP_ENOMEM;
+  for (uint32_t n = 0; n < 2; n++)
+    s->node[n].prev = s->node[n].next = n;
+  for (uint32_t n = 2; n < pool + 2; n++)
+    s->node[n].next = n + 1 < pool + 2 ? n + 1 : 0;
+  s->free_head = 2;
+  return GSP_OK;
+}
+
+static void shadow_free(aq_shadow *s) {
+  gsp_free(s->node);
+  gsp_free(s->index);
+  gsp_free(s->ghost.slot);
+  gsp_free(s->sketch.word);
+}
+
+/* ---- tuner ---------------------------------------------------------- */
+
+static int tuner_init(aq_tuner *t, uint64_t capacity) {
+  uint64_t pool = (capacity < SHADOW_MAX ? capacity : SHADOW_MAX) + 1;
+  t->capacity = capacity;
+  for (unsigned i = 0; i < NCONF; i++)
+    if (shadow_init(&t->sh[i], &aq_confs[i], pool) != GSP_OK)
+      return GSP_ENOMEM;
+  return GSP_OK;
+}
+
+static void tuner_free(aq_tuner *t) {
+  for (unsigned i = 0; i < NCONF; i++)
+    shadow_free(&t->sh[i]);
+}
+
+/* The cache is full for the first time with `entries` entries: fix the
+ * sample rate so that a shadow models at most SHADOW_MAX entries. */
+static void tuner_start(aq_tuner *t, uint64_t entries) {
+  t->started = true;
+  t->shift = 0;
+  while ((entries >> t->shift) > SHADOW_MAX)
+    t->shift++;
+  t->epoch = entries > 100 ? entries : 100;
+  for (unsigned i = 0; i < NCONF; i++) {
+    aq_shadow *s = &t->sh[i];
+    s->capacity = t->capacity >> t->shift;
+    if (s->capacity == 0)
+      s->capacity = 1;
+    target_reset(&s->target, s->conf, s->capacity);
+  }
+}
+
+static bool sampled(const aq_tuner *t, uint64_t h) {
+  return t->shift == 0 || (mix64(h ^ SAMPLE_SALT) >> (64 - t->shift)) == 0;
+}
+
+/* Ends an epoch; returns true when the real cache should change member. */
+static bool tuner_choose(aq_tuner *t) {
+  unsigned best = t->cur;
+  for (unsigned i = 0; i < NCONF; i++) {
+    t->sh[i].score = t->sh[i].score / 2 + t->sh[i].misses;
+    t->sh[i].misses = 0;
+  }
+  for (unsigned i = 0; i < NCONF; i++)
+    if (t->sh[i].score < t->sh[best].score)
+      best = i;
+  if (best == t->cur)
+    return false;
+  t->cur = best;
+  return true;
+}
+
+/* One access (hit or insert) of the real cache. */
+static bool tuner_access(aq_tuner *t, uint64_t h, uint64_t charge) {
+  if (!t->started)
+    return false;
+  if (sampled(t, h))
+    for (unsigned i = 0; i < NCONF; i++)
+      shadow_access(&t->sh[i], h, charge);
+  if (++t->accesses < t->epoch)
+    return false;
+  t->accesses = 0;
+  return tuner_choose(t);
+}
+
+/* ---- the real cache: lists ------------------------------------------ */
 
 typedef struct aq_list {
   gsp__entry *sent; /* sentinel: sent->pn.next is the oldest entry */
@@ -100,29 +616,19 @@ typedef struct aq_list {
   uint64_t count;   /* entries */
 } aq_list;
 
-typedef struct aq_ghost_slot {
-  uint32_t fp;    /* 0 = empty */
-  uint32_t stamp; /* ghost clock at insertion */
-} aq_ghost_slot;
-
 typedef struct aq_state {
   aq_list q[NSEG];
-  uint64_t small_target;
+  const aq_conf *conf; /* member currently followed */
+  aq_target target;    /* S's size target */
+  uint64_t capacity;
   gsp__entry *pending; /* ghost-returned entry awaiting its duel */
-  aq_ghost_slot *ghost;
-  uint64_t ghost_mask;
-  uint64_t ghost_max; /* most live ghost slots that make sense */
-  uint32_t ghost_clock;
+  aq_ghost ghost;
+  aq_sketch sketch;
   bool miss_valid; /* on_miss result for the following on_insert */
-  bool miss_in_ghost;
+  unsigned miss_src;
   uint64_t miss_hash;
-  uint64_t *sketch; /* 16 four-bit counters per word */
-  uint64_t sketch_mask;
-  uint64_t sketch_events;
-  uint64_t sketch_period;
+  aq_tuner tuner;
 } aq_state;
-
-/* ---- lists ---------------------------------------------------------- */
 
 static gsp__entry *list_head(const aq_list *l) {
   gsp__entry *e = l->sent->pn.next;
@@ -150,7 +656,8 @@ static void list_push_tail(aq_list *l, gsp__entry *e) {
 
 static int list_init(aq_list *l) {
   l->sent = gsp_calloc(1, sizeof(gsp__entry));
-  if (l->sent == NULL) return GSP_ENOMEM;
+  if (l->sent == NULL)
+    return GSP_ENOMEM;
   l->sent->pn.next = l->sent;
   l->sent->pn.prev = l->sent;
   return GSP_OK;
@@ -162,142 +669,47 @@ static void move_to(aq_state *s, gsp__entry *e, uint8_t seg) {
   list_push_tail(&s->q[seg], e);
 }
 
-/* ---- frequency sketch ----------------------------------------------- */
-
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
-
-static unsigned counter_get(const aq_state *s, uint64_t c) {
-  return (unsigned)(s->sketch[c >> 4] >> ((c & 15u) * 4u)) & 15u;
-}
-
-static void sketch_halve(aq_state *s) {
-  uint64_t words = (s->sketch_mask >> 4) + 1;
-  for (uint64_t i = 0; i < words; i++) s->sketch[i] = (s->sketch[i] >> 1) & 0x7777777777777777ULL;
-  s->sketch_events /= 2;
-}
-
-static void sketch_add(aq_state *s, uint64_t h) {
-  uint64_t step = mix64(h) | 1u;
-  bool added = false;
-  for (uint64_t i = 0; i < 4; i++) {
-    uint64_t c = (h + i * step) & s->sketch_mask;
-    if (counter_get(s, c) < 15u) {
-      s->sketch[c >> 4] += (uint64_t)1 << ((c & 15u) * 4u);
-      added = true;
-    }
-  }
-  if (added && ++s->sketch_events >= s->sketch_period) sketch_halve(s);
-}
-
-static unsigned sketch_estimate(const aq_state *s, uint64_t h) {
-  uint64_t step = mix64(h) | 1u;
-  unsigned m = 15u;
-  for (uint64_t i = 0; i < 4; i++) {
-    unsigned v = counter_get(s, (h + i * step) & s->sketch_mask);
-    if (v < m) m = v;
-  }
-  return m;
-}
-
-/* ---- ghost ---------------------------------------------------------- */
-
-static uint32_t ghost_fp(uint64_t h) {
-  uint32_t fp = (uint32_t)(h >> 32);
-  return fp != 0 ? fp : 1u;
-}
-
-static aq_ghost_slot *ghost_bucket(const aq_state *s, uint64_t h) {
-  return &s->ghost[h & s->ghost_mask & ~(uint64_t)(GHOST_WAYS - 1)];
-}
-
-/* How many evictions back the ghost remembers: as many keys as are cached. */
-static uint64_t ghost_window(const aq_state *s) {
+static void real_windows(aq_state *s) {
   uint64_t n = s->q[SEG_SMALL].count + s->q[SEG_MAIN].count;
-  return n < s->ghost_max ? n : s->ghost_max;
-}
-
-static void ghost_add(aq_state *s, uint64_t h) {
-  aq_ghost_slot *b = ghost_bucket(s, h);
-  uint32_t now = ++s->ghost_clock;
-  unsigned pick = 0;
-  uint32_t oldest = 0;
-  for (unsigned i = 0; i < GHOST_WAYS; i++) {
-    if (b[i].fp == 0) {
-      pick = i;
-      break;
-    }
-    uint32_t age = now - b[i].stamp;
-    if (age > oldest) {
-      oldest = age;
-      pick = i;
-    }
-  }
-  b[pick].fp = ghost_fp(h);
-  b[pick].stamp = now;
-}
-
-/* True if h was evicted recently; the record is consumed. */
-static bool ghost_take(aq_state *s, uint64_t h) {
-  aq_ghost_slot *b = ghost_bucket(s, h);
-  uint32_t fp = ghost_fp(h);
-  uint64_t window = ghost_window(s);
-  for (unsigned i = 0; i < GHOST_WAYS; i++) {
-    if (b[i].fp == fp && (uint64_t)(uint32_t)(s->ghost_clock - b[i].stamp) < window) {
-      b[i].fp = 0;
-      return true;
-    }
-  }
-  return false;
+  ghost_set_windows(&s->ghost, s->conf, n < MODEL_CAP ? n : MODEL_CAP);
 }
 
 /* ---- life cycle ----------------------------------------------------- */
 
-static uint64_t pow2_at_least(uint64_t n) {
-  uint64_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
-static int alloc_models(aq_state *s, uint64_t capacity) {
-  uint64_t n = capacity < MODEL_CAP ? capacity : MODEL_CAP;
-  if (n < 64) n = 64;
-  uint64_t slots = pow2_at_least(2 * n);
-  uint64_t counters = pow2_at_least(SKETCH_WIDTH * n);
-  s->ghost = gsp_calloc((size_t)slots, sizeof *s->ghost);
-  s->sketch = gsp_calloc((size_t)(counters / 16), sizeof *s->sketch);
-  if (s->ghost == NULL || s->sketch == NULL) return GSP_ENOMEM;
-  s->ghost_mask = slots - 1;
-  s->ghost_max = slots / 2;
-  s->sketch_mask = counters - 1;
-  s->sketch_period = SKETCH_PERIOD * n;
-  return GSP_OK;
-}
-
 static void free_state(aq_state *s) {
-  if (s == NULL) return;
+  if (s == NULL)
+    return;
   gsp_free(s->q[SEG_SMALL].sent);
   gsp_free(s->q[SEG_MAIN].sent);
-  gsp_free(s->ghost);
-  gsp_free(s->sketch);
+  gsp_free(s->ghost.slot);
+  gsp_free(s->sketch.word);
+  tuner_free(&s->tuner);
   gsp_free(s);
+}
+
+static int alloc_state(aq_state *s, uint64_t capacity) {
+  uint64_t n = capacity < MODEL_CAP ? capacity : MODEL_CAP;
+  if (list_init(&s->q[SEG_SMALL]) != GSP_OK ||
+      list_init(&s->q[SEG_MAIN]) != GSP_OK)
+    return GSP_ENOMEM;
+  if (ghost_init(&s->ghost, permille_of(n, GHOST_MAX_PERMILLE)) != GSP_OK)
+    return GSP_ENOMEM;
+  if (sketch_init(&s->sketch, n) != GSP_OK)
+    return GSP_ENOMEM;
+  return tuner_init(&s->tuner, capacity);
 }
 
 static int adaptive_init(gsp__policy *p, uint64_t capacity) {
   aq_state *s = gsp_calloc(1, sizeof *s);
-  if (s == NULL) return GSP_ENOMEM;
-  if (list_init(&s->q[SEG_SMALL]) != GSP_OK || list_init(&s->q[SEG_MAIN]) != GSP_OK ||
-      alloc_models(s, capacity) != GSP_OK) {
+  if (s == NULL)
+    return GSP_ENOMEM;
+  if (alloc_state(s, capacity) != GSP_OK) {
     free_state(s);
     return GSP_ENOMEM;
   }
-  s->small_target = capacity / 1000u * SMALL_PERMILLE + capacity % 1000u * SMALL_PERMILLE / 1000u;
-  if (s->small_target == 0) s->small_target = 1;
+  s->capacity = capacity;
+  s->conf = &aq_confs[0];
+  target_reset(&s->target, s->conf, capacity);
   p->state = s;
   return GSP_OK;
 }
@@ -309,46 +721,67 @@ static void adaptive_fini(gsp__policy *p) {
 
 /* ---- events --------------------------------------------------------- */
 
+/* Feeds the tuner; follows its choice when an epoch ends with a new one. */
+static void tune(aq_state *s, uint64_t h, uint64_t charge) {
+  if (!tuner_access(&s->tuner, h, charge))
+    return;
+  s->conf = &aq_confs[s->tuner.cur];
+  target_reset(&s->target, s->conf, s->capacity);
+  if (!s->conf->duel)
+    s->pending = NULL;
+}
+
 static void adaptive_on_miss(gsp__policy *p, uint64_t hash) {
   aq_state *s = p->state;
-  sketch_add(s, hash);
-  s->miss_in_ghost = ghost_take(s, hash);
+  sketch_add(&s->sketch, hash);
+  real_windows(s);
+  s->miss_src = ghost_take(&s->ghost, hash);
   s->miss_hash = hash;
   s->miss_valid = true;
 }
 
 static int adaptive_on_insert(gsp__policy *p, gsp__entry *e) {
   aq_state *s = p->state;
-  bool returning;
+  unsigned src;
   if (s->miss_valid && s->miss_hash == e->hash) {
-    returning = s->miss_in_ghost; /* counted by on_miss already */
+    src = s->miss_src; /* counted by on_miss already */
   } else {
-    sketch_add(s, e->hash);
-    returning = ghost_take(s, e->hash);
+    sketch_add(&s->sketch, e->hash);
+    real_windows(s);
+    src = ghost_take(&s->ghost, e->hash);
   }
   s->miss_valid = false;
+  target_adapt(&s->target, s->conf, s->capacity, src, e->charge);
   e->pn.freq = 0;
-  e->pn.seg = returning ? SEG_MAIN : SEG_SMALL;
+  e->pn.seg = src != FROM_NONE ? SEG_MAIN : SEG_SMALL;
   list_push_tail(&s->q[e->pn.seg], e);
-  s->pending = returning ? e : NULL;
+  s->pending = (src != FROM_NONE && s->conf->duel) ? e : NULL;
+  tune(s, e->hash, e->charge);
   return GSP_OK;
 }
 
 static void adaptive_on_hit(gsp__policy *p, gsp__entry *e) {
-  sketch_add(p->state, e->hash);
-  if (e->pn.freq < FREQ_MAX) e->pn.freq++;
+  aq_state *s = p->state;
+  sketch_add(&s->sketch, e->hash);
+  if (e->pn.freq < FREQ_MAX)
+    e->pn.freq++;
+  tune(s, e->hash, e->charge);
 }
 
-static void adaptive_on_update(gsp__policy *p, gsp__entry *e, uint64_t old_charge) {
+static void adaptive_on_update(gsp__policy *p, gsp__entry *e,
+                               uint64_t old_charge) {
   aq_state *s = p->state;
   aq_list *l = &s->q[e->pn.seg];
   l->size = l->size - old_charge + e->charge;
-  adaptive_on_hit(p, e);
+  sketch_add(&s->sketch, e->hash);
+  if (e->pn.freq < FREQ_MAX)
+    e->pn.freq++;
 }
 
 static void adaptive_on_remove(gsp__policy *p, gsp__entry *e) {
   aq_state *s = p->state;
-  if (e == s->pending) s->pending = NULL;
+  if (e == s->pending)
+    s->pending = NULL;
   list_unlink(&s->q[e->pn.seg], e);
 }
 
@@ -358,19 +791,22 @@ static void adaptive_on_remove(gsp__policy *p, gsp__entry *e) {
 static gsp__entry *evict_small(aq_state *s) {
   aq_list *sm = &s->q[SEG_SMALL];
   for (gsp__entry *e = list_head(sm); e != NULL; e = list_head(sm)) {
-    if (sm->size <= s->small_target && s->q[SEG_MAIN].count > 0) return NULL;
-    if (e->pn.freq == 0) return e;
+    if (sm->size <= s->target.units && s->q[SEG_MAIN].count > 0)
+      return NULL;
+    if (e->pn.freq == 0)
+      return e;
     e->pn.freq = 0;
     move_to(s, e, SEG_MAIN);
   }
   return NULL;
 }
 
-/* Step 2: CLOCK-style scan of M. The pending entry is passed over once. */
+/* Step 2: CLOCK over M. The pending entry is passed over once. */
 static gsp__entry *evict_main(aq_state *s) {
   aq_list *m = &s->q[SEG_MAIN];
   for (gsp__entry *e = list_head(m); e != NULL; e = list_head(m)) {
-    if (e->pn.freq == 0 && e != s->pending) return e;
+    if (e->pn.freq == 0 && e != s->pending)
+      return e;
     if (e == s->pending)
       s->pending = NULL;
     else
@@ -381,25 +817,40 @@ static gsp__entry *evict_main(aq_state *s) {
 }
 
 /* Step 3: the ghost-returned candidate stays only if it is as frequent. */
-static bool admit(const aq_state *s, const gsp__entry *cand, const gsp__entry *vict) {
-  return sketch_estimate(s, cand->hash) >= sketch_estimate(s, vict->hash);
+static bool admit(const aq_state *s, const gsp__entry *cand,
+                  const gsp__entry *vict) {
+  return sketch_estimate(&s->sketch, cand->hash) >=
+         sketch_estimate(&s->sketch, vict->hash);
+}
+
+static gsp__entry *pick_victim(aq_state *s, unsigned *src) {
+  gsp__entry *v = evict_small(s);
+  *src = FROM_SMALL;
+  if (v != NULL)
+    return v;
+  gsp__entry *cand = s->pending;
+  v = evict_main(s);
+  if (v == NULL)
+    return list_head(&s->q[SEG_SMALL]);
+  *src = s->conf->ghost_m_permille ? FROM_MAIN : FROM_SMALL;
+  if (cand != NULL && s->pending == cand && cand != v) {
+    s->pending = NULL;
+    if (!admit(s, cand, v))
+      v = cand;
+  }
+  return v;
 }
 
 static gsp__entry *adaptive_victim(gsp__policy *p) {
   aq_state *s = p->state;
-  gsp__entry *v = evict_small(s);
+  if (!s->tuner.started && p->used >= p->capacity)
+    tuner_start(&s->tuner, s->q[SEG_SMALL].count + s->q[SEG_MAIN].count);
+  unsigned src;
+  gsp__entry *v = pick_victim(s, &src);
   if (v != NULL) {
-    ghost_add(s, v->hash);
-    return v;
+    real_windows(s);
+    ghost_add(&s->ghost, v->hash, src);
   }
-  gsp__entry *cand = s->pending;
-  v = evict_main(s);
-  if (v == NULL) return list_head(&s->q[SEG_SMALL]);
-  if (cand != NULL && s->pending == cand && cand != v) {
-    s->pending = NULL;
-    if (!admit(s, cand, v)) v = cand;
-  }
-  ghost_add(s, v->hash);
   return v;
 }
 
