@@ -496,13 +496,11 @@ static gsp__vblock *get_pinned(gsp_cache *c, const void *key, size_t klen) {
   pthread_mutex_lock(&sh->lock);
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
   if (e != NULL) {
-    sh->st.hits++;
-    sh->pol.ops->on_hit(&sh->pol, e);
+    gsp__count_hit_locked(sh, e);
     vb = e->vb;
     gsp__vblock_pin(vb);
   } else {
-    sh->st.misses++;
-    if (sh->pol.ops->on_miss != NULL) sh->pol.ops->on_miss(&sh->pol, h);
+    gsp__count_miss_locked(sh, h);
   }
   pthread_mutex_unlock(&sh->lock);
   if (g.entries != NULL) gsp__graveyard_flush(c, &g);
@@ -536,8 +534,7 @@ void gsp_cache_ref_release(gsp_cache_ref *r) { gsp__vblock_unref((gsp__vblock *)
 static int copy_hit_locked(gsp__shard *sh, gsp__entry *e, void *buf, size_t cap, size_t *vlen,
                            gsp__vblock **big) {
   gsp__vblock *vb = e->vb;
-  sh->st.hits++;
-  sh->pol.ops->on_hit(&sh->pol, e);
+  gsp__count_hit_locked(sh, e);
   *vlen = vb->vlen;
   if (vb->vlen > cap) return GSP_ERANGE;
   if (vb->vlen > SMALL_COPY) {
@@ -564,8 +561,7 @@ int gsp_cache_get_copy(gsp_cache *c, const void *key, size_t klen, void *buf, si
   if (e != NULL) {
     rv = copy_hit_locked(sh, e, buf, cap, vlen, &big);
   } else {
-    sh->st.misses++;
-    if (sh->pol.ops->on_miss != NULL) sh->pol.ops->on_miss(&sh->pol, h);
+    gsp__count_miss_locked(sh, h);
   }
   pthread_mutex_unlock(&sh->lock);
   if (big != NULL) {

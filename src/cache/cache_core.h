@@ -55,6 +55,17 @@ typedef struct gsp__graveyard {
   gsp__vblock *old_vb; /* a replaced value (reason REPLACED) */
 } gsp__graveyard;
 
+/* Count a lookup's outcome and tell the policy. Under the shard lock. */
+static inline void gsp__count_hit_locked(gsp__shard *sh, gsp__entry *e) {
+  sh->st.hits++;
+  sh->pol.ops->on_hit(&sh->pol, e);
+}
+
+static inline void gsp__count_miss_locked(gsp__shard *sh, uint64_t hash) {
+  sh->st.misses++;
+  if (sh->pol.ops->on_miss != NULL) sh->pol.ops->on_miss(&sh->pol, hash);
+}
+
 uint64_t gsp__cache_hash(const void *key, size_t klen);
 uint64_t gsp__cache_now(const struct gsp_cache *c);
 gsp__shard *gsp__cache_shard(struct gsp_cache *c, uint64_t hash);

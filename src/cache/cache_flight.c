@@ -97,12 +97,10 @@ static bool hit_locked(gsp_cache *c, gsp__shard *sh, uint64_t h, const void *key
                        gsp__graveyard *g, gsp_cache_ref **out) {
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, g);
   if (e == NULL) {
-    sh->st.misses++;
-    if (sh->pol.ops->on_miss != NULL) sh->pol.ops->on_miss(&sh->pol, h);
+    gsp__count_miss_locked(sh, h);
     return false;
   }
-  sh->st.hits++;
-  sh->pol.ops->on_hit(&sh->pol, e);
+  gsp__count_hit_locked(sh, e);
   atomic_fetch_add_explicit(&e->vb->refs, 1, memory_order_relaxed);
   *out = (gsp_cache_ref *)e->vb;
   return true;

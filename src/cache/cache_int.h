@@ -95,6 +95,34 @@ static inline const unsigned char *gsp__entry_key(const gsp__entry *e) {
   return e->klen <= GSP__KEY_INLINE ? e->kin : e->key;
 }
 
+/* An intrusive list of entries through pn.prev/pn.next, newest at head. */
+typedef struct gsp__elist {
+  gsp__entry *head;
+  gsp__entry *tail;
+} gsp__elist;
+
+static inline void gsp__elist_push_head(gsp__elist *l, gsp__entry *e) {
+  e->pn.prev = NULL;
+  e->pn.next = l->head;
+  if (l->head != NULL)
+    l->head->pn.prev = e;
+  else
+    l->tail = e;
+  l->head = e;
+}
+
+static inline void gsp__elist_remove(gsp__elist *l, gsp__entry *e) {
+  if (e->pn.prev != NULL)
+    e->pn.prev->pn.next = e->pn.next;
+  else
+    l->head = e->pn.next;
+  if (e->pn.next != NULL)
+    e->pn.next->pn.prev = e->pn.prev;
+  else
+    l->tail = e->pn.prev;
+  e->pn.prev = e->pn.next = NULL;
+}
+
 typedef struct gsp__policy gsp__policy;
 
 typedef struct gsp__policy_ops {

@@ -92,11 +92,10 @@ int gsp_cache_get_weak(gsp_cache *c, const void *key, size_t klen, gsp_rc **out)
   pthread_mutex_lock(&sh->lock);
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
   if (e != NULL && gsp_rc_try_retain(e->weak->rc)) {
-    sh->st.hits++;
-    sh->pol.ops->on_hit(&sh->pol, e);
+    gsp__count_hit_locked(sh, e);
     *out = e->weak->rc;
   } else {
-    sh->st.misses++;
+    gsp__count_miss_locked(sh, h);
   }
   pthread_mutex_unlock(&sh->lock);
   gsp__graveyard_flush(c, &g);

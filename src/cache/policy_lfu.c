@@ -22,7 +22,7 @@
 
 typedef struct fnode {
   struct fnode *prev, *next;
-  gsp__entry *head, *tail;
+  gsp__elist entries;
   uint32_t freq;
 } fnode;
 
@@ -97,25 +97,7 @@ static void node_release(lfu_state *s, fnode *n) {
 static void entry_push(fnode *n, gsp__entry *e) {
   e->pn.owner = n;
   e->pn.freq = n->freq;
-  e->pn.prev = NULL;
-  e->pn.next = n->head;
-  if (n->head != NULL)
-    n->head->pn.prev = e;
-  else
-    n->tail = e;
-  n->head = e;
-}
-
-static void entry_pop(fnode *n, gsp__entry *e) {
-  if (e->pn.prev != NULL)
-    e->pn.prev->pn.next = e->pn.next;
-  else
-    n->head = e->pn.next;
-  if (e->pn.next != NULL)
-    e->pn.next->pn.prev = e->pn.prev;
-  else
-    n->tail = e->pn.prev;
-  e->pn.prev = e->pn.next = NULL;
+  gsp__elist_push_head(&n->entries, e);
 }
 
 static int lfu_insert(gsp__policy *p, gsp__entry *e) {
@@ -140,18 +122,18 @@ static void lfu_hit(gsp__policy *p, gsp__entry *e) {
   fnode *n = node_of(e);
   fnode *to = n->next;
   if (n->freq == UINT32_MAX) { /* saturated: only recency changes */
-    entry_pop(n, e);
+    gsp__elist_remove(&n->entries, e);
     entry_push(n, e);
   } else if (to != NULL && to->freq == n->freq + 1) {
-    entry_pop(n, e);
-    if (n->head == NULL) node_release(s, n);
+    gsp__elist_remove(&n->entries, e);
+    if (n->entries.head == NULL) node_release(s, n);
     entry_push(to, e);
-  } else if (n->head == e && n->tail == e) { /* alone: renumber in place */
+  } else if (n->entries.head == e && n->entries.tail == e) { /* alone: renumber in place */
     e->pn.freq = ++n->freq;
   } else { /* n holds >= 2 entries, so a spare node exists */
     to = node_take(s, n->freq + 1);
     node_link_after(s, n, to);
-    entry_pop(n, e);
+    gsp__elist_remove(&n->entries, e);
     entry_push(to, e);
   }
 }
@@ -164,8 +146,8 @@ static void lfu_update(gsp__policy *p, gsp__entry *e, uint64_t old_charge) {
 static void lfu_remove(gsp__policy *p, gsp__entry *e) {
   lfu_state *s = p->state;
   fnode *n = node_of(e);
-  entry_pop(n, e);
-  if (n->head == NULL) node_release(s, n);
+  gsp__elist_remove(&n->entries, e);
+  if (n->entries.head == NULL) node_release(s, n);
   s->entries--;
   if (s->nodes > s->entries + 1) { /* keep nodes == entries + 1 */
     fnode *spare = s->free;
@@ -177,7 +159,7 @@ static void lfu_remove(gsp__policy *p, gsp__entry *e) {
 
 static gsp__entry *lfu_victim(gsp__policy *p) {
   lfu_state *s = p->state;
-  return s->first ? s->first->tail : NULL;
+  return s->first ? s->first->entries.tail : NULL;
 }
 
 const gsp__policy_ops gsp__policy_lfu = {

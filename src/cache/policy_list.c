@@ -8,14 +8,9 @@
  */
 #include "cache_int.h"
 
-typedef struct list_state {
-  gsp__entry *head;
-  gsp__entry *tail;
-} list_state;
-
 static int list_init(gsp__policy *p, uint64_t capacity) {
   (void)capacity;
-  p->state = gsp_calloc(1, sizeof(list_state));
+  p->state = gsp_calloc(1, sizeof(gsp__elist));
   return p->state ? GSP_OK : GSP_ENOMEM;
 }
 
@@ -24,38 +19,16 @@ static void list_fini(gsp__policy *p) {
   p->state = NULL;
 }
 
-static void push_head(list_state *l, gsp__entry *e) {
-  e->pn.prev = NULL;
-  e->pn.next = l->head;
-  if (l->head != NULL)
-    l->head->pn.prev = e;
-  else
-    l->tail = e;
-  l->head = e;
-}
-
-static void unlink_entry(list_state *l, gsp__entry *e) {
-  if (e->pn.prev != NULL)
-    e->pn.prev->pn.next = e->pn.next;
-  else
-    l->head = e->pn.next;
-  if (e->pn.next != NULL)
-    e->pn.next->pn.prev = e->pn.prev;
-  else
-    l->tail = e->pn.prev;
-  e->pn.prev = e->pn.next = NULL;
-}
-
 static int list_insert(gsp__policy *p, gsp__entry *e) {
-  push_head(p->state, e);
+  gsp__elist_push_head(p->state, e);
   return GSP_OK;
 }
 
 static void lru_touch(gsp__policy *p, gsp__entry *e) {
-  list_state *l = p->state;
+  gsp__elist *l = p->state;
   if (l->head == e) return;
-  unlink_entry(l, e);
-  push_head(l, e);
+  gsp__elist_remove(l, e);
+  gsp__elist_push_head(l, e);
 }
 
 static void lru_update(gsp__policy *p, gsp__entry *e, uint64_t old_charge) {
@@ -74,9 +47,9 @@ static void fifo_update(gsp__policy *p, gsp__entry *e, uint64_t old_charge) {
   (void)old_charge;
 }
 
-static void list_remove(gsp__policy *p, gsp__entry *e) { unlink_entry(p->state, e); }
+static void list_remove(gsp__policy *p, gsp__entry *e) { gsp__elist_remove(p->state, e); }
 
-static gsp__entry *list_victim(gsp__policy *p) { return ((list_state *)p->state)->tail; }
+static gsp__entry *list_victim(gsp__policy *p) { return ((gsp__elist *)p->state)->tail; }
 
 const gsp__policy_ops gsp__policy_lru = {
     .name = "lru",
