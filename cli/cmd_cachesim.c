@@ -156,7 +156,8 @@ static int one_strategy(opts *o, const char *name) {
 static int parse_strategies(opts *o, char *list) {
   char *save = NULL;
   o->nstrat = 0; /* the belady row stays unless --no-belady */
-  if (*list == '\0' || list[strlen(list) - 1] == ',' || *list == ',' || strstr(list, ",,"))
+  if (list == NULL || *list == '\0' || list[strlen(list) - 1] == ',' || *list == ',' ||
+      strstr(list, ",,"))
     return usage_error("--strategies: empty name in '%s'", list);
   for (char *s = strtok_r(list, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
     int rv = one_strategy(o, s);
@@ -178,7 +179,8 @@ static bool parse_size(const char *s, double *out) {
 static int parse_sizes(opts *o, char *list) {
   char *save = NULL;
   o->nsizes = 0;
-  if (*list == '\0' || list[strlen(list) - 1] == ',' || *list == ',' || strstr(list, ",,"))
+  if (list == NULL || *list == '\0' || list[strlen(list) - 1] == ',' || *list == ',' ||
+      strstr(list, ",,"))
     return usage_error("--sizes: empty value in '%s'", list);
   for (char *s = strtok_r(list, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
     if (o->nsizes == MAX_SIZES) return usage_error("--sizes: more than %d values", MAX_SIZES);
@@ -194,6 +196,7 @@ static int parse_sizes(opts *o, char *list) {
 
 static int parse_threads(opts *o, const char *v) {
   char *end;
+  if (v == NULL) return usage_error("--threads: missing value");
   errno = 0;
   unsigned long long n = strtoull(v, &end, 10);
   if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n == 0 || n > MAX_JOBS_THREADS)

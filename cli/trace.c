@@ -158,7 +158,7 @@ static int src_read_zstd(src *s, unsigned char *buf, size_t cap, size_t *got) {
     size_t r = ZSTD_decompressStream(s->dctx, &out, &s->zin);
     if (ZSTD_isError(r)) {
       msg(s->err, s->errcap, "%s: corrupt zstd data near compressed byte offset %llu: %s", s->path,
-          (unsigned long long)(s->in_base + s->zin.pos), ZSTD_getErrorName(r));
+          (unsigned long long)s->in_base + s->zin.pos, ZSTD_getErrorName(r));
       return GSP_ECORRUPT;
     }
     if (s->zin.pos != in0 || out.pos != out0) s->zret = r; /* an idle call says nothing */
