@@ -56,7 +56,8 @@
  *   on_miss(h): count h in the sketch; take h out of the ghost, remembering
  *               whether and from where it was dropped.
  *   on_insert:  adapt S's target if the member adapts; ghost hit -> tail of
- *               M ("pending" duel if the member duels); else tail of S.
+ *               M ("pending" duel if the member duels); else tail of S;
+ *               feed the tuner.
  *   on_hit:     count in the sketch; freq = min(freq + 1, 3); feed the
  *               tuner if the key is sampled. O(1), no allocation, no list
  *               movement.
@@ -102,8 +103,7 @@ enum { SEG_SMALL = 1, SEG_MAIN = 2, NSEG = 3 };
 enum { FROM_NONE = 0, FROM_SMALL = 1, FROM_MAIN = 2 };
 
 #define FREQ_MAX 3u          /* S3-FIFO's 2-bit reuse counter */
-#define MODEL_CAP (1u << 20) /* units the real ghost and sketch are sized for  \
-                              */
+#define MODEL_CAP (1u << 20) /* units the real ghost and sketch cover */
 #define SKETCH_WIDTH 16u     /* sketch counters per unit */
 #define SKETCH_PERIOD 10u    /* halve counters every 10 x capacity events */
 #define GHOST_WAYS 4u
@@ -116,10 +116,9 @@ enum { FROM_NONE = 0, FROM_SMALL = 1, FROM_MAIN = 2 };
 typedef struct aq_conf {
   uint16_t small_permille;   /* S's share (start value when adapting) */
   uint16_t ghost_s_permille; /* window for S-dropped keys */
-  uint16_t
-      ghost_m_permille; /* window for M-dropped keys; 0: they count as S's */
-  bool adapt;           /* ARC-style adaptation of S's share */
-  bool duel;            /* TinyLFU duel for ghost-returned keys */
+  uint16_t ghost_m_permille; /* window for M-dropped keys; 0: they count as S's */
+  bool adapt;                /* ARC-style adaptation of S's share */
+  bool duel;                 /* TinyLFU duel for ghost-returned keys */
 } aq_conf;
 
 static const aq_conf aq_confs[NCONF] = {
@@ -147,18 +146,15 @@ static uint64_t mix64(uint64_t x) {
 
 static uint64_t pow2_at_least(uint64_t n) {
   uint64_t p = 1;
-  while (p < n)
-    p <<= 1;
+  while (p < n) p <<= 1;
   return p;
 }
 
 static int sketch_init(aq_sketch *k, uint64_t units) {
   uint64_t counters = pow2_at_least(SKETCH_WIDTH * units);
-  if (counters < 1024)
-    counters = 1024;
+  if (counters < 1024) counters = 1024;
   k->word = gsp_calloc((size_t)(counters / 16), sizeof *k->word);
-  if (k->word == NULL)
-    return GSP_ENOMEM;
+  if (k->word == NULL) return GSP_ENOMEM;
   k->mask = counters - 1;
   k->period = SKETCH_PERIOD * (units < 64 ? 64 : units);
   return GSP_OK;
@@ -170,8 +166,7 @@ static unsigned counter_get(const aq_sketch *k, uint64_t c) {
 
 static void sketch_halve(aq_sketch *k) {
   uint64_t words = (k->mask >> 4) + 1;
-  for (uint64_t i = 0; i < words; i++)
-    k->word[i] = (k->word[i] >> 1) & 0x7777777777777777ULL;
+  for (uint64_t i = 0; i < words; i++) k->word[i] = (k->word[i] >> 1) & 0x7777777777777777ULL;
   k->events /= 2;
 }
 
@@ -185,8 +180,7 @@ static void sketch_add(aq_sketch *k, uint64_t h) {
       added = true;
     }
   }
-  if (added && ++k->events >= k->period)
-    sketch_halve(k);
+  if (added && ++k->events >= k->period) sketch_halve(k);
 }
 
 static unsigned sketch_estimate(const aq_sketch *k, uint64_t h) {
@@ -194,8 +188,7 @@ static unsigned sketch_estimate(const aq_sketch *k, uint64_t h) {
   unsigned m = 15u;
   for (uint64_t i = 0; i < 4; i++) {
     unsigned v = counter_get(k, (h + i * step) & k->mask);
-    if (v < m)
-      m = v;
+    if (v < m) m = v;
   }
   return m;
 }
@@ -217,18 +210,17 @@ typedef struct aq_ghost {
 static int ghost_init(aq_ghost *g, uint64_t max_live) {
   uint64_t slots = pow2_at_least(2 * max_live + GHOST_WAYS);
   g->slot = gsp_calloc((size_t)slots, sizeof *g->slot);
-  if (g->slot == NULL)
-    return GSP_ENOMEM;
+  if (g->slot == NULL) return GSP_ENOMEM;
   g->mask = slots - 1;
   return GSP_OK;
 }
 
 /* Windows for member c when `entries` keys are cached. */
 static void ghost_set_windows(aq_ghost *g, const aq_conf *c, uint64_t entries) {
-  g->window[0] = entries / 1000u * c->ghost_s_permille +
-                 entries % 1000u * c->ghost_s_permille / 1000u;
-  g->window[1] = entries / 1000u * c->ghost_m_permille +
-                 entries % 1000u * c->ghost_m_permille / 1000u;
+  g->window[0] =
+      entries / 1000u * c->ghost_s_permille + entries % 1000u * c->ghost_s_permille / 1000u;
+  g->window[1] =
+      entries / 1000u * c->ghost_m_permille + entries % 1000u * c->ghost_m_permille / 1000u;
 }
 
 static uint32_t ghost_fp(uint64_t h) {
@@ -247,15 +239,13 @@ static uint64_t slot_age(const aq_ghost *g, const aq_ghost_slot *s) {
 /* Age relative to its window, 2^16 = expired. */
 static uint64_t slot_rel_age(const aq_ghost *g, const aq_ghost_slot *s) {
   uint64_t w = g->window[s->tag & 1u], age = slot_age(g, s);
-  if (age >= w)
-    return (uint64_t)1 << 16;
+  if (age >= w) return (uint64_t)1 << 16;
   return (age << 16) / w;
 }
 
 static void ghost_add(aq_ghost *g, uint64_t h, unsigned src) {
   unsigned bit = src == FROM_MAIN ? 1u : 0u;
-  if (g->window[bit] == 0)
-    return;
+  if (g->window[bit] == 0) return;
   aq_ghost_slot *b = ghost_bucket(g, h);
   unsigned pick = 0;
   uint64_t oldest = 0;
@@ -275,10 +265,8 @@ static unsigned ghost_take(aq_ghost *g, uint64_t h) {
   aq_ghost_slot *b = ghost_bucket(g, h);
   uint32_t fp = ghost_fp(h);
   for (unsigned i = 0; i < GHOST_WAYS; i++) {
-    if ((b[i].tag & ~1u) != fp || b[i].tag == 0)
-      continue;
-    if (slot_age(g, &b[i]) >= g->window[b[i].tag & 1u])
-      continue;
+    if ((b[i].tag & ~1u) != fp || b[i].tag == 0) continue;
+    if (slot_age(g, &b[i]) >= g->window[b[i].tag & 1u]) continue;
     unsigned src = (b[i].tag & 1u) ? FROM_MAIN : FROM_SMALL;
     b[i].tag = 0;
     return src;
@@ -299,24 +287,19 @@ static uint64_t permille_of(uint64_t n, unsigned pm) {
 
 static void target_reset(aq_target *t, const aq_conf *c, uint64_t capacity) {
   t->units = permille_of(capacity, c->small_permille);
-  if (t->units == 0)
-    t->units = 1;
+  if (t->units == 0) t->units = 1;
   t->milli = 0;
 }
 
 /* ARC's rule: a ghost hit on an S-dropped key grows S, on an M-dropped key
  * shrinks it, each step scaled by the other ghost's relative size. */
-static void target_adapt(aq_target *t, const aq_conf *c, uint64_t capacity,
-                         unsigned src, uint64_t charge) {
-  if (!c->adapt || src == FROM_NONE)
-    return;
-  unsigned gs = c->ghost_s_permille,
-           gm = c->ghost_m_permille ? c->ghost_m_permille : 1u;
+static void target_adapt(aq_target *t, const aq_conf *c, uint64_t capacity, unsigned src,
+                         uint64_t charge) {
+  if (!c->adapt || src == FROM_NONE) return;
+  unsigned gs = c->ghost_s_permille, gm = c->ghost_m_permille ? c->ghost_m_permille : 1u;
   unsigned big = gs > gm ? gs : gm;
-  int64_t step =
-      (int64_t)ADAPT_STEP * (src == FROM_SMALL ? big / gs : big / gm);
-  if (charge > ((uint64_t)1 << 32))
-    charge = (uint64_t)1 << 32;
+  int64_t step = (int64_t)ADAPT_STEP * (src == FROM_SMALL ? big / gs : big / gm);
+  if (charge > ((uint64_t)1 << 32)) charge = (uint64_t)1 << 32;
   t->milli += (src == FROM_SMALL ? step : -step) * (int64_t)charge;
   int64_t whole = t->milli / 1000;
   t->milli -= whole * 1000;
@@ -325,12 +308,9 @@ static void target_adapt(aq_target *t, const aq_conf *c, uint64_t capacity,
     t->units = lo;
   else
     t->units += (uint64_t)whole;
-  if (t->units > hi)
-    t->units = hi;
-  if (t->units < lo)
-    t->units = lo;
-  if (t->units == 0)
-    t->units = 1;
+  if (t->units > hi) t->units = hi;
+  if (t->units < lo) t->units = lo;
+  if (t->units == 0) t->units = 1;
 }
 
 /* ---- shadow caches (miniature simulations) --------------------------- */
@@ -368,8 +348,7 @@ typedef struct aq_tuner {
 
 static uint32_t *slot_of(aq_shadow *s, uint64_t h) {
   uint64_t i = h & s->index_mask;
-  while (s->index[i] != 0 && s->node[s->index[i]].hash != h)
-    i = (i + 1) & s->index_mask;
+  while (s->index[i] != 0 && s->node[s->index[i]].hash != h) i = (i + 1) & s->index_mask;
   return &s->index[i];
 }
 
@@ -379,8 +358,7 @@ static void index_delete(aq_shadow *s, uint64_t i) {
   s->index[i] = 0;
   for (;;) {
     j = (j + 1) & s->index_mask;
-    if (s->index[j] == 0)
-      return;
+    if (s->index[j] == 0) return;
     uint64_t home = s->node[s->index[j]].hash & s->index_mask;
     if (((j - home) & s->index_mask) >= ((j - i) & s->index_mask)) {
       s->index[i] = s->index[j];
@@ -420,25 +398,21 @@ static uint32_t shead(const aq_shadow *s, uint8_t seg) {
 }
 
 static void shadow_windows(aq_shadow *s) {
-  ghost_set_windows(&s->ghost, s->conf,
-                    s->count[SEG_SMALL] + s->count[SEG_MAIN]);
+  ghost_set_windows(&s->ghost, s->conf, s->count[SEG_SMALL] + s->count[SEG_MAIN]);
 }
 
 /* The shadow's victim: the same three steps as the real cache's. */
 static uint32_t shadow_victim(aq_shadow *s, unsigned *src) {
   for (uint32_t n = shead(s, SEG_SMALL); n != 0; n = shead(s, SEG_SMALL)) {
-    if (s->size[SEG_SMALL] <= s->target.units && s->count[SEG_MAIN] > 0)
-      break;
+    if (s->size[SEG_SMALL] <= s->target.units && s->count[SEG_MAIN] > 0) break;
     *src = FROM_SMALL;
-    if (s->node[n].freq == 0)
-      return n;
+    if (s->node[n].freq == 0) return n;
     s->node[n].freq = 0;
     snode_move(s, n, SEG_MAIN);
   }
   *src = s->conf->ghost_m_permille ? FROM_MAIN : FROM_SMALL;
   uint32_t cand = s->pending, v = 0;
-  for (uint32_t n = shead(s, SEG_MAIN); n != 0 && v == 0;
-       n = shead(s, SEG_MAIN)) {
+  for (uint32_t n = shead(s, SEG_MAIN); n != 0 && v == 0; n = shead(s, SEG_MAIN)) {
     if (s->node[n].freq == 0 && n != s->pending) {
       v = n;
       break;
@@ -449,8 +423,7 @@ static uint32_t shadow_victim(aq_shadow *s, unsigned *src) {
       s->node[n].freq--;
     snode_move(s, n, SEG_MAIN);
   }
-  if (v == 0)
-    return shead(s, SEG_SMALL);
+  if (v == 0) return shead(s, SEG_SMALL);
   if (cand != 0 && s->pending == cand && cand != v) {
     s->pending = 0;
     if (sketch_estimate(&s->sketch, s->node[cand].hash) <
@@ -463,12 +436,10 @@ static uint32_t shadow_victim(aq_shadow *s, unsigned *src) {
 static void shadow_evict(aq_shadow *s) {
   unsigned src = FROM_SMALL;
   uint32_t v = shadow_victim(s, &src);
-  if (v == 0)
-    return;
+  if (v == 0) return;
   shadow_windows(s);
   ghost_add(&s->ghost, s->node[v].hash, src);
-  if (v == s->pending)
-    s->pending = 0;
+  if (v == s->pending) s->pending = 0;
   snode_unlink(s, v);
   index_delete(s, (uint64_t)(slot_of(s, s->node[v].hash) - s->index));
   s->node[v].next = s->free_head;
@@ -476,15 +447,12 @@ static void shadow_evict(aq_shadow *s) {
   s->nodes_used--;
 }
 
-static void shadow_insert(aq_shadow *s, uint32_t *slot, uint64_t h,
-                          uint64_t charge) {
-  if (s->conf->duel)
-    sketch_add(&s->sketch, h);
+static void shadow_insert(aq_shadow *s, uint32_t *slot, uint64_t h, uint64_t charge) {
+  if (s->conf->duel) sketch_add(&s->sketch, h);
   shadow_windows(s);
   unsigned src = ghost_take(&s->ghost, h);
   target_adapt(&s->target, s->conf, s->capacity, src, charge);
-  if (charge > s->capacity)
-    return;
+  if (charge > s->capacity) return;
   uint32_t n = s->free_head;
   s->free_head = s->node[n].next;
   s->nodes_used++;
@@ -492,20 +460,16 @@ static void shadow_insert(aq_shadow *s, uint32_t *slot, uint64_t h,
   s->node[n] = (aq_snode){.hash = h, .charge = (uint32_t)charge};
   snode_push(s, n, src != FROM_NONE ? SEG_MAIN : SEG_SMALL);
   s->pending = (src != FROM_NONE && s->conf->duel) ? n : 0;
-  while (s->size[SEG_SMALL] + s->size[SEG_MAIN] > s->capacity ||
-         s->nodes_used >= s->pool)
+  while (s->size[SEG_SMALL] + s->size[SEG_MAIN] > s->capacity || s->nodes_used >= s->pool)
     shadow_evict(s);
 }
 
 static void shadow_access(aq_shadow *s, uint64_t h, uint64_t charge) {
-  if (charge > UINT32_MAX)
-    charge = UINT32_MAX;
+  if (charge > UINT32_MAX) charge = UINT32_MAX;
   uint32_t *slot = slot_of(s, h);
   if (*slot != 0) {
-    if (s->conf->duel)
-      sketch_add(&s->sketch, h);
-    if (s->node[*slot].freq < FREQ_MAX)
-      s->node[*slot].freq++;
+    if (s->conf->duel) sketch_add(&s->sketch, h);
+    if (s->node[*slot].freq < FREQ_MAX) s->node[*slot].freq++;
     return;
   }
   s->misses++;
@@ -518,19 +482,13 @@ static int shadow_init(aq_shadow *s, const aq_conf *c, uint64_t pool) {
   s->node = gsp_calloc((size_t)pool + 2, sizeof *s->node);
   uint64_t slots = pow2_at_least(2 * pool + 2);
   s->index = gsp_calloc((size_t)slots, sizeof *s->index);
-  if (s->node == NULL || s->index == NULL)
-    return GSP_ENOMEM;
+  if (s->node == NULL || s->index == NULL) return GSP_ENOMEM;
   s->index_mask = slots - 1;
-  if (ghost_init(&s->ghost, permille_of(pool, c->ghost_s_permille +
-                                                  c->ghost_m_permille)) !=
-      GSP_OK)
+  if (ghost_init(&s->ghost, permille_of(pool, c->ghost_s_permille + c->ghost_m_permille)) != GSP_OK)
     return GSP_ENOMEM;
-  if (c->duel && sketch_init(&s->sketch, pool) != GSP_OK)
-    return GSP_ENOMEM;
-  for (uint32_t n = 0; n < 2; n++)
-    s->node[n].prev = s->node[n].next = n;
-  for (uint32_t n = 2; n < pool + 2; n++)
-    s->node[n].next = n + 1 < pool + 2 ? n + 1 : 0;
+  if (c->duel && sketch_init(&s->sketch, pool) != GSP_OK) return GSP_ENOMEM;
+  for (uint32_t n = 0; n < 2; n++) s->node[n].prev = s->node[n].next = n;
+  for (uint32_t n = 2; n < pool + 2; n++) s->node[n].next = n + 1 < pool + 2 ? n + 1 : 0;
   s->free_head = 2;
   return GSP_OK;
 }
@@ -548,14 +506,12 @@ static int tuner_init(aq_tuner *t, uint64_t capacity) {
   uint64_t pool = (capacity < SHADOW_MAX ? capacity : SHADOW_MAX) + 1;
   t->capacity = capacity;
   for (unsigned i = 0; i < NCONF; i++)
-    if (shadow_init(&t->sh[i], &aq_confs[i], pool) != GSP_OK)
-      return GSP_ENOMEM;
+    if (shadow_init(&t->sh[i], &aq_confs[i], pool) != GSP_OK) return GSP_ENOMEM;
   return GSP_OK;
 }
 
 static void tuner_free(aq_tuner *t) {
-  for (unsigned i = 0; i < NCONF; i++)
-    shadow_free(&t->sh[i]);
+  for (unsigned i = 0; i < NCONF; i++) shadow_free(&t->sh[i]);
 }
 
 /* The cache is full for the first time with `entries` entries: fix the
@@ -563,14 +519,12 @@ static void tuner_free(aq_tuner *t) {
 static void tuner_start(aq_tuner *t, uint64_t entries) {
   t->started = true;
   t->shift = 0;
-  while ((entries >> t->shift) > SHADOW_MAX)
-    t->shift++;
+  while ((entries >> t->shift) > SHADOW_MAX) t->shift++;
   t->epoch = entries > 100 ? entries : 100;
   for (unsigned i = 0; i < NCONF; i++) {
     aq_shadow *s = &t->sh[i];
     s->capacity = t->capacity >> t->shift;
-    if (s->capacity == 0)
-      s->capacity = 1;
+    if (s->capacity == 0) s->capacity = 1;
     target_reset(&s->target, s->conf, s->capacity);
   }
 }
@@ -587,23 +541,18 @@ static bool tuner_choose(aq_tuner *t) {
     t->sh[i].misses = 0;
   }
   for (unsigned i = 0; i < NCONF; i++)
-    if (t->sh[i].score < t->sh[best].score)
-      best = i;
-  if (best == t->cur)
-    return false;
+    if (t->sh[i].score < t->sh[best].score) best = i;
+  if (best == t->cur) return false;
   t->cur = best;
   return true;
 }
 
 /* One access (hit or insert) of the real cache. */
 static bool tuner_access(aq_tuner *t, uint64_t h, uint64_t charge) {
-  if (!t->started)
-    return false;
+  if (!t->started) return false;
   if (sampled(t, h))
-    for (unsigned i = 0; i < NCONF; i++)
-      shadow_access(&t->sh[i], h, charge);
-  if (++t->accesses < t->epoch)
-    return false;
+    for (unsigned i = 0; i < NCONF; i++) shadow_access(&t->sh[i], h, charge);
+  if (++t->accesses < t->epoch) return false;
   t->accesses = 0;
   return tuner_choose(t);
 }
@@ -656,8 +605,7 @@ static void list_push_tail(aq_list *l, gsp__entry *e) {
 
 static int list_init(aq_list *l) {
   l->sent = gsp_calloc(1, sizeof(gsp__entry));
-  if (l->sent == NULL)
-    return GSP_ENOMEM;
+  if (l->sent == NULL) return GSP_ENOMEM;
   l->sent->pn.next = l->sent;
   l->sent->pn.prev = l->sent;
   return GSP_OK;
@@ -677,8 +625,7 @@ static void real_windows(aq_state *s) {
 /* ---- life cycle ----------------------------------------------------- */
 
 static void free_state(aq_state *s) {
-  if (s == NULL)
-    return;
+  if (s == NULL) return;
   gsp_free(s->q[SEG_SMALL].sent);
   gsp_free(s->q[SEG_MAIN].sent);
   gsp_free(s->ghost.slot);
@@ -689,20 +636,16 @@ static void free_state(aq_state *s) {
 
 static int alloc_state(aq_state *s, uint64_t capacity) {
   uint64_t n = capacity < MODEL_CAP ? capacity : MODEL_CAP;
-  if (list_init(&s->q[SEG_SMALL]) != GSP_OK ||
-      list_init(&s->q[SEG_MAIN]) != GSP_OK)
+  if (list_init(&s->q[SEG_SMALL]) != GSP_OK || list_init(&s->q[SEG_MAIN]) != GSP_OK)
     return GSP_ENOMEM;
-  if (ghost_init(&s->ghost, permille_of(n, GHOST_MAX_PERMILLE)) != GSP_OK)
-    return GSP_ENOMEM;
-  if (sketch_init(&s->sketch, n) != GSP_OK)
-    return GSP_ENOMEM;
+  if (ghost_init(&s->ghost, permille_of(n, GHOST_MAX_PERMILLE)) != GSP_OK) return GSP_ENOMEM;
+  if (sketch_init(&s->sketch, n) != GSP_OK) return GSP_ENOMEM;
   return tuner_init(&s->tuner, capacity);
 }
 
 static int adaptive_init(gsp__policy *p, uint64_t capacity) {
   aq_state *s = gsp_calloc(1, sizeof *s);
-  if (s == NULL)
-    return GSP_ENOMEM;
+  if (s == NULL) return GSP_ENOMEM;
   if (alloc_state(s, capacity) != GSP_OK) {
     free_state(s);
     return GSP_ENOMEM;
@@ -723,12 +666,10 @@ static void adaptive_fini(gsp__policy *p) {
 
 /* Feeds the tuner; follows its choice when an epoch ends with a new one. */
 static void tune(aq_state *s, uint64_t h, uint64_t charge) {
-  if (!tuner_access(&s->tuner, h, charge))
-    return;
+  if (!tuner_access(&s->tuner, h, charge)) return;
   s->conf = &aq_confs[s->tuner.cur];
   target_reset(&s->target, s->conf, s->capacity);
-  if (!s->conf->duel)
-    s->pending = NULL;
+  if (!s->conf->duel) s->pending = NULL;
 }
 
 static void adaptive_on_miss(gsp__policy *p, uint64_t hash) {
@@ -763,25 +704,21 @@ static int adaptive_on_insert(gsp__policy *p, gsp__entry *e) {
 static void adaptive_on_hit(gsp__policy *p, gsp__entry *e) {
   aq_state *s = p->state;
   sketch_add(&s->sketch, e->hash);
-  if (e->pn.freq < FREQ_MAX)
-    e->pn.freq++;
+  if (e->pn.freq < FREQ_MAX) e->pn.freq++;
   tune(s, e->hash, e->charge);
 }
 
-static void adaptive_on_update(gsp__policy *p, gsp__entry *e,
-                               uint64_t old_charge) {
+static void adaptive_on_update(gsp__policy *p, gsp__entry *e, uint64_t old_charge) {
   aq_state *s = p->state;
   aq_list *l = &s->q[e->pn.seg];
   l->size = l->size - old_charge + e->charge;
   sketch_add(&s->sketch, e->hash);
-  if (e->pn.freq < FREQ_MAX)
-    e->pn.freq++;
+  if (e->pn.freq < FREQ_MAX) e->pn.freq++;
 }
 
 static void adaptive_on_remove(gsp__policy *p, gsp__entry *e) {
   aq_state *s = p->state;
-  if (e == s->pending)
-    s->pending = NULL;
+  if (e == s->pending) s->pending = NULL;
   list_unlink(&s->q[e->pn.seg], e);
 }
 
@@ -791,10 +728,8 @@ static void adaptive_on_remove(gsp__policy *p, gsp__entry *e) {
 static gsp__entry *evict_small(aq_state *s) {
   aq_list *sm = &s->q[SEG_SMALL];
   for (gsp__entry *e = list_head(sm); e != NULL; e = list_head(sm)) {
-    if (sm->size <= s->target.units && s->q[SEG_MAIN].count > 0)
-      return NULL;
-    if (e->pn.freq == 0)
-      return e;
+    if (sm->size <= s->target.units && s->q[SEG_MAIN].count > 0) return NULL;
+    if (e->pn.freq == 0) return e;
     e->pn.freq = 0;
     move_to(s, e, SEG_MAIN);
   }
@@ -805,8 +740,7 @@ static gsp__entry *evict_small(aq_state *s) {
 static gsp__entry *evict_main(aq_state *s) {
   aq_list *m = &s->q[SEG_MAIN];
   for (gsp__entry *e = list_head(m); e != NULL; e = list_head(m)) {
-    if (e->pn.freq == 0 && e != s->pending)
-      return e;
+    if (e->pn.freq == 0 && e != s->pending) return e;
     if (e == s->pending)
       s->pending = NULL;
     else
@@ -817,26 +751,21 @@ static gsp__entry *evict_main(aq_state *s) {
 }
 
 /* Step 3: the ghost-returned candidate stays only if it is as frequent. */
-static bool admit(const aq_state *s, const gsp__entry *cand,
-                  const gsp__entry *vict) {
-  return sketch_estimate(&s->sketch, cand->hash) >=
-         sketch_estimate(&s->sketch, vict->hash);
+static bool admit(const aq_state *s, const gsp__entry *cand, const gsp__entry *vict) {
+  return sketch_estimate(&s->sketch, cand->hash) >= sketch_estimate(&s->sketch, vict->hash);
 }
 
 static gsp__entry *pick_victim(aq_state *s, unsigned *src) {
   gsp__entry *v = evict_small(s);
   *src = FROM_SMALL;
-  if (v != NULL)
-    return v;
+  if (v != NULL) return v;
   gsp__entry *cand = s->pending;
   v = evict_main(s);
-  if (v == NULL)
-    return list_head(&s->q[SEG_SMALL]);
+  if (v == NULL) return list_head(&s->q[SEG_SMALL]);
   *src = s->conf->ghost_m_permille ? FROM_MAIN : FROM_SMALL;
   if (cand != NULL && s->pending == cand && cand != v) {
     s->pending = NULL;
-    if (!admit(s, cand, v))
-      v = cand;
+    if (!admit(s, cand, v)) v = cand;
   }
   return v;
 }
