@@ -74,16 +74,12 @@ static size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
 static size_t long_key_bytes(size_t klen) { return klen > GSP__KEY_INLINE ? align8(klen) : 0; }
 
-static gsp__vblock *home_block(gsp__entry *e) {
-  return (gsp__vblock *)(void *)(e->key + long_key_bytes(e->klen));
-}
-
 gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                            bool with_value) {
   size_t size = sizeof(gsp__entry) + long_key_bytes(klen);
   if (with_value) {
-    if (vlen > SIZE_MAX - size - sizeof(gsp__vblock)) return NULL;
-    size += sizeof(gsp__vblock) + vlen;
+    if (vlen > SIZE_MAX - size) return NULL;
+    size += vlen;
   }
   gsp__entry *e = gsp_malloc(size);
   if (e == NULL) return NULL;
@@ -92,12 +88,10 @@ gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t
   e->hash = gsp__cache_hash(key, klen);
   if (klen) memcpy((unsigned char *)gsp__entry_key(e), key, klen);
   if (with_value) {
-    gsp__vblock *vb = home_block(e);
+    gsp__vblock *vb = &e->hvb;
     atomic_init(&vb->refs, 2); /* home + current value of e */
-    vb->klen = (uint32_t)klen;
     vb->vlen = vlen;
-    vb->key = gsp__entry_key(e);
-    vb->home = e;
+    vb->data = e->key + long_key_bytes(klen);
     if (vlen) memcpy(vb->data, val, vlen);
     e->vb = vb;
     e->has_home = 1;
@@ -112,16 +106,24 @@ void gsp__entry_free(gsp__entry *e) {
     gsp_rc_weak_release(e->weak->rc);
     gsp_free(e->weak);
   }
+  /* Unpinned and holding its own value: nobody else can reach it (it is
+   * unlinked, and pins are only taken through a linked entry), so skip the
+   * two atomic decrements. The acquire pairs with a last unpin's release. */
+  if (e->vb == &e->hvb && atomic_load_explicit(&e->hvb.refs, memory_order_acquire) == 2) {
+    gsp_free(e);
+    return;
+  }
   gsp__vblock_unref(e->vb);
   if (e->has_home)
-    gsp__vblock_unref(home_block(e)); /* may free e itself: last touch of e */
+    gsp__vblock_unref(&e->hvb); /* may free e itself: last touch of e */
   else
     gsp_free(e);
 }
 
 void gsp__vblock_unref(gsp__vblock *vb) {
   if (vb == NULL) return;
-  if (atomic_fetch_sub_explicit(&vb->refs, 1, memory_order_acq_rel) == 1) gsp_free(vb->home);
+  if (atomic_fetch_sub_explicit(&vb->refs, 1, memory_order_acq_rel) == 1)
+    gsp_free(gsp__vblock_home(vb));
 }
 
 void gsp__vblock_pin(gsp__vblock *vb) {
@@ -294,7 +296,9 @@ void gsp__graveyard_flush(gsp_cache *c, gsp__graveyard *g) {
   if (g->old_vb != NULL) {
     if (cb != NULL) {
       gsp__vblock *vb = g->old_vb;
-      cb(c->cfg.evict_user, vb->key, vb->klen, vb->data, vb->vlen, GSP_CACHE_REPLACED);
+      const gsp__entry *home = gsp__vblock_home(vb);
+      cb(c->cfg.evict_user, gsp__entry_key(home), home->klen, vb->data, vb->vlen,
+         GSP_CACHE_REPLACED);
     }
     gsp__vblock_unref(g->old_vb);
     g->old_vb = NULL;
@@ -522,9 +526,9 @@ const void *gsp_cache_ref_value(const gsp_cache_ref *r, size_t *vlen) {
 }
 
 const void *gsp_cache_ref_key(const gsp_cache_ref *r, size_t *klen) {
-  const gsp__vblock *vb = (const gsp__vblock *)r;
-  if (klen != NULL) *klen = vb->klen;
-  return vb->key;
+  const gsp__entry *home = gsp__vblock_home((const gsp__vblock *)r);
+  if (klen != NULL) *klen = home->klen;
+  return gsp__entry_key(home);
 }
 
 void gsp_cache_ref_release(gsp_cache_ref *r) { gsp__vblock_unref((gsp__vblock *)r); }

@@ -43,36 +43,35 @@ typedef struct gsp__pnode {
 } gsp__pnode;
 
 /*
- * A value block. Every block is embedded in the allocation of the entry
- * that was created with it (its "home"), right after that entry's key, so
- * a put costs one allocation and a hit reads one allocation. Pins count on
- * the block, never on the entry, so a pinned reader keeps its value while
- * a put gives the entry another value or the entry leaves.
+ * A value block. Every block is embedded in the header of the entry that
+ * was created with it (its "home", field hvb), and its bytes follow that
+ * entry's key, so a put costs one allocation and a hit or an eviction
+ * touches one allocation. Pins count on the block, never on the entry, so
+ * a pinned reader keeps its value while a put gives the entry another
+ * value or the entry leaves.
  *
  * refs counts: 1 while it is some entry's current value (e->vb), 1 while
  * its home entry has not been freed, and 1 per pin. When it drops to 0 the
  * whole home allocation is freed; so an entry's memory lives on, after the
  * entry is gone, exactly while its first value is still pinned or current
- * elsewhere. `key` points at the home entry's key bytes.
+ * elsewhere. The key of a block is its home entry's key.
  */
 typedef struct gsp__vblock {
   atomic_uint refs;
-  uint32_t klen;
+  uint32_t reserved;
   size_t vlen;
-  const unsigned char *key;
-  void *home;
-  unsigned char data[]; /* value bytes */
+  unsigned char *data; /* vlen bytes inside the home allocation */
 } gsp__vblock;
 
 /* Keys up to this many bytes live inside the entry header. */
 #define GSP__KEY_INLINE 16u
 
 /*
- * An entry. The first 64 bytes hold everything a hit reads: chain link,
- * hash, length, a short key inline, the value pointer and the expiry; then
- * the policy node and the cold fields; then a long key (over
- * GSP__KEY_INLINE bytes); then, for value entries, the embedded value
- * block (8-byte aligned). One allocation per entry.
+ * An entry. The first 64 bytes hold everything a lookup reads: chain link,
+ * hash, length, a short key inline, the value pointer and the expiry; the
+ * second 64 bytes what an eviction touches: policy node, chain back link
+ * and the embedded value block's header. Then a long key (over
+ * GSP__KEY_INLINE bytes), then the value bytes. One allocation per entry.
  */
 struct gsp__entry {
   gsp__entry *hnext; /* hash chain, under shard lock */
@@ -87,9 +86,15 @@ struct gsp__entry {
   uint64_t charge;                    /* units counted against capacity */
   gsp__pnode pn;                      /* policy state */
   gsp__entry **hpprev;                /* the link that points at this entry (O(1) unlink) */
+  gsp__vblock hvb;                    /* the home value block (if has_home) */
   struct gsp__weak *weak;             /* WEAK strategy only, else NULL */
-  unsigned char key[];                /* a long key, then (aligned) the home value block */
+  unsigned char key[];                /* a long key, then the home value's bytes */
 };
+
+/* The entry a value block lives in. */
+static inline gsp__entry *gsp__vblock_home(const gsp__vblock *vb) {
+  return (gsp__entry *)(void *)((char *)(uintptr_t)vb - offsetof(gsp__entry, hvb));
+}
 
 static inline const unsigned char *gsp__entry_key(const gsp__entry *e) {
   return e->klen <= GSP__KEY_INLINE ? e->kin : e->key;
