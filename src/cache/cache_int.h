@@ -93,7 +93,7 @@ struct gsp__entry {
 
 /* The entry a value block lives in. */
 static inline gsp__entry *gsp__vblock_home(const gsp__vblock *vb) {
-  return (gsp__entry *)(void *)((char *)(uintptr_t)vb - offsetof(gsp__entry, hvb));
+  return (gsp__entry *)(void *)((const char *)vb - offsetof(gsp__entry, hvb));
 }
 
 static inline const unsigned char *gsp__entry_key(const gsp__entry *e) {

@@ -28,8 +28,10 @@
  *     Miniature Simulations", USENIX ATC 2017): each member also runs as a
  *     shadow cache of capacity/2^k units that sees only keys whose hash
  *     falls in a 2^-k sample, with 2^k the smallest power of two giving at
- *     most SHADOW_MAX entries (k = 0 for small caches). Shadows keep hashes
- *     only, never values. Every `epoch` accesses (about one cache's worth of
+ *     most P entries, P = min(capacity, max(SHADOW_MIN, capacity /
+ *     SHADOW_DIV), SHADOW_MAX): caches of up to SHADOW_MIN units are
+ *     shadowed in full, larger ones at 1/8 or less. Shadows keep 32-bit
+ *     fingerprints only, never values. Every `epoch` accesses (about one cache's worth of
  *     entries) each shadow's score becomes score/2 + its misses in the
  *     epoch, and the real cache switches to the member with the lowest
  *     score. Members differ only in targets and flags, so a switch needs no
@@ -41,16 +43,21 @@
  *   target, the ghost, the sketch and the tuner.
  *   Per entry (e->pn): prev/next link the entry into S or M; seg says which;
  *   freq is the 0..3 reuse counter; aux is unused.
- *   Ghost: 4-way buckets of {31-bit fingerprint + 1 source bit, stamp}. Each
- *   source (S-dropped, M-dropped) has its own eviction clock; a slot is live
- *   while fewer than `window` evictions of its source happened since its
- *   stamp, window = the member's share x the entries cached. A full bucket
- *   overwrites an expired slot, else the relatively oldest.
+ *   Ghost: 4-way buckets of 4-byte slots {15-bit fingerprint + 1 source
+ *   bit, 16-bit stamp}. Each source (S-dropped, M-dropped) has its own
+ *   eviction clock; stamps count ticks of 2^gran evictions, gran chosen so
+ *   that 2^16 ticks cover at least GHOST_WRAP x the most live keys (a slot
+ *   that old has long been overwritten). A slot is live while fewer than
+ *   `window` evictions of its source happened since its stamp, window = the
+ *   member's share x the entries cached. A full bucket overwrites an
+ *   expired slot, else the relatively oldest.
  *   Sketch: 16 four-bit counters per unit of capacity, 4 rows, halved every
  *   10 x capacity events.
- *   Shadow: a node array (hash, 32-bit prev/next, charge, freq, seg; nodes 0
- *   and 1 are the S and M sentinels), an open-addressing index of node
- *   numbers, and its own ghost and (duel members only) sketch.
+ *   Shadow: a node array of 16 bytes a node (32-bit fingerprint = hash >>
+ *   32, 16-bit prev/next, charge, freq, seg; nodes 0 and 1 are the S and M
+ *   sentinels), an open-addressing index of 16-bit node numbers keyed by
+ *   fingerprint, and its own ghost and (duel members only) sketch, both fed
+ *   mix64(fingerprint) so a node needs no full hash.
  *
  * Algorithm (real cache and shadows alike)
  *   on_miss(h): count h in the sketch; take h out of the ghost, remembering
@@ -72,7 +79,7 @@
  * Trade-offs
  *   Hits do no list surgery; the tuner adds a hash mix and a counter per
  *   access plus three shadow updates on sampled ones (every access when the
- *   cache holds at most SHADOW_MAX units). Shadows are approximate models
+ *   cache holds at most SHADOW_MIN units). Shadows are approximate models
  *   (sampling noise, fingerprint collisions): a wrong choice costs some hit
  *   ratio for an epoch, never correctness. Byte-bounded caches: shadows use
  *   real charges; the sample rate is fixed when the cache first fills, from
@@ -89,13 +96,17 @@
  *     in units after each access.
  *
  * Memory bound
- *   N = min(capacity, 2^20), P = min(capacity, SHADOW_MAX) + 1. Real ghost:
- *   pow2 >= 3N slots of 8 bytes (<= 48 bytes per unit); sketch <= 16 bytes
- *   per unit. Each of the 3 shadows: P nodes of 24 bytes, an index of pow2
- *   >= 2P 4-byte slots, a ghost of pow2 >= 2 x share x P slots and a sketch
- *   of 16P counters: <= 3 x 128 x P bytes, i.e. at most ~1.6 MB per shard
- *   and ~400 bytes per unit for caches under SHADOW_MAX units. Everything is
- *   allocated in init; nothing afterwards.
+ *   N = min(capacity, 2^20), P as above. Real ghost: pow2 >= 3N + 4 slots
+ *   of 4 bytes (12..24 bytes per unit); sketch pow2 >= 16N four-bit
+ *   counters (8..16 bytes per unit). Each of the 3 shadows: P + 3 nodes of
+ *   16 bytes, pow2 >= 2P + 4 index slots of 2 bytes, a ghost of pow2 >= 2 x
+ *   share x P slots of 4 bytes and (duel) a sketch of pow2 >= 16P counters:
+ *   <= 64 bytes per P each, <= 192P in all. So shadows cost <= 24 bytes per
+ *   unit from 4096 units up, at most ~100 KB per shard below that (~192
+ *   bytes per unit only for caches of <= 512 units), and at most ~790 KB
+ *   per shard. Measured, empty: 147,456 entries in 8 shards 7.1 MB (48
+ *   B/unit with the sketch), in 64 shards 11.4 MB; 10M entries in 8 shards
+ *   207 MB. Everything is allocated in init; nothing afterwards.
  */
 #include "cache_int.h"
 
@@ -108,6 +119,8 @@ enum { FROM_NONE = 0, FROM_SMALL = 1, FROM_MAIN = 2 };
 #define SKETCH_PERIOD 10u    /* halve counters every 10 x capacity events */
 #define GHOST_WAYS 4u
 #define SHADOW_MAX 4096u         /* most units a shadow cache models */
+#define SHADOW_MIN 512u          /* fewest (unless the cache is smaller) */
+#define SHADOW_DIV 8u            /* a shadow models 1/SHADOW_DIV of a larger cache */
 #define NCONF 3u                 /* members of the family */
 #define GHOST_MAX_PERMILLE 1500u /* largest ghost_s + ghost_m over members */
 #define ADAPT_STEP 100u          /* milli-units S moves per ghost hit */
@@ -196,22 +209,29 @@ static unsigned sketch_estimate(const aq_sketch *k, uint64_t h) {
 /* ---- ghost ---------------------------------------------------------- */
 
 typedef struct aq_ghost_slot {
-  uint32_t tag;   /* fingerprint | source bit; 0 = empty */
-  uint32_t stamp; /* clock of its source at insertion */
+  uint16_t tag;   /* 15-bit fingerprint << 1 | source bit; 0 = empty */
+  uint16_t stamp; /* clock of its source at insertion, >> gran */
 } aq_ghost_slot;
 
 typedef struct aq_ghost {
   aq_ghost_slot *slot;
   uint64_t mask;
-  uint32_t clock[2];  /* evictions per source (0: from S, 1: from M) */
+  uint64_t clock[2];  /* evictions per source (0: from S, 1: from M) */
   uint64_t window[2]; /* live span per source, set before each use */
+  unsigned gran;      /* stamps count clock ticks of 2^gran evictions */
 } aq_ghost;
+
+/* Stamps wrap after 2^16 ticks; ticks are coarse enough that this is at
+ * least GHOST_WRAP x max_live evictions, far past any window. */
+#define GHOST_WRAP 8u
 
 static int ghost_init(aq_ghost *g, uint64_t max_live) {
   uint64_t slots = pow2_at_least(2 * max_live + GHOST_WAYS);
   g->slot = gsp_calloc((size_t)slots, sizeof *g->slot);
   if (g->slot == NULL) return GSP_ENOMEM;
   g->mask = slots - 1;
+  g->gran = 0;
+  while ((((uint64_t)1 << 16) << g->gran) < GHOST_WRAP * max_live) g->gran++;
   return GSP_OK;
 }
 
@@ -223,8 +243,8 @@ static void ghost_set_windows(aq_ghost *g, const aq_conf *c, uint64_t entries) {
       entries / 1000u * c->ghost_m_permille + entries % 1000u * c->ghost_m_permille / 1000u;
 }
 
-static uint32_t ghost_fp(uint64_t h) {
-  uint32_t fp = (uint32_t)(h >> 32) & ~1u;
+static uint16_t ghost_fp(uint64_t h) {
+  uint16_t fp = (uint16_t)(h >> 48) & 0xfffeu;
   return fp != 0 ? fp : 2u;
 }
 
@@ -233,7 +253,8 @@ static aq_ghost_slot *ghost_bucket(const aq_ghost *g, uint64_t h) {
 }
 
 static uint64_t slot_age(const aq_ghost *g, const aq_ghost_slot *s) {
-  return (uint32_t)(g->clock[s->tag & 1u] - s->stamp);
+  uint16_t now = (uint16_t)(g->clock[s->tag & 1u] >> g->gran);
+  return (uint64_t)(uint16_t)(now - s->stamp) << g->gran;
 }
 
 /* Age relative to its window, 2^16 = expired. */
@@ -256,16 +277,16 @@ static void ghost_add(aq_ghost *g, uint64_t h, unsigned src) {
       pick = i;
     }
   }
-  b[pick].tag = ghost_fp(h) | bit;
-  b[pick].stamp = ++g->clock[bit];
+  b[pick].tag = (uint16_t)(ghost_fp(h) | bit);
+  b[pick].stamp = (uint16_t)(++g->clock[bit] >> g->gran);
 }
 
 /* Where h was recently dropped from (FROM_*); the record is consumed. */
 static unsigned ghost_take(aq_ghost *g, uint64_t h) {
   aq_ghost_slot *b = ghost_bucket(g, h);
-  uint32_t fp = ghost_fp(h);
+  uint16_t fp = ghost_fp(h);
   for (unsigned i = 0; i < GHOST_WAYS; i++) {
-    if ((b[i].tag & ~1u) != fp || b[i].tag == 0) continue;
+    if ((b[i].tag & 0xfffeu) != fp || b[i].tag == 0) continue;
     if (slot_age(g, &b[i]) >= g->window[b[i].tag & 1u]) continue;
     unsigned src = (b[i].tag & 1u) ? FROM_MAIN : FROM_SMALL;
     b[i].tag = 0;
@@ -316,16 +337,22 @@ static void target_adapt(aq_target *t, const aq_conf *c, uint64_t capacity, unsi
 /* ---- shadow caches (miniature simulations) --------------------------- */
 
 typedef struct aq_snode {
-  uint64_t hash;
-  uint32_t prev, next; /* node numbers; 0 and 1 are the S and M sentinels */
+  uint32_t fp;         /* the key's hash >> 32 (its identity in the shadow) */
+  uint16_t prev, next; /* node numbers; 0 and 1 are the S and M sentinels */
   uint32_t charge;
   uint8_t freq, seg;
 } aq_snode;
 
+_Static_assert(sizeof(aq_snode) == 16, "shadow nodes are 16 bytes");
+_Static_assert(SHADOW_MAX + 3u <= UINT16_MAX, "shadow node numbers fit 16 bits");
+
+/* The hash a shadow feeds its ghost and sketch, rebuilt from the fingerprint. */
+static uint64_t fp_hash(uint32_t fp) { return mix64(fp); }
+
 typedef struct aq_shadow {
   const aq_conf *conf;
   aq_snode *node;
-  uint32_t *index; /* open addressing by hash; node number, 0 = empty */
+  uint16_t *index; /* open addressing by fingerprint; node number, 0 = empty */
   uint64_t index_mask;
   uint32_t pool, nodes_used, free_head, pending; /* pool: nodes 2..pool+1 */
   uint64_t size[NSEG], count[NSEG];
@@ -344,11 +371,12 @@ typedef struct aq_tuner {
   uint64_t capacity; /* of the real cache, units */
   uint64_t accesses; /* in this epoch */
   uint64_t epoch;    /* accesses per epoch */
+  uint64_t units;    /* entries a shadow models at most */
 } aq_tuner;
 
-static uint32_t *slot_of(aq_shadow *s, uint64_t h) {
-  uint64_t i = h & s->index_mask;
-  while (s->index[i] != 0 && s->node[s->index[i]].hash != h) i = (i + 1) & s->index_mask;
+static uint16_t *slot_of(aq_shadow *s, uint32_t fp) {
+  uint64_t i = fp & s->index_mask;
+  while (s->index[i] != 0 && s->node[s->index[i]].fp != fp) i = (i + 1) & s->index_mask;
   return &s->index[i];
 }
 
@@ -359,7 +387,7 @@ static void index_delete(aq_shadow *s, uint64_t i) {
   for (;;) {
     j = (j + 1) & s->index_mask;
     if (s->index[j] == 0) return;
-    uint64_t home = s->node[s->index[j]].hash & s->index_mask;
+    uint64_t home = s->node[s->index[j]].fp & s->index_mask;
     if (((j - home) & s->index_mask) >= ((j - i) & s->index_mask)) {
       s->index[i] = s->index[j];
       s->index[j] = 0;
@@ -380,9 +408,9 @@ static void snode_push(aq_shadow *s, uint32_t n, uint8_t seg) {
   aq_snode *x = &s->node[n], *sent = &s->node[seg - 1];
   x->seg = seg;
   x->prev = sent->prev;
-  x->next = seg - 1u;
-  s->node[sent->prev].next = n;
-  sent->prev = n;
+  x->next = (uint16_t)(seg - 1u);
+  s->node[sent->prev].next = (uint16_t)n;
+  sent->prev = (uint16_t)n;
   s->size[seg] += x->charge;
   s->count[seg]++;
 }
@@ -426,8 +454,8 @@ static uint32_t shadow_victim(aq_shadow *s, unsigned *src) {
   if (v == 0) return shead(s, SEG_SMALL);
   if (cand != 0 && s->pending == cand && cand != v) {
     s->pending = 0;
-    if (sketch_estimate(&s->sketch, s->node[cand].hash) <
-        sketch_estimate(&s->sketch, s->node[v].hash))
+    if (sketch_estimate(&s->sketch, fp_hash(s->node[cand].fp)) <
+        sketch_estimate(&s->sketch, fp_hash(s->node[v].fp)))
       v = cand;
   }
   return v;
@@ -438,16 +466,17 @@ static void shadow_evict(aq_shadow *s) {
   uint32_t v = shadow_victim(s, &src);
   if (v == 0) return;
   shadow_windows(s);
-  ghost_add(&s->ghost, s->node[v].hash, src);
+  ghost_add(&s->ghost, fp_hash(s->node[v].fp), src);
   if (v == s->pending) s->pending = 0;
   snode_unlink(s, v);
-  index_delete(s, (uint64_t)(slot_of(s, s->node[v].hash) - s->index));
-  s->node[v].next = s->free_head;
+  index_delete(s, (uint64_t)(slot_of(s, s->node[v].fp) - s->index));
+  s->node[v].next = (uint16_t)s->free_head;
   s->free_head = v;
   s->nodes_used--;
 }
 
-static void shadow_insert(aq_shadow *s, uint32_t *slot, uint64_t h, uint64_t charge) {
+static void shadow_insert(aq_shadow *s, uint16_t *slot, uint32_t fp, uint64_t charge) {
+  uint64_t h = fp_hash(fp);
   if (s->conf->duel) sketch_add(&s->sketch, h);
   shadow_windows(s);
   unsigned src = ghost_take(&s->ghost, h);
@@ -456,8 +485,8 @@ static void shadow_insert(aq_shadow *s, uint32_t *slot, uint64_t h, uint64_t cha
   uint32_t n = s->free_head;
   s->free_head = s->node[n].next;
   s->nodes_used++;
-  *slot = n;
-  s->node[n] = (aq_snode){.hash = h, .charge = (uint32_t)charge};
+  *slot = (uint16_t)n;
+  s->node[n] = (aq_snode){.fp = fp, .charge = (uint32_t)charge};
   snode_push(s, n, src != FROM_NONE ? SEG_MAIN : SEG_SMALL);
   s->pending = (src != FROM_NONE && s->conf->duel) ? n : 0;
   while (s->size[SEG_SMALL] + s->size[SEG_MAIN] > s->capacity || s->nodes_used >= s->pool)
@@ -466,14 +495,15 @@ static void shadow_insert(aq_shadow *s, uint32_t *slot, uint64_t h, uint64_t cha
 
 static void shadow_access(aq_shadow *s, uint64_t h, uint64_t charge) {
   if (charge > UINT32_MAX) charge = UINT32_MAX;
-  uint32_t *slot = slot_of(s, h);
+  uint32_t fp = (uint32_t)(h >> 32);
+  uint16_t *slot = slot_of(s, fp);
   if (*slot != 0) {
-    if (s->conf->duel) sketch_add(&s->sketch, h);
+    if (s->conf->duel) sketch_add(&s->sketch, fp_hash(fp));
     if (s->node[*slot].freq < FREQ_MAX) s->node[*slot].freq++;
     return;
   }
   s->misses++;
-  shadow_insert(s, slot, h, charge);
+  shadow_insert(s, slot, fp, charge);
 }
 
 static int shadow_init(aq_shadow *s, const aq_conf *c, uint64_t pool) {
@@ -487,8 +517,9 @@ static int shadow_init(aq_shadow *s, const aq_conf *c, uint64_t pool) {
   if (ghost_init(&s->ghost, permille_of(pool, c->ghost_s_permille + c->ghost_m_permille)) != GSP_OK)
     return GSP_ENOMEM;
   if (c->duel && sketch_init(&s->sketch, pool) != GSP_OK) return GSP_ENOMEM;
-  for (uint32_t n = 0; n < 2; n++) s->node[n].prev = s->node[n].next = n;
-  for (uint32_t n = 2; n < pool + 2; n++) s->node[n].next = n + 1 < pool + 2 ? n + 1 : 0;
+  for (uint16_t n = 0; n < 2; n++) s->node[n].prev = s->node[n].next = n;
+  for (uint32_t n = 2; n < pool + 2; n++)
+    s->node[n].next = (uint16_t)(n + 1 < pool + 2 ? n + 1 : 0);
   s->free_head = 2;
   return GSP_OK;
 }
@@ -502,8 +533,17 @@ static void shadow_free(aq_shadow *s) {
 
 /* ---- tuner ---------------------------------------------------------- */
 
+/* Units a shadow models: 1/SHADOW_DIV of the cache, within [SHADOW_MIN, SHADOW_MAX]. */
+static uint64_t shadow_units(uint64_t capacity) {
+  uint64_t u = capacity / SHADOW_DIV;
+  if (u < SHADOW_MIN) u = SHADOW_MIN;
+  if (u > SHADOW_MAX) u = SHADOW_MAX;
+  return u < capacity ? u : capacity;
+}
+
 static int tuner_init(aq_tuner *t, uint64_t capacity) {
-  uint64_t pool = (capacity < SHADOW_MAX ? capacity : SHADOW_MAX) + 1;
+  uint64_t pool = shadow_units(capacity) + 1;
+  t->units = pool - 1;
   t->capacity = capacity;
   for (unsigned i = 0; i < NCONF; i++)
     if (shadow_init(&t->sh[i], &aq_confs[i], pool) != GSP_OK) return GSP_ENOMEM;
@@ -519,7 +559,7 @@ static void tuner_free(aq_tuner *t) {
 static void tuner_start(aq_tuner *t, uint64_t entries) {
   t->started = true;
   t->shift = 0;
-  while ((entries >> t->shift) > SHADOW_MAX) t->shift++;
+  while ((entries >> t->shift) > t->units) t->shift++;
   t->epoch = entries > 100 ? entries : 100;
   for (unsigned i = 0; i < NCONF; i++) {
     aq_shadow *s = &t->sh[i];
