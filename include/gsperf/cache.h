@@ -10,8 +10,10 @@
  *   LFU       least frequently used, ties broken by recency; O(1)
  *   FIFO      oldest inserted
  *   TTL       the live entry closest to expiry (entries without a TTL last)
- *   ADAPTIVE  scan-resistant and frequency-aware, adapts to the workload
- *             (see src/cache/policy_adaptive.c for the algorithm)
+ *   ADAPTIVE  scan-resistant and frequency-aware, adapts to the workload:
+ *             S3-FIFO queues with a TinyLFU frequency sketch, in variants
+ *             chosen online by sampled shadow simulations (see
+ *             src/cache/policy_adaptive.c); a put may be declined
  *   WEAK      holds weak references to gsp_rc objects owned elsewhere; an
  *             entry lives exactly as long as its object has a strong
  *             reference, and is never evicted for capacity
@@ -21,11 +23,17 @@
  *
  * Thread safety: every function taking a gsp_cache * may be called from
  * any thread at once, except gsp_cache_destroy(), which must be the last
- * call on the cache and must not race with any other call on it. The cache
- * is split into shards, each with its own lock; a get touches one shard.
+ * call on the cache and must not race with any other call on it (other
+ * threads may still release objects a WEAK cache refers to). The cache is
+ * split into shards by key hash, each with its own lock and its share of
+ * the bound (rounded up); a get touches one shard and no global lock.
+ * Eviction order is exact within a shard; set `shards = 1` for one global
+ * order (as `gsperf cachesim` does).
  *
- * Callbacks (eviction, compute) run on the calling thread with no cache lock
- * held, so they may call back into the cache.
+ * Callbacks (eviction, compute) run with no cache lock held, so they may
+ * call back into the cache: on the thread whose operation caused them, or,
+ * for a WEAK entry collected, on the thread that released the object's
+ * last strong reference.
  *
  * Ownership: the cache copies keys and values. A pinned reference
  * (gsp_cache_ref) keeps its value readable and unchanged until released,
@@ -78,7 +86,8 @@ typedef struct gsp_cache_config {
   size_t max_bytes;            /* 0 = no byte bound; at least one bound is required
                                   unless the strategy is WEAK */
   uint64_t ttl_ms;             /* default TTL; 0 = entries do not expire */
-  unsigned shards;             /* power of two; 0 = chosen from CPUs and capacity */
+  unsigned shards;             /* power of two; 0 = 16 per CPU (at most 256), fewer so
+                                  each shard keeps 256 entries or 1 MiB */
   gsp_cache_evict_fn on_evict; /* may be NULL */
   void *evict_user;
   gsp_clock clock; /* zero = gsp_now_ns() */
