@@ -32,6 +32,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 #define XXH_INLINE_ALL /* XXH3 inlined: short keys hash in a few ns */
 #include <xxhash.h>
@@ -432,6 +433,7 @@ out_free_cache:
 void gsp_cache_destroy(gsp_cache *c) {
   if (c == NULL) return;
   for (unsigned i = 0; i < c->nshards; i++) shard_fini(&c->shards[i]);
+  while (atomic_load_explicit(&c->weak_callbacks, memory_order_acquire) != 0) sched_yield();
   gsp_free(c->shards_mem);
   gsp_free(c);
 }

@@ -42,10 +42,11 @@ typedef struct gsp__weak {
 struct gsp_cache {
   gsp_cache_config cfg;
   unsigned nshards;
-  unsigned shard_shift; /* shard = hash >> shard_shift */
-  bool count_units;     /* capacity units are entries (else bytes) */
-  uint64_t shard_bytes; /* per-shard byte bound when both bounds are set */
-  gsp__shard *shards;   /* 64-byte aligned, inside shards_mem */
+  unsigned shard_shift;       /* shard = hash >> shard_shift */
+  bool count_units;           /* capacity units are entries (else bytes) */
+  uint64_t shard_bytes;       /* per-shard byte bound when both bounds are set */
+  gsp__shard *shards;         /* 64-byte aligned, inside shards_mem */
+  atomic_uint weak_callbacks; /* WEAK death callbacks running now */
   void *shards_mem;
 };
 

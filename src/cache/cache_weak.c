@@ -11,7 +11,9 @@
  * if it found it linked; a remover that unlinked it first frees it after
  * gsp_rc_unwatch(), which waits for a callback running on another thread.
  * The callback runs under the object's lock and takes the shard lock
- * (order: rc lock, then shard lock; see cache_core.h).
+ * (order: rc lock, then shard lock; see cache_core.h). Destroy waits for
+ * every running callback: through gsp_rc_unwatch() for entries still in the
+ * table, through the weak_callbacks count for those a callback unlinked.
  */
 #include "cache_core.h"
 
@@ -19,6 +21,9 @@ static void on_object_dead(gsp_rc_watcher *watcher, void *user) {
   (void)watcher;
   gsp__weak *w = user;
   gsp_cache *c = w->cache;
+  /* Counted before anything else, so gsp_cache_destroy() can wait for a
+   * callback whose entry it no longer finds in the table. */
+  atomic_fetch_add_explicit(&c->weak_callbacks, 1, memory_order_acq_rel);
   gsp__entry *e = w->entry;
   gsp__shard *sh = gsp__cache_shard(c, e->hash);
   gsp__graveyard g = {0};
@@ -27,6 +32,7 @@ static void on_object_dead(gsp_rc_watcher *watcher, void *user) {
   if (e->linked) gsp__unlink_locked(sh, e, GSP_CACHE_COLLECTED, &g);
   pthread_mutex_unlock(&sh->lock);
   gsp__graveyard_flush(c, &g);
+  atomic_fetch_sub_explicit(&c->weak_callbacks, 1, memory_order_acq_rel);
 }
 
 static gsp__entry *weak_entry_new(gsp_cache *c, const void *key, size_t klen, gsp_rc *obj,

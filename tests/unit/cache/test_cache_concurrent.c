@@ -294,6 +294,45 @@ static void test_weak_concurrent(void **st) {
   gsp_cache_destroy(c);
 }
 
+/* Destroying a WEAK cache while another thread releases its objects. */
+typedef struct release_arg {
+  gsp_rc **objs;
+  int n;
+  pthread_barrier_t *bar;
+} release_arg;
+
+static void *release_all(void *p) {
+  release_arg *a = p;
+  pthread_barrier_wait(a->bar);
+  for (int i = 0; i < a->n; i++) gsp_rc_release(a->objs[i]);
+  return NULL;
+}
+
+static void test_weak_destroy_races_release(void **st) {
+  (void)st;
+  enum { N = 2000 };
+  for (int round = 0; round < 5; round++) {
+    gsp_cache *c = NULL;
+    assert_int_equal(gsp_cache_create(&(gsp_cache_config){.strategy = GSP_CACHE_WEAK}, &c), 0);
+    static gsp_rc *objs[N];
+    for (int i = 0; i < N; i++) {
+      int *o = malloc(sizeof *o);
+      *o = i;
+      assert_int_equal(gsp_rc_create(o, free_obj, NULL, &objs[i]), GSP_OK);
+      assert_int_equal(gsp_cache_put_weak(c, &i, sizeof i, objs[i], NULL), GSP_OK);
+    }
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    release_arg a = {objs, N, &bar};
+    pthread_t t;
+    pthread_create(&t, NULL, release_all, &a);
+    pthread_barrier_wait(&bar);
+    gsp_cache_destroy(c);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&bar);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hammer_lru),
@@ -304,6 +343,7 @@ int main(void) {
       cmocka_unit_test(test_single_flight),
       cmocka_unit_test(test_single_flight_error_shared),
       cmocka_unit_test(test_weak_concurrent),
+      cmocka_unit_test(test_weak_destroy_races_release),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
