@@ -1,40 +1,38 @@
 /*
- * policy_adaptive.c - the ADAPTIVE eviction policy: an S3-FIFO family whose
- * parameters are chosen online by miniature simulations.
+ * policy_adaptive.c - the ADAPTIVE eviction policy: S3-FIFO with an
+ * ARC-style adaptive probation queue and a TinyLFU duel; caches small
+ * enough to simulate in full also switch member online.
  *
  * What it is
- *   One family of FIFO-based policies, three members, and a tuner that runs
- *   all three side by side on a sample of the keys and makes the real cache
- *   behave like whichever is currently missing least.
  *   - The family is S3-FIFO (Yang et al., SOSP 2023): a small probationary
  *     FIFO queue S in front of a main queue M run as a CLOCK with 2-bit
  *     reuse counters, plus a ghost of recently dropped keys. New keys enter
  *     S; a key hit while in S moves to M when it reaches the head of S; one
  *     that is not is dropped and remembered in the ghost. A missed key that
  *     the ghost remembers goes straight into M.
- *   - Knobs a member sets (aq_confs below):
- *     S's share of capacity; how far back the ghost remembers keys dropped
- *     from S and, separately, keys dropped from M (ARC's B1 and B2); whether
- *     S's share is adapted ARC-style (a ghost hit on an S-dropped key grows
- *     S, one on an M-dropped key shrinks it, scaled by the ratio of the two
- *     ghost windows, as in Megiddo & Modha's ARC); and whether the TinyLFU
- *     duel is on (Einziger et al., 2017: a ghost-returned key entering a
- *     full M stays only if a count-min sketch says it is at least as
- *     frequent as M's next victim; otherwise it is itself the victim).
- *     Member 0: S 2%, duel (loops, mixed scans); member 1: adaptive S, ghost
- *     of M-dropped keys (recency/frequency mixes that ARC wins); member 2:
- *     S 10%, duel (classic S3-FIFO + duel; OLTP-like and small caches).
- *   - The tuner (Waldspurger et al., "Cache Modeling and Optimization using
- *     Miniature Simulations", USENIX ATC 2017): each member also runs as a
- *     shadow cache of capacity/2^k units that sees only keys whose hash
- *     falls in a 2^-k sample, with 2^k the smallest power of two giving at
- *     most P entries, P = min(capacity, max(SHADOW_MIN, capacity /
- *     SHADOW_DIV), SHADOW_MAX): caches of up to SHADOW_MIN units are
- *     shadowed in full, larger ones at 1/8 or less. Shadows keep 32-bit
- *     fingerprints only, never values. Every `epoch` accesses (about one cache's worth of
- *     entries) each shadow's score becomes score/2 + its misses in the
- *     epoch, and the real cache switches to the member with the lowest
- *     score. Members differ only in targets and flags, so a switch needs no
+ *   - Knobs a member sets (aq_confs below): S's share of capacity; how far
+ *     back the ghost remembers keys dropped from S and, separately, from M
+ *     (ARC's B1 and B2); whether S's share is adapted ARC-style (a ghost hit
+ *     on an S-dropped key grows S, one on an M-dropped key shrinks it,
+ *     scaled by the ratio of the two ghost windows, as in Megiddo & Modha's
+ *     ARC); and whether the TinyLFU duel is on (Einziger et al., 2017: a
+ *     ghost-returned key entering a full M stays only if a count-min sketch
+ *     says it is at least as frequent as M's next victim; otherwise it is
+ *     itself the victim).
+ *     Member 0, the default and the only one for caches above SHADOW_MAX
+ *     units: S starts at 10% and adapts, ghost windows 100% / 50% of the
+ *     entries, duel. Member 1: S 2%, duel (loops, mixed scans). Member 2:
+ *     S 10% fixed, duel (classic S3-FIFO + duel).
+ *   - Switching (caches of at most SHADOW_MAX units only): each member also
+ *     runs as a shadow cache of the same capacity that sees every access
+ *     (a miniature simulation at rate 1, Waldspurger et al., USENIX ATC
+ *     2017), keeping 32-bit fingerprints, never values. Every `epoch`
+ *     accesses (one cache's worth of entries) each shadow's score becomes
+ *     score/2 + its misses in the epoch and the real cache follows the
+ *     lowest. Larger caches are not shadowed: sampled shadows misjudged the
+ *     members (sampling noise, and a scaled-down sketch that duels
+ *     differently), costing more than switching gained.
+ *     Members differ only in targets and flags, so a switch needs no
  *     migration: S drains or refills through normal evictions.
  *
  * Data layout
@@ -43,20 +41,23 @@
  *   target, the ghost, the sketch and the tuner.
  *   Per entry (e->pn): prev/next link the entry into S or M; seg says which;
  *   freq is the 0..3 reuse counter; aux is unused.
- *   Ghost: 4-way buckets of 4-byte slots {15-bit fingerprint + 1 source
+ *   Ghost: 4-way buckets of 6-byte slots {31-bit fingerprint + 1 source
  *   bit, 16-bit stamp}. Each source (S-dropped, M-dropped) has its own
  *   eviction clock; stamps count ticks of 2^gran evictions, gran chosen so
  *   that 2^16 ticks cover at least GHOST_WRAP x the most live keys (a slot
  *   that old has long been overwritten). A slot is live while fewer than
  *   `window` evictions of its source happened since its stamp, window = the
  *   member's share x the entries cached. A full bucket overwrites an
- *   expired slot, else the relatively oldest.
- *   Sketch: 16 four-bit counters per unit of capacity, 4 rows, halved every
- *   10 x capacity events.
+ *   expired slot, else the relatively oldest. (15-bit fingerprints let
+ *   enough new keys pass as ghost hits to cost ~0.002 of miss ratio on P3.)
+ *   Sketch: exactly SKETCH_WIDTH (32) four-bit counters per unit, rounded
+ *   up to 16 (not to a power of two: the duel's outcome depends on the
+ *   width, and shadows must model the real cache); 4 rows, indexes by
+ *   multiply-shift, counters halved every 10 x capacity events.
  *   Shadow: a node array of 16 bytes a node (32-bit fingerprint = hash >>
  *   32, 16-bit prev/next, charge, freq, seg; nodes 0 and 1 are the S and M
  *   sentinels), an open-addressing index of 16-bit node numbers keyed by
- *   fingerprint, and its own ghost and (duel members only) sketch, both fed
+ *   fingerprint, and its own ghost and (duel members) sketch, both fed
  *   mix64(fingerprint) so a node needs no full hash.
  *
  * Algorithm (real cache and shadows alike)
@@ -66,8 +67,7 @@
  *               M ("pending" duel if the member duels); else tail of S;
  *               feed the tuner.
  *   on_hit:     count in the sketch; freq = min(freq + 1, 3); feed the
- *               tuner if the key is sampled. O(1), no allocation, no list
- *               movement.
+ *               tuner (small caches). O(1), no allocation, no list movement.
  *   victim:     1. while S is over target (or M is empty) the head of S
  *                  moves to M if reused, else it is the victim (ghost: S).
  *               2. else CLOCK over M: freq > 0 -> tail with freq - 1; the
@@ -77,13 +77,10 @@
  *                  its sketch estimate is lower than the victim's.
  *
  * Trade-offs
- *   Hits do no list surgery; the tuner adds a hash mix and a counter per
- *   access plus three shadow updates on sampled ones (every access when the
- *   cache holds at most SHADOW_MIN units). Shadows are approximate models
- *   (sampling noise, fingerprint collisions): a wrong choice costs some hit
- *   ratio for an epoch, never correctness. Byte-bounded caches: shadows use
- *   real charges; the sample rate is fixed when the cache first fills, from
- *   its entry count then.
+ *   Hits do no list surgery. Small caches pay three shadow updates per
+ *   access for exact member choice; large ones pay nothing for tuning.
+ *   Byte-bounded caches are tuned only when their capacity in bytes is at
+ *   most SHADOW_MAX, i.e. practically never.
  *
  * Invariants
  *   - every linked entry is in exactly one of S and M, and seg says which;
@@ -92,21 +89,18 @@
  *     until it evicts or M is non-empty; the CLOCK ends within 4 passes as
  *     every reinsertion lowers a freq (the pending entry is passed once).
  *   - `pending` is NULL or an entry linked in M.
- *   - a shadow holds at most `nodes_max - 1` nodes and at most its capacity
- *     in units after each access.
+ *   - the tuner is enabled iff capacity <= SHADOW_MAX; a shadow then holds
+ *     at most `pool - 1` nodes and at most capacity units.
  *
  * Memory bound
- *   N = min(capacity, 2^20), P as above. Real ghost: pow2 >= 3N + 4 slots
- *   of 4 bytes (12..24 bytes per unit); sketch pow2 >= 16N four-bit
- *   counters (8..16 bytes per unit). Each of the 3 shadows: P + 3 nodes of
- *   16 bytes, pow2 >= 2P + 4 index slots of 2 bytes, a ghost of pow2 >= 2 x
- *   share x P slots of 4 bytes and (duel) a sketch of pow2 >= 16P counters:
- *   <= 64 bytes per P each, <= 192P in all. So shadows cost <= 24 bytes per
- *   unit from 4096 units up, at most ~100 KB per shard below that (~192
- *   bytes per unit only for caches of <= 512 units), and at most ~790 KB
- *   per shard. Measured, empty: 147,456 entries in 8 shards 7.1 MB (48
- *   B/unit with the sketch), in 64 shards 11.4 MB; 10M entries in 8 shards
- *   207 MB. Everything is allocated in init; nothing afterwards.
+ *   N = min(capacity, 2^20). Real ghost: pow2 >= 3N + 4 slots of 6 bytes
+ *   (18..36 bytes per unit); sketch 32N four-bit counters (16 bytes per
+ *   unit). Shadows (capacity <= 512 only): per member capacity + 3 nodes of
+ *   16 bytes, pow2 >= 2 x capacity + 4 index slots of 2 bytes, a ghost of
+ *   pow2 >= 2 x share x capacity 6-byte slots and a sketch of 32 x capacity
+ *   counters: < 100 KB per shard in all. Measured, empty / full with
+ *   16-byte values: 147,456 entries in 8 shards 5.8 / 31.3 MB, in 64 shards
+ *   7.7 MB empty. Everything is allocated in init; nothing afterwards.
  */
 #include "cache_int.h"
 
@@ -115,16 +109,13 @@ enum { FROM_NONE = 0, FROM_SMALL = 1, FROM_MAIN = 2 };
 
 #define FREQ_MAX 3u          /* S3-FIFO's 2-bit reuse counter */
 #define MODEL_CAP (1u << 20) /* units the real ghost and sketch cover */
-#define SKETCH_WIDTH 16u     /* sketch counters per unit */
+#define SKETCH_WIDTH 32u     /* sketch counters per unit (exactly, not rounded) */
 #define SKETCH_PERIOD 10u    /* halve counters every 10 x capacity events */
 #define GHOST_WAYS 4u
-#define SHADOW_MAX 4096u         /* most units a shadow cache models */
-#define SHADOW_MIN 512u          /* fewest (unless the cache is smaller) */
-#define SHADOW_DIV 8u            /* a shadow models 1/SHADOW_DIV of a larger cache */
+#define SHADOW_MAX 512u          /* largest cache that is tuned (shadowed in full) */
 #define NCONF 3u                 /* members of the family */
 #define GHOST_MAX_PERMILLE 1500u /* largest ghost_s + ghost_m over members */
 #define ADAPT_STEP 100u          /* milli-units S moves per ghost hit */
-#define SAMPLE_SALT 0x5bd1e9955bd1e995ULL
 
 typedef struct aq_conf {
   uint16_t small_permille;   /* S's share (start value when adapting) */
@@ -135,16 +126,16 @@ typedef struct aq_conf {
 } aq_conf;
 
 static const aq_conf aq_confs[NCONF] = {
+    {100, 1000, 500, true, true},
     {20, 1000, 0, false, true},
-    {100, 1000, 500, true, false},
     {100, 1000, 0, false, true},
 };
 
 /* ---- frequency sketch ----------------------------------------------- */
 
 typedef struct aq_sketch {
-  uint64_t *word; /* 16 four-bit counters per word */
-  uint64_t mask;  /* counters - 1 */
+  uint64_t *word;    /* 16 four-bit counters per word */
+  uint64_t counters; /* a multiple of 16 */
   uint64_t events;
   uint64_t period;
 } aq_sketch;
@@ -164,11 +155,11 @@ static uint64_t pow2_at_least(uint64_t n) {
 }
 
 static int sketch_init(aq_sketch *k, uint64_t units) {
-  uint64_t counters = pow2_at_least(SKETCH_WIDTH * units);
+  uint64_t counters = (SKETCH_WIDTH * units + 15u) & ~(uint64_t)15u;
   if (counters < 1024) counters = 1024;
   k->word = gsp_calloc((size_t)(counters / 16), sizeof *k->word);
   if (k->word == NULL) return GSP_ENOMEM;
-  k->mask = counters - 1;
+  k->counters = counters;
   k->period = SKETCH_PERIOD * (units < 64 ? 64 : units);
   return GSP_OK;
 }
@@ -177,8 +168,13 @@ static unsigned counter_get(const aq_sketch *k, uint64_t c) {
   return (unsigned)(k->word[c >> 4] >> ((c & 15u) * 4u)) & 15u;
 }
 
+/* Counter for probe x: multiply-shift maps the top 32 bits onto [0, counters). */
+static uint64_t counter_of(const aq_sketch *k, uint64_t x) {
+  return ((x >> 32) * k->counters) >> 32;
+}
+
 static void sketch_halve(aq_sketch *k) {
-  uint64_t words = (k->mask >> 4) + 1;
+  uint64_t words = k->counters / 16;
   for (uint64_t i = 0; i < words; i++) k->word[i] = (k->word[i] >> 1) & 0x7777777777777777ULL;
   k->events /= 2;
 }
@@ -187,7 +183,7 @@ static void sketch_add(aq_sketch *k, uint64_t h) {
   uint64_t step = mix64(h) | 1u;
   bool added = false;
   for (uint64_t i = 0; i < 4; i++) {
-    uint64_t c = (h + i * step) & k->mask;
+    uint64_t c = counter_of(k, h + i * step);
     if (counter_get(k, c) < 15u) {
       k->word[c >> 4] += (uint64_t)1 << ((c & 15u) * 4u);
       added = true;
@@ -200,7 +196,7 @@ static unsigned sketch_estimate(const aq_sketch *k, uint64_t h) {
   uint64_t step = mix64(h) | 1u;
   unsigned m = 15u;
   for (uint64_t i = 0; i < 4; i++) {
-    unsigned v = counter_get(k, (h + i * step) & k->mask);
+    unsigned v = counter_get(k, counter_of(k, h + i * step));
     if (v < m) m = v;
   }
   return m;
@@ -209,9 +205,13 @@ static unsigned sketch_estimate(const aq_sketch *k, uint64_t h) {
 /* ---- ghost ---------------------------------------------------------- */
 
 typedef struct aq_ghost_slot {
-  uint16_t tag;   /* 15-bit fingerprint << 1 | source bit; 0 = empty */
-  uint16_t stamp; /* clock of its source at insertion, >> gran */
+  uint16_t tag[2]; /* 31-bit fingerprint << 1 | source bit, in halves; 0 = empty */
+  uint16_t stamp;  /* clock of its source at insertion, >> gran */
 } aq_ghost_slot;
+
+_Static_assert(sizeof(aq_ghost_slot) == 6, "ghost slots are 6 bytes");
+
+static uint32_t slot_tag(const aq_ghost_slot *s) { return (uint32_t)s->tag[0] << 16 | s->tag[1]; }
 
 typedef struct aq_ghost {
   aq_ghost_slot *slot;
@@ -243,8 +243,8 @@ static void ghost_set_windows(aq_ghost *g, const aq_conf *c, uint64_t entries) {
       entries / 1000u * c->ghost_m_permille + entries % 1000u * c->ghost_m_permille / 1000u;
 }
 
-static uint16_t ghost_fp(uint64_t h) {
-  uint16_t fp = (uint16_t)(h >> 48) & 0xfffeu;
+static uint32_t ghost_fp(uint64_t h) {
+  uint32_t fp = (uint32_t)(h >> 32) & ~1u;
   return fp != 0 ? fp : 2u;
 }
 
@@ -253,13 +253,13 @@ static aq_ghost_slot *ghost_bucket(const aq_ghost *g, uint64_t h) {
 }
 
 static uint64_t slot_age(const aq_ghost *g, const aq_ghost_slot *s) {
-  uint16_t now = (uint16_t)(g->clock[s->tag & 1u] >> g->gran);
+  uint16_t now = (uint16_t)(g->clock[slot_tag(s) & 1u] >> g->gran);
   return (uint64_t)(uint16_t)(now - s->stamp) << g->gran;
 }
 
 /* Age relative to its window, 2^16 = expired. */
 static uint64_t slot_rel_age(const aq_ghost *g, const aq_ghost_slot *s) {
-  uint64_t w = g->window[s->tag & 1u], age = slot_age(g, s);
+  uint64_t w = g->window[slot_tag(s) & 1u], age = slot_age(g, s);
   if (age >= w) return (uint64_t)1 << 16;
   return (age << 16) / w;
 }
@@ -271,25 +271,28 @@ static void ghost_add(aq_ghost *g, uint64_t h, unsigned src) {
   unsigned pick = 0;
   uint64_t oldest = 0;
   for (unsigned i = 0; i < GHOST_WAYS; i++) {
-    uint64_t rel = b[i].tag == 0 ? (uint64_t)1 << 17 : slot_rel_age(g, &b[i]);
+    uint64_t rel = slot_tag(&b[i]) == 0 ? (uint64_t)1 << 17 : slot_rel_age(g, &b[i]);
     if (rel > oldest) {
       oldest = rel;
       pick = i;
     }
   }
-  b[pick].tag = (uint16_t)(ghost_fp(h) | bit);
+  uint32_t tag = ghost_fp(h) | bit;
+  b[pick].tag[0] = (uint16_t)(tag >> 16);
+  b[pick].tag[1] = (uint16_t)tag;
   b[pick].stamp = (uint16_t)(++g->clock[bit] >> g->gran);
 }
 
 /* Where h was recently dropped from (FROM_*); the record is consumed. */
 static unsigned ghost_take(aq_ghost *g, uint64_t h) {
   aq_ghost_slot *b = ghost_bucket(g, h);
-  uint16_t fp = ghost_fp(h);
+  uint32_t fp = ghost_fp(h);
   for (unsigned i = 0; i < GHOST_WAYS; i++) {
-    if ((b[i].tag & 0xfffeu) != fp || b[i].tag == 0) continue;
-    if (slot_age(g, &b[i]) >= g->window[b[i].tag & 1u]) continue;
-    unsigned src = (b[i].tag & 1u) ? FROM_MAIN : FROM_SMALL;
-    b[i].tag = 0;
+    uint32_t tag = slot_tag(&b[i]);
+    if ((tag & ~1u) != fp) continue;
+    if (slot_age(g, &b[i]) >= g->window[tag & 1u]) continue;
+    unsigned src = (tag & 1u) ? FROM_MAIN : FROM_SMALL;
+    b[i].tag[0] = b[i].tag[1] = 0;
     return src;
   }
   return FROM_NONE;
@@ -366,12 +369,11 @@ typedef struct aq_shadow {
 typedef struct aq_tuner {
   aq_shadow sh[NCONF];
   unsigned cur;      /* member the real cache follows */
-  unsigned shift;    /* sample 1 key in 2^shift */
+  bool enabled;      /* the cache has at most SHADOW_MAX units */
   bool started;      /* set when the cache first fills */
   uint64_t capacity; /* of the real cache, units */
   uint64_t accesses; /* in this epoch */
   uint64_t epoch;    /* accesses per epoch */
-  uint64_t units;    /* entries a shadow models at most */
 } aq_tuner;
 
 static uint16_t *slot_of(aq_shadow *s, uint32_t fp) {
@@ -533,18 +535,12 @@ static void shadow_free(aq_shadow *s) {
 
 /* ---- tuner ---------------------------------------------------------- */
 
-/* Units a shadow models: 1/SHADOW_DIV of the cache, within [SHADOW_MIN, SHADOW_MAX]. */
-static uint64_t shadow_units(uint64_t capacity) {
-  uint64_t u = capacity / SHADOW_DIV;
-  if (u < SHADOW_MIN) u = SHADOW_MIN;
-  if (u > SHADOW_MAX) u = SHADOW_MAX;
-  return u < capacity ? u : capacity;
-}
-
+/* Shadows exist only for caches small enough to model in full. */
 static int tuner_init(aq_tuner *t, uint64_t capacity) {
-  uint64_t pool = shadow_units(capacity) + 1;
-  t->units = pool - 1;
   t->capacity = capacity;
+  t->enabled = capacity <= SHADOW_MAX;
+  if (!t->enabled) return GSP_OK;
+  uint64_t pool = capacity + 1;
   for (unsigned i = 0; i < NCONF; i++)
     if (shadow_init(&t->sh[i], &aq_confs[i], pool) != GSP_OK) return GSP_ENOMEM;
   return GSP_OK;
@@ -554,23 +550,16 @@ static void tuner_free(aq_tuner *t) {
   for (unsigned i = 0; i < NCONF; i++) shadow_free(&t->sh[i]);
 }
 
-/* The cache is full for the first time with `entries` entries: fix the
- * sample rate so that a shadow models at most SHADOW_MAX entries. */
+/* The cache is full for the first time with `entries` entries: shadows
+ * start empty, with the cache's capacity, and an epoch is one cache's worth. */
 static void tuner_start(aq_tuner *t, uint64_t entries) {
   t->started = true;
-  t->shift = 0;
-  while ((entries >> t->shift) > t->units) t->shift++;
   t->epoch = entries > 100 ? entries : 100;
   for (unsigned i = 0; i < NCONF; i++) {
     aq_shadow *s = &t->sh[i];
-    s->capacity = t->capacity >> t->shift;
-    if (s->capacity == 0) s->capacity = 1;
+    s->capacity = t->capacity;
     target_reset(&s->target, s->conf, s->capacity);
   }
-}
-
-static bool sampled(const aq_tuner *t, uint64_t h) {
-  return t->shift == 0 || (mix64(h ^ SAMPLE_SALT) >> (64 - t->shift)) == 0;
 }
 
 /* Ends an epoch; returns true when the real cache should change member. */
@@ -590,8 +579,7 @@ static bool tuner_choose(aq_tuner *t) {
 /* One access (hit or insert) of the real cache. */
 static bool tuner_access(aq_tuner *t, uint64_t h, uint64_t charge) {
   if (!t->started) return false;
-  if (sampled(t, h))
-    for (unsigned i = 0; i < NCONF; i++) shadow_access(&t->sh[i], h, charge);
+  for (unsigned i = 0; i < NCONF; i++) shadow_access(&t->sh[i], h, charge);
   if (++t->accesses < t->epoch) return false;
   t->accesses = 0;
   return tuner_choose(t);
@@ -812,7 +800,7 @@ static gsp__entry *pick_victim(aq_state *s, unsigned *src) {
 
 static gsp__entry *adaptive_victim(gsp__policy *p) {
   aq_state *s = p->state;
-  if (!s->tuner.started && p->used >= p->capacity)
+  if (s->tuner.enabled && !s->tuner.started && p->used >= p->capacity)
     tuner_start(&s->tuner, s->q[SEG_SMALL].count + s->q[SEG_MAIN].count);
   unsigned src;
   gsp__entry *v = pick_victim(s, &src);
