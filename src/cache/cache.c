@@ -104,7 +104,7 @@ gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t
 
 void gsp__entry_free(gsp__entry *e) {
   if (e == NULL) return;
-  if (e->weak != NULL) {
+  if (!e->has_home && e->weak != NULL) {
     gsp_rc_unwatch(e->weak->rc, &e->weak->watcher);
     gsp_rc_weak_release(e->weak->rc);
     gsp_free(e->weak);
@@ -587,7 +587,7 @@ bool gsp_cache_contains(gsp_cache *c, const void *key, size_t klen) {
   gsp__graveyard g = {0};
   pthread_mutex_lock(&sh->lock);
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
-  bool found = e != NULL && (e->weak == NULL || gsp_rc_alive(e->weak->rc));
+  bool found = e != NULL && (e->has_home || gsp_rc_alive(e->weak->rc));
   pthread_mutex_unlock(&sh->lock);
   gsp__graveyard_flush(c, &g);
   return found;

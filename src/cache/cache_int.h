@@ -27,12 +27,9 @@
 typedef struct gsp__entry gsp__entry;
 
 /* Per-entry policy state (32 bytes). The fields mean what the owning
- * policy says; the unions hold fields of policies that never share them. */
+ * policy says; the union holds fields of policies that never share them. */
 typedef struct gsp__pnode {
-  union {
-    gsp__entry *prev; /* list policies */
-    uint64_t stamp;   /* TTL: insertion sequence (tie-break) */
-  };
+  gsp__entry *prev;
   gsp__entry *next;
   union {
     void *owner;  /* LFU: the entry's frequency node */
@@ -70,7 +67,8 @@ typedef struct gsp__vblock {
  * An entry. The first 64 bytes hold everything a lookup reads: chain link,
  * hash, length, a short key inline, the value pointer and the expiry; the
  * second 64 bytes what an eviction touches: policy node, chain back link
- * and the embedded value block's header. Then a long key (over
+ * and the embedded value block's header
+ * (or, for a WEAK entry, its link to the object). Then a long key (over
  * GSP__KEY_INLINE bytes), then the value bytes. One allocation per entry.
  */
 struct gsp__entry {
@@ -86,9 +84,11 @@ struct gsp__entry {
   uint64_t charge;                    /* units counted against capacity */
   gsp__pnode pn;                      /* policy state */
   gsp__entry **hpprev;                /* the link that points at this entry (O(1) unlink) */
-  gsp__vblock hvb;                    /* the home value block (if has_home) */
-  struct gsp__weak *weak;             /* WEAK strategy only, else NULL */
-  unsigned char key[];                /* a long key, then the home value's bytes */
+  union {
+    gsp__vblock hvb;        /* value entries (has_home): the home value block */
+    struct gsp__weak *weak; /* WEAK entries (no home): the link to the object */
+  };
+  unsigned char key[]; /* a long key, then the home value's bytes */
 };
 
 /* The entry a value block lives in. */
