@@ -5,5 +5,6 @@
 /* Each verb gets argv with argv[0] = the verb's name; returns the exit code:
  * 0 success, 1 failure of the work, 2 bad usage. */
 int gsp_cmd_cachesim(int argc, char **argv);
+int gsp_cmd_serve(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ typedef struct verb {
 
 static const verb verbs[] = {
     {"cachesim", gsp_cmd_cachesim, "replay cache traces through every strategy"},
+    {"serve", gsp_cmd_serve, "collect metrics and serve them over HTTP"},
 };
 
 static void usage(FILE *out) {

@@ -263,6 +263,8 @@ GSP_API int gsp_monitor_record(gsp_monitor *mon, const char *name, const char *l
 GSP_API int gsp_monitor_query(gsp_monitor *mon, const char *name, const char *labels,
                               uint64_t from_ns, uint64_t to_ns, gsp_monitor_point **out, size_t *n,
                               uint32_t *step_ms);
+/* The monitor's clock now, in ns (config .clock, default gsp_now_ns()). */
+GSP_API uint64_t gsp_monitor_now(const gsp_monitor *mon);
 /* Number of series. */
 GSP_API size_t gsp_monitor_series_count(gsp_monitor *mon);
 /* Bytes one series of this monitor's tiers takes (the formula above). */
@@ -298,6 +300,14 @@ GSP_API int gsp_monitor_load_rules(gsp_monitor *mon, const char *path);
 GSP_API int gsp_monitor_evaluate(gsp_monitor *mon, uint64_t now_ns);
 /* A rule's current state. Errors: GSP_ENOENT. */
 GSP_API int gsp_monitor_rule_state(gsp_monitor *mon, const char *name, gsp_alert_state *out);
+/*
+ * Call fn for every rule, in the order added, with its current state;
+ * returns the number of rules. fn runs on the calling thread with the
+ * monitor's lock held: it must not call into the monitor. The rule's
+ * strings are valid only during the call.
+ */
+typedef void (*gsp_monitor_rule_fn)(void *user, const gsp_alert_rule *rule, gsp_alert_state state);
+GSP_API size_t gsp_monitor_rules_foreach(gsp_monitor *mon, gsp_monitor_rule_fn fn, void *user);
 /* Copy up to cap most recent events, oldest first; returns how many. */
 GSP_API size_t gsp_monitor_events(gsp_monitor *mon, gsp_alert_event *buf, size_t cap);
 GSP_API const char *gsp_alert_level_name(gsp_alert_level level);

@@ -150,6 +150,26 @@ int gsp_monitor_rule_state(gsp_monitor *mon, const char *name, gsp_alert_state *
   return r ? GSP_OK : GSP_ENOENT;
 }
 
+size_t gsp_monitor_rules_foreach(gsp_monitor *mon, gsp_monitor_rule_fn fn, void *user) {
+  if (mon == NULL || fn == NULL) return 0;
+  pthread_mutex_lock(&mon->lock);
+  size_t n = mon->nrules;
+  for (size_t i = 0; i < n; i++) {
+    const gsp__rule *r = &mon->rules[i];
+    gsp_alert_rule pub = {r->name,
+                          r->metric,
+                          r->labels,
+                          r->cmp,
+                          r->threshold,
+                          r->level,
+                          r->for_ns / 1000000u,
+                          r->cooldown_ns / 1000000u};
+    fn(user, &pub, r->state);
+  }
+  pthread_mutex_unlock(&mon->lock);
+  return n;
+}
+
 /* ---- evaluation ---------------------------------------------------------------- */
 
 static bool compare(gsp_alert_cmp c, double v, double t) {

@@ -22,6 +22,8 @@
 
 static const gsp_monitor_tier k_default_tiers[3] = {{1000, 3600}, {10000, 2160}, {60000, 0}};
 
+uint64_t gsp_monitor_now(const gsp_monitor *mon) { return gsp__mon_now(mon); }
+
 uint64_t gsp__mon_now(const gsp_monitor *mon) {
   return mon->clock.now ? mon->clock.now(mon->clock.user) : gsp_now_ns();
 }

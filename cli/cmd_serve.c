@@ -1,0 +1,194 @@
+/*
+ * cmd_serve.c - `gsperf serve`: run the system collector and the HTTP
+ * server for this machine until SIGINT or SIGTERM.
+ *
+ * Flow: parse flags (a bad one exits 2 naming it), block SIGINT and
+ * SIGTERM in this thread before any other thread exists (so the collector
+ * and libmicrohttpd threads inherit the mask and the signal can only be
+ * taken by sigwait here), create a registry, a monitor with the rules
+ * file loaded (errors name the file, rule and field, exit 1), start the
+ * collector and the server, print the URL on stderr, write the bound port
+ * to --port-file if asked (for scripts using port 0), then sigwait and
+ * tear down in reverse order: server, collector, monitor, registry.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "gsperf/http.h"
+#include "gsperf/metrics.h"
+#include "gsperf/monitor.h"
+
+typedef struct serve_opts {
+  char address[64];
+  unsigned port;
+  const char *rules, *token, *port_file;
+  unsigned interval_ms;
+} serve_opts;
+
+static int usage_error(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "gsperf serve: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, "\n(see 'gsperf serve --help')\n");
+  return 2;
+}
+
+static void help(void) {
+  printf(
+      "usage: gsperf serve [--listen ADDR:PORT] [--rules FILE] [--token T]\n"
+      "                    [--interval MS] [--port-file PATH]\n\n"
+      "Collects process and machine metrics and serves them over HTTP until\n"
+      "SIGINT or SIGTERM: /metrics, /api/v1/metrics, /api/v1/series,\n"
+      "/api/v1/alerts, /healthz.\n\n"
+      "  --listen ADDR:PORT  default 127.0.0.1:9464; port 0 = any free port;\n"
+      "                      IPv6 as [::1]:9464\n"
+      "  --rules FILE        alert rules (JSON, see gsperf/monitor.h)\n"
+      "  --token T           require 'Authorization: Bearer T'\n"
+      "  --interval MS       collection interval, 10..3600000 (default 1000)\n"
+      "  --port-file PATH    write the bound port to PATH once serving\n\n"
+      "Exit: 0 stopped by a signal, 1 could not serve, 2 bad usage.\n");
+}
+
+static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out) {
+  char *end = NULL;
+  if (*s < '0' || *s > '9') return false;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return false;
+  *out = (unsigned)v;
+  return true;
+}
+
+static int parse_listen(serve_opts *o, const char *v) {
+  const char *colon = strrchr(v, ':');
+  const char *host = v, *hend = colon;
+  if (colon == NULL) return usage_error("--listen: want ADDR:PORT, got '%s'%s", v, "");
+  if (v[0] == '[') {
+    host = v + 1;
+    if (colon == v || colon[-1] != ']')
+      return usage_error("--listen: bad address in '%s'%s", v, "");
+    hend = colon - 1;
+  }
+  size_t n = (size_t)(hend - host);
+  if (n == 0 || n >= sizeof o->address)
+    return usage_error("--listen: bad address in '%s'%s", v, "");
+  memcpy(o->address, host, n);
+  o->address[n] = '\0';
+  if (!parse_uint(colon + 1, 0, 65535, &o->port))
+    return usage_error("--listen: bad port in '%s'%s", v, "");
+  return 0;
+}
+
+static int apply(serve_opts *o, const char *flag, const char *v) {
+  if (strcmp(flag, "--listen") == 0) return parse_listen(o, v);
+  if (strcmp(flag, "--rules") == 0) o->rules = v;
+  if (strcmp(flag, "--token") == 0) {
+    if (*v == '\0') return usage_error("--token: empty token%s%s", "", "");
+    o->token = v;
+  }
+  if (strcmp(flag, "--port-file") == 0) o->port_file = v;
+  if (strcmp(flag, "--interval") == 0 && !parse_uint(v, 10, 3600000, &o->interval_ms))
+    return usage_error("--interval: bad value '%s' (want 10..3600000 ms)%s", v, "");
+  return 0;
+}
+
+static int parse_args(serve_opts *o, int argc, char **argv) {
+  static const char *const flags[] = {"--listen", "--rules", "--token", "--interval",
+                                      "--port-file"};
+  for (int i = 1; i < argc; i++) {
+    size_t k = 0;
+    while (k < 5 && strcmp(argv[i], flags[k]) != 0) k++;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return -1;
+    if (k == 5) return usage_error("unknown option '%s'%s", argv[i], "");
+    if (i + 1 >= argc) return usage_error("%s needs a value%s", argv[i], "");
+    int rv = apply(o, argv[i], argv[i + 1]);
+    if (rv) return rv;
+    i++;
+  }
+  return 0;
+}
+
+static int write_port(const char *path, unsigned port) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (f == NULL || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+    fprintf(stderr, "gsperf serve: cannot write port file '%s': %s\n", path, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+static int make_monitor(const serve_opts *o, gsp_metrics *m, gsp_monitor **mon) {
+  gsp_monitor_config mc = {.metrics = m, .collection_interval_ms = o->interval_ms};
+  int rv = gsp_monitor_create(&mc, mon);
+  if (rv != GSP_OK) {
+    fprintf(stderr, "gsperf serve: monitor: %s\n", gsp_strerror(rv));
+    return 1;
+  }
+  if (o->rules && gsp_monitor_load_rules(*mon, o->rules) != GSP_OK) {
+    fprintf(stderr, "gsperf serve: %s\n", gsp_monitor_errmsg(*mon));
+    return 1;
+  }
+  if ((rv = gsp_monitor_start(*mon)) != GSP_OK) {
+    fprintf(stderr, "gsperf serve: collector: %s\n", gsp_strerror(rv));
+    return 1;
+  }
+  return 0;
+}
+
+static int serve(const serve_opts *o, gsp_metrics *m, gsp_monitor *mon, const sigset_t *sigs) {
+  gsp_http_config hc = {.address = o->address,
+                        .port = (uint16_t)o->port,
+                        .port_ephemeral = o->port == 0,
+                        .token = o->token,
+                        .metrics = m,
+                        .monitor = mon};
+  gsp_http *h = NULL;
+  char err[200];
+  int rv = gsp_http_create(&hc, &h, err, sizeof err);
+  if (rv != GSP_OK) {
+    fprintf(stderr, "gsperf serve: %s:%u: %s\n", o->address, o->port, err);
+    return 1;
+  }
+  unsigned port = gsp_http_port(h);
+  bool v6 = strchr(o->address, ':') != NULL;
+  fprintf(stderr, "gsperf serve: serving http://%s%s%s:%u/metrics%s\n", v6 ? "[" : "", o->address,
+          v6 ? "]" : "", port, o->token ? " (bearer token required)" : "");
+  int code = o->port_file ? write_port(o->port_file, port) : 0;
+  int sig = 0;
+  if (code == 0) sigwait(sigs, &sig);
+  if (sig) fprintf(stderr, "gsperf serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  gsp_http_destroy(h);
+  return code;
+}
+
+int gsp_cmd_serve(int argc, char **argv) {
+  serve_opts o = {
+      .address = GSP_HTTP_DEFAULT_ADDRESS, .port = GSP_HTTP_DEFAULT_PORT, .interval_ms = 1000};
+  int rv = parse_args(&o, argc, argv);
+  if (rv < 0) help();
+  if (rv) return rv < 0 ? 0 : rv;
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  gsp_metrics *m = NULL;
+  gsp_monitor *mon = NULL;
+  int code = 1;
+  if (gsp_metrics_create(NULL, &m) != GSP_OK) {
+    fprintf(stderr, "gsperf serve: out of memory\n");
+    goto out;
+  }
+  code = make_monitor(&o, m, &mon);
+  if (code == 0) code = serve(&o, m, mon, &sigs);
+out:
+  gsp_monitor_destroy(mon);
+  gsp_metrics_destroy(m);
+  return code;
+}

@@ -1,0 +1,105 @@
+/*
+ * gsperf/http.h - an embedded HTTP server (libmicrohttpd) that exposes a
+ * metrics registry and a monitor.
+ *
+ * Routes (GET and HEAD only; any other method is 405 with "Allow: GET, HEAD";
+ * any other path is 404 with a JSON error):
+ *
+ *   /metrics         Prometheus text 0.0.4; with "Accept:" naming
+ *                    application/openmetrics-text, OpenMetrics 1.0 text.
+ *   /api/v1/metrics  the registry as one JSON object.
+ *   /api/v1/series   ?name=NAME[&labels=LABELS][&range=SECONDS]: the points
+ *                    of one monitor series over the last SECONDS (default
+ *                    3600, 1 .. 31 days) as JSON {"name","labels","step_ms",
+ *                    "now","points":[{"t","min","max","mean","count"}]};
+ *                    times are seconds on the monitor's clock. A missing,
+ *                    repeated, unknown or bad parameter is 400 with
+ *                    {"error": ..., "parameter": NAME}; an unknown series 404.
+ *   /api/v1/alerts   {"rules":[{"name","metric","labels","comparison",
+ *                    "threshold","level","state"}],"events":[...]}.
+ *   /healthz         "ok".
+ *
+ * Without a registry (cfg.metrics NULL) /metrics and /api/v1/metrics are
+ * 404; without a monitor /api/v1/series and /api/v1/alerts are 404. The
+ * dashboard page ("/") is not part of this version: "/" is 404.
+ *
+ * Safety: binds 127.0.0.1 unless told otherwise. With a token, every route
+ * (including /healthz) needs "Authorization: Bearer TOKEN" (compared in
+ * constant time); otherwise 401 with "WWW-Authenticate: Bearer". A request
+ * whose line and headers exceed max_request_bytes is refused by
+ * libmicrohttpd (431 or 414); any request body is 413. Connections are
+ * bounded in total and per client address, and idle ones time out.
+ *
+ * Threads: libmicrohttpd runs one internal polling thread (epoll) that
+ * reads requests and calls gsperf's handler; with cfg.threads > 1, a pool
+ * of that many such threads. Handlers render into a gsp_malloc'd buffer;
+ * libmicrohttpd frees it with gsp_free after sending.
+ *
+ * Self-metrics (when a registry is given): gsp_http_requests_total{route,
+ * code} and gsp_http_request_duration_seconds{route} (the time to build
+ * the response, not to send it). route is one of the route paths above or
+ * "other".
+ *
+ * Thread safety: gsp_http_create() and gsp_http_destroy() may be called
+ * from any thread; gsp_http_port() from any thread while the server lives. The registry and monitor
+ * are borrowed: they must outlive the server (destroy the server first).
+ */
+#ifndef GSPERF_HTTP_H
+#define GSPERF_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gsperf/common.h"
+#include "gsperf/metrics.h"
+#include "gsperf/monitor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gsp_http gsp_http;
+
+#define GSP_HTTP_DEFAULT_ADDRESS "127.0.0.1"
+#define GSP_HTTP_DEFAULT_PORT 9464u
+#define GSP_HTTP_DEFAULT_MAX_CONNECTIONS 64u
+#define GSP_HTTP_DEFAULT_MAX_PER_IP 32u
+#define GSP_HTTP_DEFAULT_MAX_REQUEST 16384u /* bytes of request line + headers */
+#define GSP_HTTP_DEFAULT_TIMEOUT_S 10u
+
+/* Zero fields are defaults. */
+typedef struct gsp_http_config {
+  const char *address; /* IPv4 or IPv6 literal; NULL = "127.0.0.1" */
+  uint16_t port;       /* 0 with port_ephemeral false = 9464 */
+  bool port_ephemeral; /* true: let the kernel pick; read it with gsp_http_port() */
+  const char *token;   /* NULL or "" = no authentication; copied */
+  gsp_metrics *metrics;
+  gsp_monitor *monitor;
+  uint32_t max_connections;   /* 0 = 64 */
+  uint32_t max_per_ip;        /* 0 = 32 */
+  uint32_t max_request_bytes; /* 0 = 16384; at least 1024; the per-connection
+                                 memory pool is this plus 8 KiB for the answer */
+  uint32_t timeout_s;         /* idle connection timeout; 0 = 10 */
+  uint32_t threads;           /* polling threads; 0 or 1 = one, at most 16 */
+} gsp_http_config;
+
+/*
+ * Start a server; it serves on its own thread(s) until destroyed.
+ * Errors: GSP_EINVAL (bad address, option out of range; errmsg says which),
+ * GSP_ENOMEM, GSP_ESYS (libmicrohttpd could not start, e.g. the port is in
+ * use). On error *out is NULL and, if errbuf is not NULL, a message is
+ * copied into errbuf (errlen bytes, NUL-terminated).
+ */
+GSP_API int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf,
+                            size_t errlen);
+/* Stop serving (closing every connection) and free the server. NULL-safe. */
+GSP_API void gsp_http_destroy(gsp_http *h);
+/* The port the server is bound to (the kernel's pick for an ephemeral port). */
+GSP_API uint16_t gsp_http_port(const gsp_http *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GSPERF_HTTP_H */

@@ -1,0 +1,93 @@
+/*
+ * http_int.h - private pieces of the HTTP server shared by server.c (the
+ * libmicrohttpd glue), routes.c (building responses), params.c (the pure
+ * query-parameter validation) and jbuf.c (a tiny JSON writer).
+ */
+#ifndef GSP_HTTP_INT_H
+#define GSP_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gsperf/http.h"
+
+/* ---- jbuf.c: a growable text buffer from gsp_malloc ---------------------- */
+
+/* A failed append sets oom and turns later appends into no-ops. */
+typedef struct gsp__jbuf {
+  char *p;
+  size_t len, cap;
+  bool oom;
+} gsp__jbuf;
+
+void gsp__jb_raw(gsp__jbuf *b, const char *s, size_t n);
+void gsp__jb_lit(gsp__jbuf *b, const char *s);
+/* A JSON string with quotes; NULL writes null. Bytes below 0x20, '"' and
+ * '\\' are escaped; other bytes pass through. */
+void gsp__jb_str(gsp__jbuf *b, const char *s);
+/* A JSON number; non-finite values write null. */
+void gsp__jb_num(gsp__jbuf *b, double v);
+void gsp__jb_u64(gsp__jbuf *b, uint64_t v);
+/* "key": (with a leading comma unless first) */
+void gsp__jb_key(gsp__jbuf *b, const char *key, bool first);
+/* Hand the buffer over (NUL-terminated) or free it; GSP_ENOMEM if oom. */
+int gsp__jb_take(gsp__jbuf *b, char **out, size_t *len);
+void gsp__jb_free(gsp__jbuf *b);
+
+/* ---- params.c: /api/v1/series parameters (pure) -------------------------- */
+
+#define GSP__HTTP_MAX_PARAMS 8u
+#define GSP__HTTP_LABELS_MAX 512u
+#define GSP__HTTP_RANGE_DEFAULT 3600u
+#define GSP__HTTP_RANGE_MAX ((uint64_t)31 * 86400)
+
+typedef struct gsp__kv {
+  const char *key; /* decoded; never NULL */
+  const char *val; /* decoded; NULL when the key had no '=' */
+} gsp__kv;
+
+typedef struct gsp__series_req {
+  const char *name;   /* points into the kv array */
+  const char *labels; /* NULL = no labels */
+  uint64_t range_s;
+} gsp__series_req;
+
+/*
+ * Validate the decoded query parameters of /api/v1/series. Returns GSP_OK,
+ * or GSP_EINVAL with *bad set to the offending parameter name (a static
+ * string, or the unknown key itself) and *why to a static reason.
+ */
+int gsp__series_params(const gsp__kv *kv, size_t n, gsp__series_req *out, const char **bad,
+                       const char **why);
+
+/* ---- routes.c ------------------------------------------------------------ */
+
+typedef enum gsp__route {
+  GSP__R_METRICS = 0,
+  GSP__R_API_METRICS,
+  GSP__R_SERIES,
+  GSP__R_ALERTS,
+  GSP__R_HEALTHZ,
+  GSP__R_OTHER,
+  GSP__R_COUNT
+} gsp__route;
+
+/* A response being built: body from gsp_malloc (owned until handed to MHD). */
+typedef struct gsp__resp {
+  unsigned status;
+  const char *ctype; /* static */
+  char *body;
+  size_t len;
+} gsp__resp;
+
+gsp__route gsp__route_of(const char *path);
+const char *gsp__route_name(gsp__route r);
+/* Fill r with a JSON error body {"error":msg[,"parameter":param]}. */
+void gsp__resp_error(gsp__resp *r, unsigned status, const char *msg, const char *param);
+void gsp__route_metrics(gsp_metrics *m, bool openmetrics, gsp__resp *r);
+void gsp__route_api_metrics(gsp_metrics *m, gsp__resp *r);
+void gsp__route_series(gsp_monitor *mon, const gsp__kv *kv, size_t n, gsp__resp *r);
+void gsp__route_alerts(gsp_monitor *mon, gsp__resp *r);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * server.c - the libmicrohttpd glue: start and stop the daemon, check each
+ * request (body, token, method, route) and hand it to routes.c.
+ *
+ * Threading model. The daemon runs with MHD_USE_AUTO_INTERNAL_THREAD: one
+ * internal polling thread (epoll on Linux) multiplexes every connection
+ * and calls our handler; cfg.threads > 1 makes a pool of such threads. We
+ * chose this over thread-per-connection because the work per request is
+ * a few microseconds of rendering, so one thread keeps up with far more
+ * requests than a scraper or a dashboard sends, while a thread per
+ * connection would spend a stack per idle keep-alive client and let a
+ * burst of connections create a burst of threads. The cost is that a slow
+ * handler delays the other connections of its thread; ours never block on
+ * I/O (they take the registry or monitor lock briefly).
+ *
+ * Request checks, in order: on the first call of the handler for a
+ * request (headers only; we never read a body), a declared body
+ * (Content-Length > 0 or any Transfer-Encoding) is 413; on the second
+ * call (end of request; answering there keeps the connection alive), a missing or wrong bearer
+ * token is 401; a method other than GET or HEAD is 405; then the route. Oversized request lines and
+ * headers never reach us: the connection's memory pool is max_request_bytes plus room for the
+ * response headers, and libmicrohttpd answers 431 or 414 on its own.
+ *
+ * Self-metrics are recorded after the response is built: one histogram
+ * child per route (created at start) and a counter child per (route,
+ * code), created on first use (a failure to create one is ignored: a
+ * request is never failed for its own bookkeeping).
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "http_int.h"
+
+#define RESP_HEADER_ROOM 8192u
+
+struct gsp_http {
+  struct MHD_Daemon *d;
+  char *token; /* NULL = no auth */
+  size_t toklen;
+  gsp_metrics *metrics;
+  gsp_monitor *monitor;
+  uint16_t port;
+  gsp_metric_family *req_family;
+  gsp_hist *dur[GSP__R_COUNT];
+};
+
+/* ---- request bookkeeping ------------------------------------------------- */
+
+static void count_request(gsp_http *h, gsp__route rt, unsigned status, uint64_t t0) {
+  if (h->req_family == NULL) return;
+  char code[8];
+  snprintf(code, sizeof code, "%u", status % 1000);
+  const char *vals[2] = {gsp__route_name(rt), code};
+  gsp_counter *c = NULL;
+  if (gsp_metrics_counter(h->req_family, vals, &c) == GSP_OK) gsp_counter_inc(c);
+  if (h->dur[rt]) gsp_hist_record(h->dur[rt], gsp_now_ns() - t0);
+}
+
+static int make_self_metrics(gsp_http *h) {
+  static const char *const route_label[] = {"route"};
+  static const char *const req_labels[] = {"route", "code"};
+  gsp_metric_desc rd = {.name = "gsp_http_requests_total",
+                        .help = "HTTP requests served, by route and status code",
+                        .type = GSP_METRIC_COUNTER,
+                        .label_names = req_labels,
+                        .nlabels = 2};
+  gsp_metric_desc dd = {.name = "gsp_http_request_duration_seconds",
+                        .help = "Time to build an HTTP response, by route",
+                        .type = GSP_METRIC_HISTOGRAM,
+                        .label_names = route_label,
+                        .nlabels = 1};
+  gsp_metric_family *df = NULL;
+  int rv = gsp_metrics_family(h->metrics, &rd, &h->req_family);
+  if (rv == GSP_OK) rv = gsp_metrics_family(h->metrics, &dd, &df);
+  for (int i = 0; rv == GSP_OK && i < GSP__R_COUNT; i++) {
+    const char *v[1] = {gsp__route_name((gsp__route)i)};
+    rv = gsp_metrics_histogram(df, v, &h->dur[i]);
+  }
+  return rv;
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+/* Constant time in the token's bytes (the length of the offered one leaks). */
+static bool token_ok(const gsp_http *h, const char *auth) {
+  if (h->token == NULL) return true;
+  if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) return false;
+  const char *t = auth + 7;
+  size_t n = strlen(t);
+  unsigned char diff = n != h->toklen;
+  for (size_t i = 0; i < h->toklen; i++) diff |= (unsigned char)(h->token[i] ^ (i < n ? t[i] : 0));
+  return diff == 0;
+}
+
+static bool has_body(struct MHD_Connection *c) {
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+  const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+  if (te != NULL) return true;
+  if (cl == NULL) return false;
+  while (*cl == '0') cl++;
+  return *cl != '\0';
+}
+
+static bool wants_openmetrics(struct MHD_Connection *c) {
+  const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+  return a != NULL && strstr(a, "application/openmetrics-text") != NULL;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+typedef struct kv_ctx {
+  gsp__kv kv[GSP__HTTP_MAX_PARAMS + 1];
+  size_t n;
+} kv_ctx;
+
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+  kv_ctx *k = cls;
+  if (k->n == GSP__HTTP_MAX_PARAMS + 1) return MHD_NO;
+  k->kv[k->n].key = key ? key : "";
+  k->kv[k->n].val = value;
+  k->n++;
+  return MHD_YES;
+}
+
+static void route_request(gsp_http *h, struct MHD_Connection *c, gsp__route rt, gsp__resp *r) {
+  bool need_metrics = rt == GSP__R_METRICS || rt == GSP__R_API_METRICS;
+  bool need_monitor = rt == GSP__R_SERIES || rt == GSP__R_ALERTS;
+  if (rt == GSP__R_OTHER || (need_metrics && !h->metrics) || (need_monitor && !h->monitor)) {
+    gsp__resp_error(r, 404, "not found", NULL);
+  } else if (rt == GSP__R_HEALTHZ) {
+    r->status = 200;
+    r->ctype = "text/plain; charset=utf-8";
+    r->body = gsp_strdup("ok\n");
+    r->len = r->body ? 3 : 0;
+  } else if (rt == GSP__R_METRICS) {
+    gsp__route_metrics(h->metrics, wants_openmetrics(c), r);
+  } else if (rt == GSP__R_API_METRICS) {
+    gsp__route_api_metrics(h->metrics, r);
+  } else if (rt == GSP__R_ALERTS) {
+    gsp__route_alerts(h->monitor, r);
+  } else {
+    kv_ctx k = {.n = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &k);
+    gsp__route_series(h->monitor, k.kv, k.n, r);
+  }
+}
+
+static void build(gsp_http *h, struct MHD_Connection *c, const char *method, gsp__route rt,
+                  gsp__resp *r) {
+  if (!token_ok(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+    gsp__resp_error(r, 401, "missing or wrong bearer token", NULL);
+  } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    gsp__resp_error(r, 405, "method not allowed", NULL);
+  } else {
+    route_request(h, c, rt, r);
+  }
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, gsp__resp *r) {
+  struct MHD_Response *resp =
+      r->body ? MHD_create_response_from_buffer_with_free_callback(r->len, r->body, gsp_free)
+              : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  if (resp == NULL) {
+    gsp_free(r->body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+  if (r->status == 405) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  enum MHD_Result rv = MHD_queue_response(c, r->status, resp);
+  MHD_destroy_response(resp);
+  return rv;
+}
+
+/* First call (headers only): a declared body is refused at once (which
+ * also makes libmicrohttpd close the connection); otherwise wait for the
+ * second call, so the response can keep the connection alive. */
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **req_cls) {
+  gsp_http *h = cls;
+  uint64_t t0 = gsp_now_ns();
+  gsp__route rt = gsp__route_of(url ? url : "");
+  gsp__resp r = {.status = 500, .ctype = "text/plain", .body = NULL, .len = 0};
+  if (*req_cls == NULL) {
+    *req_cls = h;
+    if (!has_body(c)) return MHD_YES;
+    gsp__resp_error(&r, 413, "request bodies are not accepted", NULL);
+  } else if (*upload_size != 0) {
+    return MHD_NO; /* a body we did not announce accepting: drop the connection */
+  } else {
+    build(h, c, method ? method : "", rt, &r);
+  }
+  count_request(h, rt, r.status, t0);
+  return send_resp(c, &r);
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+typedef union any_addr {
+  struct sockaddr sa;
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+} any_addr;
+
+static int parse_address(const gsp_http_config *cfg, any_addr *a, bool *v6) {
+  const char *s = cfg->address ? cfg->address : GSP_HTTP_DEFAULT_ADDRESS;
+  uint16_t port = cfg->port_ephemeral ? 0 : (cfg->port ? cfg->port : GSP_HTTP_DEFAULT_PORT);
+  memset(a, 0, sizeof *a);
+  *v6 = false;
+  if (inet_pton(AF_INET, s, &a->in4.sin_addr) == 1) {
+    a->in4.sin_family = AF_INET;
+    a->in4.sin_port = htons(port);
+    return GSP_OK;
+  }
+  if (inet_pton(AF_INET6, s, &a->in6.sin6_addr) == 1) {
+    a->in6.sin6_family = AF_INET6;
+    a->in6.sin6_port = htons(port);
+    *v6 = true;
+    return GSP_OK;
+  }
+  return GSP_EINVAL;
+}
+
+static int check_config(const gsp_http_config *cfg, char *err, size_t errlen) {
+  if (cfg->max_request_bytes != 0 && cfg->max_request_bytes < 1024) {
+    snprintf(err, errlen, "max_request_bytes %u is below 1024", cfg->max_request_bytes);
+    return GSP_EINVAL;
+  }
+  if (cfg->threads > 16) {
+    snprintf(err, errlen, "threads %u is above 16", cfg->threads);
+    return GSP_EINVAL;
+  }
+  return GSP_OK;
+}
+
+static unsigned or_default(uint32_t v, unsigned def) { return v ? v : def; }
+
+static int start_daemon(gsp_http *h, const gsp_http_config *cfg, any_addr *a, bool v6) {
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | (v6 ? MHD_USE_IPv6 : 0);
+  size_t mem =
+      (size_t)or_default(cfg->max_request_bytes, GSP_HTTP_DEFAULT_MAX_REQUEST) + RESP_HEADER_ROOM;
+  unsigned pool = cfg->threads > 1 ? cfg->threads : 0;
+  h->d = MHD_start_daemon(
+      flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, &a->sa, MHD_OPTION_CONNECTION_LIMIT,
+      or_default(cfg->max_connections, GSP_HTTP_DEFAULT_MAX_CONNECTIONS),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, or_default(cfg->max_per_ip, GSP_HTTP_DEFAULT_MAX_PER_IP),
+      MHD_OPTION_CONNECTION_TIMEOUT, or_default(cfg->timeout_s, GSP_HTTP_DEFAULT_TIMEOUT_S),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
+  if (h->d == NULL) return GSP_ESYS;
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = info ? info->port : 0;
+  return GSP_OK;
+}
+
+static int init(gsp_http *h, const gsp_http_config *cfg, char *err, size_t errlen) {
+  any_addr a;
+  bool v6;
+  if (parse_address(cfg, &a, &v6) != GSP_OK) {
+    snprintf(err, errlen, "listen address '%s' is not an IPv4 or IPv6 literal", cfg->address);
+    return GSP_EINVAL;
+  }
+  h->metrics = cfg->metrics;
+  h->monitor = cfg->monitor;
+  if (cfg->token && *cfg->token) {
+    h->token = gsp_strdup(cfg->token);
+    if (h->token == NULL) return GSP_ENOMEM;
+    h->toklen = strlen(h->token);
+  }
+  int rv = h->metrics ? make_self_metrics(h) : GSP_OK;
+  if (rv != GSP_OK) {
+    snprintf(err, errlen, "self metrics: %s", gsp_metrics_errmsg(h->metrics));
+    return rv;
+  }
+  if (start_daemon(h, cfg, &a, v6) != GSP_OK) {
+    snprintf(err, errlen, "cannot listen on %s (port in use, or not permitted)",
+             cfg->address ? cfg->address : GSP_HTTP_DEFAULT_ADDRESS);
+    return GSP_ESYS;
+  }
+  return GSP_OK;
+}
+
+int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf, size_t errlen) {
+  char tmp[160];
+  char *err = errbuf && errlen ? errbuf : tmp;
+  size_t elen = errbuf && errlen ? errlen : sizeof tmp;
+  err[0] = '\0';
+  if (out == NULL) return GSP_EINVAL;
+  *out = NULL;
+  gsp_http_config zero = {0};
+  if (cfg == NULL) cfg = &zero;
+  int rv = check_config(cfg, err, elen);
+  if (rv != GSP_OK) return rv;
+  gsp_http *h = gsp_calloc(1, sizeof *h);
+  if (h == NULL) return GSP_ENOMEM;
+  rv = init(h, cfg, err, elen);
+  if (rv != GSP_OK) {
+    gsp_http_destroy(h);
+    return rv;
+  }
+  *out = h;
+  return GSP_OK;
+}
+
+void gsp_http_destroy(gsp_http *h) {
+  if (h == NULL) return;
+  if (h->d) MHD_stop_daemon(h->d);
+  gsp_free(h->token);
+  gsp_free(h);
+}
+
+uint16_t gsp_http_port(const gsp_http *h) { return h ? h->port : 0; }

@@ -1,0 +1,48 @@
+#!/bin/sh
+# serve_cli.sh - end-to-end checks of `gsperf serve`, run by ctest as
+#   sh serve_cli.sh GSPERF HTTP_GET WORKDIR CASE
+# Cases: serve (port 0 + --port-file, GET /healthz and /metrics with a
+# token, SIGTERM, exit 0), badflag (exit 2 naming the flag), badrules
+# (exit 1 naming the file and the field).
+set -u
+gsperf=$1 client=$2 work=$3 case=$4
+rm -rf "$work" && mkdir -p "$work"
+die() { echo "FAIL: $*"; cat "$work/err" 2>/dev/null; exit 1; }
+
+case $case in
+serve)
+  "$gsperf" serve --listen 127.0.0.1:0 --port-file "$work/port" --token tok \
+    --interval 50 2> "$work/err" &
+  pid=$!
+  "$client" "$work/port" /healthz tok > "$work/h" || die "no answer on /healthz"
+  head -n1 "$work/h" | grep -qx 200 || die "/healthz: $(cat "$work/h")"
+  "$client" "$work/port" /metrics tok > "$work/m" || die "no answer on /metrics"
+  grep -q '^gsp_process_resident_bytes ' "$work/m" || die "/metrics lacks the collector: $(cat "$work/m")"
+  "$client" "$work/port" /metrics > "$work/u" || die "no answer without token"
+  head -n1 "$work/u" | grep -qx 401 || die "no token: $(head -n1 "$work/u")"
+  kill -TERM "$pid"
+  wait "$pid"; rc=$?
+  [ "$rc" -eq 0 ] || die "exit $rc after SIGTERM"
+  grep -q "serving http://127.0.0.1:$(cat "$work/port")/metrics" "$work/err" || die "no URL on stderr"
+  ;;
+badflag)
+  for args in "--listen nowhere" "--listen 127.0.0.1:70000" "--interval 0" "--frob x" "--token"; do
+    # shellcheck disable=SC2086
+    "$gsperf" serve $args 2> "$work/err"; rc=$?
+    [ "$rc" -eq 2 ] || die "serve $args: exit $rc, want 2"
+    flag=${args%% *}
+    grep -q -- "$flag" "$work/err" || die "serve $args: stderr does not name $flag"
+  done
+  "$gsperf" serve --listen localhost:1 2> "$work/err"; rc=$?
+  [ "$rc" -eq 1 ] || die "a non-literal address: exit $rc, want 1"
+  ;;
+badrules)
+  printf '[{"name": "hot", "metric": "gsp_process_cpu_percent", "comparison": "~"}]' > "$work/r.json"
+  "$gsperf" serve --listen 127.0.0.1:0 --rules "$work/r.json" 2> "$work/err"; rc=$?
+  [ "$rc" -eq 1 ] || die "bad rules: exit $rc, want 1"
+  grep -q "r.json" "$work/err" || die "error does not name the file"
+  grep -q "comparison" "$work/err" || die "error does not name the field"
+  ;;
+*) die "unknown case $case" ;;
+esac
+echo "ok: $case"

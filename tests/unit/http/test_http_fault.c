@@ -1,0 +1,90 @@
+/*
+ * test_http_fault.c - fault injection for gsp_http_create(): with a
+ * registry and a monitor, fail the Nth allocation made through the gsperf
+ * hooks, for every N until a run completes without reaching N. Each run
+ * must end in GSP_OK or a clean GSP_ENOMEM, and after destroying the
+ * server, the monitor and the registry every byte must be freed.
+ * (libmicrohttpd's own allocations do not go through the hooks.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "gsperf/http.h"
+
+static long g_fail_at, g_count, g_live;
+static bool g_failed;
+
+static bool should_fail(void) {
+  g_count++;
+  if (g_fail_at != 0 && g_count == g_fail_at) return (g_failed = true);
+  return false;
+}
+
+static void *f_malloc(void *u, size_t n) {
+  (void)u;
+  if (should_fail()) return NULL;
+  void *p = malloc(n);
+  if (p) g_live++;
+  return p;
+}
+
+static void *f_realloc(void *u, void *p, size_t n) {
+  (void)u;
+  if (should_fail()) return NULL;
+  void *q = realloc(p, n);
+  if (q && !p) g_live++;
+  return q;
+}
+
+static void f_free(void *u, void *p) {
+  (void)u;
+  if (p) g_live--;
+  free(p);
+}
+
+static void one_run(void) {
+  gsp_metrics *m = NULL;
+  gsp_monitor *mon = NULL;
+  gsp_http *h = NULL;
+  int rv = gsp_metrics_create(NULL, &m);
+  if (rv == GSP_OK) {
+    gsp_monitor_config mc = {.metrics = m};
+    rv = gsp_monitor_create(&mc, &mon);
+  }
+  if (rv == GSP_OK) {
+    gsp_http_config cfg = {.metrics = m, .monitor = mon, .port_ephemeral = true, .token = "t"};
+    rv = gsp_http_create(&cfg, &h, NULL, 0);
+    if (rv != GSP_OK) assert_null(h);
+  }
+  if (rv != GSP_OK && rv != GSP_ENOMEM) fail_msg("N=%ld: %s", g_fail_at, gsp_err_name(rv));
+  gsp_http_destroy(h);
+  gsp_monitor_destroy(mon);
+  gsp_metrics_destroy(m);
+}
+
+static void test_create_fault(void **state) {
+  (void)state;
+  gsp_allocator a = {f_malloc, f_realloc, f_free, NULL};
+  gsp_set_allocator(&a);
+  long n;
+  for (n = 1;; n++) {
+    g_fail_at = n;
+    g_count = g_live = 0;
+    g_failed = false;
+    one_run();
+    if (g_live != 0) fail_msg("N=%ld: %ld blocks leaked", n, g_live);
+    if (!g_failed) break;
+  }
+  gsp_set_allocator(NULL);
+  print_message("fault injection: %ld allocation points\n", n - 1);
+  assert_true(n > 3);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_create_fault)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
