@@ -15,36 +15,7 @@
 
 #include "gsperf/http.h"
 
-static long g_fail_at, g_count, g_live;
-static bool g_failed;
-
-static bool should_fail(void) {
-  g_count++;
-  if (g_fail_at != 0 && g_count == g_fail_at) return (g_failed = true);
-  return false;
-}
-
-static void *f_malloc(void *u, size_t n) {
-  (void)u;
-  if (should_fail()) return NULL;
-  void *p = malloc(n);
-  if (p) g_live++;
-  return p;
-}
-
-static void *f_realloc(void *u, void *p, size_t n) {
-  (void)u;
-  if (should_fail()) return NULL;
-  void *q = realloc(p, n);
-  if (q && !p) g_live++;
-  return q;
-}
-
-static void f_free(void *u, void *p) {
-  (void)u;
-  if (p) g_live--;
-  free(p);
-}
+#include "../../support/fault_alloc.h"
 
 static void one_run(void) {
   gsp_metrics *m = NULL;

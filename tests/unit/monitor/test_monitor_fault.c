@@ -21,41 +21,9 @@
 
 #include "gsperf/monitor.h"
 
-static long g_fail_at, g_count, g_live;
-static bool g_failed;
+#include "../../support/fault_alloc.h"
+
 static char g_rules[64];
-
-static bool should_fail(void) {
-  g_count++;
-  if (g_fail_at != 0 && g_count == g_fail_at) return (g_failed = true);
-  return false;
-}
-
-static void *f_malloc(void *u, size_t n) {
-  (void)u;
-  if (should_fail()) return NULL;
-  void *p = malloc(n);
-  if (p) g_live++;
-  return p;
-}
-
-static void *f_realloc(void *u, void *p, size_t n) {
-  (void)u;
-  if (should_fail()) return NULL;
-  void *q = realloc(p, n);
-  if (q && !p) g_live++;
-  return q;
-}
-
-static void f_free(void *u, void *p) {
-  (void)u;
-  if (p) g_live--;
-  free(p);
-}
-
-static void ok_or_nomem(int rv) {
-  if (rv != GSP_OK && rv != GSP_ENOMEM) fail_msg("unexpected status %s", gsp_err_name(rv));
-}
 
 static void record_some(gsp_monitor *mon) {
   for (int i = 0; i < 40; i++) {
