@@ -1,28 +1,51 @@
 #!/usr/bin/env bash
 # Install the Debian packages listed in deps/apt-packages.txt that are not
-# installed yet. Idempotent; prints what it does. Needs root (or sudo).
+# installed yet, then the dashboard's npm packages (web/, from its lock
+# file) when web/node_modules is absent or older than the lock file.
+# Idempotent; prints what it does. Needs root (or sudo) for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 list="$here/deps/apt-packages.txt"
 
 mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
 missing=()
+# Names that installed packages provide (e.g. a nodejs from NodeSource
+# provides, and conflicts with, Debian's npm): such a name counts as there.
+provided=$(dpkg-query -W -f='${Status}\t${Provides}\n' 2>/dev/null |
+  awk -F'\t' '$1 ~ /install ok installed/ {print $2}' | tr ',' '\n' |
+  sed -e 's/(.*//' -e 's/[[:space:]]//g' | sort -u)
 for p in "${wanted[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' &&
+    ! grep -qx -- "$p" <<< "$provided"; then
     missing+=("$p")
   fi
 done
 
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "deps: installing ${missing[*]}"
+  echo "deps: apt-get update"
+  $sudo apt-get update -qq
+  echo "deps: apt-get install -y --no-install-recommends ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#wanted[@]} packages from deps/apt-packages.txt are installed"
-  exit 0
+else
+  apt_install
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "deps: installing ${missing[*]}"
-echo "deps: apt-get update"
-$sudo apt-get update -qq
-echo "deps: apt-get install -y --no-install-recommends ${missing[*]}"
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The dashboard's npm packages (uPlot, embedded at build time; playwright-core
+# for the browser test), exactly as web/package-lock.json pins them. No
+# browser is downloaded: the test drives Debian's chromium.
+web="$here/web"
+if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules" ]; then
+  echo "deps: npm ci --prefix web (from web/package-lock.json)"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$web" --no-audit --no-fund --loglevel=error
+  touch "$web/node_modules"
+else
+  echo "deps: web/node_modules is up to date with web/package-lock.json"
+fi
 echo "deps: done"

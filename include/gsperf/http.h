@@ -19,13 +19,33 @@
  *                    "threshold","level","state"}],"events":[...]}.
  *   /healthz         "ok".
  *
+ * The dashboard, built into the library (web/ and uPlot, embedded at build
+ * time by cmake/embed_web.cmake; nothing is read from disk):
+ *
+ *   /                the page (text/html)
+ *   /app.js          its script; /app.css its style
+ *   /uplot.js        uPlot (uPlot.iife.min.js); /uplot.css its style
+ *
+ * Each carries a strong ETag (a hash of its bytes) and "Cache-Control:
+ * no-cache"; a matching If-None-Match is 304. The page also gets a
+ * Content-Security-Policy (its own files and its own server only) and
+ * "Referrer-Policy: no-referrer". Every few seconds the page fetches
+ * /api/v1/series (the chosen series), /api/v1/alerts and /api/v1/metrics.
+ * The dashboard files are served even without a registry or monitor (the
+ * page then says what is missing). Every other path, including
+ * /index.html, is 404.
+ *
  * Without a registry (cfg.metrics NULL) /metrics and /api/v1/metrics are
- * 404; without a monitor /api/v1/series and /api/v1/alerts are 404. The
- * dashboard page ("/") is not part of this version: "/" is 404.
+ * 404; without a monitor /api/v1/series and /api/v1/alerts are 404.
  *
  * Safety: binds 127.0.0.1 unless told otherwise. With a token, every route
- * (including /healthz) needs "Authorization: Bearer TOKEN" (compared in
- * constant time); otherwise 401 with "WWW-Authenticate: Bearer". A request
+ * (including /healthz) but the dashboard's five files needs "Authorization:
+ * Bearer TOKEN" (compared in constant time); otherwise 401 with
+ * "WWW-Authenticate: Bearer". The dashboard's files hold no data and a
+ * browser cannot add a header to the page's own URL: open the page as
+ * /?token=TOKEN, and it sends the token as that header on its API calls
+ * (it keeps the token in sessionStorage and removes it from the address
+ * bar). A request
  * whose line and headers exceed max_request_bytes is refused by
  * libmicrohttpd (431 or 414); any request body is 413. Connections are
  * bounded in total and per client address, and idle ones time out.
@@ -38,7 +58,7 @@
  * Self-metrics (when a registry is given): gsp_http_requests_total{route,
  * code} and gsp_http_request_duration_seconds{route} (the time to build
  * the response, not to send it). route is one of the route paths above or
- * "other".
+ * "other"; the dashboard's files share the route label "/".
  *
  * Thread safety: gsp_http_create() and gsp_http_destroy() may be called
  * from any thread; gsp_http_port() from any thread while the server lives. The registry and monitor

@@ -1,7 +1,8 @@
 /*
  * http_int.h - private pieces of the HTTP server shared by server.c (the
  * libmicrohttpd glue), routes.c (building responses), params.c (the pure
- * query-parameter validation) and jbuf.c (a tiny JSON writer).
+ * query-parameter validation), jbuf.c (a tiny JSON writer), static.c (the
+ * dashboard's files) and the generated web_assets.c (their bytes).
  */
 #ifndef GSP_HTTP_INT_H
 #define GSP_HTTP_INT_H
@@ -61,6 +62,25 @@ typedef struct gsp__series_req {
 int gsp__series_params(const gsp__kv *kv, size_t n, gsp__series_req *out, const char **bad,
                        const char **why);
 
+/* ---- static.c + web_assets.c: the dashboard's files ---------------------- */
+
+/* One embedded file. The table gsp__web_assets (generated at build time by
+ * cmake/embed_web.cmake from web/) ends with a row whose path is NULL. */
+typedef struct gsp__asset {
+  const char *path;  /* URL path, e.g. "/app.js" */
+  const char *ctype; /* Content-Type */
+  const unsigned char *data;
+  size_t len;
+  const char *etag; /* quoted strong ETag */
+} gsp__asset;
+
+extern const gsp__asset gsp__web_assets[];
+
+/* The embedded file served at path, or NULL. */
+const gsp__asset *gsp__web_asset(const char *path);
+/* Whether an If-None-Match header value names etag (or is "*"). */
+bool gsp__etag_matches(const char *if_none_match, const char *etag);
+
 /* ---- routes.c ------------------------------------------------------------ */
 
 typedef enum gsp__route {
@@ -69,16 +89,20 @@ typedef enum gsp__route {
   GSP__R_SERIES,
   GSP__R_ALERTS,
   GSP__R_HEALTHZ,
+  GSP__R_DASHBOARD, /* any embedded file: "/", "/app.js", ... */
   GSP__R_OTHER,
   GSP__R_COUNT
 } gsp__route;
 
-/* A response being built: body from gsp_malloc (owned until handed to MHD). */
+/* A response being built. body is from gsp_malloc (owned until handed to
+ * MHD), unless asset is set: then body is NULL and the asset's bytes are
+ * sent as they are (static storage, never freed). */
 typedef struct gsp__resp {
   unsigned status;
   const char *ctype; /* static */
   char *body;
   size_t len;
+  const gsp__asset *asset; /* NULL, or an embedded file (200 or 304) */
 } gsp__resp;
 
 gsp__route gsp__route_of(const char *path);
@@ -89,5 +113,7 @@ void gsp__route_metrics(gsp_metrics *m, bool openmetrics, gsp__resp *r);
 void gsp__route_api_metrics(gsp_metrics *m, gsp__resp *r);
 void gsp__route_series(gsp_monitor *mon, const gsp__kv *kv, size_t n, gsp__resp *r);
 void gsp__route_alerts(gsp_monitor *mon, gsp__resp *r);
+/* An embedded file: 200, or 304 when if_none_match names its ETag. */
+void gsp__route_static(const char *path, const char *if_none_match, gsp__resp *r);
 
 #endif

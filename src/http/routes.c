@@ -15,14 +15,16 @@
 
 #define JSON_CT "application/json"
 
+/* The route label of the dashboard's files is "/" (one label for all of
+ * them, so the label set stays fixed). */
 static const char *const route_paths[GSP__R_COUNT] = {
-    "/metrics", "/api/v1/metrics", "/api/v1/series", "/api/v1/alerts", "/healthz", "other",
+    "/metrics", "/api/v1/metrics", "/api/v1/series", "/api/v1/alerts", "/healthz", "/", "other",
 };
 
 gsp__route gsp__route_of(const char *path) {
-  for (int i = 0; i < GSP__R_OTHER; i++)
+  for (int i = 0; i < GSP__R_DASHBOARD; i++)
     if (strcmp(path, route_paths[i]) == 0) return (gsp__route)i;
-  return GSP__R_OTHER;
+  return gsp__web_asset(path) ? GSP__R_DASHBOARD : GSP__R_OTHER;
 }
 
 const char *gsp__route_name(gsp__route r) { return r < GSP__R_COUNT ? route_paths[r] : "other"; }

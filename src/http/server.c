@@ -17,7 +17,10 @@
  * request (headers only; we never read a body), a declared body
  * (Content-Length > 0 or any Transfer-Encoding) is 413; on the second
  * call (end of request; answering there keeps the connection alive), a missing or wrong bearer
- * token is 401; a method other than GET or HEAD is 405; then the route. Oversized request lines and
+ * token is 401 (except for the dashboard's files, which hold no data: a
+ * browser cannot put a header on the page's own URL, so the page reads
+ * the token from its ?token= parameter and sends it on its API calls); a
+ * method other than GET or HEAD is 405; then the route. Oversized request lines and
  * headers never reach us: the connection's memory pool is max_request_bytes plus room for the
  * response headers, and libmicrohttpd answers 431 or 414 on its own.
  *
@@ -129,11 +132,14 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
   return MHD_YES;
 }
 
-static void route_request(gsp_http *h, struct MHD_Connection *c, gsp__route rt, gsp__resp *r) {
+static void route_request(gsp_http *h, struct MHD_Connection *c, const char *path, gsp__route rt,
+                          gsp__resp *r) {
   bool need_metrics = rt == GSP__R_METRICS || rt == GSP__R_API_METRICS;
   bool need_monitor = rt == GSP__R_SERIES || rt == GSP__R_ALERTS;
   if (rt == GSP__R_OTHER || (need_metrics && !h->metrics) || (need_monitor && !h->monitor)) {
     gsp__resp_error(r, 404, "not found", NULL);
+  } else if (rt == GSP__R_DASHBOARD) {
+    gsp__route_static(path, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r);
   } else if (rt == GSP__R_HEALTHZ) {
     r->status = 200;
     r->ctype = "text/plain; charset=utf-8";
@@ -152,28 +158,53 @@ static void route_request(gsp_http *h, struct MHD_Connection *c, gsp__route rt, 
   }
 }
 
-static void build(gsp_http *h, struct MHD_Connection *c, const char *method, gsp__route rt,
-                  gsp__resp *r) {
-  if (!token_ok(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+static void build(gsp_http *h, struct MHD_Connection *c, const char *method, const char *path,
+                  gsp__route rt, gsp__resp *r) {
+  if (rt != GSP__R_DASHBOARD &&
+      !token_ok(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
     gsp__resp_error(r, 401, "missing or wrong bearer token", NULL);
   } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
     gsp__resp_error(r, 405, "method not allowed", NULL);
   } else {
-    route_request(h, c, rt, r);
+    route_request(h, c, path, rt, r);
   }
 }
 
+/* The page may load only its own files and call only its own server; the
+ * token in its URL is never sent on as a Referer. */
+#define PAGE_CSP                                                                    \
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "       \
+  "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; " \
+  "frame-ancestors 'none'"
+
+static struct MHD_Response *make_response(gsp__resp *r) {
+  if (r->asset != NULL && r->status == 200)
+    return MHD_create_response_from_buffer(r->asset->len, (void *)r->asset->data,
+                                           MHD_RESPMEM_PERSISTENT);
+  if (r->body != NULL)
+    return MHD_create_response_from_buffer_with_free_callback(r->len, r->body, gsp_free);
+  return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+}
+
+static void add_asset_headers(struct MHD_Response *resp, const gsp__asset *a) {
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, gsp__resp *r) {
-  struct MHD_Response *resp =
-      r->body ? MHD_create_response_from_buffer_with_free_callback(r->len, r->body, gsp_free)
-              : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *resp = make_response(r);
   if (resp == NULL) {
     gsp_free(r->body);
     return MHD_NO;
   }
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+  if (r->status != 304) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (r->asset != NULL)
+    add_asset_headers(resp, r->asset);
+  else
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   if (r->status == 405) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
   enum MHD_Result rv = MHD_queue_response(c, r->status, resp);
@@ -190,7 +221,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   gsp_http *h = cls;
   uint64_t t0 = gsp_now_ns();
   gsp__route rt = gsp__route_of(url ? url : "");
-  gsp__resp r = {.status = 500, .ctype = "text/plain", .body = NULL, .len = 0};
+  gsp__resp r = {.status = 500, .ctype = "text/plain", .body = NULL, .len = 0, .asset = NULL};
   if (*req_cls == NULL) {
     *req_cls = h;
     if (!has_body(c)) return MHD_YES;
@@ -198,7 +229,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   } else if (*upload_size != 0) {
     return MHD_NO; /* a body we did not announce accepting: drop the connection */
   } else {
-    build(h, c, method ? method : "", rt, &r);
+    build(h, c, method ? method : "", url ? url : "", rt, &r);
   }
   count_request(h, rt, r.status, t0);
   return send_resp(c, &r);

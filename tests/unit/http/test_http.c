@@ -139,7 +139,8 @@ static void test_alerts_route(void **state) {
 static void test_errors(void **state) {
   fixture *f = *state;
   start(f, NULL);
-  expect(hc_req(f->port, "GET", "/", NULL), 404, "application/json", "not found");
+  expect(hc_req(f->port, "GET", "/index.html", NULL), 404, "application/json", "not found");
+  expect(hc_req(f->port, "GET", "/app.js/", NULL), 404, NULL, NULL);
   expect(hc_req(f->port, "GET", "/metrics/", NULL), 404, NULL, NULL);
   expect(hc_req(f->port, "GET", "/../../etc/passwd", NULL), 404, NULL, NULL);
   hc_resp r = hc_req(f->port, "DELETE", "/metrics", NULL);
@@ -157,6 +158,65 @@ static void test_errors(void **state) {
   assert_true(g.status == 0 || g.status == 400);
   free(g.raw);
   expect(hc_req(f->port, "GET", "/healthz", NULL), 200, NULL, "ok");
+}
+
+/* The dashboard's embedded files: types, ETag, 304, HEAD, no token. */
+static void test_dashboard(void **state) {
+  fixture *f = *state;
+  gsp_http_config cfg = {.metrics = f->m, .monitor = f->mon, .token = "s3cret"};
+  start(f, &cfg);
+  static const char *const files[][3] = {
+      {"/", "text/html; charset=utf-8", "<title>gsperf dashboard</title>"},
+      {"/app.js", "text/javascript; charset=utf-8", "/api/v1/series"},
+      {"/app.css", "text/css; charset=utf-8", "font"},
+      {"/uplot.js", "text/javascript; charset=utf-8", "uPlot"},
+      {"/uplot.css", "text/css; charset=utf-8", ".uplot"},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+    expect(hc_req(f->port, "GET", files[i][0], NULL), 200, files[i][1], files[i][2]);
+  hc_resp r = hc_req(f->port, "GET", "/", NULL);
+  char etag[64], hdr[160], v[512];
+  assert_non_null(hc_header(&r, "ETag", etag, sizeof etag));
+  assert_int_equal(etag[0], '"');
+  assert_non_null(hc_header(&r, "Cache-Control", v, sizeof v));
+  assert_string_equal(v, "no-cache");
+  assert_non_null(hc_header(&r, "Content-Security-Policy", v, sizeof v));
+  assert_non_null(strstr(v, "script-src 'self'"));
+  assert_non_null(hc_header(&r, "Referrer-Policy", v, sizeof v));
+  free(r.raw);
+  snprintf(hdr, sizeof hdr, "If-None-Match: W/\"x\", %s\r\n", etag);
+  r = hc_req(f->port, "GET", "/", hdr);
+  assert_int_equal(r.status, 304);
+  assert_string_equal(hc_body(&r), "");
+  free(r.raw);
+  expect(hc_req(f->port, "GET", "/", "If-None-Match: \"other\"\r\n"), 200, NULL, "gsperf");
+  r = hc_req(f->port, "HEAD", "/app.js", NULL);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(hc_body(&r), "");
+  free(r.raw);
+  /* the page is public, its data is not */
+  expect(hc_req(f->port, "GET", "/api/v1/alerts", NULL), 401, NULL, NULL);
+  expect(hc_req(f->port, "GET", "/favicon.ico", NULL), 401, NULL, NULL);
+  expect(hc_req(f->port, "POST", "/", NULL), 405, NULL, NULL);
+  expect(hc_req(f->port, "GET", "/metrics", "Authorization: Bearer s3cret\r\n"), 200, NULL,
+         "gsp_http_requests_total{route=\"/\",code=\"304\"} 1");
+}
+
+static void test_etag_match(void **state) {
+  (void)state;
+  const char *e = "\"abc\"";
+  assert_true(gsp__etag_matches("\"abc\"", e));
+  assert_true(gsp__etag_matches("W/\"abc\"", e));
+  assert_true(gsp__etag_matches("\"x\", \"abc\"", e));
+  assert_true(gsp__etag_matches("*", e));
+  assert_false(gsp__etag_matches(NULL, e));
+  assert_false(gsp__etag_matches("", e));
+  assert_false(gsp__etag_matches("\"abcd\"", e));
+  assert_false(gsp__etag_matches("\"ab\"", e));
+  assert_false(gsp__etag_matches(",,  ,", e));
+  assert_non_null(gsp__web_asset("/"));
+  assert_null(gsp__web_asset("/../web/index.html"));
+  assert_null(gsp__web_asset(""));
 }
 
 static void test_oversized(void **state) {
@@ -309,6 +369,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_json_routes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alerts_route, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dashboard, setup, teardown),
+      cmocka_unit_test(test_etag_match),
       cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
       cmocka_unit_test_setup_teardown(test_token, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nothing_served, setup, teardown),

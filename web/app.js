@@ -1,0 +1,320 @@
+/*
+ * app.js - the gsperf dashboard. Plain browser JavaScript, no framework.
+ *
+ * Every REFRESH_MS it fetches, from the server that served this page:
+ *   /api/v1/series?name=N&range=R  for each chosen series -> one uPlot chart
+ *   /api/v1/alerts                 -> the rules table and recent events
+ *   /api/v1/metrics                -> the metrics table (cache and http first)
+ * A token given as ?token=T in the page URL is kept in sessionStorage,
+ * removed from the address bar, and sent as "Authorization: Bearer T" on
+ * every fetch; it is never written to the console or the page.
+ *
+ * Series times are seconds on the monitor's clock; each answer carries
+ * that clock's "now", so points are shifted onto the wall clock
+ * (Date.now()) for the time axis.
+ */
+(function () {
+  "use strict";
+
+  const REFRESH_MS = 2000;
+
+  // The collector's series the picker offers (gsperf/monitor.h).
+  const SERIES = [
+    { name: "gsp_process_cpu_percent", label: "Process CPU", unit: "pct", on: true },
+    { name: "gsp_process_resident_bytes", label: "Process RSS", unit: "bytes", on: true },
+    { name: "gsp_process_heap_bytes", label: "Process heap", unit: "bytes" },
+    { name: "gsp_process_threads", label: "Process threads", unit: "" },
+    { name: "gsp_process_open_fds", label: "Open files", unit: "" },
+    { name: "gsp_machine_cpu_percent", label: "Machine CPU", unit: "pct", on: true },
+    { name: "gsp_machine_memory_available_bytes", label: "Machine memory available", unit: "bytes" },
+    { name: "gsp_machine_load1", label: "Load (1 min)", unit: "", on: true },
+    { name: "gsp_machine_load5", label: "Load (5 min)", unit: "" },
+    { name: "gsp_cgroup_memory_usage_bytes", label: "cgroup memory", unit: "bytes" },
+  ];
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---- token ---------------------------------------------------------------
+
+  function takeToken() {
+    const url = new URL(window.location.href);
+    let tok = url.searchParams.get("token");
+    if (tok) {
+      try { sessionStorage.setItem("gsperf-token", tok); } catch (e) { /* private mode */ }
+      url.searchParams.delete("token");
+      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+    } else {
+      try { tok = sessionStorage.getItem("gsperf-token"); } catch (e) { tok = null; }
+    }
+    return tok || "";
+  }
+  const token = takeToken();
+
+  async function getJSON(path) {
+    const headers = { Accept: "application/json" };
+    if (token) headers.Authorization = "Bearer " + token;
+    const r = await fetch(path, { headers, cache: "no-store" });
+    if (r.status === 404) return null;
+    if (r.status === 401) throw new Error("not authorised: open the page with ?token=YOUR_TOKEN");
+    if (!r.ok) throw new Error(path.split("?")[0] + ": HTTP " + r.status);
+    return r.json();
+  }
+
+  // ---- formatting ------------------------------------------------------------
+
+  function fmtBytes(v) {
+    if (v == null || !isFinite(v)) return "–";
+    const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (Math.abs(v) >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+    return (i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)) + " " + u[i];
+  }
+  function fmtNum(v) {
+    if (v == null || !isFinite(v)) return "–";
+    if (Math.abs(v) >= 1e6) return v.toExponential(3);
+    if (Number.isInteger(v)) return v.toLocaleString("en-US");
+    return v.toFixed(Math.abs(v) < 10 ? 2 : 1);
+  }
+  function fmtSeconds(v) {
+    if (v == null || !isFinite(v)) return "–";
+    if (v < 1e-3) return (v * 1e6).toFixed(1) + " µs";
+    if (v < 1) return (v * 1e3).toFixed(1) + " ms";
+    return v.toFixed(2) + " s";
+  }
+  // a value of the named series, by its name's unit suffix
+  function fmtByName(name, v) {
+    if (name.endsWith("_bytes")) return fmtBytes(v);
+    if (name.endsWith("_percent")) return fmt("pct", v);
+    if (name.endsWith("_seconds")) return fmtSeconds(v);
+    return fmtNum(v);
+  }
+  function fmt(unit, v) {
+    if (unit === "bytes") return fmtBytes(v);
+    if (unit === "pct") return (v == null || !isFinite(v)) ? "–" : v.toFixed(1) + " %";
+    return fmtNum(v);
+  }
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  // ---- series picker and charts -----------------------------------------------
+
+  const charts = new Map(); // name -> { spec, box, plot, now }
+  window.gspDashboard = { charts, refreshes: 0 };
+
+  function chosen() {
+    return SERIES.filter((s) => $("pick-" + s.name).checked);
+  }
+
+  function buildPicker() {
+    const box = $("picker");
+    for (const s of SERIES) {
+      const lab = el("label");
+      const cb = el("input");
+      cb.type = "checkbox";
+      cb.id = "pick-" + s.name;
+      cb.checked = !!s.on;
+      cb.addEventListener("change", () => { syncCharts(); refresh(); });
+      lab.append(cb, " " + s.label);
+      box.append(lab);
+    }
+  }
+
+  function chartWidth(box) {
+    return Math.max(240, box.clientWidth - 16);
+  }
+
+  function makeChart(spec) {
+    const box = el("div", "chart");
+    box.dataset.series = spec.name;
+    const title = el("div", "title");
+    const now = el("span", "now", "–");
+    title.append(el("span", null, spec.label), now);
+    const plotBox = el("div");
+    plotBox.append(el("div", "nodata", "waiting for data…"));
+    box.append(title, el("div", "name", spec.name), plotBox);
+    $("charts").append(box);
+    return { spec, box, plotBox, now, plot: null };
+  }
+
+  function newPlot(c, data) {
+    const unit = c.spec.unit;
+    const opts = {
+      width: chartWidth(c.box),
+      height: 180,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (u, lo, hi) => yRange(unit, lo, hi) } },
+      axes: [
+        { stroke: "#5b6475", grid: { stroke: "#eceff3" } },
+        { stroke: "#5b6475", grid: { stroke: "#eceff3" }, size: 70,
+          values: (u, ticks) => ticks.map((t) => fmt(unit, t)) },
+      ],
+      series: [
+        {},
+        { label: "max", stroke: "rgba(37,99,235,0.35)", width: 1 },
+        { label: "mean", stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.08)" },
+      ],
+    };
+    c.plotBox.textContent = "";
+    c.plot = new uPlot(opts, data, c.plotBox);
+  }
+
+  function yRange(unit, lo, hi) {
+    if (lo == null || hi == null) return [0, 1];
+    const top = hi > 0 ? hi * 1.1 : 1;
+    if (unit === "pct") return [0, Math.max(top, 5)];
+    return [Math.min(0, lo), top];
+  }
+
+  function syncCharts() {
+    const want = new Set(chosen().map((s) => s.name));
+    for (const [name, c] of charts) {
+      if (!want.has(name)) {
+        if (c.plot) c.plot.destroy();
+        c.box.remove();
+        charts.delete(name);
+      }
+    }
+    for (const s of chosen()) if (!charts.has(s.name)) charts.set(s.name, makeChart(s));
+  }
+
+  async function refreshChart(c, range) {
+    const q = "/api/v1/series?name=" + encodeURIComponent(c.spec.name) + "&range=" + range;
+    const s = await getJSON(q);
+    if (!charts.has(c.spec.name)) return; // unticked meanwhile
+    if (s == null || s.points.length === 0) {
+      c.now.textContent = "no data";
+      return;
+    }
+    const shift = Date.now() / 1000 - s.now;
+    const xs = [], mean = [], max = [];
+    for (const p of s.points) { xs.push(p.t + shift); mean.push(p.mean); max.push(p.max); }
+    const data = [xs, max, mean];
+    c.now.textContent = fmt(c.spec.unit, mean[mean.length - 1]);
+    if (c.plot) c.plot.setData(data);
+    else newPlot(c, data);
+  }
+
+  // ---- alerts ------------------------------------------------------------------
+
+  function badge(text) {
+    return el("span", "badge " + text, text);
+  }
+
+  function renderAlerts(a) {
+    const body = $("alerts").tBodies[0];
+    body.textContent = "";
+    if (a == null) {
+      body.append(rowOf([el("td", "empty", "no monitor on this server")], 4));
+      return;
+    }
+    if (a.rules.length === 0) body.append(rowOf([el("td", "empty", "no alert rules loaded")], 4));
+    const order = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
+    const rules = a.rules.slice().sort((x, y) => (order[x.state] ?? 9) - (order[y.state] ?? 9));
+    for (const r of rules) {
+      const tr = el("tr", r.state);
+      tr.dataset.rule = r.name;
+      const cond = r.metric + (r.labels ? "{" + r.labels + "}" : "") + " " + r.comparison + " " +
+        fmtByName(r.metric, r.threshold);
+      const lv = el("td"); lv.append(badge(r.level));
+      const st = el("td"); st.append(badge(r.state));
+      tr.append(el("td", null, r.name), el("td", "mono", cond), lv, st);
+      body.append(tr);
+    }
+    const ev = $("events");
+    ev.textContent = "";
+    const recent = a.events.slice(-8).reverse();
+    if (recent.length === 0) ev.append(el("li", "empty", "none"));
+    for (const e of recent) {
+      const li = el("li");
+      li.append(badge(e.level), " " + e.kind.toLowerCase() + ": " + e.rule + " (" + e.series +
+        " = " + fmtByName(e.series, e.value) + ")");
+      ev.append(li);
+    }
+  }
+
+  function rowOf(cells, span) {
+    const tr = el("tr");
+    if (span) cells[0].colSpan = span;
+    tr.append(...cells);
+    return tr;
+  }
+
+  // ---- metrics -------------------------------------------------------------------
+
+  function familyValue(f) {
+    if (f.type === "histogram") {
+      let n = 0, p99 = 0;
+      for (const s of f.series) { n += s.count; p99 = Math.max(p99, (s.p99 || 0) * (f.scale || 1)); }
+      return n.toLocaleString("en-US") + " obs, p99 " +
+        (f.name.endsWith("_seconds") ? fmtSeconds(p99) : fmtNum(p99));
+    }
+    let sum = 0;
+    for (const s of f.series) sum += s.value;
+    return fmtByName(f.name, sum);
+  }
+
+  function rank(name) {
+    if (name.startsWith("gsp_cache")) return 0;
+    if (name.startsWith("gsp_http")) return 1;
+    return 2;
+  }
+
+  function renderMetrics(m) {
+    const body = $("metrics").tBodies[0];
+    body.textContent = "";
+    if (m == null) {
+      body.append(rowOf([el("td", "empty", "no registry on this server")], 3));
+      return;
+    }
+    const fams = m.families.slice().sort((a, b) => rank(a.name) - rank(b.name)).slice(0, 24);
+    for (const f of fams) {
+      const name = el("td", "mono", f.name);
+      if (f.help) name.title = f.help;
+      body.append(rowOf([name, el("td", null, f.type), el("td", "num", familyValue(f))]));
+    }
+  }
+
+  // ---- the loop --------------------------------------------------------------------
+
+  function setStatus(text, bad) {
+    const s = $("status");
+    s.textContent = text;
+    s.classList.toggle("err", !!bad);
+  }
+
+  let busy = false;
+  async function refresh() {
+    if (busy) return;
+    busy = true;
+    try {
+      const range = $("range").value;
+      const work = [...charts.values()].map((c) => refreshChart(c, range));
+      const [alerts, metrics] = await Promise.all([getJSON("/api/v1/alerts"),
+        getJSON("/api/v1/metrics"), ...work]);
+      renderAlerts(alerts);
+      renderMetrics(metrics);
+      window.gspDashboard.refreshes++;
+      setStatus("updated " + new Date().toLocaleTimeString() + " · every " + REFRESH_MS / 1000 + " s");
+    } catch (e) {
+      setStatus("update failed: " + e.message, true);
+    } finally {
+      busy = false;
+    }
+  }
+
+  function resize() {
+    for (const c of charts.values()) if (c.plot) c.plot.setSize({ width: chartWidth(c.box), height: 180 });
+  }
+
+  buildPicker();
+  syncCharts();
+  $("range").addEventListener("change", refresh);
+  window.addEventListener("resize", resize);
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+})();
