@@ -50,6 +50,20 @@
  * libmicrohttpd (431 or 414); any request body is 413. Connections are
  * bounded in total and per client address, and idle ones time out.
  *
+ * Rate limit: each client address (IPv4, or IPv6 without the port) has a
+ * token bucket that refills at rate_per_sec requests a second up to
+ * rate_burst. Every request takes one token before anything else is
+ * checked (the bearer token included); with the bucket empty the answer is
+ * 429 {"error":"too many requests"} with "Retry-After: SECONDS" (whole
+ * seconds until a token is back, at least 1). Buckets are kept in a
+ * fixed table of 256 entries (about 6 KiB; the least recently seen client
+ * is forgotten when a new one needs room, and starts again with a full
+ * bucket). Defaults: rate_per_sec 0 means 1000 a second for every client
+ * except loopback ones (127.0.0.0/8, ::1), which are not limited; a
+ * non-zero rate_per_sec applies to every client, loopback included;
+ * GSP_HTTP_RATE_UNLIMITED turns the limit off. rate_burst 0 means twice
+ * the rate.
+ *
  * Threads: libmicrohttpd runs one internal polling thread (epoll) that
  * reads requests and calls gsperf's handler; with cfg.threads > 1, a pool
  * of that many such threads. Handlers render into a gsp_malloc'd buffer;
@@ -87,6 +101,8 @@ typedef struct gsp_http gsp_http;
 #define GSP_HTTP_DEFAULT_MAX_PER_IP 32u
 #define GSP_HTTP_DEFAULT_MAX_REQUEST 16384u /* bytes of request line + headers */
 #define GSP_HTTP_DEFAULT_TIMEOUT_S 10u
+#define GSP_HTTP_DEFAULT_RATE 1000u        /* requests a second per client */
+#define GSP_HTTP_RATE_UNLIMITED UINT32_MAX /* rate_per_sec: no rate limit */
 
 /* Zero fields are defaults. */
 typedef struct gsp_http_config {
@@ -102,6 +118,9 @@ typedef struct gsp_http_config {
                                  memory pool is this plus 8 KiB for the answer */
   uint32_t timeout_s;         /* idle connection timeout; 0 = 10 */
   uint32_t threads;           /* polling threads; 0 or 1 = one, at most 16 */
+  uint32_t rate_per_sec;      /* per client address; 0 = 1000 for non-loopback
+                                 clients only; GSP_HTTP_RATE_UNLIMITED = off */
+  uint32_t rate_burst;        /* bucket size; 0 = twice rate_per_sec */
 } gsp_http_config;
 
 /*

@@ -103,6 +103,7 @@ typedef struct gsp__resp {
   char *body;
   size_t len;
   const gsp__asset *asset; /* NULL, or an embedded file (200 or 304) */
+  unsigned retry_after;    /* seconds for a Retry-After header; 0 = none */
 } gsp__resp;
 
 gsp__route gsp__route_of(const char *path);

@@ -24,6 +24,22 @@
  * headers never reach us: the connection's memory pool is max_request_bytes plus room for the
  * response headers, and libmicrohttpd answers 431 or 414 on its own.
  *
+ * Rate limit. Each client address has a token bucket (rate_per_sec tokens
+ * a second, at most rate_burst) and every request on the second call takes
+ * one token, before the token check (so guessing the token is throttled
+ * too); an empty bucket is 429 with Retry-After (whole seconds until a
+ * token is back). Buckets live in a fixed table of RATE_SLOTS entries
+ * keyed by a 64-bit FNV-1a hash of the address bytes: an address probes
+ * RATE_PROBE neighbouring slots and takes its own, an empty one, or the
+ * least recently used one (whose client then starts again with a full
+ * bucket). Memory is therefore fixed (a few KiB) whatever the number of
+ * clients, at the price that more than RATE_SLOTS active clients can
+ * evict each other's buckets and so get more than their share. One mutex
+ * guards the table (a lookup is a few loads; handlers run on at most 16
+ * polling threads). With the default rate (rate_per_sec 0) loopback
+ * clients are not limited, so local scrapers and load tests see the
+ * server's own speed; an explicit rate applies to every client.
+ *
  * Self-metrics are recorded after the response is built: one histogram
  * child per route (created at start) and a counter child per (route,
  * code), created on first use (a failure to create one is ignored: a
@@ -36,11 +52,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "http_int.h"
 
 #define RESP_HEADER_ROOM 8192u
+#define RATE_SLOTS 256u /* a power of two */
+#define RATE_PROBE 4u
+
+typedef struct rate_slot {
+  uint64_t key;     /* hash of the client address; 0 = empty */
+  uint64_t last_ns; /* last refill */
+  double tokens;
+} rate_slot;
+
+typedef struct rate_limit {
+  bool on;
+  bool exempt_loopback;
+  double per_ns; /* tokens per nanosecond */
+  double rate, burst;
+  pthread_mutex_t lock; /* guards slots */
+  rate_slot slots[RATE_SLOTS];
+} rate_limit;
 
 struct gsp_http {
   struct MHD_Daemon *d;
@@ -51,6 +85,8 @@ struct gsp_http {
   uint16_t port;
   gsp_metric_family *req_family;
   gsp_hist *dur[GSP__R_COUNT];
+  bool rate_lock_made;
+  rate_limit rate;
 };
 
 /* ---- request bookkeeping ------------------------------------------------- */
@@ -86,6 +122,90 @@ static int make_self_metrics(gsp_http *h) {
     rv = gsp_metrics_histogram(df, v, &h->dur[i]);
   }
   return rv;
+}
+
+/* ---- rate limit ---------------------------------------------------------- */
+
+static uint64_t fnv1a(const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t x = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) x = (x ^ b[i]) * 0x100000001b3ull;
+  return x ? x : 1;
+}
+
+/* The hash of a client's address (not its port), and whether it is a
+ * loopback address (127/8, ::1 or ::ffff:127.x.y.z). */
+static uint64_t client_key(const struct sockaddr *sa, bool *loopback) {
+  static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  *loopback = false;
+  if (sa != NULL && sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    return fnv1a(&in->sin_addr, sizeof in->sin_addr);
+  }
+  if (sa != NULL && sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    const unsigned char *a = in6->sin6_addr.s6_addr;
+    *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                (memcmp(a, v4mapped, sizeof v4mapped) == 0 && a[12] == 127);
+    return fnv1a(a, 16);
+  }
+  return 1; /* unknown family: one shared bucket */
+}
+
+static rate_slot *rate_slot_locked(rate_limit *rl, uint64_t key, uint64_t now) {
+  rate_slot *victim = NULL;
+  for (unsigned i = 0; i < RATE_PROBE; i++) {
+    rate_slot *s = &rl->slots[(key + i) & (RATE_SLOTS - 1)];
+    if (s->key == key) return s;
+    if (victim == NULL || s->key == 0 || (victim->key != 0 && s->last_ns < victim->last_ns))
+      victim = s;
+  }
+  victim->key = key;
+  victim->last_ns = now;
+  victim->tokens = rl->burst;
+  return victim;
+}
+
+/* Take a token for this client: 0 if it may go on, else the seconds to
+ * wait for the next token (at least 1), for Retry-After. */
+static unsigned rate_take(rate_limit *rl, const struct sockaddr *sa) {
+  bool loopback;
+  uint64_t key = client_key(sa, &loopback);
+  if (!rl->on || (loopback && rl->exempt_loopback)) return 0;
+  uint64_t now = gsp_now_ns();
+  unsigned wait = 0;
+  pthread_mutex_lock(&rl->lock);
+  rate_slot *s = rate_slot_locked(rl, key, now);
+  if (now > s->last_ns) s->tokens += (double)(now - s->last_ns) * rl->per_ns;
+  if (s->tokens > rl->burst) s->tokens = rl->burst;
+  s->last_ns = now;
+  if (s->tokens >= 1.0)
+    s->tokens -= 1.0;
+  else
+    wait = (unsigned)((1.0 - s->tokens) / rl->rate) + 1;
+  pthread_mutex_unlock(&rl->lock);
+  return wait;
+}
+
+static int rate_init(gsp_http *h, const gsp_http_config *cfg) {
+  rate_limit *rl = &h->rate;
+  uint32_t rate = cfg->rate_per_sec ? cfg->rate_per_sec : GSP_HTTP_DEFAULT_RATE;
+  uint32_t burst = cfg->rate_burst;
+  rl->on = cfg->rate_per_sec != GSP_HTTP_RATE_UNLIMITED;
+  rl->exempt_loopback = cfg->rate_per_sec == 0;
+  rl->rate = rate;
+  rl->burst = burst ? burst : 2.0 * rate;
+  rl->per_ns = rl->rate / 1e9;
+  if (pthread_mutex_init(&rl->lock, NULL) != 0) return GSP_ENOMEM;
+  h->rate_lock_made = true;
+  return GSP_OK;
+}
+
+static const struct sockaddr *client_addr(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  return ci ? ci->client_addr : NULL;
 }
 
 /* ---- checks -------------------------------------------------------------- */
@@ -160,8 +280,12 @@ static void route_request(gsp_http *h, struct MHD_Connection *c, const char *pat
 
 static void build(gsp_http *h, struct MHD_Connection *c, const char *method, const char *path,
                   gsp__route rt, gsp__resp *r) {
-  if (rt != GSP__R_DASHBOARD &&
-      !token_ok(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+  unsigned wait = rate_take(&h->rate, client_addr(c));
+  if (wait != 0) {
+    gsp__resp_error(r, 429, "too many requests", NULL);
+    r->retry_after = wait;
+  } else if (rt != GSP__R_DASHBOARD &&
+             !token_ok(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
     gsp__resp_error(r, 401, "missing or wrong bearer token", NULL);
   } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
     gsp__resp_error(r, 405, "method not allowed", NULL);
@@ -207,6 +331,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, gsp__resp *r) {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   if (r->status == 405) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  if (r->retry_after != 0) {
+    char secs[16];
+    snprintf(secs, sizeof secs, "%u", r->retry_after);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+  }
   enum MHD_Result rv = MHD_queue_response(c, r->status, resp);
   MHD_destroy_response(resp);
   return rv;
@@ -221,7 +350,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   gsp_http *h = cls;
   uint64_t t0 = gsp_now_ns();
   gsp__route rt = gsp__route_of(url ? url : "");
-  gsp__resp r = {.status = 500, .ctype = "text/plain", .body = NULL, .len = 0, .asset = NULL};
+  gsp__resp r = {.status = 500,
+                 .ctype = "text/plain",
+                 .body = NULL,
+                 .len = 0,
+                 .asset = NULL,
+                 .retry_after = 0};
   if (*req_cls == NULL) {
     *req_cls = h;
     if (!has_body(c)) return MHD_YES;
@@ -302,6 +436,10 @@ static int init(gsp_http *h, const gsp_http_config *cfg, char *err, size_t errle
   }
   h->metrics = cfg->metrics;
   h->monitor = cfg->monitor;
+  if (rate_init(h, cfg) != GSP_OK) {
+    snprintf(err, errlen, "cannot create the rate limiter's lock");
+    return GSP_ENOMEM;
+  }
   if (cfg->token && *cfg->token) {
     h->token = gsp_strdup(cfg->token);
     if (h->token == NULL) return GSP_ENOMEM;
@@ -345,6 +483,7 @@ int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf, si
 void gsp_http_destroy(gsp_http *h) {
   if (h == NULL) return;
   if (h->d) MHD_stop_daemon(h->d);
+  if (h->rate_lock_made) pthread_mutex_destroy(&h->rate.lock);
   gsp_free(h->token);
   gsp_free(h);
 }

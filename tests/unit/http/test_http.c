@@ -4,7 +4,8 @@
  * clock, and requests made with the tiny blocking client in
  * http_client.h. Covers every route, content negotiation, 400/401/404/
  * 405/413/431, token on and off, NULL registry or monitor, self-metrics,
- * many concurrent connections beyond the limit, and the pure parameter
+ * many concurrent connections beyond the limit, the per-client rate limit
+ * (429 and Retry-After), and the pure parameter
  * validator (src/http/params.c).
  */
 #include <pthread.h>
@@ -255,6 +256,39 @@ static void test_token(void **state) {
          NULL);
 }
 
+/* Burst 5 at 1 token a second: five immediate requests pass, the sixth
+ * (well within a second of the first) is 429 with Retry-After, and the
+ * limit comes before the bearer-token check. */
+static void test_rate_limit(void **state) {
+  fixture *f = *state;
+  gsp_http_config cfg = {.metrics = f->m, .token = "s3cret", .rate_per_sec = 1, .rate_burst = 5};
+  start(f, &cfg);
+  const char *auth = "Authorization: Bearer s3cret\r\n";
+  for (int i = 0; i < 4; i++) expect(hc_req(f->port, "GET", "/healthz", auth), 200, NULL, "ok");
+  expect(hc_req(f->port, "GET", "/healthz", NULL), 401, NULL, NULL);
+  hc_resp r = hc_req(f->port, "GET", "/healthz", auth);
+  char v[32];
+  if (r.status != 429) fail_msg("status %d, want 429:\n%s", r.status, r.raw);
+  assert_non_null(hc_header(&r, "Retry-After", v, sizeof v));
+  assert_true(strtoul(v, NULL, 10) >= 1);
+  assert_non_null(strstr(hc_body(&r), "too many requests"));
+  free(r.raw);
+  expect(hc_req(f->port, "GET", "/healthz", NULL), 429, "application/json", NULL);
+}
+
+/* The default (rate_per_sec 0) leaves loopback clients alone; an explicit
+ * GSP_HTTP_RATE_UNLIMITED turns the limit off for everyone. */
+static void test_rate_default_and_off(void **state) {
+  fixture *f = *state;
+  gsp_http_config cfg = {.metrics = f->m, .rate_burst = 3};
+  start(f, &cfg);
+  for (int i = 0; i < 10; i++) expect(hc_req(f->port, "GET", "/healthz", NULL), 200, NULL, "ok");
+  gsp_http_destroy(f->h);
+  cfg.rate_per_sec = GSP_HTTP_RATE_UNLIMITED;
+  start(f, &cfg);
+  for (int i = 0; i < 10; i++) expect(hc_req(f->port, "GET", "/healthz", NULL), 200, NULL, "ok");
+}
+
 static void test_nothing_served(void **state) {
   fixture *f = *state;
   gsp_http_config cfg = {0};
@@ -373,6 +407,8 @@ int main(void) {
       cmocka_unit_test(test_etag_match),
       cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
       cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rate_default_and_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nothing_served, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_over_limit, setup, teardown),
       cmocka_unit_test(test_bad_config),
