@@ -28,6 +28,7 @@ typedef struct serve_opts {
   unsigned port;
   const char *rules, *token, *port_file;
   unsigned interval_ms;
+  uint32_t rate, burst; /* 0 = the server's defaults */
 } serve_opts;
 
 static int usage_error(const char *fmt, const char *a, const char *b) {
@@ -40,7 +41,7 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
 static void help(void) {
   printf(
       "usage: gsperf serve [--listen ADDR:PORT] [--rules FILE] [--token T]\n"
-      "                    [--interval MS] [--port-file PATH]\n\n"
+      "                    [--interval MS] [--port-file PATH] [--rate N[/BURST]]\n\n"
       "Collects process and machine metrics and serves them over HTTP until\n"
       "SIGINT or SIGTERM: the dashboard at /, /metrics, /api/v1/metrics,\n"
       "/api/v1/series, /api/v1/alerts, /healthz.\n\n"
@@ -49,7 +50,9 @@ static void help(void) {
       "  --rules FILE        alert rules (JSON, see gsperf/monitor.h)\n"
       "  --token T           require 'Authorization: Bearer T'\n"
       "  --interval MS       collection interval, 10..3600000 (default 1000)\n"
-      "  --port-file PATH    write the bound port to PATH once serving\n\n"
+      "  --port-file PATH    write the bound port to PATH once serving\n"
+      "  --rate N[/BURST]    requests per second per client (default 1000, burst\n"
+      "                      2N, loopback clients exempt); 'off' = no limit\n\n"
       "Exit: 0 stopped by a signal, 1 could not serve, 2 bad usage.\n");
 }
 
@@ -83,7 +86,31 @@ static int parse_listen(serve_opts *o, const char *v) {
   return 0;
 }
 
+/* "off", "N" or "N/BURST", N and BURST in 1..1000000. */
+static int parse_rate(serve_opts *o, const char *v) {
+  if (strcmp(v, "off") == 0) {
+    o->rate = GSP_HTTP_RATE_UNLIMITED;
+    return 0;
+  }
+  char num[32];
+  const char *slash = strchr(v, '/');
+  size_t n = slash ? (size_t)(slash - v) : strlen(v);
+  unsigned rate = 0, burst = 0;
+  bool ok = n > 0 && n < sizeof num;
+  if (ok) {
+    memcpy(num, v, n);
+    num[n] = '\0';
+    ok =
+        parse_uint(num, 1, 1000000, &rate) && (!slash || parse_uint(slash + 1, 1, 1000000, &burst));
+  }
+  if (!ok) return usage_error("--rate: bad value '%s' (want N, N/BURST or off)%s", v, "");
+  o->rate = rate;
+  o->burst = burst;
+  return 0;
+}
+
 static int apply(serve_opts *o, const char *flag, const char *v) {
+  if (strcmp(flag, "--rate") == 0) return parse_rate(o, v);
   if (strcmp(flag, "--listen") == 0) return parse_listen(o, v);
   if (strcmp(flag, "--rules") == 0) o->rules = v;
   if (strcmp(flag, "--token") == 0) {
@@ -97,13 +124,14 @@ static int apply(serve_opts *o, const char *flag, const char *v) {
 }
 
 static int parse_args(serve_opts *o, int argc, char **argv) {
-  static const char *const flags[] = {"--listen", "--rules", "--token", "--interval",
-                                      "--port-file"};
+  static const char *const flags[] = {"--listen",   "--rules",     "--token",
+                                      "--interval", "--port-file", "--rate"};
+  const size_t nflags = sizeof flags / sizeof *flags;
   for (int i = 1; i < argc; i++) {
     size_t k = 0;
-    while (k < 5 && strcmp(argv[i], flags[k]) != 0) k++;
+    while (k < nflags && strcmp(argv[i], flags[k]) != 0) k++;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return -1;
-    if (k == 5) return usage_error("unknown option '%s'%s", argv[i], "");
+    if (k == nflags) return usage_error("unknown option '%s'%s", argv[i], "");
     if (i + 1 >= argc) return usage_error("%s needs a value%s", argv[i], "");
     int rv = apply(o, argv[i], argv[i + 1]);
     if (rv) return rv;
@@ -147,7 +175,9 @@ static int serve(const serve_opts *o, gsp_metrics *m, gsp_monitor *mon, const si
                         .port_ephemeral = o->port == 0,
                         .token = o->token,
                         .metrics = m,
-                        .monitor = mon};
+                        .monitor = mon,
+                        .rate_per_sec = o->rate,
+                        .rate_burst = o->burst};
   gsp_http *h = NULL;
   char err[200];
   int rv = gsp_http_create(&hc, &h, err, sizeof err);

@@ -26,7 +26,8 @@ serve)
   grep -q "serving http://127.0.0.1:$(cat "$work/port")/metrics" "$work/err" || die "no URL on stderr"
   ;;
 badflag)
-  for args in "--listen nowhere" "--listen 127.0.0.1:70000" "--interval 0" "--frob x" "--token"; do
+  for args in "--listen nowhere" "--listen 127.0.0.1:70000" "--interval 0" "--frob x" "--token" \
+      "--rate abc" "--rate 5/0"; do
     # shellcheck disable=SC2086
     "$gsperf" serve $args 2> "$work/err"; rc=$?
     [ "$rc" -eq 2 ] || die "serve $args: exit $rc, want 2"
