@@ -1,5 +1,5 @@
 /*
- * gsperf/mem.h - object pools and arenas.
+ * gsperf/mem.h - object pools, arenas, memory-pressure monitor and reclaim.
  *
  * Object pool (gsp_pool): fixed-size objects, handed out and taken back at
  * the cost of a few plain loads and stores. Each thread that uses a pool
@@ -169,6 +169,186 @@ GSP_API void gsp_arena_reset(gsp_arena *a);
 /* Free the spare chunks; returns how many. */
 GSP_API size_t gsp_arena_trim(gsp_arena *a);
 GSP_API void gsp_arena_stats_get(const gsp_arena *a, gsp_arena_stats *out);
+
+/* ---- memory pressure and reclaim ------------------------------------------ */
+/*
+ * Pressure monitor (gsp_mempressure). Each sample reads RSS
+ * (<proc_root>/self/statm), heap in use (mallinfo2), the process's memory
+ * cgroup (v2: memory.max, memory.current, memory.events; else v1:
+ * memory.limit_in_bytes, memory.usage_in_bytes, where >= 2^62 means no
+ * limit) and, where present, PSI (<proc_root>/pressure/memory). The
+ * effective limit is the smallest of cfg.max_memory_mb, the cgroup limit
+ * and physical memory (MemTotal, read at create); usage ratio = RSS /
+ * effective limit. The ratio drives a level NORMAL / WARNING / CRITICAL
+ * with hysteresis: a level is entered at its threshold and left only when
+ * the ratio falls `hysteresis` below it. Each change of level is an event,
+ * kept in a bounded history and passed to cfg.on_event.
+ *
+ * Reclaim ("GC"): hosts register reclaimers. A sample decides whether to
+ * reclaim by cfg.gc_strategy (THRESHOLD: usage passed gc_threshold_mb or
+ * the level is WARNING or above; PERIODIC: gc_interval_ms passed since the
+ * last reclaim; ADAPTIVE: PSI "some avg10" rose by psi_rise points since
+ * the previous sample, or, without PSI, as THRESHOLD). CRITICAL always
+ * reclaims, whatever the strategy. cfg.mem_strategy sets how much to shed:
+ * down to 0.75 (CONSERVATIVE), 0.65 (BALANCED) or 0.5 (AGGRESSIVE) of the
+ * effective limit; AGGRESSIVE also calls malloc_trim(0) after the
+ * reclaimers, which can take seconds on a large fragmented heap (measured:
+ * about 3 s for 200 MB) and runs on the sampling thread.
+ *
+ * Thread safety: every function may be called from any thread at once,
+ * except destroy (last call, no race with any other). The monitor thread
+ * (start/stop) and gsp_mempressure_sample_now() may sample at the same
+ * time: files are read in parallel, each sample's level update is atomic,
+ * and reclaim passes are serialized. gsp_mem_reclaim_cache/_pool are as
+ * thread-safe as the cache and pool calls they make (any thread).
+ */
+
+typedef struct gsp_mempressure gsp_mempressure;
+
+typedef enum gsp_mem_level {
+  GSP_MEM_NORMAL = 0,
+  GSP_MEM_WARNING = 1,
+  GSP_MEM_CRITICAL = 2,
+} gsp_mem_level;
+
+typedef enum gsp_gc_strategy {
+  GSP_GC_THRESHOLD = 0,
+  GSP_GC_PERIODIC = 1,
+  GSP_GC_ADAPTIVE = 2,
+} gsp_gc_strategy;
+
+typedef enum gsp_mem_strategy {
+  GSP_MEM_BALANCED = 0,     /* default: shed to 0.65 of the limit */
+  GSP_MEM_CONSERVATIVE = 1, /* shed to 0.75 */
+  GSP_MEM_AGGRESSIVE = 2,   /* shed to 0.5, then malloc_trim(0) */
+} gsp_mem_strategy;
+
+/* One sample. Byte counts; 0 where the source is absent. */
+typedef struct gsp_mem_sample {
+  uint64_t t_ns;        /* cfg.clock time of the sample */
+  uint64_t rss_bytes;   /* statm resident * page size */
+  uint64_t heap_bytes;  /* mallinfo2 uordblks + hblkhd */
+  int cgroup_version;   /* 0 = no memory cgroup found, 1 or 2 */
+  uint64_t cg_limit;    /* 0 = no limit ("max", or v1 >= 2^62) */
+  uint64_t cg_usage;    /* memory.current / memory.usage_in_bytes */
+  uint64_t cg_high;     /* v2 memory.events "high" */
+  uint64_t cg_max;      /* v2 memory.events "max" */
+  uint64_t cg_oom_kill; /* v2 memory.events "oom_kill" */
+  uint64_t phys_bytes;  /* MemTotal */
+  uint64_t limit_bytes; /* effective limit */
+  double ratio;         /* rss_bytes / limit_bytes */
+  bool psi_present;
+  double psi_some_avg10; /* percent */
+  double psi_full_avg10;
+  gsp_mem_level level; /* after this sample */
+  unsigned errors;     /* files or fields that could not be read */
+} gsp_mem_sample;
+
+typedef struct gsp_mem_event {
+  uint64_t t_ns;
+  gsp_mem_level from, to;
+  uint64_t rss_bytes, limit_bytes;
+  double ratio;
+} gsp_mem_event;
+
+/* Called on the sampling thread (the monitor's, or the caller of
+ * sample_now), with no monitor lock held. ev is valid during the call. */
+typedef void (*gsp_mem_event_fn)(void *user, const gsp_mem_event *ev);
+
+/*
+ * A reclaimer: free what it can, about bytes_wanted (0 = whatever is cheap),
+ * and return an estimate of the bytes freed. Runs on the sampling thread
+ * with the monitor's reclaim lock held (reclaim passes are serialized): it
+ * must not call gsp_mempressure_add_reclaimer or sample_now on the same
+ * monitor. Reclaimers run in registration order; below CRITICAL the pass
+ * stops once the estimates reach bytes_wanted.
+ */
+typedef size_t (*gsp_mem_reclaim_fn)(void *user, gsp_mem_level level, size_t bytes_wanted);
+
+typedef struct gsp_mempressure_config {
+  uint64_t max_memory_mb;           /* 0 = no configured cap */
+  double memory_warning_threshold;  /* 0 = 0.8 */
+  double memory_critical_threshold; /* 0 = 0.9; must be > warning */
+  double hysteresis;                /* 0 = 0.05 (ratio points) */
+  unsigned interval_ms;             /* monitor thread period; 0 = 1000 */
+  gsp_gc_strategy gc_strategy;
+  gsp_mem_strategy mem_strategy;
+  uint64_t gc_threshold_mb;  /* THRESHOLD: also reclaim above this RSS; 0 = off */
+  unsigned gc_interval_ms;   /* PERIODIC; 0 = 60000 */
+  double psi_rise;           /* ADAPTIVE; 0 = 1.0 percentage point */
+  unsigned history;          /* events kept; 0 = 64 */
+  const char *proc_root;     /* copied; NULL = "/proc" */
+  const char *cgroup_root;   /* copied; NULL = "/sys/fs/cgroup" */
+  gsp_mem_event_fn on_event; /* may be NULL */
+  void *event_user;
+  struct gsp_metrics *metrics; /* optional: gauges gsp_mem_* and the counter
+                                  gsp_mem_reclaims_total are registered here
+                                  at create; monitors on one registry share
+                                  them (the last sample wins) */
+  gsp_clock clock;             /* zero = gsp_now_ns() */
+} gsp_mempressure_config;
+
+typedef struct gsp_mempressure_stats {
+  uint64_t samples;
+  uint64_t sample_errors;   /* samples with at least one unreadable source */
+  uint64_t events;          /* level changes */
+  uint64_t reclaims;        /* reclaim passes */
+  uint64_t reclaimed_bytes; /* sum of reclaimer estimates */
+  uint64_t trims;           /* malloc_trim calls */
+} gsp_mempressure_stats;
+
+/*
+ * Create a monitor (not started). Reads <proc_root>/meminfo and
+ * <proc_root>/self/cgroup to find physical memory and the cgroup
+ * directory. Errors: GSP_EINVAL (cfg NULL, thresholds not in (0, 1] or
+ * warning >= critical), GSP_EIO (MemTotal unreadable and no
+ * max_memory_mb), GSP_EEXIST (a gsp_mem_* metric name registered with
+ * another type), GSP_ENOMEM.
+ */
+GSP_API int gsp_mempressure_create(const gsp_mempressure_config *cfg, gsp_mempressure **out);
+/* Stop the thread if running, free everything. NULL-safe. */
+GSP_API void gsp_mempressure_destroy(gsp_mempressure *mp);
+/* Start the monitor thread (samples at once, then every interval_ms).
+ * Errors: GSP_ESTATE (running), GSP_ESYS. */
+GSP_API int gsp_mempressure_start(gsp_mempressure *mp);
+/* Wake and join the thread; returns at once (a sample in progress ends
+ * first). No-op when not running. Must not be called from a callback. */
+GSP_API void gsp_mempressure_stop(gsp_mempressure *mp);
+/*
+ * Take one sample now on the calling thread (state machine, events,
+ * reclaim included). out may be NULL. Returns 0, or GSP_EIO / GSP_EFORMAT
+ * when a source could not be read or parsed (the sample is still taken
+ * from the rest; gsp_mempressure_errmsg names the file and field).
+ */
+GSP_API int gsp_mempressure_sample_now(gsp_mempressure *mp, gsp_mem_sample *out);
+/* The last sample (zeroes before the first). */
+GSP_API void gsp_mempressure_last(gsp_mempressure *mp, gsp_mem_sample *out);
+GSP_API gsp_mem_level gsp_mempressure_level(gsp_mempressure *mp);
+GSP_API void gsp_mempressure_stats_get(gsp_mempressure *mp, gsp_mempressure_stats *out);
+/* Copy up to cap events, oldest first; returns how many were copied. */
+GSP_API size_t gsp_mempressure_history(gsp_mempressure *mp, gsp_mem_event *out, size_t cap);
+/* The last read or parse error ("path: field F why"); "" if none. The
+ * string is copied into buf (NUL-terminated, cap > 0). */
+GSP_API void gsp_mempressure_errmsg(gsp_mempressure *mp, char *buf, size_t cap);
+/* Register a reclaimer; name is copied. Errors: GSP_EINVAL, GSP_ENOMEM. */
+GSP_API int gsp_mempressure_add_reclaimer(gsp_mempressure *mp, const char *name,
+                                          gsp_mem_reclaim_fn fn, void *user);
+GSP_API const char *gsp_mem_level_name(gsp_mem_level level);
+/* The share of the limit a strategy sheds down to (0.75, 0.65, 0.5). */
+GSP_API double gsp_mem_strategy_target(gsp_mem_strategy s);
+
+/*
+ * Ready reclaimers; user is the object. They use public APIs only.
+ * Cache (user = gsp_cache *): below CRITICAL, gsp_cache_expire (drops
+ * expired entries only); at CRITICAL, gsp_cache_clear: the cache API has
+ * no cheaper way to shed a share of a cache (no "evict N bytes"), so
+ * critical pressure empties it. Returns the drop in gsp_cache_stats bytes.
+ * Pool (user = gsp_pool *): gsp_pool_trim, which releases slabs only when
+ * no object is live or cached by another thread (see gsp_pool_trim).
+ * Returns the drop in slab bytes.
+ */
+GSP_API size_t gsp_mem_reclaim_cache(void *cache, gsp_mem_level level, size_t bytes_wanted);
+GSP_API size_t gsp_mem_reclaim_pool(void *pool, gsp_mem_level level, size_t bytes_wanted);
 
 #ifdef __cplusplus
 }
