@@ -12,5 +12,6 @@
 #include "gsperf/metrics.h"
 #include "gsperf/monitor.h"
 #include "gsperf/http.h"
+#include "gsperf/exec.h"
 
 #endif /* GSPERF_GSPERF_H */
