@@ -147,6 +147,13 @@ GSP_API void gsp_cache_clear(gsp_cache *c);
 /* Remove every expired entry now; returns how many went. Expired entries
  * are also removed when touched, so calling this only frees memory sooner. */
 GSP_API size_t gsp_cache_expire(gsp_cache *c);
+/*
+ * Evict entries, each shard in its policy's order, until at least `bytes`
+ * bytes (key + value + overhead) are gone or the cache is empty; returns
+ * the bytes freed. Shards give up their share in turn, so the cache shrinks
+ * evenly. Callbacks see GSP_CACHE_EVICTED. For memory-pressure reclaim.
+ */
+GSP_API uint64_t gsp_cache_shrink(gsp_cache *c, uint64_t bytes);
 
 /*
  * Get-or-compute with single-flight (the seed's @cached). On a hit, pins

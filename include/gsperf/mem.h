@@ -339,10 +339,10 @@ GSP_API double gsp_mem_strategy_target(gsp_mem_strategy s);
 
 /*
  * Ready reclaimers; user is the object. They use public APIs only.
- * Cache (user = gsp_cache *): below CRITICAL, gsp_cache_expire (drops
- * expired entries only); at CRITICAL, gsp_cache_clear: the cache API has
- * no cheaper way to shed a share of a cache (no "evict N bytes"), so
- * critical pressure empties it. Returns the drop in gsp_cache_stats bytes.
+ * Cache (user = gsp_cache *): drops expired entries (gsp_cache_expire),
+ * then, below CRITICAL, evicts in policy order until bytes_wanted are gone
+ * (gsp_cache_shrink); at CRITICAL it evicts everything. Returns the bytes
+ * freed.
  * Pool (user = gsp_pool *): gsp_pool_trim, which releases slabs only when
  * no object is live or cached by another thread (see gsp_pool_trim).
  * Returns the drop in slab bytes.

@@ -640,3 +640,35 @@ size_t gsp_cache_expire(gsp_cache *c) {
   for (unsigned i = 0; i < c->nshards; i++) n += sweep_shard(c, &c->shards[i], true);
   return n;
 }
+
+/* Evict from one shard, in policy order, until `want` bytes went or it is
+ * empty; returns the bytes freed. */
+static uint64_t shrink_shard(gsp_cache *c, gsp__shard *sh, uint64_t want) {
+  gsp__graveyard g = {0};
+  uint64_t freed = 0;
+  pthread_mutex_lock(&sh->lock);
+  while (freed < want && sh->count > 0) {
+    gsp__entry *v = sh->pol.ops->victim(&sh->pol);
+    if (v == NULL) break;
+    freed += entry_bytes(v);
+    gsp__unlink_locked(sh, v, GSP_CACHE_EVICTED, &g);
+  }
+  pthread_mutex_unlock(&sh->lock);
+  gsp__graveyard_flush(c, &g);
+  return freed;
+}
+
+uint64_t gsp_cache_shrink(gsp_cache *c, uint64_t bytes) {
+  if (c == NULL || bytes == 0 || c->cfg.strategy == GSP_CACHE_WEAK) return 0;
+  uint64_t freed = 0, share = bytes / c->nshards + (bytes % c->nshards != 0);
+  bool progress = true;
+  while (freed < bytes && progress) {
+    progress = false;
+    for (unsigned i = 0; i < c->nshards && freed < bytes; i++) {
+      uint64_t got = shrink_shard(c, &c->shards[i], share);
+      freed += got;
+      progress = progress || got > 0;
+    }
+  }
+  return freed;
+}

@@ -91,16 +91,17 @@ double gsp_mem_strategy_target(gsp_mem_strategy s) {
 }
 
 size_t gsp_mem_reclaim_cache(void *cache, gsp_mem_level level, size_t bytes_wanted) {
-  (void)bytes_wanted;
   gsp_cache *c = cache;
   gsp_cache_stats before, after;
   gsp_cache_stats_get(c, &before);
-  if (level >= GSP_MEM_CRITICAL)
-    gsp_cache_clear(c);
-  else
-    (void)gsp_cache_expire(c);
+  (void)gsp_cache_expire(c);
   gsp_cache_stats_get(c, &after);
-  return before.bytes > after.bytes ? (size_t)(before.bytes - after.bytes) : 0;
+  uint64_t freed = before.bytes > after.bytes ? before.bytes - after.bytes : 0;
+  if (level >= GSP_MEM_CRITICAL)
+    freed += gsp_cache_shrink(c, after.bytes); /* all of it */
+  else if (freed < bytes_wanted)
+    freed += gsp_cache_shrink(c, bytes_wanted - freed);
+  return (size_t)freed;
 }
 
 size_t gsp_mem_reclaim_pool(void *pool, gsp_mem_level level, size_t bytes_wanted) {

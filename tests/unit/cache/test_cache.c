@@ -510,6 +510,35 @@ static void test_weak(void **state) {
 
 /* ---- stats, manager, bad input ------------------------------------------ */
 
+static void test_shrink(void **state) {
+  (void)state;
+  gsp_cache *c = NULL;
+  evlog log = {0};
+  gsp_cache_config cfg = {.strategy = GSP_CACHE_LRU,
+                          .max_entries = 1000,
+                          .shards = 4,
+                          .on_evict = on_evict,
+                          .evict_user = &log};
+  assert_int_equal(gsp_cache_create(&cfg, &c), GSP_OK);
+  for (int k = 0; k < 400; k++) put_int(c, k, k);
+  uint64_t one = sizeof(int) * 2 + GSP_CACHE_ENTRY_OVERHEAD;
+  assert_int_equal(gsp_cache_shrink(c, 0), 0);
+  uint64_t freed = gsp_cache_shrink(c, 100 * one);
+  assert_true(freed >= 100 * one && freed < 104 * one); /* at most one extra per shard */
+  gsp_cache_stats s;
+  gsp_cache_stats_get(c, &s);
+  assert_int_equal(s.entries, 400 - freed / one);
+  assert_int_equal(s.evictions, freed / one);
+  assert_int_equal((uint64_t)log.n, freed / one);
+  assert_int_equal(log.reasons[0], GSP_CACHE_EVICTED);
+  /* more than there is: empties the cache and stops */
+  assert_int_equal(gsp_cache_shrink(c, UINT64_MAX), s.entries * one);
+  gsp_cache_stats_get(c, &s);
+  assert_int_equal(s.entries, 0);
+  assert_int_equal(s.bytes, 0);
+  gsp_cache_destroy(c);
+}
+
 static void test_stats_json(void **state) {
   (void)state;
   gsp_cache *c = make(GSP_CACHE_LRU, 10);
@@ -619,6 +648,7 @@ int main(void) {
       cmocka_unit_test(test_callback_may_reenter),
       cmocka_unit_test(test_get_or_compute),
       cmocka_unit_test(test_weak),
+      cmocka_unit_test(test_shrink),
       cmocka_unit_test(test_stats_json),
       cmocka_unit_test(test_manager),
       cmocka_unit_test(test_bad_arguments),
