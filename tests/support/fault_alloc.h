@@ -6,11 +6,14 @@
  * (1-based; 0 = never), counting blocks still live so a test can check
  * that a failed run freed everything. A test loops g_fail_at = 1, 2, ...
  * until a run ends without reaching the failure (g_failed stays false).
- * Include after <cmocka.h>; single-threaded use only.
+ * Include after <cmocka.h>. The hooks take a mutex, so a library that
+ * allocates or frees on its own threads (a pool's workers) is counted
+ * correctly; read the counters once those threads are done.
  */
 #ifndef GSP_TEST_FAULT_ALLOC_H
 #define GSP_TEST_FAULT_ALLOC_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -20,6 +23,7 @@ static long g_fail_at; /* fail the allocation with this number (1-based); 0 = ne
 static long g_count;   /* allocations so far */
 static long g_live;    /* allocated and not yet freed */
 static bool g_failed;  /* the planned failure happened */
+static pthread_mutex_t g_fault_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static bool should_fail(void) {
   g_count++;
@@ -32,24 +36,30 @@ static bool should_fail(void) {
 
 static void *f_malloc(void *u, size_t n) {
   (void)u;
-  if (should_fail()) return NULL;
-  void *p = malloc(n);
+  void *p = NULL;
+  pthread_mutex_lock(&g_fault_mu);
+  if (!should_fail()) p = malloc(n);
   if (p) g_live++;
+  pthread_mutex_unlock(&g_fault_mu);
   return p;
 }
 
 static void *f_realloc(void *u, void *p, size_t n) {
   (void)u;
-  if (should_fail()) return NULL;
-  void *q = realloc(p, n);
+  void *q = NULL;
+  pthread_mutex_lock(&g_fault_mu);
+  if (!should_fail()) q = realloc(p, n);
   if (q && !p) g_live++;
+  pthread_mutex_unlock(&g_fault_mu);
   return q;
 }
 
 static void f_free(void *u, void *p) {
   (void)u;
+  pthread_mutex_lock(&g_fault_mu);
   if (p) g_live--;
   free(p);
+  pthread_mutex_unlock(&g_fault_mu);
 }
 
 /* A call under fault injection may only succeed or fail cleanly. */

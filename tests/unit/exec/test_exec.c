@@ -196,30 +196,7 @@ static void test_parallel_for_error(void **state) {
 
 /* ---- nesting ---- */
 
-typedef struct fib_arg {
-  gsp_exec *ex;
-  int n;
-  long out;
-} fib_arg;
-
-static int fib_task(void *p) {
-  fib_arg *a = p;
-  if (a->n < 2) {
-    a->out = a->n;
-    return 0;
-  }
-  fib_arg left = {a->ex, a->n - 1, 0}, right = {a->ex, a->n - 2, 0};
-  gsp_exec_future *f = NULL;
-  int rv = gsp_exec_submit(a->ex, fib_task, &left, &f);
-  if (rv != GSP_OK) return rv;
-  fib_task(&right);
-  int r = -1;
-  rv = gsp_exec_future_wait(f, &r);
-  gsp_exec_future_release(f);
-  if (rv != GSP_OK || r != 0) return rv != GSP_OK ? rv : r;
-  a->out = left.out + right.out;
-  return 0;
-}
+#include "fib_task.h"
 
 static void test_nested_fib(void **state) {
   (void)state;

@@ -161,29 +161,7 @@ static void test_concurrent_parallel_for(void **state) {
 
 /* ---- nested fork-join ---- */
 
-typedef struct fib_arg {
-  gsp_exec *ex;
-  int n;
-  long out;
-} fib_arg;
-
-static int fib_task(void *p) {
-  fib_arg *a = p;
-  if (a->n < 2) {
-    a->out = a->n;
-    return 0;
-  }
-  fib_arg left = {a->ex, a->n - 1, 0}, right = {a->ex, a->n - 2, 0};
-  gsp_exec_future *f = NULL;
-  int rv = gsp_exec_submit(a->ex, fib_task, &left, &f);
-  if (rv != GSP_OK) return rv;
-  int rr = fib_task(&right);
-  int rl = -1;
-  rv = gsp_exec_future_wait(f, &rl);
-  gsp_exec_future_release(f);
-  a->out = left.out + right.out;
-  return rv != GSP_OK ? rv : (rl != 0 ? rl : rr);
-}
+#include "fib_task.h"
 
 static void *fib_thread(void *p) {
   fib_arg *a = p;

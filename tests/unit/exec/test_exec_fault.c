@@ -23,28 +23,6 @@
 
 #include "../../support/fault_alloc.h"
 
-static pthread_mutex_t g_alloc_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void *l_malloc(void *u, size_t n) {
-  pthread_mutex_lock(&g_alloc_mu);
-  void *p = f_malloc(u, n);
-  pthread_mutex_unlock(&g_alloc_mu);
-  return p;
-}
-
-static void *l_realloc(void *u, void *p, size_t n) {
-  pthread_mutex_lock(&g_alloc_mu);
-  void *q = f_realloc(u, p, n);
-  pthread_mutex_unlock(&g_alloc_mu);
-  return q;
-}
-
-static void l_free(void *u, void *p) {
-  pthread_mutex_lock(&g_alloc_mu);
-  f_free(u, p);
-  pthread_mutex_unlock(&g_alloc_mu);
-}
-
 static int nop(void *arg) {
   (void)arg;
   return 0;
@@ -102,7 +80,7 @@ static void one_life(void) {
 
 static void test_every_allocation_fails_once(void **state) {
   (void)state;
-  gsp_allocator a = {l_malloc, l_realloc, l_free, NULL};
+  gsp_allocator a = {f_malloc, f_realloc, f_free, NULL};
   gsp_set_allocator(&a);
   long n;
   for (n = 1; n < 10000; n++) {
