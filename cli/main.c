@@ -16,8 +16,9 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"cachesim", gsp_cmd_cachesim, "replay cache traces through every strategy"},
-    {"serve", gsp_cmd_serve, "collect metrics and serve them over HTTP"},
+#define GSP_VERB(name, fn, summary) {name, fn, summary},
+#include "cli_verbs.h"
+#undef GSP_VERB
 };
 
 static void usage(FILE *out) {
