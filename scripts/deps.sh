@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages listed in deps/apt-packages.txt that are not
-# installed yet, then the dashboard's npm packages (web/, from its lock
-# file) when web/node_modules is absent or older than the lock file.
+# installed yet, then the npm packages of web/ and grammars/ (from their lock
+# files) when node_modules is absent or older than the lock file.
 # Idempotent; prints what it does. Needs root (or sudo) for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,15 +37,19 @@ else
   apt_install
 fi
 
-# The dashboard's npm packages (uPlot, embedded at build time; playwright-core
-# for the browser test), exactly as web/package-lock.json pins them. No
-# browser is downloaded: the test drives Debian's chromium.
-web="$here/web"
-if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules" ]; then
-  echo "deps: npm ci --prefix web (from web/package-lock.json)"
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$web" --no-audit --no-fund --loglevel=error
-  touch "$web/node_modules"
-else
-  echo "deps: web/node_modules is up to date with web/package-lock.json"
-fi
+# npm packages, each folder exactly as its package-lock.json pins them:
+# web/ (the dashboard: uPlot, embedded at build time; playwright-core for
+# the browser test; no browser is downloaded, the test drives Debian's
+# chromium) and grammars/ (tree-sitter grammars compiled into the library).
+for dir in web grammars; do
+  d="$here/$dir"
+  [ -f "$d/package-lock.json" ] || continue
+  if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
+    echo "deps: npm ci --prefix $dir (from $dir/package-lock.json)"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$d" --no-audit --no-fund --loglevel=error
+    touch "$d/node_modules"
+  else
+    echo "deps: $dir/node_modules is up to date with $dir/package-lock.json"
+  fi
+done
 echo "deps: done"
