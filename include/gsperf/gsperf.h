@@ -13,5 +13,6 @@
 #include "gsperf/monitor.h"
 #include "gsperf/http.h"
 #include "gsperf/exec.h"
+#include "gsperf/balance.h"
 
 #endif /* GSPERF_GSPERF_H */
