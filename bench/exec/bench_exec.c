@@ -1,6 +1,9 @@
 /*
  * bench_exec.c - the gsperf work-stealing pool next to OpenMP tasks
- * (libgomp, -fopenmp) and oneTBB (when built with it), in one run.
+ * (libgomp, -fopenmp), oneTBB (when built with it) and C-Thread-Pool
+ * (Debian's cthreadpool-dev, the popular C pool: one mutex-protected job
+ * queue, binary-semaphore wake-ups; compiled in from the packaged
+ * source when present), in one run.
  *
  * What is measured, each on 2 threads:
  *
@@ -40,6 +43,9 @@
 
 #include "bench_exec.h"
 #include "gsperf/exec.h"
+#ifdef GSP_BENCH_THPOOL
+#include <thpool.h>
+#endif
 
 #define THREADS 2
 #define MAX_ROUNDS 15
@@ -178,6 +184,44 @@ static void omp_map(void) {
   for (size_t i = 0; i < BENCH_MAP_CHUNKS; i++) bench_map_store(i, bench_work(i));
 }
 
+/* ---- C-Thread-Pool ---- */
+
+#ifdef GSP_BENCH_THPOOL
+static threadpool g_thp;
+
+static void thp_nop(void *arg) {
+  (void)arg;
+  bench_empty();
+}
+
+static void thp_empty(void) {
+  for (size_t i = 0; i < g_empty_n; i++)
+    if (thpool_add_work(g_thp, thp_nop, NULL) != 0) abort();
+  thpool_wait(g_thp);
+}
+
+static void thp_forkjoin(uint64_t *lat) {
+  for (int r = 0; r < FJ_REPS; r++) {
+    uint64_t t0 = gsp_now_ns();
+    thpool_add_work(g_thp, thp_nop, NULL);
+    thpool_add_work(g_thp, thp_nop, NULL);
+    thpool_wait(g_thp);
+    lat[r] = gsp_now_ns() - t0;
+  }
+}
+
+static void thp_chunk(void *arg) {
+  size_t i = (size_t)(uintptr_t)arg;
+  bench_map_store(i, bench_work(i));
+}
+
+static void thp_map(void) {
+  for (size_t i = 0; i < BENCH_MAP_CHUNKS; i++)
+    thpool_add_work(g_thp, thp_chunk, (void *)(uintptr_t)i);
+  thpool_wait(g_thp);
+}
+#endif
+
 /* ---- the table ---- */
 
 typedef struct runtime {
@@ -195,6 +239,9 @@ static const runtime g_rt[] = {
     {"OpenMP (libgomp)", omp_empty, omp_forkjoin, omp_map},
 #ifdef GSP_BENCH_TBB
     {"oneTBB", bench_tbb_empty, bench_tbb_forkjoin, bench_tbb_map},
+#endif
+#ifdef GSP_BENCH_THPOOL
+    {"C-Thread-Pool", thp_empty, thp_forkjoin, thp_map},
 #endif
 };
 #define NRT (sizeof(g_rt) / sizeof(g_rt[0]))
@@ -284,6 +331,12 @@ int main(int argc, char **argv) {
 #ifndef GSP_BENCH_TBB
   printf("# oneTBB: not built (no libtbb-dev found at configure time)\n");
 #endif
+#ifdef GSP_BENCH_THPOOL
+  g_thp = thpool_init(THREADS);
+  if (g_thp == NULL) return 1;
+#else
+  printf("# C-Thread-Pool: not built (apt install cthreadpool-dev)\n");
+#endif
   static double m[NRT][NM][MAX_ROUNDS];
   uint64_t *lat = calloc(FJ_REPS, sizeof(*lat));
   if (lat == NULL) return 1;
@@ -297,6 +350,9 @@ int main(int argc, char **argv) {
   print_table(m, rounds);
   print_machine("after");
   free(lat);
+#ifdef GSP_BENCH_THPOOL
+  thpool_destroy(g_thp);
+#endif
   gsp_exec_destroy(g_ex);
   return 0;
 }

@@ -1,6 +1,9 @@
 /*
- * gsperf/exec.h - a work-stealing thread pool: futures, task groups and
- * parallel-for.
+ * gsperf/exec.h - a work-stealing thread pool: futures, task groups,
+ * parallel-for and batch map, two priority classes, auto-scaling between
+ * a minimum and a maximum number of workers, statistics, drain or cancel
+ * shutdown; and a separate I/O executor for blocking work and whole-file
+ * reads (io_uring where the kernel allows, pread otherwise).
  *
  * A pool owns N worker threads. Each worker has its own Chase-Lev deque; a
  * task submitted from inside a task of the same pool goes to the running
@@ -20,8 +23,9 @@
  * gsperf lock held; they may submit, spawn and wait.
  *
  * Thread safety: every function may be called from any thread at once,
- * except gsp_exec_destroy(), which must be the last call on the pool and
- * must not race with submissions from threads outside the pool.
+ * except gsp_exec_destroy() and gsp_exec_shutdown(), which must be the
+ * last call on the pool and must not race with submissions from threads
+ * outside the pool. The same holds for gsp_io and gsp_io_destroy().
  * All memory comes from gsp_malloc().
  */
 #ifndef GSPERF_EXEC_H
@@ -37,17 +41,53 @@
 extern "C" {
 #endif
 
+struct gsp_metrics;
+
 /* A task: runs once on a worker, returns 0 or a status carried to waiters. */
 typedef int (*gsp_exec_fn)(void *arg);
 /* One chunk [begin, end) of a parallel-for; returns 0 or a status. */
 typedef int (*gsp_exec_range_fn)(void *user, size_t begin, size_t end);
 
 typedef struct gsp_exec_config {
-  unsigned workers;    /* 0 = the CPUs this process may use (affinity mask and
-                          cgroup CPU quota, see gsp_exec_default_workers) */
+  unsigned workers;    /* workers at start; 0 = the CPUs this process may use
+                          (affinity mask and cgroup CPU quota, see
+                          gsp_exec_default_workers), clamped to
+                          [min_workers, max_workers] when scaling */
   unsigned spin_iters; /* steal attempts an idle worker makes before it
                           sleeps; 0 = 64 (about 20-40 us here) */
+  /*
+   * Auto-scaling: 0 (the default) keeps `workers` fixed. Otherwise the pool
+   * runs between min_workers (0 = 1) and max_workers: a scaler thread adds
+   * a worker when queued work has waited target_wait_us with no worker
+   * idle (tasks that block make the pool grow), and a worker idle for
+   * idle_ms exits while more than min_workers run. At most 1024.
+   */
+  unsigned min_workers;
+  unsigned max_workers;
+  uint32_t target_wait_us; /* 0 = 4000 */
+  uint32_t idle_ms;        /* 0 = 2000 */
+  /*
+   * Statistics export: when non-NULL, the pool registers its metrics in
+   * this registry labelled pool=<name> (name NULL = "default"; copied by
+   * the registry) and stamps every task for the queue-wait and run-time
+   * histograms (see src/exec/exec_stats.c for the names). The registry
+   * must outlive the pool.
+   */
+  struct gsp_metrics *metrics;
+  const char *name;
 } gsp_exec_config;
+
+/* Priority classes: a latency task starts before every queued throughput task. */
+typedef enum gsp_exec_priority {
+  GSP_EXEC_THROUGHPUT = 0, /* the default: work-stealing deques, batched injection */
+  GSP_EXEC_LATENCY = 1,    /* one FIFO every worker checks first */
+} gsp_exec_priority;
+
+/* How gsp_exec_shutdown() treats queued tasks. */
+typedef enum gsp_exec_shutdown_mode {
+  GSP_EXEC_DRAIN = 0,  /* run everything queued, and what it spawns */
+  GSP_EXEC_CANCEL = 1, /* drop what has not started: futures report GSP_ECANCELED */
+} gsp_exec_shutdown_mode;
 
 typedef struct gsp_exec gsp_exec;
 typedef struct gsp_exec_future gsp_exec_future;
@@ -76,8 +116,29 @@ GSP_API int gsp_exec_create(const gsp_exec_config *cfg, gsp_exec **out);
  */
 GSP_API void gsp_exec_destroy(gsp_exec *ex);
 
-/* The number of worker threads. */
+/*
+ * Shut down and free the pool. GSP_EXEC_DRAIN is gsp_exec_destroy().
+ * GSP_EXEC_CANCEL lets running tasks finish but drops every task that has
+ * not started, including tasks those spawn meanwhile: their futures report
+ * GSP_ECANCELED and their groups GSP_ECANCELED. Same rules as
+ * gsp_exec_destroy(). NULL-safe.
+ */
+GSP_API void gsp_exec_shutdown(gsp_exec *ex, gsp_exec_shutdown_mode mode);
+
+/* The number of worker threads running now (it moves when scaling). */
 GSP_API unsigned gsp_exec_workers(const gsp_exec *ex);
+
+/* A snapshot of the pool's statistics (counters are totals since creation). */
+typedef struct gsp_exec_stats {
+  uint64_t tasks_run;    /* taken by a worker (run, skipped or dropped) */
+  uint64_t tasks_stolen; /* of those, stolen from another worker */
+  uint64_t workers_grown, workers_shrunk;
+  unsigned workers, peak_workers, min_workers, max_workers;
+  size_t queued; /* in the shared queues now (deques not counted) */
+} gsp_exec_stats;
+
+/* Fill *out. Errors: GSP_EINVAL. Counters may lag running workers slightly. */
+GSP_API int gsp_exec_stats_get(gsp_exec *ex, gsp_exec_stats *out);
 
 /*
  * Submit fn(arg). If out is non-NULL a future is returned in *out; the
@@ -87,6 +148,15 @@ GSP_API unsigned gsp_exec_workers(const gsp_exec *ex);
  * tasks).
  */
 GSP_API int gsp_exec_submit(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp_exec_future **out);
+/*
+ * As gsp_exec_submit() in a priority class. A GSP_EXEC_LATENCY task goes
+ * to a FIFO that every worker checks before its own deque, so it starts
+ * as soon as a worker finishes its current task. gsp_exec_submit() is
+ * GSP_EXEC_THROUGHPUT. Errors: as gsp_exec_submit(), GSP_EINVAL for an
+ * unknown class.
+ */
+GSP_API int gsp_exec_submit_prio(gsp_exec *ex, gsp_exec_priority prio, gsp_exec_fn fn, void *arg,
+                                 gsp_exec_future **out);
 
 /*
  * Wait until the task has finished or was canceled. Returns 0 and the
@@ -138,6 +208,124 @@ GSP_API void gsp_exec_group_destroy(gsp_exec_group *g);
  */
 GSP_API int gsp_exec_parallel_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn,
                                   void *user);
+
+/*
+ * Batch map (the seed's batch_execution): fn(user, i, in_i, out_i) for
+ * every i in [0, n), on the workers and the calling thread. in_i is
+ * (const char *)b->in + i * b->in_size (NULL when b->in is NULL), out_i
+ * likewise in b->out. Every item is attempted whatever the others return;
+ * item i's status goes to b->status[i] when b->status is non-NULL.
+ *
+ * Chunking is automatic (guided self-scheduling): each participant claims
+ * remaining / (2 * participants) items at a time, so early chunks are big
+ * (few atomic operations) and the tail is cut fine (no worker idles while
+ * another finishes a big chunk); b->min_chunk (0 = 1) and b->max_chunk
+ * (0 = no limit) bound a claim.
+ *
+ * Returns GSP_OK when every item returned 0, else the status of the
+ * lowest-indexed failing item; *nfailed (may be NULL) gets the count of
+ * failed items. b may be NULL (no in, out or status). Errors: GSP_EINVAL
+ * (ex or fn NULL). Never fails for lack of memory (the caller then runs
+ * every chunk itself). Helps when called from a task of the pool.
+ */
+typedef int (*gsp_exec_map_fn)(void *user, size_t i, const void *in, void *out);
+
+typedef struct gsp_exec_batch {
+  const void *in; /* n items of in_size bytes, or NULL */
+  size_t in_size;
+  void *out; /* n items of out_size bytes, or NULL */
+  size_t out_size;
+  int *status; /* n statuses, or NULL */
+  size_t min_chunk, max_chunk;
+} gsp_exec_batch;
+
+GSP_API int gsp_exec_map(gsp_exec *ex, size_t n, gsp_exec_map_fn fn, void *user,
+                         const gsp_exec_batch *b, size_t *nfailed);
+
+/* ---- the I/O executor ---------------------------------------------- */
+
+/*
+ * A separate pool for blocking work (file and network I/O, calls that
+ * sleep), so it never occupies the CPU pool's workers. It is a gsp_exec
+ * of its own that scales between min_threads and threads (idle threads
+ * exit), spins little before sleeping, and bounds how much work may be
+ * queued. Its futures are ordinary gsp_exec_future objects.
+ *
+ * Whole-file reads go through io_uring (liburing) when the kernel allows
+ * it: each I/O thread owns a ring and reads a file in chunks of
+ * chunk_bytes with up to ring_entries reads in flight. When io_uring is
+ * unavailable (old kernel, seccomp, io_uring_disabled) or no_uring is set,
+ * the same calls use pread(); the results are identical.
+ */
+typedef struct gsp_io gsp_io;
+
+typedef struct gsp_io_config {
+  unsigned threads;            /* most threads; 0 = 4 x gsp_exec_default_workers(), at most 256 */
+  unsigned min_threads;        /* 0 = 1 */
+  size_t max_pending;          /* submitted and not finished, at most; 0 = 65536 */
+  unsigned ring_entries;       /* io_uring depth per thread; 0 = 16 */
+  size_t chunk_bytes;          /* bytes per read request; 0 = 1 MiB */
+  uint32_t idle_ms;            /* an idle thread above min_threads exits after this; 0 = 2000 */
+  bool no_uring;               /* force the pread() path */
+  struct gsp_metrics *metrics; /* as gsp_exec_config.metrics; name NULL = "io" */
+  const char *name;
+} gsp_io_config;
+
+/* Errors: GSP_EINVAL, GSP_ENOMEM, GSP_ESYS. cfg may be NULL. */
+GSP_API int gsp_io_create(const gsp_io_config *cfg, gsp_io **out);
+/* Drain everything submitted, stop the threads, free. NULL-safe. */
+GSP_API void gsp_io_destroy(gsp_io *io);
+/* True when whole-file reads use io_uring (probed at creation). */
+GSP_API bool gsp_io_uses_uring(const gsp_io *io);
+
+/*
+ * Run blocking fn(arg) on an I/O thread. Errors: GSP_EINVAL, GSP_ENOMEM,
+ * GSP_EBUSY (max_pending reached), GSP_ESTATE (destroy has begun).
+ */
+GSP_API int gsp_io_submit(gsp_io *io, gsp_exec_fn fn, void *arg, gsp_exec_future **out);
+
+/*
+ * A whole-file read request, owned by the caller and untouched by it from
+ * submission until completion (the future is done, or `done` was called).
+ *
+ * In: path; buf and cap for a caller buffer, or buf NULL to have a buffer
+ * allocated (gsp_malloc, size + 1 bytes, NUL-terminated; the caller frees
+ * `data` with gsp_free); done (may be NULL), called on the I/O thread when
+ * the read has finished, after which the request belongs to the caller
+ * again (done may free it; the future completes after done returns).
+ *
+ * Out: data (buf, or the allocated buffer; NULL on error), len (bytes
+ * read; on GSP_ERANGE the file's size), status: GSP_OK, GSP_ENOENT,
+ * GSP_EIO (with the errno in sys_errno), GSP_ENOMEM, GSP_ERANGE (cap too
+ * small). The future's result is the same status.
+ */
+typedef struct gsp_io_read gsp_io_read;
+struct gsp_io_read {
+  const char *path;
+  void *buf;
+  size_t cap;
+  void (*done)(gsp_io_read *req, void *user);
+  void *user;
+  void *data;
+  size_t len;
+  int status;
+  int sys_errno;
+  gsp_io *io_; /* private */
+};
+
+/* Queue req. out may be NULL. Errors: as gsp_io_submit(). */
+GSP_API int gsp_io_read_file(gsp_io *io, gsp_io_read *req, gsp_exec_future **out);
+
+/* Totals since creation. A regular file counts as a uring read when the
+   ring read any of it, else as a pread read; streams count as pread. */
+typedef struct gsp_io_stats {
+  uint64_t uring_reads, pread_reads, failed_reads, bytes_read;
+  size_t pending; /* submitted and not finished now */
+  unsigned threads;
+} gsp_io_stats;
+
+/* Fill *out. Errors: GSP_EINVAL. */
+GSP_API int gsp_io_stats_get(gsp_io *io, gsp_io_stats *out);
 
 #ifdef __cplusplus
 }

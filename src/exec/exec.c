@@ -42,15 +42,31 @@
  * sleeps on `done_cv`. Finishing a task broadcasts `done_cv` only when
  * `nwaiters` is non-zero (the same publish-then-check pairing as above).
  *
+ * Priorities. Latency-class tasks go to their own FIFO (under `mu`, length
+ * mirrored in an atomic) which every worker looks at before anything
+ * else, so a latency task starts as soon as any worker finishes its
+ * current task, ahead of every queued throughput task. Throughput is the
+ * default class and takes the paths described above.
+ *
  * Shutdown drains: `stopping` makes workers exit once they find no work
  * at all; a task still running may spawn more, but then its own worker
- * finds that work before it can exit.
+ * finds that work before it can exit. Cancel mode raises `canceling`
+ * first: from then on a worker that takes a task drops it instead of
+ * running it (its future reports GSP_ECANCELED, its group counts it done
+ * with GSP_ECANCELED), so the queues empty fast; tasks already running
+ * finish normally.
+ *
+ * Worker slots, auto-scaling and statistics live in exec_scale.c and
+ * exec_stats.c; a worker here only counts what it runs and steals, stamps
+ * tasks when `timing` is on, and, when idle long enough, asks
+ * gsp__exec_may_retire_locked() whether it may exit.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "exec_int.h"
+#include "gsperf/metrics.h"
 
 enum {
   MAX_WORKERS = 1024,
@@ -80,6 +96,7 @@ gsp__task *gsp__task_new(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp__group *g,
   t->ex = ex;
   t->group = g;
   t->next = NULL;
+  t->enq_ns = ex->timing ? gsp_now_ns() : 0;
   t->result = 0;
   atomic_init(&t->state, GSP__T_PENDING);
   atomic_init(&t->refs, refs);
@@ -97,14 +114,37 @@ static void wake_one(gsp_exec *ex) {
   pthread_mutex_unlock(&ex->mu);
 }
 
-static void inject(gsp_exec *ex, gsp__task *t) {
-  pthread_mutex_lock(&ex->mu);
-  if (ex->inj_tail != NULL)
-    ex->inj_tail->next = t;
+/* Append t to q; mu held. */
+static void fifo_put_locked(gsp__fifo *q, gsp__task *t) {
+  if (q->tail != NULL)
+    q->tail->next = t;
   else
-    ex->inj_head = t;
-  ex->inj_tail = t;
-  atomic_fetch_add(&ex->inj_len, 1);
+    q->head = t;
+  q->tail = t;
+  atomic_fetch_add(&q->len, 1);
+}
+
+/* Take the oldest task of q; mu held. */
+static gsp__task *fifo_take_locked(gsp__fifo *q) {
+  gsp__task *t = q->head;
+  if (t == NULL) return NULL;
+  q->head = t->next;
+  if (q->head == NULL) q->tail = NULL;
+  atomic_fetch_sub(&q->len, 1);
+  return t;
+}
+
+/* Return t to the front of q; mu held. */
+static void fifo_putback_locked(gsp__fifo *q, gsp__task *t) {
+  t->next = q->head;
+  q->head = t;
+  if (q->tail == NULL) q->tail = t;
+  atomic_fetch_add(&q->len, 1);
+}
+
+static void inject(gsp_exec *ex, gsp__fifo *q, gsp__task *t) {
+  pthread_mutex_lock(&ex->mu);
+  fifo_put_locked(q, t);
   if (atomic_load(&ex->nsleeping) != 0) pthread_cond_signal(&ex->work_cv);
   pthread_mutex_unlock(&ex->mu);
 }
@@ -116,25 +156,7 @@ void gsp__exec_push(gsp_exec *ex, gsp__task *t) {
     wake_one(ex);
     return;
   }
-  inject(ex, t);
-}
-
-/* Take the oldest injected task; mu held. */
-static gsp__task *inject_take_locked(gsp_exec *ex) {
-  gsp__task *t = ex->inj_head;
-  if (t == NULL) return NULL;
-  ex->inj_head = t->next;
-  if (ex->inj_head == NULL) ex->inj_tail = NULL;
-  atomic_fetch_sub(&ex->inj_len, 1);
-  return t;
-}
-
-/* Return t to the front of the injection queue; mu held. */
-static void inject_putback_locked(gsp_exec *ex, gsp__task *t) {
-  t->next = ex->inj_head;
-  ex->inj_head = t;
-  if (ex->inj_tail == NULL) ex->inj_tail = t;
-  atomic_fetch_add(&ex->inj_len, 1);
+  inject(ex, &ex->inj, t);
 }
 
 /*
@@ -146,16 +168,25 @@ static void inject_putback_locked(gsp_exec *ex, gsp__task *t) {
  */
 static gsp__task *inject_take(gsp__worker *w) {
   gsp_exec *ex = w->ex;
-  if (atomic_load_explicit(&ex->inj_len, memory_order_relaxed) == 0) return NULL;
+  if (atomic_load_explicit(&ex->inj.len, memory_order_relaxed) == 0) return NULL;
   pthread_mutex_lock(&ex->mu);
-  gsp__task *t = inject_take_locked(ex);
-  for (int i = 1; i < INJECT_BATCH && ex->inj_head != NULL; i++) {
-    gsp__task *x = inject_take_locked(ex); /* unlink before it is published */
+  gsp__task *t = fifo_take_locked(&ex->inj);
+  for (int i = 1; i < INJECT_BATCH && ex->inj.head != NULL; i++) {
+    gsp__task *x = fifo_take_locked(&ex->inj); /* unlink before it is published */
     if (gsp__deque_push(&w->dq, x) != GSP_OK) {
-      inject_putback_locked(ex, x);
+      fifo_putback_locked(&ex->inj, x);
       break;
     }
   }
+  pthread_mutex_unlock(&ex->mu);
+  return t;
+}
+
+/* The oldest latency-class task, if any (one at a time: they never go to a deque). */
+static gsp__task *latency_take(gsp_exec *ex) {
+  if (atomic_load_explicit(&ex->latency.len, memory_order_relaxed) == 0) return NULL;
+  pthread_mutex_lock(&ex->mu);
+  gsp__task *t = fifo_take_locked(&ex->latency);
   pthread_mutex_unlock(&ex->mu);
   return t;
 }
@@ -170,7 +201,7 @@ static uint64_t xorshift(uint64_t *s) {
 
 static gsp__task *steal_sweep(gsp__worker *self) {
   gsp_exec *ex = self->ex;
-  unsigned n = ex->nworkers;
+  unsigned n = atomic_load_explicit(&ex->nslots, memory_order_acquire);
   if (n < 2) return NULL;
   unsigned start = (unsigned)(xorshift(&self->rng) % n);
   for (unsigned i = 0; i < n; i++) {
@@ -179,13 +210,18 @@ static gsp__task *steal_sweep(gsp__worker *self) {
     void *x = NULL;
     gsp__steal_result r;
     while ((r = gsp__deque_steal(&v->dq, &x)) == GSP__STEAL_ABORT) cpu_relax();
-    if (r == GSP__STEAL_OK) return x;
+    if (r == GSP__STEAL_OK) {
+      gsp__stat_inc(&self->st.stolen);
+      if (ex->m.stolen != NULL) gsp_counter_inc(ex->m.stolen);
+      return x;
+    }
   }
   return NULL;
 }
 
 static gsp__task *find_work(gsp__worker *w) {
-  gsp__task *t = gsp__deque_pop(&w->dq);
+  gsp__task *t = latency_take(w->ex);
+  if (t == NULL) t = gsp__deque_pop(&w->dq);
   if (t == NULL) t = inject_take(w);
   if (t == NULL) t = steal_sweep(w);
   return t;
@@ -194,7 +230,11 @@ static gsp__task *find_work(gsp__worker *w) {
 static int run_fn(const gsp__task *t) {
   const gsp__group *g = t->group;
   if (g != NULL && atomic_load_explicit(&g->err, memory_order_relaxed) != 0) return GSP_ECANCELED;
-  return t->fn(t->arg);
+  if (!t->ex->timing) return t->fn(t->arg);
+  uint64_t start = gsp_now_ns();
+  int r = t->fn(t->arg);
+  gsp__exec_record(t->ex, t->enq_ns, start, gsp_now_ns());
+  return r;
 }
 
 /* Record a group task's end; g may be freed by its waiter once pending is 0. */
@@ -204,9 +244,27 @@ static void group_done(gsp_exec *ex, gsp__group *g, int r) {
   if (atomic_fetch_sub(&g->pending, 1) == 1) gsp__exec_notify(ex);
 }
 
-static void run_task(gsp__task *t) {
+/* Cancel-mode shutdown: drop t without running it. */
+static void drop_task(gsp__task *t) {
   gsp_exec *ex = t->ex;
   gsp__group *g = t->group;
+  int expected = GSP__T_PENDING;
+  if (atomic_compare_exchange_strong(&t->state, &expected, GSP__T_CANCELED)) {
+    if (g != NULL) group_done(ex, g, GSP_ECANCELED);
+    gsp__exec_notify(ex);
+  }
+  task_unref(t);
+}
+
+static void run_task(gsp__worker *w, gsp__task *t) {
+  gsp_exec *ex = t->ex;
+  gsp__group *g = t->group;
+  gsp__stat_inc(&w->st.run);
+  if (ex->m.tasks != NULL) gsp_counter_inc(ex->m.tasks);
+  if (atomic_load_explicit(&ex->canceling, memory_order_relaxed)) {
+    drop_task(t);
+    return;
+  }
   if (atomic_load_explicit(&t->refs, memory_order_acquire) == 1) {
     /* Only the pool holds it: nobody can cancel or wait any more. It was
        canceled already if its future was canceled and then released. */
@@ -236,32 +294,47 @@ void gsp__exec_notify(gsp_exec *ex) {
   pthread_mutex_unlock(&ex->done_mu);
 }
 
-/* Any work visible anywhere? Used by a would-be sleeper under mu. */
-static bool any_work(gsp_exec *ex) {
+bool gsp__exec_any_work(gsp_exec *ex) {
   atomic_thread_fence(memory_order_seq_cst); /* nsleeping raised before looking */
-  if (atomic_load(&ex->inj_len) != 0) return true;
-  for (unsigned i = 0; i < ex->nworkers; i++)
+  if (atomic_load(&ex->inj.len) != 0 || atomic_load(&ex->latency.len) != 0) return true;
+  unsigned n = atomic_load(&ex->nslots);
+  for (unsigned i = 0; i < n; i++)
     if (!gsp__deque_empty(&ex->w[i].dq)) return true;
   return false;
 }
 
-/* Sleep until work may exist; false when the pool is stopping and drained. */
-static bool idle_sleep(gsp_exec *ex) {
+static struct timespec abs_time(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+  return ts;
+}
+
+/*
+ * Sleep until work may exist. False when the worker must exit: the pool is
+ * stopping and drained, or (scaling) it slept idle_ns with nothing to do
+ * and the pool has more workers than its minimum.
+ */
+static bool idle_sleep(gsp__worker *w) {
+  gsp_exec *ex = w->ex;
   bool keep = true;
   pthread_mutex_lock(&ex->mu);
   atomic_fetch_add(&ex->nsleeping, 1);
-  if (!any_work(ex)) {
-    if (atomic_load(&ex->stopping))
+  if (!gsp__exec_any_work(ex)) {
+    if (atomic_load(&ex->stopping)) {
       keep = false;
-    else
+    } else if (!ex->scaling) {
       pthread_cond_wait(&ex->work_cv, &ex->mu);
+    } else {
+      struct timespec ts = abs_time(gsp_now_ns() + ex->idle_ns);
+      if (pthread_cond_timedwait(&ex->work_cv, &ex->mu, &ts) == ETIMEDOUT)
+        keep = !gsp__exec_may_retire_locked(ex, w);
+    }
   }
   atomic_fetch_sub(&ex->nsleeping, 1);
   pthread_mutex_unlock(&ex->mu);
   return keep;
 }
 
-static void *worker_main(void *arg) {
+void *gsp__exec_worker_main(void *arg) {
   gsp__worker *w = arg;
   tl_worker = w;
   for (;;) {
@@ -271,10 +344,10 @@ static void *worker_main(void *arg) {
       t = find_work(w);
     }
     if (t != NULL) {
-      run_task(t);
+      run_task(w, t);
       continue;
     }
-    if (!idle_sleep(w->ex)) break;
+    if (!idle_sleep(w)) break;
   }
   tl_worker = NULL;
   return NULL;
@@ -290,11 +363,6 @@ static bool future_pred(void *ctx) {
 }
 
 static bool zero_pred(void *ctx) { return atomic_load((_Atomic size_t *)ctx) == 0; }
-
-static struct timespec abs_time(uint64_t ns) {
-  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-  return ts;
-}
 
 /* Block on done_cv until pred holds, deadline_ns (0 = never) or, on a worker, a short nap. */
 static void block_once(gsp_exec *ex, wait_pred pred, void *ctx, uint64_t until_ns) {
@@ -321,7 +389,7 @@ static bool wait_until(gsp_exec *ex, wait_pred pred, void *ctx, uint64_t deadlin
     if (w != NULL) {
       gsp__task *t = find_work(w);
       if (t != NULL) {
-        run_task(t);
+        run_task(w, t);
         continue;
       }
       uint64_t nap = now + HELP_SLEEP_NS;
@@ -376,15 +444,24 @@ void gsp_exec_future_release(gsp_exec_future *f) {
   if (f != NULL) task_unref(f);
 }
 
-int gsp_exec_submit(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp_exec_future **out) {
+int gsp_exec_submit_prio(gsp_exec *ex, gsp_exec_priority prio, gsp_exec_fn fn, void *arg,
+                         gsp_exec_future **out) {
   if (ex == NULL || fn == NULL) return GSP_EINVAL;
+  if (prio != GSP_EXEC_THROUGHPUT && prio != GSP_EXEC_LATENCY) return GSP_EINVAL;
   if (atomic_load_explicit(&ex->stopping, memory_order_relaxed) && !gsp__exec_on_worker(ex))
     return GSP_ESTATE;
   gsp__task *t = gsp__task_new(ex, fn, arg, NULL, out != NULL ? 2 : 1);
   if (t == NULL) return GSP_ENOMEM;
   if (out != NULL) *out = t;
-  gsp__exec_push(ex, t);
+  if (prio == GSP_EXEC_LATENCY)
+    inject(ex, &ex->latency, t);
+  else
+    gsp__exec_push(ex, t);
   return GSP_OK;
+}
+
+int gsp_exec_submit(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp_exec_future **out) {
+  return gsp_exec_submit_prio(ex, GSP_EXEC_THROUGHPUT, fn, arg, out);
 }
 
 /* ---- life cycle ---- */
@@ -396,10 +473,13 @@ static int init_sync(gsp_exec *ex) {
   int rv = GSP_ESYS;
   if (pthread_mutex_init(&ex->mu, NULL) != 0) goto out_attr;
   if (pthread_mutex_init(&ex->done_mu, NULL) != 0) goto out_mu;
-  if (pthread_cond_init(&ex->work_cv, NULL) != 0) goto out_done_mu;
+  if (pthread_cond_init(&ex->work_cv, &ca) != 0) goto out_done_mu;
   if (pthread_cond_init(&ex->done_cv, &ca) != 0) goto out_work_cv;
+  if (pthread_cond_init(&ex->scaler_cv, &ca) != 0) goto out_done_cv;
   pthread_condattr_destroy(&ca);
   return GSP_OK;
+out_done_cv:
+  pthread_cond_destroy(&ex->done_cv);
 out_work_cv:
   pthread_cond_destroy(&ex->work_cv);
 out_done_mu:
@@ -412,71 +492,68 @@ out_attr:
 }
 
 static void fini_sync(gsp_exec *ex) {
+  pthread_cond_destroy(&ex->scaler_cv);
   pthread_cond_destroy(&ex->done_cv);
   pthread_cond_destroy(&ex->work_cv);
   pthread_mutex_destroy(&ex->done_mu);
   pthread_mutex_destroy(&ex->mu);
 }
 
-static void free_workers(gsp_exec *ex, unsigned n) {
-  for (unsigned i = 0; i < n; i++) gsp__deque_fini(&ex->w[i].dq);
-  gsp_free(ex->w);
+static unsigned clampu(unsigned v, unsigned lo, unsigned hi) {
+  return v < lo ? lo : v > hi ? hi : v;
 }
 
-static int alloc_workers(gsp_exec *ex) {
-  ex->w = gsp_calloc(ex->nworkers, sizeof(gsp__worker));
-  if (ex->w == NULL) return GSP_ENOMEM;
-  for (unsigned i = 0; i < ex->nworkers; i++) {
-    gsp__worker *w = &ex->w[i];
-    if (gsp__deque_init(&w->dq, 8) != GSP_OK) {
-      free_workers(ex, i);
-      return GSP_ENOMEM;
-    }
-    w->ex = ex;
-    w->id = i;
-    w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+/* Worker counts and timings from cfg; GSP_EINVAL if they contradict. */
+static int configure(gsp_exec *ex, const gsp_exec_config *cfg) {
+  if (cfg->workers > MAX_WORKERS || cfg->max_workers > MAX_WORKERS) return GSP_EINVAL;
+  unsigned start = cfg->workers != 0 ? cfg->workers : gsp_exec_default_workers();
+  if (cfg->max_workers == 0) {
+    ex->min_workers = ex->max_workers = start;
+  } else {
+    ex->min_workers = cfg->min_workers != 0 ? cfg->min_workers : 1;
+    ex->max_workers = cfg->max_workers;
+    if (ex->min_workers > ex->max_workers) return GSP_EINVAL;
   }
+  ex->scaling = ex->min_workers < ex->max_workers;
+  ex->spin_iters = cfg->spin_iters != 0 ? cfg->spin_iters : DEFAULT_SPIN;
+  ex->target_wait_ns = (uint64_t)(cfg->target_wait_us != 0 ? cfg->target_wait_us : 4000) * 1000u;
+  ex->idle_ns = (uint64_t)(cfg->idle_ms != 0 ? cfg->idle_ms : 2000) * 1000000u;
   return GSP_OK;
 }
 
-/* Stop and join the first n workers (drain). */
-static void stop_workers(gsp_exec *ex, unsigned n) {
+static int start_initial(gsp_exec *ex, const gsp_exec_config *cfg) {
+  unsigned want = cfg->workers != 0 ? cfg->workers : gsp_exec_default_workers();
+  want = clampu(want, ex->min_workers, ex->max_workers);
+  int rv = GSP_OK;
   pthread_mutex_lock(&ex->mu);
-  atomic_store(&ex->stopping, true);
-  pthread_cond_broadcast(&ex->work_cv);
+  for (unsigned i = 0; i < want && rv == GSP_OK; i++) rv = gsp__exec_start_worker_locked(ex);
   pthread_mutex_unlock(&ex->mu);
-  for (unsigned i = 0; i < n; i++) pthread_join(ex->w[i].thread, NULL);
-}
-
-static int start_workers(gsp_exec *ex) {
-  for (unsigned i = 0; i < ex->nworkers; i++) {
-    if (pthread_create(&ex->w[i].thread, NULL, worker_main, &ex->w[i]) != 0) {
-      stop_workers(ex, i);
-      return GSP_ESYS;
-    }
-  }
-  return GSP_OK;
+  if (rv == GSP_OK && ex->scaling) rv = gsp__exec_scaler_start(ex);
+  return rv;
 }
 
 int gsp_exec_create(const gsp_exec_config *cfg, gsp_exec **out) {
   static const gsp_exec_config defaults = {0};
   if (out == NULL) return GSP_EINVAL;
   if (cfg == NULL) cfg = &defaults;
-  if (cfg->workers > MAX_WORKERS) return GSP_EINVAL;
   gsp_exec *ex = gsp_calloc(1, sizeof(*ex));
   if (ex == NULL) return GSP_ENOMEM;
-  ex->nworkers = cfg->workers != 0 ? cfg->workers : gsp_exec_default_workers();
-  ex->spin_iters = cfg->spin_iters != 0 ? cfg->spin_iters : DEFAULT_SPIN;
-  int rv = init_sync(ex);
+  int rv = configure(ex, cfg);
   if (rv != GSP_OK) goto out_free;
-  rv = alloc_workers(ex);
+  rv = init_sync(ex);
+  if (rv != GSP_OK) goto out_free;
+  rv = gsp__exec_slots_alloc(ex);
   if (rv != GSP_OK) goto out_sync;
-  rv = start_workers(ex);
-  if (rv != GSP_OK) goto out_workers;
+  rv = gsp__exec_metrics_init(ex, cfg);
+  if (rv != GSP_OK) goto out_slots;
+  rv = start_initial(ex, cfg);
+  if (rv != GSP_OK) goto out_stop;
   *out = ex;
   return GSP_OK;
-out_workers:
-  free_workers(ex, ex->nworkers);
+out_stop:
+  gsp__exec_stop_all(ex);
+out_slots:
+  gsp__exec_slots_free(ex);
 out_sync:
   fini_sync(ex);
 out_free:
@@ -484,12 +561,17 @@ out_free:
   return rv;
 }
 
-void gsp_exec_destroy(gsp_exec *ex) {
+void gsp_exec_shutdown(gsp_exec *ex, gsp_exec_shutdown_mode mode) {
   if (ex == NULL) return;
-  stop_workers(ex, ex->nworkers);
-  free_workers(ex, ex->nworkers);
+  if (mode == GSP_EXEC_CANCEL) atomic_store(&ex->canceling, true);
+  gsp__exec_stop_all(ex);
+  gsp__exec_slots_free(ex);
   fini_sync(ex);
   gsp_free(ex);
 }
 
-unsigned gsp_exec_workers(const gsp_exec *ex) { return ex != NULL ? ex->nworkers : 0; }
+void gsp_exec_destroy(gsp_exec *ex) { gsp_exec_shutdown(ex, GSP_EXEC_DRAIN); }
+
+unsigned gsp_exec_workers(const gsp_exec *ex) {
+  return ex != NULL ? atomic_load_explicit(&ex->nlive, memory_order_relaxed) : 0;
+}

@@ -96,7 +96,7 @@ static int pfor_run(void *arg) {
 int gsp_exec_parallel_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn, void *user) {
   if (ex == NULL || fn == NULL) return GSP_EINVAL;
   if (n == 0) return GSP_OK;
-  size_t parts = (size_t)ex->nworkers + (gsp__exec_on_worker(ex) ? 0 : 1);
+  size_t parts = (size_t)gsp_exec_workers(ex) + (gsp__exec_on_worker(ex) ? 0 : 1);
   if (grain == 0) grain = (n + parts * 8 - 1) / (parts * 8);
   pfor p = {.fn = fn, .user = user, .n = n, .grain = grain};
   p.nchunks = n / grain + (n % grain != 0);

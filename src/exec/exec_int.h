@@ -1,6 +1,8 @@
 /*
  * exec_int.h - the pool's internals shared by exec.c (workers, submission,
- * futures, waiting), exec_group.c (groups, parallel-for) and exec_cpus.c.
+ * futures, waiting), exec_group.c (groups, parallel-for), exec_map.c
+ * (batch map), exec_scale.c (worker slots, auto-scaling), exec_stats.c
+ * (statistics, metrics export) and exec_cpus.c.
  */
 #ifndef GSP_EXEC_INT_H
 #define GSP_EXEC_INT_H
@@ -13,6 +15,9 @@
 #include "gsperf/exec.h"
 
 enum { GSP__T_PENDING = 0, GSP__T_RUNNING = 1, GSP__T_DONE = 2, GSP__T_CANCELED = 3 };
+
+/* Worker slot states (gsp__worker.state), changed under gsp_exec.mu. */
+enum { GSP__SLOT_OFF = 0, GSP__SLOT_RUN = 1, GSP__SLOT_EXITED = 2 };
 
 /* A group's shared state; gsp_exec_group wraps one, parallel-for keeps one on its stack. */
 typedef struct gsp__group {
@@ -28,11 +33,24 @@ struct gsp_exec_future {
   gsp_exec *ex;
   gsp__group *group;            /* NULL unless spawned in a group */
   struct gsp_exec_future *next; /* injection queue link */
+  uint64_t enq_ns;              /* queued at (only when ex->timing) */
   _Atomic int state;            /* GSP__T_* */
   _Atomic int refs;             /* the pool's one, plus the future's */
   int result;                   /* written before state becomes DONE */
 };
 typedef struct gsp_exec_future gsp__task;
+
+/* A FIFO of tasks under gsp_exec.mu; len mirrored for lock-free peeks. */
+typedef struct gsp__fifo {
+  gsp__task *head, *tail;
+  _Atomic size_t len;
+} gsp__fifo;
+
+/* Per-worker counters: written by the owner only (load + store), read by anyone. */
+typedef struct gsp__wstats {
+  _Atomic uint64_t run;    /* tasks run (or dropped on cancel) by this worker */
+  _Atomic uint64_t stolen; /* of those, taken from another worker's deque */
+} gsp__wstats;
 
 typedef struct gsp__worker {
   gsp__deque dq;
@@ -40,23 +58,49 @@ typedef struct gsp__worker {
   pthread_t thread;
   uint64_t rng; /* xorshift state for victim choice */
   unsigned id;
+  int state; /* GSP__SLOT_*, under ex->mu */
+  gsp__wstats st;
 } gsp__worker;
 
+/* Metric handles when a registry was given (exec_stats.c); all NULL otherwise. */
+typedef struct gsp__exec_metrics {
+  struct gsp_counter *tasks, *stolen, *grown, *shrunk;
+  struct gsp_gauge *workers;
+  struct gsp_hist *wait, *run;
+} gsp__exec_metrics;
+
 struct gsp_exec {
-  gsp__worker *w;
-  unsigned nworkers;
+  gsp__worker *w;          /* max_workers slots, deques ready */
+  _Atomic unsigned nslots; /* slots ever started (high water): the steal range */
+  _Atomic unsigned nlive;  /* workers running now */
+  unsigned min_workers, max_workers;
   unsigned spin_iters;
-  /* Injection queue and sleeping workers, under mu. */
+  uint64_t target_wait_ns; /* grow when work waited this long (scaling) */
+  uint64_t idle_ns;        /* a surplus worker idle this long exits (scaling) */
+  bool scaling;            /* min_workers < max_workers */
+  bool timing;             /* stamp tasks: queue-wait and run-time histograms */
+  /* Queues and sleeping workers, under mu. */
   pthread_mutex_t mu;
   pthread_cond_t work_cv;
-  gsp__task *inj_head, *inj_tail;
-  _Atomic size_t inj_len;
+  gsp__fifo inj;     /* throughput class from outside the pool */
+  gsp__fifo latency; /* latency class, from anywhere */
   _Atomic unsigned nsleeping;
+  _Atomic unsigned nbusy; /* workers running a task */
   _Atomic bool stopping;
+  _Atomic bool canceling; /* cancel-mode shutdown: drop what is queued */
   /* Completion notices for threads blocked in a wait, under done_mu. */
   pthread_mutex_t done_mu;
   pthread_cond_t done_cv;
   _Atomic unsigned nwaiters;
+  /* The scaler thread (only when scaling), under mu. */
+  pthread_t scaler;
+  bool scaler_started;
+  pthread_cond_t scaler_cv;
+  uint64_t backlog_since; /* when the scaler first saw work wait with no idle worker */
+  /* Statistics. */
+  _Atomic uint64_t grown, shrunk;
+  _Atomic unsigned peak;
+  gsp__exec_metrics m;
 };
 
 /* Allocate a task for fn(arg) with refs references; NULL on ENOMEM. */
@@ -69,5 +113,30 @@ bool gsp__exec_on_worker(const gsp_exec *ex);
 void gsp__exec_wait_zero(gsp_exec *ex, _Atomic size_t *counter);
 /* Tell blocked waiters that something finished. */
 void gsp__exec_notify(gsp_exec *ex);
+/* Any work visible anywhere? (seq_cst; used under mu by would-be sleepers and the scaler) */
+bool gsp__exec_any_work(gsp_exec *ex);
+/* The worker thread's body (exec.c). */
+void *gsp__exec_worker_main(void *arg);
+
+/* exec_scale.c: slots, starting and joining workers, the scaler thread. */
+int gsp__exec_slots_alloc(gsp_exec *ex);
+void gsp__exec_slots_free(gsp_exec *ex);
+/* Start a worker in a free slot; mu held. GSP_OK, GSP_ENOSPC (all busy) or GSP_ESYS. */
+int gsp__exec_start_worker_locked(gsp_exec *ex);
+/* May this idle worker exit now? Decides and books it; mu held. */
+bool gsp__exec_may_retire_locked(gsp_exec *ex, gsp__worker *w);
+int gsp__exec_scaler_start(gsp_exec *ex);
+/* Stop the scaler, then stop and join every worker (drain or cancel as flagged). */
+void gsp__exec_stop_all(gsp_exec *ex);
+
+/* exec_stats.c */
+int gsp__exec_metrics_init(gsp_exec *ex, const gsp_exec_config *cfg);
+void gsp__exec_workers_changed(gsp_exec *ex);
+/* Record one task's queue wait and run time (only when ex->timing). */
+void gsp__exec_record(gsp_exec *ex, uint64_t enq_ns, uint64_t start_ns, uint64_t end_ns);
+
+static inline void gsp__stat_inc(_Atomic uint64_t *c) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
 
 #endif
