@@ -14,5 +14,6 @@
 #include "gsperf/http.h"
 #include "gsperf/exec.h"
 #include "gsperf/balance.h"
+#include "gsperf/dist.h"
 
 #endif /* GSPERF_GSPERF_H */
