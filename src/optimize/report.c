@@ -1,0 +1,264 @@
+/*
+ * report.c - the optimization report as JSON (the seed's
+ * get_optimization_report()).
+ *
+ * The text is written by a small growing string builder (gsp_realloc, so
+ * the fault tests reach it) in a fixed key order; the schema is documented
+ * in docs/optimize.md and named by the "schema" key. Numbers: counts are
+ * integers, durations seconds as doubles, rates in [0, 1], percents in
+ * [0, 100]. Names (functions, caches) are restricted to a safe character
+ * set; alert rule and series names are escaped.
+ *
+ * Sources: function statistics (gsp_opt_func_stats_get), each cache of the
+ * engine's manager (gsp_cache_stats_get; every cache is level "L1" until
+ * the tier lands), the memory-pressure monitor (the last sample when its
+ * thread runs, else a sample taken now, which like any sample may run the
+ * reclaimers under pressure), <proc_root>/meminfo for the
+ * system's memory, the pools' worker counts and the engine's batch
+ * counters, and the lent monitor's event history for "alerts". The
+ * profiler part says it is not available until prof.h lands.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opt_int.h"
+
+typedef struct sb {
+  char *buf;
+  size_t len, cap;
+  int err;
+} sb;
+
+static void sb_put(sb *s, const char *fmt, ...) GSP_PRINTF(2, 3);
+static void sb_put(sb *s, const char *fmt, ...) {
+  if (s->err != GSP_OK) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->buf ? s->buf + s->len : NULL, s->buf ? s->cap - s->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      s->err = GSP_EINVAL;
+      return;
+    }
+    if (s->buf != NULL && s->len + (size_t)n < s->cap) {
+      s->len += (size_t)n;
+      return;
+    }
+    size_t ncap = (s->cap ? s->cap * 2 : 4096) + (size_t)n;
+    char *nb = gsp_realloc(s->buf, ncap);
+    if (nb == NULL) {
+      s->err = GSP_ENOMEM;
+      return;
+    }
+    s->buf = nb;
+    s->cap = ncap;
+  }
+}
+
+static void sb_str(sb *s, const char *str) {
+  sb_put(s, "\"");
+  for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      sb_put(s, "\\%c", *p);
+    else if (*p < 0x20)
+      sb_put(s, "\\u%04x", *p);
+    else
+      sb_put(s, "%c", *p);
+  }
+  sb_put(s, "\"");
+}
+
+static double sec(uint64_t ns) { return (double)ns / 1e9; }
+
+static void put_engine(sb *s, const gsp_opt_config *c) {
+  sb_put(s,
+         "\"engine\":{\"level\":\"%s\",\"strategy\":\"%s\",\"max_workers\":%u,"
+         "\"io_workers\":%u,\"enable_async\":%s,\"enable_caching\":%s,"
+         "\"memory_limit_mb\":%" PRIu64
+         ",\"timeout_seconds\":%.6g,\"cache_entries\":%zu,"
+         "\"max_value_bytes\":%zu,\"batch_size\":%u,\"batch_window_us\":%u}",
+         gsp_opt_level_name(c->level), gsp_opt_strategy_name(c->strategy), c->max_workers,
+         c->enable_async == GSP_OPT_ON ? c->io_workers : 0,
+         c->enable_async == GSP_OPT_ON ? "true" : "false",
+         c->enable_caching == GSP_OPT_ON ? "true" : "false", c->memory_limit_mb, c->timeout_seconds,
+         c->cache_entries, c->max_value_bytes, c->batch_size, c->batch_window_us);
+}
+
+static void put_func(sb *s, gsp_opt_func *f, bool first) {
+  gsp_opt_func_stats st;
+  if (gsp_opt_func_stats_get(f, &st) != GSP_OK) {
+    s->err = GSP_ENOMEM;
+    return;
+  }
+  const gsp_hist_summary *d = &st.duration;
+  sb_put(s, "%s", first ? "" : ",");
+  sb_str(s, f->name);
+  sb_put(s, ":{\"strategy\":\"%s\",\"cache\":",
+         f->fn ? gsp_opt_strategy_name(f->o.strategy) : "monitor");
+  if (f->cache_name != NULL)
+    sb_str(s, f->cache_name);
+  else
+    sb_put(s, "null");
+  sb_put(s,
+         ",\"calls\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"timeouts\":%" PRIu64
+         ",\"batches\":%" PRIu64 ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64
+         ",\"hit_rate\":%.6g,\"duration_seconds\":{\"count\":%" PRIu64
+         ",\"mean\":%.9g,\"p50\":%.9g,\"p90\":%.9g,\"p99\":%.9g,\"max\":%.9g}}",
+         st.calls, st.errors, st.timeouts, st.batches, st.cache_hits, st.cache_misses, st.hit_rate,
+         d->count, d->mean / 1e9, sec(d->p50), sec(d->p90), sec(d->p99), sec(d->max));
+}
+
+static void put_funcs(sb *s, gsp_opt_engine *e) {
+  sb_put(s, ",\"optimized_functions\":{");
+  pthread_mutex_lock(&e->mu);
+  gsp_opt_func *list = e->funcs; /* functions are never removed: the list is stable */
+  pthread_mutex_unlock(&e->mu);
+  for (gsp_opt_func *f = list; f != NULL; f = f->next) put_func(s, f, f == list);
+  sb_put(s, "}");
+}
+
+static void put_caches(sb *s, gsp_opt_engine *e) {
+  sb_put(s, ",\"cache_stats\":{");
+  pthread_mutex_lock(&e->mu); /* names stay valid: the engine creates caches under mu */
+  size_t n = gsp_cache_manager_count(e->caches);
+  bool first = true;
+  for (size_t i = 0; i < n; i++) {
+    const char *name = gsp_cache_manager_name(e->caches, i);
+    gsp_cache *c = name ? gsp_cache_manager_find(e->caches, name) : NULL;
+    if (c == NULL) continue;
+    gsp_cache_stats st;
+    gsp_cache_config cc;
+    gsp_cache_stats_get(c, &st);
+    gsp_cache_config_get(c, &cc);
+    sb_put(s, "%s", first ? "" : ",");
+    first = false;
+    sb_str(s, name);
+    sb_put(s,
+           ":{\"level\":\"L1\",\"strategy\":\"%s\",\"max_entries\":%zu,\"hits\":%" PRIu64
+           ",\"misses\":%" PRIu64 ",\"hit_rate\":%.6g,\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64
+           ",\"insertions\":%" PRIu64 ",\"evictions\":%" PRIu64 ",\"expirations\":%" PRIu64 "}",
+           gsp_cache_strategy_name(cc.strategy), cc.max_entries, st.hits, st.misses, st.hit_rate,
+           st.entries, st.bytes, st.insertions, st.evictions, st.expirations);
+  }
+  pthread_mutex_unlock(&e->mu);
+  sb_put(s, "}");
+}
+
+/* The kB value of a "Key:   123 kB" line into *bytes; false if not that key. */
+static bool meminfo_field(const char *line, const char *key, uint64_t *bytes) {
+  size_t n = strlen(key);
+  if (strncmp(line, key, n) != 0) return false;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long kb = strtoull(line + n, &end, 10);
+  if (errno != 0 || end == line + n) return false;
+  *bytes = (uint64_t)kb * 1024u;
+  return true;
+}
+
+int gsp__opt_read_meminfo(const char *proc_root, uint64_t *total, uint64_t *avail) {
+  char path[512];
+  (void)snprintf(path, sizeof path, "%s/meminfo", proc_root ? proc_root : "/proc");
+  FILE *fp = fopen(path, "re");
+  if (fp == NULL) return GSP_EIO;
+  char line[256];
+  unsigned found = 0;
+  *total = *avail = 0;
+  while (fgets(line, sizeof line, fp) != NULL) {
+    if (meminfo_field(line, "MemTotal:", total)) found |= 1;
+    if (meminfo_field(line, "MemAvailable:", avail)) found |= 2;
+  }
+  (void)fclose(fp);
+  return found == 3 ? GSP_OK : GSP_EFORMAT;
+}
+
+static void put_pressure(sb *s, gsp_opt_engine *e, const gsp_mem_sample *m) {
+  gsp_mempressure_stats ps;
+  gsp_mempressure_stats_get(e->mem, &ps);
+  gsp_mem_event ev[16];
+  size_t nev = gsp_mempressure_history(e->mem, ev, 16);
+  sb_put(s,
+         ",\"pressure\":{\"level\":\"%s\",\"limit_bytes\":%" PRIu64
+         ",\"usage_ratio\":%.6g,\"events\":%" PRIu64 ",\"reclaims\":%" PRIu64
+         ",\"reclaimed_bytes\":%" PRIu64 ",\"history\":[",
+         gsp_mem_level_name(m->level), m->limit_bytes, m->ratio, ps.events, ps.reclaims,
+         ps.reclaimed_bytes);
+  for (size_t i = 0; i < nev; i++)
+    sb_put(s, "%s{\"from\":\"%s\",\"to\":\"%s\",\"rss_bytes\":%" PRIu64 ",\"ratio\":%.6g}",
+           i ? "," : "", gsp_mem_level_name(ev[i].from), gsp_mem_level_name(ev[i].to),
+           ev[i].rss_bytes, ev[i].ratio);
+  sb_put(s, "]}");
+}
+
+static void put_memory(sb *s, gsp_opt_engine *e) {
+  gsp_mem_sample m;
+  if (e->monitoring && e->own_mem)
+    gsp_mempressure_last(e->mem, &m);
+  else
+    (void)gsp_mempressure_sample_now(e->mem, &m); /* a partial sample still has what it read */
+  uint64_t total = 0, avail = 0;
+  bool sys_ok = gsp__opt_read_meminfo(e->proc_root, &total, &avail) == GSP_OK && total > 0;
+  double pct = sys_ok ? 100.0 * (double)(total - avail) / (double)total : 0.0;
+  sb_put(s,
+         ",\"memory_stats\":{\"process_memory\":{\"rss_bytes\":%" PRIu64 ",\"heap_bytes\":%" PRIu64
+         "},\"system_memory\":{\"available\":%s,\"total_bytes\":%" PRIu64
+         ",\"available_bytes\":%" PRIu64 ",\"used_bytes\":%" PRIu64 ",\"memory_percent\":%.4f}",
+         m.rss_bytes, m.heap_bytes, sys_ok ? "true" : "false", total, avail,
+         sys_ok ? total - avail : 0, pct);
+  put_pressure(s, e, &m);
+  sb_put(s, "}");
+}
+
+static void put_pools(sb *s, gsp_opt_engine *e) {
+  sb_put(s,
+         ",\"pool_stats\":{\"cpu\":{\"workers\":%u,\"batches\":%" PRIu64
+         "},\"io\":{\"workers\":%u,\"tasks\":%" PRIu64 ",\"executor\":\"gsp_exec\"}}",
+         e->cpu ? gsp_exec_workers(e->cpu) : 0, atomic_load(&e->cpu_batches),
+         e->io ? gsp_exec_workers(e->io) : 0, atomic_load(&e->io_tasks));
+}
+
+static void put_alerts(sb *s, gsp_opt_engine *e) {
+  sb_put(s, ",\"alerts\":[");
+  if (e->cfg.monitor != NULL) {
+    gsp_alert_event ev[32];
+    size_t n = gsp_monitor_events(e->cfg.monitor, ev, 32);
+    for (size_t i = 0; i < n; i++) {
+      static const char *const kinds[] = {"firing", "resolved", "regression"};
+      sb_put(s, "%s{\"kind\":\"%s\",\"level\":\"%s\",\"rule\":", i ? "," : "",
+             (unsigned)ev[i].kind < 3 ? kinds[ev[i].kind] : "unknown",
+             gsp_alert_level_name(ev[i].level));
+      sb_str(s, ev[i].rule);
+      sb_put(s, ",\"series\":");
+      sb_str(s, ev[i].series);
+      sb_put(s, ",\"value\":%.6g,\"threshold\":%.6g}", ev[i].value, ev[i].baseline);
+    }
+  }
+  sb_put(s, "]");
+}
+
+int gsp_opt_report_json(gsp_opt_engine *e, char **out, size_t *len) {
+  if (e == NULL || out == NULL) return GSP_EINVAL;
+  *out = NULL;
+  gsp_opt_metrics_sync(e);
+  sb s = {0};
+  sb_put(&s, "{\"schema\":\"gsperf.optimization_report.v1\",");
+  put_engine(&s, &e->cfg);
+  put_funcs(&s, e);
+  put_caches(&s, e);
+  put_memory(&s, e);
+  put_pools(&s, e);
+  put_alerts(&s, e);
+  sb_put(&s, ",\"profiler\":{\"available\":false,\"top_functions\":[]}}\n");
+  if (s.err != GSP_OK) {
+    gsp_free(s.buf);
+    return s.err;
+  }
+  *out = s.buf;
+  if (len != NULL) *len = s.len;
+  return GSP_OK;
+}
