@@ -15,5 +15,6 @@
 #include "gsperf/exec.h"
 #include "gsperf/balance.h"
 #include "gsperf/dist.h"
+#include "gsperf/optimize.h"
 
 #endif /* GSPERF_GSPERF_H */
