@@ -4,7 +4,16 @@
  * Every REFRESH_MS it fetches, from the server that served this page:
  *   /api/v1/series?name=N&range=R  for each chosen series -> one uPlot chart
  *   /api/v1/alerts                 -> the rules table and recent events
- *   /api/v1/metrics                -> the metrics table (cache and http first)
+ *   /api/v1/metrics                -> the caches panel, the top-functions
+ *                                     panel and the metrics table
+ * The two panels read the registry by the naming convention the library's
+ * exporters and the optimization engine share:
+ *   per cache     gsperf_cache_{hits,misses,evictions}_total{cache=NAME},
+ *                 gsperf_cache_entries{cache=NAME}, gsperf_cache_bytes{cache=NAME}
+ *   per function  gsperf_function_calls_total{function=NAME},
+ *                 gsperf_function_errors_total{function=NAME},
+ *                 gsperf_function_duration_seconds{function=NAME} (histogram),
+ *                 gsperf_function_cache_{hits,misses}_total{function=NAME}
  * A token given as ?token=T in the page URL is kept in sessionStorage,
  * removed from the address bar, and sent as "Authorization: Bearer T" on
  * every fetch; it is never written to the console or the page.
@@ -77,6 +86,7 @@
   }
   function fmtSeconds(v) {
     if (v == null || !isFinite(v)) return "–";
+    if (v < 1e-6) return (v * 1e9).toFixed(0) + " ns";
     if (v < 1e-3) return (v * 1e6).toFixed(1) + " µs";
     if (v < 1) return (v * 1e3).toFixed(1) + " ms";
     return v.toFixed(2) + " s";
@@ -147,7 +157,8 @@
       height: 180,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (u, lo, hi) => yRange(unit, lo, hi) } },
+      // one point would give an empty time range: show the minute before it
+      scales: { x: { time: true, range: (u, lo, hi) => (lo === hi ? [lo - 60, hi + 1] : [lo, hi]) }, y: { range: (u, lo, hi) => yRange(unit, lo, hi) } },
       axes: [
         { stroke: "#5b6475", grid: { stroke: "#eceff3" } },
         { stroke: "#5b6475", grid: { stroke: "#eceff3" }, size: 70,
@@ -247,6 +258,7 @@
   // ---- metrics -------------------------------------------------------------------
 
   function familyValue(f) {
+    if (f.series.length === 0) return "– (absent)"; // e.g. no cgroup limit: no sample
     if (f.type === "histogram") {
       let n = 0, p99 = 0;
       for (const s of f.series) { n += s.count; p99 = Math.max(p99, (s.p99 || 0) * (f.scale || 1)); }
@@ -259,9 +271,89 @@
   }
 
   function rank(name) {
-    if (name.startsWith("gsp_cache")) return 0;
-    if (name.startsWith("gsp_http")) return 1;
-    return 2;
+    if (name.startsWith("gsperf_function")) return 0;
+    if (name.startsWith("gsperf_cache") || name.startsWith("gsp_cache")) return 1;
+    if (name.startsWith("gsp_http")) return 2;
+    return 3;
+  }
+
+  // ---- caches and functions, by the naming convention ------------------------------
+
+  // { labelValue: { field: value } } from the families named prefix + field,
+  // keyed by the label `key`; histograms keep their whole series object.
+  function byLabel(m, prefix, key) {
+    const out = new Map();
+    for (const f of m.families) {
+      if (!f.name.startsWith(prefix)) continue;
+      const field = f.name.slice(prefix.length);
+      for (const s of f.series) {
+        const who = s.labels[key];
+        if (who == null) continue;
+        if (!out.has(who)) out.set(who, {});
+        out.get(who)[field] = f.type === "histogram" ? { ...s, scale: f.scale || 1 } : s.value;
+      }
+    }
+    return out;
+  }
+
+  function pct(num, den) {
+    return den > 0 ? (100 * num / den).toFixed(1) + " %" : "–";
+  }
+
+  function numCell(text, cls) {
+    return el("td", "num" + (cls ? " " + cls : ""), text);
+  }
+
+  function renderCaches(m) {
+    const body = $("caches").tBodies[0];
+    body.textContent = "";
+    const caches = m == null ? new Map() : byLabel(m, "gsperf_cache_", "cache");
+    if (caches.size === 0) {
+      body.append(rowOf([el("td", "empty", m == null ? "no registry on this server"
+        : "no cache exports its statistics (gsp_monitor_add_cache)")], 7));
+      return;
+    }
+    const names = [...caches.keys()].sort();
+    for (const name of names) {
+      const c = caches.get(name);
+      const hits = c.hits_total || 0, misses = c.misses_total || 0;
+      const tr = el("tr");
+      tr.dataset.cache = name;
+      tr.append(el("td", "mono", name), numCell(pct(hits, hits + misses)), numCell(fmtNum(hits)),
+        numCell(fmtNum(misses)), numCell(fmtNum(c.entries)), numCell(fmtBytes(c.bytes)),
+        numCell(fmtNum(c.evictions_total || 0)));
+      body.append(tr);
+    }
+  }
+
+  function renderFunctions(m) {
+    const body = $("functions").tBodies[0];
+    body.textContent = "";
+    const fns = m == null ? new Map() : byLabel(m, "gsperf_function_", "function");
+    if (fns.size === 0) {
+      body.append(rowOf([el("td", "empty", m == null ? "no registry on this server"
+        : "no function is monitored yet")], 7));
+      return;
+    }
+    const rows = [...fns.entries()].map(([name, f]) => {
+      const d = f.duration_seconds;
+      return { name, f, d, total: d ? d.sum * d.scale : 0 };
+    });
+    rows.sort((a, b) => b.total - a.total || (b.f.calls_total || 0) - (a.f.calls_total || 0));
+    for (const r of rows.slice(0, 15)) {
+      const calls = r.f.calls_total || 0, errors = r.f.errors_total || 0;
+      const ch = r.f.cache_hits_total, cm = r.f.cache_misses_total;
+      const tr = el("tr");
+      tr.dataset.function = r.name;
+      tr.append(el("td", "mono", r.name), numCell(fmtNum(calls)),
+        numCell(fmtNum(errors) + (calls > 0 && errors > 0 ? " (" + pct(errors, calls) + ")" : ""),
+          errors > 0 ? "bad" : ""),
+        numCell(r.d && r.d.count ? fmtSeconds(r.d.p50 * r.d.scale) : "–"),
+        numCell(r.d && r.d.count ? fmtSeconds(r.d.p99 * r.d.scale) : "–"),
+        numCell(r.d ? fmtSeconds(r.total) : "–"),
+        numCell(ch == null && cm == null ? "–" : pct(ch || 0, (ch || 0) + (cm || 0))));
+      body.append(tr);
+    }
   }
 
   function renderMetrics(m) {
@@ -297,6 +389,8 @@
       const [alerts, metrics] = await Promise.all([getJSON("/api/v1/alerts"),
         getJSON("/api/v1/metrics"), ...work]);
       renderAlerts(alerts);
+      renderCaches(metrics);
+      renderFunctions(metrics);
       renderMetrics(metrics);
       window.gspDashboard.refreshes++;
       setStatus("updated " + new Date().toLocaleTimeString() + " · every " + REFRESH_MS / 1000 + " s");

@@ -16,7 +16,9 @@
  *           (a wake-up costs 10-20 us, MACHINE.md).
  *
  * and CPU ns per gsp_arena_alloc of 64 bytes (16-aligned), with a reset
- * every 1024 allocations (its cost included).
+ * every 1024 allocations (its cost included); and the local workload once
+ * more for the pool called directly (gsp_pool_alloc/gsp_pool_free, no
+ * function-pointer wrapper), which is what a host pays.
  *
  * Subjects. gsperf pool (default config); glibc malloc/free; jemalloc
  * (mallocx/dallocx), mimalloc (mi_malloc/mi_free) and tcmalloc
@@ -25,7 +27,10 @@
  * libmimalloc-dev, libgoogle-perftools-dev; a library that does not load is
  * reported and skipped); and "freelist", what a host writes by hand: a
  * thread-local LIFO stack of freed objects capped at 4096, backed by malloc.
- * Every subject is called through the same function-pointer wrapper.
+ * Every subject is called through the same function-pointer wrapper; the
+ * "(harness)" row measures that alone: an alloc that hands out the slots
+ * of a fixed array in turn and a free that does nothing, so subject minus
+ * harness is what the allocator itself costs.
  *
  * How. A round runs every (workload, subject) cell once, subjects in a
  * rotated order; rounds repeat and the table shows medians; ratios are
@@ -113,6 +118,16 @@ static void fl_free(void *ctx, void *p) {
   fl_n++;
 }
 
+/* The harness floor: the calls and the loop, no allocator. */
+static _Alignas(64) unsigned char h_slots[CHUNK][OBJ];
+static __thread unsigned h_next;
+static void *h_alloc(void *ctx) {
+  void *p = h_slots[h_next];
+  h_next = (h_next + 1) % CHUNK;
+  return p;
+}
+static void h_free(void *ctx, void *p) {}
+
 /* dlsym two symbols from lib; on failure record why in s->missing. */
 static bool load2(subject *s, const char *lib, const char *a, void **pa, const char *b, void **pb) {
   static char why[MAX_SUBJECTS][160];
@@ -148,6 +163,7 @@ static unsigned make_subjects(subject *s, gsp_pool *pool) {
   load2(&s[n++], "libtcmalloc_minimal.so.4", "tc_malloc", (void **)&tc_malloc_p, "tc_free",
         (void **)&tc_free_p);
   s[n++] = (subject){"freelist", fl_alloc, fl_free, NULL, NULL};
+  s[n++] = (subject){"(harness)", h_alloc, h_free, NULL, NULL};
   return n;
 }
 
@@ -275,10 +291,25 @@ static void print_machine(unsigned rounds, uint64_t pairs) {
          (unsigned long long)pairs);
 }
 
+/* The local workload with direct calls to the pool. */
+static double run_local_pool(gsp_pool *p, uint64_t pairs) {
+  void *w[WINDOW];
+  uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  for (uint64_t done = 0; done < pairs; done += WINDOW) {
+    for (unsigned i = 0; i < WINDOW; i++) {
+      w[i] = gsp_pool_alloc(p);
+      *(uint64_t *)w[i] = done + i;
+    }
+    for (unsigned i = 0; i < WINDOW; i++) gsp_pool_free(p, w[i]);
+  }
+  return (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)pairs;
+}
+
 typedef struct results {
   double local[MAX_SUBJECTS][MAX_ROUNDS];
   double cross[MAX_SUBJECTS][MAX_ROUNDS];
   double arena[MAX_ROUNDS];
+  double direct[MAX_ROUNDS];
 } results;
 
 static void print_table(const subject *s, unsigned n, const results *r, unsigned rounds) {
@@ -297,7 +328,8 @@ static void print_table(const subject *s, unsigned n, const results *r, unsigned
     printf("%-12s %14.2f %8.2fx %14.2f %8.2fx\n", s[k].name, median(r->local[k], rounds),
            median(rl, rounds), median(r->cross[k], rounds), median(rc, rounds));
   }
-  printf("\narena alloc (64 B, reset every 1024): %.2f ns/alloc\n", median(r->arena, rounds));
+  printf("\npool, direct calls (no wrapper), local: %.2f ns/pair\n", median(r->direct, rounds));
+  printf("arena alloc (64 B, reset every 1024): %.2f ns/alloc\n", median(r->arena, rounds));
   printf("goals (issue 7): pool <= 3.5 ns local, <= 10 ns cross-thread; arena <= 2 ns\n");
   printf("x pool = subject / gsperf-pool, median of per-round ratios (> 1: pool is faster)\n");
 }
@@ -344,6 +376,7 @@ int main(int argc, char **argv) {
       r.cross[k][i] = run_cross(&s[k], pairs);
     }
     r.arena[i] = run_arena(arena, pairs);
+    r.direct[i] = run_local_pool(pool, pairs);
   }
   print_table(s, n, &r, rounds);
   gsp_arena_destroy(arena);

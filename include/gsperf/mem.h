@@ -112,11 +112,12 @@ GSP_API void gsp_pool_free(gsp_pool *p, void *obj);
  * without allocating. Returns 0 or GSP_ENOMEM. */
 GSP_API int gsp_pool_reserve(gsp_pool *p, size_t n);
 /*
- * Give the calling thread's cached objects back to the depot; then, if no
- * object of the pool is live or in any thread cache, release every slab
- * (running the dtor on each constructed object). Other threads' caches are
- * left alone (they go back when those threads exit or trim). Returns the
- * number of slabs released.
+ * Give the calling thread's cached objects back to the depot; then release
+ * every slab none of whose objects is live or in a thread cache (running
+ * the dtor on each of its constructed objects); slabs with an object out
+ * stay. Other threads' caches are left alone (they go back when those
+ * threads exit or trim). Costs O(free objects x log slabs) under the
+ * pool's lock. Returns the number of slabs released.
  */
 GSP_API size_t gsp_pool_trim(gsp_pool *p);
 
@@ -281,10 +282,18 @@ typedef struct gsp_mempressure_config {
   const char *cgroup_root;   /* copied; NULL = "/sys/fs/cgroup" */
   gsp_mem_event_fn on_event; /* may be NULL */
   void *event_user;
-  struct gsp_metrics *metrics; /* optional: gauges gsp_mem_* and the counter
-                                  gsp_mem_reclaims_total are registered here
-                                  at create; monitors on one registry share
-                                  them (the last sample wins) */
+  struct gsp_metrics *metrics; /* optional, registered at create (monitors
+                                  on one registry share them; the last
+                                  sample wins): gauges gsp_mem_rss_bytes,
+                                  _heap_bytes, _limit_bytes (effective),
+                                  _usage_ratio, _pressure_level (0/1/2), and,
+                                  only while present, _psi_some_avg10,
+                                  _cgroup_limit_bytes, _cgroup_usage_bytes;
+                                  counters gsp_mem_reclaims_total,
+                                  gsp_mem_reclaimed_bytes_total (reclaimers'
+                                  estimates) and the events
+                                  gsp_mem_level_changes_total{level=
+                                  "normal"|"warning"|"critical"} */
   gsp_clock clock;             /* zero = gsp_now_ns() */
 } gsp_mempressure_config;
 
@@ -333,6 +342,14 @@ GSP_API void gsp_mempressure_errmsg(gsp_mempressure *mp, char *buf, size_t cap);
 /* Register a reclaimer; name is copied. Errors: GSP_EINVAL, GSP_ENOMEM. */
 GSP_API int gsp_mempressure_add_reclaimer(gsp_mempressure *mp, const char *name,
                                           gsp_mem_reclaim_fn fn, void *user);
+/*
+ * Unregister the first reclaimer registered under name (names need not be
+ * unique; remove once per add). Waits for a reclaim pass in progress to
+ * end: when it returns, the reclaimer is not running and will not run
+ * again, so its object may be freed. Must not be called from a reclaimer.
+ * Errors: GSP_EINVAL (NULL), GSP_ENOENT (no reclaimer of that name).
+ */
+GSP_API int gsp_mempressure_remove_reclaimer(gsp_mempressure *mp, const char *name);
 GSP_API const char *gsp_mem_level_name(gsp_mem_level level);
 /* The share of the limit a strategy sheds down to (0.75, 0.65, 0.5). */
 GSP_API double gsp_mem_strategy_target(gsp_mem_strategy s);
@@ -343,9 +360,9 @@ GSP_API double gsp_mem_strategy_target(gsp_mem_strategy s);
  * then, below CRITICAL, evicts in policy order until bytes_wanted are gone
  * (gsp_cache_shrink); at CRITICAL it evicts everything. Returns the bytes
  * freed.
- * Pool (user = gsp_pool *): gsp_pool_trim, which releases slabs only when
- * no object is live or cached by another thread (see gsp_pool_trim).
- * Returns the drop in slab bytes.
+ * Pool (user = gsp_pool *): gsp_pool_trim, which releases every slab none
+ * of whose objects is live or cached by another thread (see
+ * gsp_pool_trim). Returns the drop in slab bytes.
  */
 GSP_API size_t gsp_mem_reclaim_cache(void *cache, gsp_mem_level level, size_t bytes_wanted);
 GSP_API size_t gsp_mem_reclaim_pool(void *pool, gsp_mem_level level, size_t bytes_wanted);

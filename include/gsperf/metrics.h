@@ -148,6 +148,14 @@ GSP_API void gsp_gauge_add(gsp_gauge *g, double v);
 GSP_API void gsp_gauge_inc(gsp_gauge *g);
 GSP_API void gsp_gauge_dec(gsp_gauge *g);
 GSP_API void gsp_hist_record(gsp_hist *h, uint64_t v);
+/*
+ * A gauge with no value: not exposed in any format until the next set, add,
+ * inc or dec (its family's HELP and TYPE still are). For values that are
+ * sometimes absent (no cgroup limit, no PSI), rather than a misleading 0.
+ * gsp_gauge_value() still returns the last value stored.
+ */
+GSP_API void gsp_gauge_unset(gsp_gauge *g);
+GSP_API bool gsp_gauge_is_set(gsp_gauge *g);
 
 /*
  * The calling thread's own cell of a counter, for the hottest loops: get it

@@ -83,7 +83,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gsperf/cache.h"
 #include "gsperf/common.h"
+#include "gsperf/mem.h"
 #include "gsperf/metrics.h"
 
 #ifdef __cplusplus
@@ -242,6 +244,66 @@ GSP_API void gsp_monitor_last_sample(gsp_monitor *mon, gsp_monitor_sample *out);
 /* Copy the last collection error ("" if the last collection was clean) and
  * return the number of collections that had an error so far. */
 GSP_API uint64_t gsp_monitor_collect_error(gsp_monitor *mon, char *buf, size_t len);
+
+/* ---- sources: more values at every collection --------------------------- */
+/*
+ * A source is a callback run at every collection (the collector thread's,
+ * or gsp_monitor_collect_now()'s), after the system sample is stored and
+ * before the rules are evaluated, so rules see what it recorded. It gets
+ * the monitor's registry (config .metrics, may be NULL) and the sample
+ * time; it may call gsp_monitor_record() and any metrics call. It runs
+ * with the monitor's evaluation lock held (not the data lock): it must not
+ * call gsp_monitor_collect_now, _evaluate, _stop, _destroy, or add or
+ * remove sources. A non-zero return is returned by gsp_monitor_collect_now
+ * (the collection itself goes on; the other sources still run).
+ *
+ * Sources run in the order added; add and remove wait for a collection in
+ * progress, so once gsp_monitor_remove_source() returns the source is not
+ * running and will not run again (its user data may be freed). Names are
+ * unique (GSP_EEXIST).
+ */
+typedef int (*gsp_monitor_source_fn)(void *user, gsp_monitor *mon, gsp_metrics *metrics,
+                                     uint64_t now_ns);
+/* Errors: GSP_EINVAL (NULL or empty name, NULL fn), GSP_EEXIST, GSP_ENOMEM. */
+GSP_API int gsp_monitor_add_source(gsp_monitor *mon, const char *name, gsp_monitor_source_fn fn,
+                                   void *user);
+/* Errors: GSP_EINVAL, GSP_ENOENT (no source of that name). */
+GSP_API int gsp_monitor_remove_source(gsp_monitor *mon, const char *name);
+
+/*
+ * Ready sources that export statistics into the monitor's registry (the
+ * monitor must have one: GSP_EINVAL otherwise), under the names the
+ * optimization engine and the dashboard share. name is 1-128 bytes; the
+ * source is named "cache:NAME" / "pool:NAME" (for remove_source).
+ *
+ * A cache (borrowed: it must outlive the source; remove the source before
+ * destroying the cache), each collection:
+ *   counters gsperf_cache_hits_total{cache="NAME"}, gsperf_cache_misses_total,
+ *            gsperf_cache_evictions_total (advanced by the change since the
+ *            last collection; a statistic found below its previous value
+ *            (gsp_cache_stats_reset) restarts from zero: the counters
+ *            never go back, though a reset may lose up to one interval's
+ *            counts)
+ *   gauges   gsperf_cache_entries{cache="NAME"}, gsperf_cache_bytes
+ *   series   gsperf_cache_hit_ratio, labels cache="NAME": hits / lookups
+ *            since the last collection (only when there were lookups), so
+ *            an alert rule can watch a cache's hit rate (one retained
+ *            series per cache, counted against max_series; memory as in
+ *            the formula at the top).
+ * A cache manager (borrowed likewise; the source is named `name`): the same
+ * for every cache it holds, labelled with the cache's name in the manager;
+ * caches created later are picked up at the next collection.
+ * A pool (borrowed likewise), gauges gsp_pool_live_objects{pool="NAME"},
+ * gsp_pool_cached_objects, gsp_pool_peak_objects, gsp_pool_slab_bytes and
+ * counters gsp_pool_refills_total, gsp_pool_flushes_total,
+ * gsp_pool_misses_total (see gsp_pool_stats).
+ * Errors: GSP_EINVAL, GSP_EEXIST (same source name, or a metric name taken
+ * with another type), GSP_ENOSPC (registry full), GSP_ENOMEM.
+ */
+GSP_API int gsp_monitor_add_cache(gsp_monitor *mon, const char *name, gsp_cache *cache);
+GSP_API int gsp_monitor_add_cache_manager(gsp_monitor *mon, const char *name,
+                                          gsp_cache_manager *mgr);
+GSP_API int gsp_monitor_add_pool(gsp_monitor *mon, const char *name, gsp_pool *pool);
 
 /* ---- retention ---------------------------------------------------------- */
 

@@ -117,7 +117,8 @@ static void *bump(chunk *c, size_t size, size_t align) {
   return c->data + off;
 }
 
-static void *alloc_grow(gsp_arena *a, size_t size, size_t align) {
+/* Kept out of line so the fast path below needs no stack frame. */
+__attribute__((noinline)) static void *alloc_grow(gsp_arena *a, size_t size, size_t align) {
   if (align == 0 || (align & (align - 1)) != 0 || size > SIZE_MAX / 2 - align) return NULL;
   size_t need = size + align;
   chunk *c = take_spare(a, need);
@@ -135,9 +136,9 @@ static void *alloc_grow(gsp_arena *a, size_t size, size_t align) {
 void *gsp_arena_alloc(gsp_arena *a, size_t size, size_t align) {
   if (align == 0) align = DEFAULT_ALIGN;
   chunk *c = a->cur;
-  if (c != NULL && (align & (align - 1)) == 0) {
+  if (__builtin_expect(c != NULL && (align & (align - 1)) == 0, 1)) {
     void *p = bump(c, size, align);
-    if (p != NULL) {
+    if (__builtin_expect(p != NULL, 1)) {
       a->allocs++;
       return p;
     }

@@ -31,12 +31,13 @@
  * keep its constructed state while free, so each slot then has a header of
  * max(16, align) bytes before the object that holds the two links.
  *
- * Counting. Each thread cache keeps `net` = allocs - frees on that thread,
- * written only by its owner with a relaxed load and store (a plain mov on
- * x86, but no data race for readers). live = the sum of `net` over the
- * registered caches + `retired_net` (caches that went away); cached =
- * carved - live. peak is the high-water mark of objects out of the depot,
- * which changes only under the lock.
+ * Counting. The fast paths count nothing beyond the magazine's own `n`,
+ * which the owner writes with a relaxed load and store (a plain mov on
+ * x86, but no data race for a reader). Objects out of the depot are
+ * carved - depot_free (exact, under the lock); those sitting in thread
+ * caches are the sum of the registered caches' magazine counts; live is
+ * the difference, and cached = carved - live. peak is the high-water mark of objects out of the
+ * depot, which changes only under the lock.
  *
  * Thread caches live on two lists: the pool's (under pool->mu), for stats,
  * trim and destroy, and the owning thread's (thread-local, owner only), for
@@ -48,10 +49,15 @@
  * freed by its thread, at exit or when its lookup walk meets it. The key
  * is never deleted, so no pool's destroy can race with a key destructor.
  *
- * Trade-offs. The depot keeps no per-slab free counts (that is what makes
- * a magazine move O(1)), so trim can release slabs only when every carved
- * object is back in the depot, and then releases all of them; a partly
- * used slab is never returned. Each thread holds at most 2 * batch free
+ * Trim. The depot keeps no per-slab free counts (that is what makes a
+ * magazine move O(1)); each slab only counts the objects carved from it.
+ * Trim pays instead: under the lock it drains the depot into one chain,
+ * finds each free object's slab by binary search in a sorted array of the
+ * slabs (allocated before the lock is taken), releases every slab whose
+ * carved objects are all free (running the dtor on them), and rebuilds
+ * the depot from the rest: O(free objects x log slabs), off the hot path.
+ * A slab with one object live or in another thread's cache stays. Each
+ * thread holds at most 2 * batch free
  * objects per pool until it exits or trims. When a thread cache cannot be
  * allocated (out of memory) the thread is served straight from the depot
  * under the lock, so alloc fails only when a slab cannot be made and free
@@ -65,6 +71,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gsperf/mem.h"
@@ -77,14 +84,13 @@
 
 typedef struct mag {
   void *head;
-  unsigned n;
+  _Atomic unsigned n; /* written by the owner only; read by stats */
 } mag;
 
 typedef struct tcache {
   _Atomic(gsp_pool *) pool; /* NULL once the pool is destroyed (orphan) */
   mag loaded;
   mag prev;
-  _Atomic int64_t net;          /* allocs - frees on the owning thread */
   size_t hdr;                   /* copies of the pool's, so that the fast */
   unsigned batch;               /* paths touch no line of the pool */
   struct tcache *tnext;         /* the owning thread's list */
@@ -100,6 +106,7 @@ typedef struct tstate {
 typedef struct slab {
   struct slab *next;
   size_t bytes;
+  size_t carved; /* objects carved from this slab */
 } slab;
 
 struct gsp_pool {
@@ -122,7 +129,6 @@ struct gsp_pool {
   slab *slabs;
   size_t nslabs, nslab_bytes;
   uint64_t refills, flushes, misses;
-  int64_t retired_net;
   tcache *tcs;
   char errmsg[128];
 };
@@ -137,22 +143,28 @@ static int g_key_rc;
 
 static void **link_of(const gsp_pool *p, void *obj) { return (void **)((char *)obj - p->hdr); }
 
+static unsigned mag_n(const mag *m) { return atomic_load_explicit(&m->n, memory_order_relaxed); }
+
+static void mag_set(mag *m, void *head, unsigned n) {
+  m->head = head;
+  atomic_store_explicit(&m->n, n, memory_order_relaxed);
+}
+
+/* dst = src; src = empty (dst must be empty). */
+static void mag_move(mag *dst, mag *src) {
+  mag_set(dst, src->head, mag_n(src));
+  mag_set(src, NULL, 0);
+}
+
 static void mag_push(const gsp_pool *p, mag *m, void *obj) {
   link_of(p, obj)[0] = m->head;
-  m->head = obj;
-  m->n++;
+  mag_set(m, obj, mag_n(m) + 1);
 }
 
 static void *mag_pop(const gsp_pool *p, mag *m) {
   void *obj = m->head;
-  m->head = link_of(p, obj)[0];
-  m->n--;
+  mag_set(m, link_of(p, obj)[0], mag_n(m) - 1);
   return obj;
-}
-
-static void net_add(tcache *c, int64_t d) {
-  int64_t v = atomic_load_explicit(&c->net, memory_order_relaxed);
-  atomic_store_explicit(&c->net, v + d, memory_order_relaxed);
 }
 
 static gsp_pool *tc_pool(tcache *c) { return atomic_load_explicit(&c->pool, memory_order_relaxed); }
@@ -160,25 +172,27 @@ static gsp_pool *tc_pool(tcache *c) { return atomic_load_explicit(&c->pool, memo
 /* ---- the depot (all _locked: pool->mu held) ------------------------------ */
 
 static void depot_put_locked(gsp_pool *p, mag *m) {
-  p->depot_free += m->n;
-  if (m->n == p->batch) {
+  p->depot_free += mag_n(m);
+  if (mag_n(m) == p->batch) {
     link_of(p, m->head)[1] = p->full;
     p->full = m->head;
   } else {
-    while (m->n > 0) {
+    while (mag_n(m) > 0) {
       void *obj = mag_pop(p, m);
       link_of(p, obj)[0] = p->loose;
       p->loose = obj;
       p->nloose++;
     }
   }
-  *m = (mag){NULL, 0};
+  mag_set(m, NULL, 0);
 }
 
+/* The current slab (the one carve points into) is always p->slabs. */
 static void carve_one_locked(gsp_pool *p, mag *m) {
   void *obj = p->carve + p->hdr;
   p->carve += p->slot;
   p->carved++;
+  p->slabs->carved++;
   if (p->ctor != NULL) p->ctor(obj, p->user);
   mag_push(p, m, obj);
 }
@@ -186,7 +200,7 @@ static void carve_one_locked(gsp_pool *p, mag *m) {
 static size_t carvable(const gsp_pool *p) { return (size_t)(p->carve_end - p->carve) / p->slot; }
 
 static void take_loose_locked(gsp_pool *p, mag *m) {
-  while (m->n < p->batch && p->loose != NULL) {
+  while (mag_n(m) < p->batch && p->loose != NULL) {
     void *obj = p->loose;
     p->loose = link_of(p, obj)[0];
     p->nloose--;
@@ -198,15 +212,14 @@ static void take_loose_locked(gsp_pool *p, mag *m) {
 /* Fill the empty magazine m; false when a new slab is needed. */
 static bool depot_take_locked(gsp_pool *p, mag *m) {
   if (p->full != NULL) {
-    m->head = p->full;
-    m->n = p->batch;
+    mag_set(m, p->full, p->batch);
     p->full = link_of(p, m->head)[1];
     p->depot_free -= p->batch;
   } else if (p->nloose > 0) {
     take_loose_locked(p, m);
   } else {
     if (carvable(p) == 0) return false;
-    while (m->n < p->batch && carvable(p) > 0) carve_one_locked(p, m);
+    while (mag_n(m) < p->batch && carvable(p) > 0) carve_one_locked(p, m);
     p->misses++;
   }
   size_t out = p->carved - p->depot_free;
@@ -222,6 +235,7 @@ static slab *slab_new(gsp_pool *p) {
   volatile char *b = (volatile char *)s;
   for (size_t i = 0; i < p->slab_bytes; i += PAGE) b[i] = 0; /* pre-fault off the lock */
   s->bytes = p->slab_bytes;
+  s->carved = 0;
   return s;
 }
 
@@ -231,7 +245,7 @@ static void slab_install_locked(gsp_pool *p, slab *s) {
   mag m = {NULL, 0};
   while (carvable(p) > 0) {
     carve_one_locked(p, &m);
-    if (m.n == p->batch) depot_put_locked(p, &m);
+    if (mag_n(&m) == p->batch) depot_put_locked(p, &m);
   }
   depot_put_locked(p, &m);
   uintptr_t first = (uintptr_t)(s + 1) + p->hdr; /* where the first object would be */
@@ -293,8 +307,6 @@ static int depot_fill(gsp_pool *p, mag *m) {
 static void tc_return_locked(gsp_pool *p, tcache *c) {
   depot_put_locked(p, &c->loaded);
   depot_put_locked(p, &c->prev);
-  p->retired_net += atomic_load_explicit(&c->net, memory_order_relaxed);
-  atomic_store_explicit(&c->net, 0, memory_order_relaxed);
 }
 
 static void tc_unlink_locked(gsp_pool *p, tcache *c) {
@@ -384,7 +396,6 @@ static void *alloc_uncached(gsp_pool *p) {
   void *obj = mag_pop(p, &m);
   pthread_mutex_lock(&p->mu);
   depot_put_locked(p, &m);
-  p->retired_net++;
   pthread_mutex_unlock(&p->mu);
   return obj;
 }
@@ -392,24 +403,18 @@ static void *alloc_uncached(gsp_pool *p) {
 __attribute__((noinline)) static void *alloc_slow(gsp_pool *p) {
   tcache *c = tc_get(p);
   if (c == NULL) return alloc_uncached(p);
-  if (c->loaded.n == 0) {
-    mag t = c->loaded;
-    c->loaded = c->prev;
-    c->prev = t;
-  }
-  if (c->loaded.n == 0 && depot_fill(p, &c->loaded) != GSP_OK) return NULL;
-  net_add(c, 1);
+  if (mag_n(&c->loaded) == 0) mag_move(&c->loaded, &c->prev); /* prev may be empty too */
+  if (mag_n(&c->loaded) == 0 && depot_fill(p, &c->loaded) != GSP_OK) return NULL;
   return mag_pop(p, &c->loaded);
 }
 
 void *gsp_pool_alloc(gsp_pool *p) {
   tcache *c = g_ts.last;
-  if (__builtin_expect(c != NULL && tc_pool(c) == p && c->loaded.n > 0, 1)) {
-    net_add(c, 1);
+  unsigned n;
+  if (__builtin_expect(c != NULL && tc_pool(c) == p && (n = mag_n(&c->loaded)) > 0, 1)) {
     void *obj = c->loaded.head;
     void *next = *(void **)((char *)obj - c->hdr);
-    c->loaded.head = next;
-    c->loaded.n--;
+    mag_set(&c->loaded, next, n - 1);
     __builtin_prefetch(next, 1); /* the next object's line, if another core had it */
     return obj;
   }
@@ -423,32 +428,28 @@ __attribute__((noinline)) static void free_slow(gsp_pool *p, void *obj) {
     mag_push(p, &m, obj);
     pthread_mutex_lock(&p->mu);
     depot_put_locked(p, &m);
-    p->retired_net--;
     pthread_mutex_unlock(&p->mu);
     return;
   }
-  if (c->loaded.n == p->batch) {
-    if (c->prev.n != 0) {
+  if (mag_n(&c->loaded) == p->batch) {
+    if (mag_n(&c->prev) != 0) {
       pthread_mutex_lock(&p->mu);
       depot_put_locked(p, &c->prev);
       p->flushes++;
       pthread_mutex_unlock(&p->mu);
     }
-    c->prev = c->loaded;
-    c->loaded = (mag){NULL, 0};
+    mag_move(&c->prev, &c->loaded);
   }
-  net_add(c, -1);
   mag_push(p, &c->loaded, obj);
 }
 
 void gsp_pool_free(gsp_pool *p, void *obj) {
   if (obj == NULL) return;
   tcache *c = g_ts.last;
-  if (__builtin_expect(c != NULL && tc_pool(c) == p && c->loaded.n < c->batch, 1)) {
-    net_add(c, -1);
+  unsigned n;
+  if (__builtin_expect(c != NULL && tc_pool(c) == p && (n = mag_n(&c->loaded)) < c->batch, 1)) {
     *(void **)((char *)obj - c->hdr) = c->loaded.head;
-    c->loaded.head = obj;
-    c->loaded.n++;
+    mag_set(&c->loaded, obj, n + 1);
     return;
   }
   free_slow(p, obj);
@@ -502,9 +503,9 @@ out_free_pool:
 }
 
 static int64_t live_locked(const gsp_pool *p) {
-  int64_t live = p->retired_net;
+  int64_t live = (int64_t)(p->carved - p->depot_free);
   for (tcache *c = p->tcs; c != NULL; c = c->pnext)
-    live += atomic_load_explicit(&c->net, memory_order_relaxed);
+    live -= (int64_t)mag_n(&c->loaded) + (int64_t)mag_n(&c->prev);
   return live;
 }
 
@@ -578,13 +579,112 @@ int gsp_pool_reserve(gsp_pool *p, size_t n) {
   }
 }
 
+/* ---- trim: release every slab whose carved objects are all free ----------- */
+
+typedef struct slab_ref {
+  slab *s;
+  size_t nfree;
+} slab_ref;
+
+static int slab_ref_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const slab_ref *)a)->s, y = (uintptr_t)((const slab_ref *)b)->s;
+  return x < y ? -1 : x > y;
+}
+
+/* The slab holding obj: the last one starting at or below it. */
+static slab_ref *slab_of(slab_ref *v, size_t n, const void *obj) {
+  size_t lo = 0, hi = n;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((uintptr_t)v[mid].s <= (uintptr_t)obj)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return &v[lo];
+}
+
+/* Every depot object on one chain through link 0; the depot is left empty
+ * (depot_free still counts them). */
+static void *depot_drain_locked(gsp_pool *p) {
+  void *chain = p->loose;
+  while (p->full != NULL) {
+    void *head = p->full, *tail = head;
+    p->full = link_of(p, head)[1];
+    while (link_of(p, tail)[0] != NULL) tail = link_of(p, tail)[0];
+    link_of(p, tail)[0] = chain;
+    chain = head;
+  }
+  p->loose = NULL;
+  p->nloose = 0;
+  return chain;
+}
+
+/* Unlink the slabs marked free (nfree == carved) onto *gone; returns how many. */
+static size_t unlink_free_slabs_locked(gsp_pool *p, slab_ref *v, size_t n, slab **gone) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    slab *s = v[i].s;
+    if (v[i].nfree != s->carved) continue;
+    if (s == p->slabs) p->carve = p->carve_end = NULL; /* the current slab */
+    for (slab **pp = &p->slabs; *pp != NULL; pp = &(*pp)->next)
+      if (*pp == s) {
+        *pp = s->next;
+        break;
+      }
+    p->carved -= s->carved;
+    p->nslabs--;
+    p->nslab_bytes -= s->bytes;
+    s->next = *gone;
+    *gone = s;
+    k++;
+  }
+  return k;
+}
+
+/* v holds room for every slab. Returns the slabs released (on *gone). */
+static size_t trim_slabs_locked(gsp_pool *p, slab_ref *v, slab **gone) {
+  size_t n = 0;
+  for (slab *s = p->slabs; s != NULL; s = s->next) v[n++] = (slab_ref){s, 0};
+  qsort(v, n, sizeof *v, slab_ref_cmp);
+  void *chain = depot_drain_locked(p);
+  for (void *o = chain; o != NULL; o = link_of(p, o)[0]) slab_of(v, n, o)->nfree++;
+  mag m = {NULL, 0};
+  p->depot_free = 0;
+  for (void *o = chain, *next; o != NULL; o = next) {
+    next = link_of(p, o)[0];
+    slab_ref *r = slab_of(v, n, o);
+    if (r->nfree == r->s->carved) {
+      if (p->dtor != NULL) p->dtor(o, p->user);
+      continue;
+    }
+    mag_push(p, &m, o);
+    if (mag_n(&m) == p->batch) depot_put_locked(p, &m);
+  }
+  depot_put_locked(p, &m);
+  return unlink_free_slabs_locked(p, v, n, gone);
+}
+
 size_t gsp_pool_trim(gsp_pool *p) {
   tcache *c = tc_find(p);
+  pthread_mutex_lock(&p->mu);
+  size_t cap = p->nslabs + 8; /* room for slabs made meanwhile */
+  pthread_mutex_unlock(&p->mu);
+  slab_ref *v = gsp_malloc(cap * sizeof *v);
+  slab *gone = NULL;
   size_t n = 0;
   pthread_mutex_lock(&p->mu);
   if (c != NULL) tc_return_locked(p, c);
-  if (p->depot_free == p->carved) n = release_all_locked(p);
+  if (v != NULL && p->nslabs <= cap)
+    n = trim_slabs_locked(p, v, &gone);
+  else if (p->depot_free == p->carved) /* no memory for the slab table */
+    n = release_all_locked(p);
   pthread_mutex_unlock(&p->mu);
+  for (slab *next; gone != NULL; gone = next) {
+    next = gone->next;
+    gsp_free(gone);
+  }
+  gsp_free(v);
   return n;
 }
 

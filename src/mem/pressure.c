@@ -303,18 +303,33 @@ static uint64_t now_ns(const gsp_mempressure *mp) {
   return mp->cfg.clock.now ? mp->cfg.clock.now(mp->cfg.clock.user) : gsp_now_ns();
 }
 
-static void export_metrics(gsp_mempressure *mp, const gsp_mem_sample *s, bool reclaimed) {
+/* A gauge that is exposed only while its source is present. */
+static void set_or_unset(gsp_gauge *g, bool present, double v) {
+  if (present)
+    gsp_gauge_set(g, v);
+  else
+    gsp_gauge_unset(g);
+}
+
+static void export_metrics(gsp_mempressure *mp, const gsp_mem_sample *s, const decision *d,
+                           size_t freed) {
   if (!mp->cfg.metrics) return;
   gsp_gauge_set(mp->g.rss, (double)s->rss_bytes);
   gsp_gauge_set(mp->g.heap, (double)s->heap_bytes);
   gsp_gauge_set(mp->g.limit, (double)s->limit_bytes);
   gsp_gauge_set(mp->g.ratio, s->ratio);
   gsp_gauge_set(mp->g.level, (double)s->level);
-  gsp_gauge_set(mp->g.psi_some, s->psi_some_avg10);
-  if (reclaimed) gsp_counter_inc(mp->g.reclaims);
+  set_or_unset(mp->g.psi_some, s->psi_present, s->psi_some_avg10);
+  set_or_unset(mp->g.cg_limit, s->cg_limit > 0, (double)s->cg_limit);
+  set_or_unset(mp->g.cg_usage, s->cgroup_version > 0, (double)s->cg_usage);
+  if (d->event) gsp_counter_inc(mp->g.entered[d->ev.to]);
+  if (d->reclaim) {
+    gsp_counter_inc(mp->g.reclaims);
+    gsp_counter_add(mp->g.reclaimed, freed);
+  }
 }
 
-static void run_reclaim(gsp_mempressure *mp, const decision *d) {
+static size_t run_reclaim(gsp_mempressure *mp, const decision *d) {
   size_t freed = gsp__mp_reclaim(mp, d->rlevel, d->wanted);
   bool trim = mp->cfg.mem_strategy == GSP_MEM_AGGRESSIVE;
   if (trim && !sanitized()) malloc_trim(0);
@@ -323,6 +338,7 @@ static void run_reclaim(gsp_mempressure *mp, const decision *d) {
   mp->stats.reclaimed_bytes += freed;
   mp->stats.trims += trim;
   pthread_mutex_unlock(&mp->mu);
+  return freed;
 }
 
 int gsp_mempressure_sample_now(gsp_mempressure *mp, gsp_mem_sample *out) {
@@ -344,8 +360,8 @@ int gsp_mempressure_sample_now(gsp_mempressure *mp, gsp_mem_sample *out) {
   update_locked(mp, &s, rss_ok, &c, &d);
   pthread_mutex_unlock(&mp->mu);
   if (d.event && mp->cfg.on_event) mp->cfg.on_event(mp->cfg.event_user, &d.ev);
-  if (d.reclaim) run_reclaim(mp, &d);
-  export_metrics(mp, &s, d.reclaim);
+  size_t freed = d.reclaim ? run_reclaim(mp, &d) : 0;
+  export_metrics(mp, &s, &d, freed);
   if (out) *out = s;
   return c.rc;
 }
@@ -435,6 +451,23 @@ static int fill_defaults(gsp_mempressure_config *k) {
   return 0;
 }
 
+/* gsp_mem_level_changes_total{level}: events, by the level entered. */
+static int make_level_counters(gsp_mempressure *mp, gsp_metrics *m) {
+  static const char *const ln[] = {"level"};
+  gsp_metric_family *f;
+  gsp_metric_desc d = {.name = "gsp_mem_level_changes_total",
+                       .help = "Memory pressure level changes, by the level entered",
+                       .type = GSP_METRIC_COUNTER,
+                       .label_names = ln,
+                       .nlabels = 1};
+  int rc = gsp_metrics_family(m, &d, &f);
+  for (int l = GSP_MEM_NORMAL; rc == 0 && l <= GSP_MEM_CRITICAL; l++) {
+    const char *lv[] = {gsp_mem_level_name((gsp_mem_level)l)};
+    rc = gsp_metrics_counter(f, lv, &mp->g.entered[l]);
+  }
+  return rc;
+}
+
 static int make_metrics(gsp_mempressure *mp) {
   gsp_metrics *m = mp->cfg.metrics;
   int rc;
@@ -449,7 +482,20 @@ static int make_metrics(gsp_mempressure *mp) {
       (rc = gsp_metrics_gauge_new(m, "gsp_mem_psi_some_avg10", "PSI memory some avg10",
                                   &mp->g.psi_some)))
     return rc;
-  return gsp_metrics_counter_new(m, "gsp_mem_reclaims_total", "Reclaim passes", &mp->g.reclaims);
+  if ((rc = gsp_metrics_gauge_new(m, "gsp_mem_cgroup_limit_bytes", "Memory cgroup limit",
+                                  &mp->g.cg_limit)) ||
+      (rc = gsp_metrics_gauge_new(m, "gsp_mem_cgroup_usage_bytes", "Memory cgroup usage",
+                                  &mp->g.cg_usage)) ||
+      (rc = gsp_metrics_counter_new(m, "gsp_mem_reclaims_total", "Reclaim passes",
+                                    &mp->g.reclaims)) ||
+      (rc = gsp_metrics_counter_new(m, "gsp_mem_reclaimed_bytes_total",
+                                    "Bytes the reclaimers reported freed", &mp->g.reclaimed)))
+    return rc;
+  /* absent until a sample finds them */
+  gsp_gauge_unset(mp->g.psi_some);
+  gsp_gauge_unset(mp->g.cg_limit);
+  gsp_gauge_unset(mp->g.cg_usage);
+  return make_level_counters(mp, m);
 }
 
 static int init_sync(gsp_mempressure *mp) {

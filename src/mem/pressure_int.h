@@ -20,8 +20,9 @@ typedef struct gsp__reclaimer {
 } gsp__reclaimer;
 
 typedef struct gsp__mp_gauges {
-  gsp_gauge *rss, *heap, *limit, *ratio, *level, *psi_some;
-  gsp_counter *reclaims;
+  gsp_gauge *rss, *heap, *limit, *ratio, *level, *psi_some, *cg_limit, *cg_usage;
+  gsp_counter *reclaims, *reclaimed;
+  gsp_counter *entered[GSP_MEM_CRITICAL + 1]; /* by level entered */
 } gsp__mp_gauges;
 
 struct gsp_mempressure {

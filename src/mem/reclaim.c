@@ -13,11 +13,16 @@
  * reclaimer runs. Estimates are the reclaimers' own and only summed into
  * the monitor's statistics; the next sample's RSS is the real measure.
  *
- * Ready reclaimers use public APIs only. The cache API offers no "shed N
- * bytes" call, so the cache reclaimer can only expire (cheap, frees only
- * expired entries) below CRITICAL and clear at CRITICAL. gsp_pool_trim
- * releases a pool's slabs only when nothing of the pool is live or cached
- * in another thread, so the pool reclaimer frees memory of idle pools.
+ * Removal (gsp_mempressure_remove_reclaimer) takes rmu too, so once it
+ * returns no pass is running the removed reclaimer and none will: the
+ * host may free the reclaimer's object right after. Entries after the
+ * removed one shift down, keeping registration order.
+ *
+ * Ready reclaimers use public APIs only. The cache reclaimer expires
+ * (cheap, frees only expired entries), then sheds the rest of what is
+ * wanted with gsp_cache_shrink (everything at CRITICAL). gsp_pool_trim
+ * releases every slab none of whose objects is live or held in a thread
+ * cache, so the pool reclaimer returns the pool's idle slabs.
  */
 #include <string.h>
 
@@ -44,6 +49,22 @@ int gsp_mempressure_add_reclaimer(gsp_mempressure *mp, const char *name, gsp_mem
   if (rc == 0) mp->rec[mp->nrec++] = (gsp__reclaimer){copy, fn, user};
   pthread_mutex_unlock(&mp->rmu);
   if (rc != 0) gsp_free(copy);
+  return rc;
+}
+
+int gsp_mempressure_remove_reclaimer(gsp_mempressure *mp, const char *name) {
+  if (!mp || !name) return GSP_EINVAL;
+  int rc = GSP_ENOENT;
+  pthread_mutex_lock(&mp->rmu);
+  for (size_t i = 0; i < mp->nrec; i++) {
+    if (strcmp(mp->rec[i].name, name) != 0) continue;
+    gsp_free(mp->rec[i].name);
+    memmove(&mp->rec[i], &mp->rec[i + 1], (mp->nrec - i - 1) * sizeof mp->rec[0]);
+    mp->nrec--;
+    rc = 0;
+    break;
+  }
+  pthread_mutex_unlock(&mp->rmu);
   return rc;
 }
 

@@ -14,8 +14,11 @@
  * Prometheus text: "# HELP" (escaping \ and newline) and "# TYPE" once
  * per family, then one line per sample; label values escape \, " and
  * newline. OpenMetrics differs in: counters are typed under the name
- * without "_total" and sampled as name_total; HELP also escapes "; the
- * output ends with "# EOF".
+ * without "_total" and sampled as name_total; HELP also escapes "; a
+ * family whose name (without "_total") ends in a base unit ("_seconds",
+ * "_bytes", "_ratio", ... see k_units) gets a "# UNIT" line; the
+ * output ends with "# EOF". Gauges marked unset are left out (no sample
+ * line), in every format.
  */
 #include <math.h>
 #include <stdio.h>
@@ -138,6 +141,7 @@ static void child_samples(const text_fam *t, const gsp__child *ch) {
       gsp__out_u64(t->o, gsp__sum_cell_locked(ch, 0));
       break;
     case GSP_METRIC_GAUGE:
+      if (!gsp_gauge_is_set((gsp_gauge *)ch)) return;
       sample_head(t, ch, "", NULL);
       gsp__out_double(t->o, gsp_gauge_value((gsp_gauge *)ch));
       break;
@@ -149,6 +153,20 @@ static void child_samples(const text_fam *t, const gsp__child *ch) {
 }
 
 static const char *const g_type_text[] = {"counter", "gauge", "histogram"};
+
+/* OpenMetrics base units a family name may end in ("_<unit>"). */
+static const char *const k_units[] = {"seconds", "bytes",   "ratio",  "celsius", "meters",
+                                      "grams",   "amperes", "joules", "volts"};
+
+/* The unit the family's name (without _total) ends in, or NULL. */
+static const char *name_unit(const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof k_units / sizeof k_units[0]; i++) {
+    size_t ul = strlen(k_units[i]);
+    if (len > ul + 1 && name[len - ul - 1] == '_' && memcmp(name + len - ul, k_units[i], ul) == 0)
+      return k_units[i];
+  }
+  return NULL;
+}
 
 static void family_text(gsp__out *o, const gsp_metric_family *f, bool om) {
   text_fam t = {o, f, om, strlen(f->name)};
@@ -164,6 +182,14 @@ static void family_text(gsp__out *o, const gsp_metric_family *f, bool om) {
   gsp__out_put(o, " ", 1);
   gsp__out_str(o, g_type_text[f->type]);
   gsp__out_put(o, "\n", 1);
+  const char *unit = om ? name_unit(f->name, t.base_len) : NULL;
+  if (unit != NULL) {
+    gsp__out_str(o, "# UNIT ");
+    gsp__out_put(o, f->name, t.base_len);
+    gsp__out_put(o, " ", 1);
+    gsp__out_str(o, unit);
+    gsp__out_put(o, "\n", 1);
+  }
   for (size_t i = 0; i < f->nchildren && o->err == 0; i++) child_samples(&t, f->children[i]);
 }
 

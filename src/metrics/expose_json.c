@@ -18,6 +18,7 @@
  * Quantiles need the full fine buckets, so one snapshot (19 KiB) is
  * allocated per write: the only way JSON output can fail with GSP_ENOMEM.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,15 +101,22 @@ static void json_family(gsp__out *o, const gsp_metric_family *f, gsp_hist_snap *
     gsp__out_double(o, f->scale);
   }
   gsp__out_str(o, ",\"series\":[");
+  bool first = true;
   for (size_t i = 0; i < f->nchildren && o->err == 0; i++) {
     const gsp__child *ch = f->children[i];
-    if (i) gsp__out_put(o, ",", 1);
+    if (f->type == GSP_METRIC_GAUGE && !gsp_gauge_is_set((gsp_gauge *)ch)) continue;
+    if (!first) gsp__out_put(o, ",", 1);
+    first = false;
     json_labels(o, f, ch);
     if (f->type == GSP_METRIC_COUNTER) {
       json_key_u64(o, ",\"value\":", gsp__sum_cell_locked(ch, 0));
     } else if (f->type == GSP_METRIC_GAUGE) {
-      gsp__out_str(o, ",\"value\":");
-      gsp__out_double(o, gsp_gauge_value((gsp_gauge *)ch));
+      double v = gsp_gauge_value((gsp_gauge *)ch);
+      gsp__out_str(o, ",\"value\":"); /* JSON has no NaN or Inf: null */
+      if (isfinite(v))
+        gsp__out_double(o, v);
+      else
+        gsp__out_str(o, "null");
     } else {
       json_hist(o, f, ch, s);
     }

@@ -59,8 +59,9 @@ struct gsp__child {
   char **values;   /* label values, raw */
   char *labels;    /* rendered, escaped: a="x",b="y" (no braces); "" if none */
   size_t labels_len;
-  uint64_t *retired; /* folded shards of exited threads; under reg->lock */
-  gsp__cell gauge;   /* gauges: the double's bits */
+  uint64_t *retired;  /* folded shards of exited threads; under reg->lock */
+  gsp__cell gauge;    /* gauges: the double's bits */
+  _Atomic bool unset; /* gauges: no value (gsp_gauge_unset); not exposed */
 };
 
 struct gsp_counter {

@@ -472,11 +472,28 @@ static double bitsd(uint64_t b) {
   return v;
 }
 
+/* Clear the unset flag only when it is set, so a hot gauge's line is not
+ * written twice per store. */
+static void mark_set(gsp_gauge *g) {
+  if (atomic_load_explicit(&g->c.unset, memory_order_relaxed))
+    atomic_store_explicit(&g->c.unset, false, memory_order_relaxed);
+}
+
 void gsp_gauge_set(gsp_gauge *g, double v) {
   atomic_store_explicit(&g->c.gauge, dbits(v), memory_order_relaxed);
+  mark_set(g);
+}
+
+void gsp_gauge_unset(gsp_gauge *g) {
+  atomic_store_explicit(&g->c.unset, true, memory_order_relaxed);
+}
+
+bool gsp_gauge_is_set(gsp_gauge *g) {
+  return !atomic_load_explicit(&g->c.unset, memory_order_relaxed);
 }
 
 void gsp_gauge_add(gsp_gauge *g, double v) {
+  mark_set(g);
   uint64_t old = atomic_load_explicit(&g->c.gauge, memory_order_relaxed);
   while (!atomic_compare_exchange_weak_explicit(&g->c.gauge, &old, dbits(bitsd(old) + v),
                                                 memory_order_relaxed, memory_order_relaxed)) {

@@ -11,7 +11,10 @@
  * eval_lock throughout: it reads the files (procfs.c) with no other lock
  * held, then takes mon->lock to append the series, store the sample and
  * the error text, then sets the gauges (the registry has its own
- * synchronization) and evaluates the rules (alert.c), which delivers
+ * synchronization; a field absent from this sample leaves its gauge unset,
+ * so it is not exposed rather than exposed as 0), runs the sources
+ * (sources.c) with eval_lock still held and mon->lock free, and evaluates
+ * the rules (alert.c), which delivers
  * callbacks with mon->lock released.
  */
 #include <errno.h>
@@ -67,8 +70,15 @@ static int collect_locked_eval(gsp_monitor *mon, gsp_monitor_sample *out) {
   pthread_mutex_lock(&mon->lock);
   int rv = store_sample_locked(mon, &s, ok, err);
   pthread_mutex_unlock(&mon->lock);
-  for (int f = 0; f < GSP_MON_NFIELDS; f++)
-    if (mon->gauges[f] && (s.present & (1u << f))) gsp_gauge_set(mon->gauges[f], s.v[f]);
+  for (int f = 0; f < GSP_MON_NFIELDS; f++) {
+    if (!mon->gauges[f]) continue;
+    if (s.present & (1u << f))
+      gsp_gauge_set(mon->gauges[f], s.v[f]);
+    else
+      gsp_gauge_unset(mon->gauges[f]); /* absent (no limit, unreadable): no sample */
+  }
+  int src = gsp__run_sources_eval_locked(mon, s.t_ns);
+  if (rv == GSP_OK) rv = src;
   int ev = gsp__evaluate(mon, s.t_ns);
   if (out) *out = s;
   if (rv == GSP_OK) rv = ev;

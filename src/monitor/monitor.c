@@ -61,6 +61,7 @@ static int set_tiers(gsp_monitor *mon, const gsp_monitor_config *cfg) {
 static int copy_config(gsp_monitor *mon, const gsp_monitor_config *cfg) {
   mon->interval_ms = cfg->collection_interval_ms ? cfg->collection_interval_ms : 1000;
   mon->clock = cfg->clock;
+  mon->metrics = cfg->metrics;
   mon->on_alert = cfg->on_alert;
   mon->on_alert_user = cfg->on_alert_user;
   mon->max_series = cfg->max_series ? cfg->max_series : GSP_MONITOR_DEFAULT_MAX_SERIES;
@@ -95,6 +96,7 @@ static int make_gauges(gsp_monitor *mon, gsp_metrics *m) {
     const char *name = gsp_monitor_field_name((gsp_monitor_field)f);
     int rv = gsp_metrics_gauge_new(m, name, "gsperf system collector", &mon->gauges[f]);
     if (rv != GSP_OK) return rv;
+    gsp_gauge_unset(mon->gauges[f]); /* exposed from the first sample that has it */
   }
   return GSP_OK;
 }
@@ -134,6 +136,7 @@ static void free_series(gsp__series *s) {
 static void free_all(gsp_monitor *mon) {
   for (size_t i = 0; mon->series && i < mon->nseries; i++) free_series(mon->series[i]);
   gsp__rules_free(mon);
+  gsp__sources_free(mon);
   gsp_free(mon->series);
   gsp_free(mon->table);
   gsp_free(mon->rules);

@@ -2,12 +2,14 @@
  * monitor_int.h - private structures of the monitor, shared by monitor.c
  * (life cycle, series table, record, query), retention.c (tier rings),
  * procfs.c (parsers of /proc and cgroup files), collect.c (the collector
- * thread), alert.c (rules, state machine, events), alert_json.c (rule
- * files) and regress.c (Mann-Whitney detector).
+ * thread), sources.c (collection sources: host callbacks, caches, pools),
+ * alert.c (rules, state machine, events), alert_json.c (rule files) and
+ * regress.c (Mann-Whitney detector).
  *
  * Locks, in the order they may be taken:
  *   eval_lock  serializes evaluation and collection (owns the event
- *              scratch array and the collector's previous-sample state);
+ *              scratch array, the collector's previous-sample state and
+ *              the source table);
  *   lock       guards series, rules, events, last sample, errors.
  * thread_lock guards running/stop and pairs with `wake`; it is never held
  * together with the other two. ctl_lock serializes start and stop and is
@@ -57,6 +59,15 @@ typedef struct gsp__rule {
   bool fired;
 } gsp__rule;
 
+/* A collection source (sources.c). drop frees user (ready sources). */
+#define GSP__SOURCE_NAME_MAX 128u
+typedef struct gsp__source {
+  char *name;
+  gsp_monitor_source_fn fn;
+  void *user;
+  void (*drop)(void *user);
+} gsp__source;
+
 /* What the collector remembers between samples, to compute rates. */
 typedef struct gsp__prev {
   bool have_proc, have_cpu;
@@ -83,6 +94,9 @@ struct gsp_monitor {
   gsp_alert_fn on_alert;
   void *on_alert_user;
   gsp_gauge *gauges[GSP_MON_NFIELDS];
+  gsp_metrics *metrics; /* borrowed; NULL = none */
+  gsp__source *sources; /* under eval_lock, registration order */
+  size_t nsources, capsources;
 
   gsp__series **series; /* creation order, max_series slots */
   size_t nseries, max_series;
@@ -120,6 +134,10 @@ size_t gsp__ring_copy(const gsp__ring *r, uint64_t from, uint64_t to, gsp_monito
  * are still read). prev carries rates between calls. */
 bool gsp__procfs_sample(const char *proc, const char *cgroup, gsp__prev *prev,
                         gsp_monitor_sample *s, char *err, size_t errlen);
+
+/* sources.c */
+int gsp__run_sources_eval_locked(gsp_monitor *mon, uint64_t now);
+void gsp__sources_free(gsp_monitor *mon);
 
 /* alert.c */
 int gsp__evaluate(gsp_monitor *mon, uint64_t now);

@@ -7,7 +7,14 @@
 set -u
 gsperf=$1 client=$2 work=$3 case=$4
 rm -rf "$work" && mkdir -p "$work"
-die() { echo "FAIL: $*"; cat "$work/err" 2>/dev/null; exit 1; }
+pid=
+# On failure also stop a server still running, so ctest is not left
+# waiting on its output.
+die() {
+  echo "FAIL: $*"; cat "$work/err" 2>/dev/null
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  exit 1
+}
 
 case $case in
 serve)
@@ -16,8 +23,16 @@ serve)
   pid=$!
   "$client" "$work/port" /healthz tok > "$work/h" || die "no answer on /healthz"
   head -n1 "$work/h" | grep -qx 200 || die "/healthz: $(cat "$work/h")"
-  "$client" "$work/port" /metrics tok > "$work/m" || die "no answer on /metrics"
-  grep -q '^gsp_process_resident_bytes ' "$work/m" || die "/metrics lacks the collector: $(cat "$work/m")"
+  # a collector value is exposed once the first sample has it (absent values
+  # are left out rather than shown as 0): ask until it is there
+  tries=0
+  while :; do
+    "$client" "$work/port" /metrics tok > "$work/m" || die "no answer on /metrics"
+    grep -q '^gsp_process_resident_bytes ' "$work/m" && break
+    tries=$((tries + 1))
+    [ "$tries" -lt 100 ] || die "/metrics lacks the collector: $(cat "$work/m")"
+    sleep 0.1
+  done
   "$client" "$work/port" /metrics > "$work/u" || die "no answer without token"
   head -n1 "$work/u" | grep -qx 401 || die "no token: $(head -n1 "$work/u")"
   kill -TERM "$pid"

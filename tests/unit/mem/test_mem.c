@@ -134,6 +134,51 @@ static void test_pool_trim(void **state) {
   gsp_pool_destroy(p);
 }
 
+/* Trim releases each slab whose objects are all back, and keeps the slabs
+ * that still have one out; objects of kept slabs stay usable, the dtor runs
+ * exactly for the released ones. */
+static void test_pool_trim_per_slab(void **state) {
+  (void)state;
+  counts c = {0, 0};
+  gsp_pool *p = NULL;
+  /* small slabs: 4 KiB of 64-byte slots (with header), batch 4 */
+  gsp_pool_config cfg = {.obj_size = 48,
+                         .batch = 4,
+                         .slab_bytes = 4096,
+                         .ctor = obj_ctor,
+                         .dtor = obj_dtor,
+                         .user = &c};
+  assert_int_equal(gsp_pool_create(&cfg, &p), GSP_OK);
+  enum { N = 400 };
+  static void *o[N];
+  for (int i = 0; i < N; i++) assert_non_null(o[i] = gsp_pool_alloc(p));
+  gsp_pool_stats st;
+  gsp_pool_stats_get(p, &st);
+  uint64_t slabs = st.slabs;
+  assert_true(slabs >= 6);
+  /* keep the first and the last object out: their slabs must stay */
+  for (int i = 1; i < N - 1; i++) gsp_pool_free(p, o[i]);
+  size_t released = gsp_pool_trim(p);
+  gsp_pool_stats_get(p, &st);
+  assert_true(released >= slabs - 2 - 1); /* all but the two held (and a partly carved one) */
+  assert_int_equal(st.slabs, slabs - released);
+  assert_true(st.slabs >= 1 && st.slabs <= 3);
+  assert_int_equal(st.live, 2);
+  assert_int_equal(c.dtor, c.ctor - (int)(st.cached + st.live));
+  /* the kept objects are intact and the pool still works */
+  assert_int_equal(((unsigned char *)o[0])[23], 0xAB);
+  void *again[N];
+  for (int i = 0; i < N; i++) assert_non_null(again[i] = gsp_pool_alloc(p));
+  for (int i = 0; i < N; i++) gsp_pool_free(p, again[i]);
+  gsp_pool_free(p, o[0]);
+  gsp_pool_free(p, o[N - 1]);
+  assert_true(gsp_pool_trim(p) >= 1);
+  gsp_pool_stats_get(p, &st);
+  assert_int_equal(st.slabs, 0);
+  assert_int_equal(c.dtor, c.ctor);
+  gsp_pool_destroy(p);
+}
+
 static void test_pool_reserve(void **state) {
   (void)state;
   gsp_pool *p = NULL;
@@ -291,6 +336,7 @@ int main(void) {
       cmocka_unit_test(test_pool_alignment),
       cmocka_unit_test(test_pool_ctor_dtor_once),
       cmocka_unit_test(test_pool_trim),
+      cmocka_unit_test(test_pool_trim_per_slab),
       cmocka_unit_test(test_pool_reserve),
       cmocka_unit_test(test_pool_leak_report),
       cmocka_unit_test(test_pool_two_pools),

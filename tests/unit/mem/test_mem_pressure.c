@@ -400,6 +400,33 @@ static void test_threshold_reclaim_levels(void **st) {
   fx_done(&f);
 }
 
+/* A removed reclaimer is never called again; the others keep their order;
+ * removing an unknown name is GSP_ENOENT. */
+static void test_remove_reclaimer(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f);
+  rcall a = {.gives = 0}, b = {.gives = 0};
+  gsp_mempressure_config c = fx_cfg(&f);
+  gsp_mempressure *mp = reclaim_mp(&f, &c, &a, &b);
+  assert_int_equal(gsp_mempressure_remove_reclaimer(mp, "nope"), GSP_ENOENT);
+  assert_int_equal(gsp_mempressure_remove_reclaimer(mp, NULL), GSP_EINVAL);
+  assert_int_equal(gsp_mempressure_remove_reclaimer(mp, "a"), 0);
+  assert_int_equal(gsp_mempressure_remove_reclaimer(mp, "a"), GSP_ENOENT);
+  set_rss(&f, 95 * MB);
+  (void)sample(mp, 0);
+  assert_int_equal(a.calls, 0);
+  assert_int_equal(b.calls, 1);
+  assert_int_equal(b.wanted, 30 * MB); /* b is now first: asked for all of it */
+  assert_int_equal(gsp_mempressure_add_reclaimer(mp, "a", rec_fn, &a), 0);
+  assert_int_equal(gsp_mempressure_remove_reclaimer(mp, "b"), 0);
+  (void)sample(mp, 0);
+  assert_int_equal(a.calls, 1);
+  assert_int_equal(b.calls, 1);
+  gsp_mempressure_destroy(mp);
+  fx_done(&f);
+}
+
 static void test_strategy_targets(void **st) {
   (void)st;
   static const struct {
@@ -562,6 +589,22 @@ static void test_metrics_export(void **st) {
   assert_non_null(strstr(text, "gsp_mem_pressure_level 2"));
   assert_non_null(strstr(text, "gsp_mem_limit_bytes 104857600"));
   assert_non_null(strstr(text, "gsp_mem_reclaims_total 1"));
+  assert_non_null(strstr(text, "gsp_mem_level_changes_total{level=\"critical\"} 1\n"));
+  assert_non_null(strstr(text, "gsp_mem_level_changes_total{level=\"warning\"} 0\n"));
+  /* no cgroup and no PSI in this tree: those gauges are not exposed */
+  assert_null(strstr(text, "\ngsp_mem_cgroup_limit_bytes "));
+  assert_null(strstr(text, "\ngsp_mem_psi_some_avg10 "));
+  gsp_free(text);
+  /* back to NORMAL, then a v1 cgroup with a limit appears */
+  set_rss(&f, 10 * MB);
+  fx_v1(&f, "52428800\n");
+  gsp_mempressure_destroy(mp);
+  assert_int_equal(gsp_mempressure_create(&c, &mp), 0);
+  (void)sample(mp, 0);
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_PROMETHEUS, &text, &len), 0);
+  assert_non_null(strstr(text, "\ngsp_mem_cgroup_limit_bytes 52428800\n"));
+  assert_non_null(strstr(text, "\ngsp_mem_cgroup_usage_bytes 12345\n"));
+  assert_non_null(strstr(text, "\ngsp_mem_limit_bytes 52428800\n"));
   gsp_free(text);
   gsp_mempressure_destroy(mp);
   gsp_metrics_destroy(m);
@@ -647,6 +690,7 @@ int main(void) {
       cmocka_unit_test(test_gc_threshold_mb),
       cmocka_unit_test(test_periodic),
       cmocka_unit_test(test_adaptive_psi),
+      cmocka_unit_test(test_remove_reclaimer),
       cmocka_unit_test(test_pool_and_cache_reclaimers),
       cmocka_unit_test(test_metrics_export),
       cmocka_unit_test(test_start_stop),

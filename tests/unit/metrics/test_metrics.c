@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,10 +358,13 @@ static void expected_text(char *buf, size_t cap, bool om) {
          "http_requests_total{method=\"GET\",code=\"200\"} 3\n"
          "http_requests_total{method=\"PO\\\"ST\",code=\"a\\\\b\\nc\"} 1\n"
          "# HELP temperature_celsius Temp\n"
-         "# TYPE temperature_celsius gauge\n"
+         "# TYPE temperature_celsius gauge\n");
+  if (om) append(buf, cap, "# UNIT temperature_celsius celsius\n");
+  append(buf, cap,
          "temperature_celsius 21.5\n"
          "# HELP payload_bytes Sizes\n"
          "# TYPE payload_bytes histogram\n");
+  if (om) append(buf, cap, "# UNIT payload_bytes bytes\n");
   static const char *const le[] = {
       "1000",       "2000",        "5000",        "10000",       "20000",
       "50000",      "100000",      "200000",      "500000",      "1000000",
@@ -440,6 +444,51 @@ static void test_default_scale_seconds(void **state) {
   gsp_metrics_destroy(m);
 }
 
+/* OpenMetrics: a UNIT line only where the name (without _total) ends in a
+ * base unit; an unset gauge has no sample in any format until set again. */
+static void test_units_and_unset_gauges(void **state) {
+  (void)state;
+  gsp_metrics *m = new_reg();
+  gsp_counter *c;
+  gsp_gauge *lim, *load;
+  gsp_hist *h;
+  assert_int_equal(gsp_metrics_counter_new(m, "read_bytes_total", "Read", &c), GSP_OK);
+  assert_int_equal(gsp_metrics_gauge_new(m, "cg_limit_bytes", "Limit", &lim), GSP_OK);
+  assert_int_equal(gsp_metrics_gauge_new(m, "load1", "Load", &load), GSP_OK);
+  assert_int_equal(gsp_metrics_histogram_new(m, "op_seconds", "Op", &h), GSP_OK);
+  gsp_gauge_set(lim, 0.0);
+  assert_true(gsp_gauge_is_set(lim));
+  gsp_gauge_unset(lim);
+  assert_false(gsp_gauge_is_set(lim));
+  gsp_gauge_set(load, 0.5);
+  char *got = NULL;
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_OPENMETRICS, &got, NULL), GSP_OK);
+  assert_contains(got, "# TYPE read_bytes counter\n# UNIT read_bytes bytes\n");
+  assert_contains(got, "# TYPE cg_limit_bytes gauge\n# UNIT cg_limit_bytes bytes\n# HELP load1");
+  assert_contains(got, "# TYPE load1 gauge\nload1 0.5\n");
+  assert_contains(got, "# TYPE op_seconds histogram\n# UNIT op_seconds seconds\n");
+  assert_null(strstr(got, "cg_limit_bytes 0"));
+  gsp_free(got);
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_PROMETHEUS, &got, NULL), GSP_OK);
+  assert_null(strstr(got, "# UNIT"));
+  assert_null(strstr(got, "cg_limit_bytes 0"));
+  gsp_free(got);
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_JSON, &got, NULL), GSP_OK);
+  assert_contains(got,
+                  "\"name\":\"cg_limit_bytes\",\"type\":\"gauge\",\"help\":\"Limit\","
+                  "\"series\":[]}");
+  gsp_free(got);
+  gsp_gauge_set(lim, 4096);
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_PROMETHEUS, &got, NULL), GSP_OK);
+  assert_contains(got, "\ncg_limit_bytes 4096\n");
+  gsp_free(got);
+  gsp_gauge_set(load, NAN); /* JSON has no NaN: null */
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_JSON, &got, NULL), GSP_OK);
+  assert_contains(got, "{\"labels\":{},\"value\":null}");
+  gsp_free(got);
+  gsp_metrics_destroy(m);
+}
+
 static int failing_sink(void *user, const char *buf, size_t len) {
   (void)buf;
   (void)len;
@@ -485,6 +534,7 @@ int main(void) {
       cmocka_unit_test(test_prometheus_text_exact),
       cmocka_unit_test(test_json_snapshot),
       cmocka_unit_test(test_default_scale_seconds),
+      cmocka_unit_test(test_units_and_unset_gauges),
       cmocka_unit_test(test_sink_error_and_content_type),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

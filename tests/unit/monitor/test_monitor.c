@@ -132,6 +132,14 @@ static void test_parse_fixtures(void **state) {
   assert_true(s.v[GSP_MON_MACHINE_MEM_AVAILABLE] == 614400.0);
   assert_true(s.v[GSP_MON_MACHINE_LOAD1] == 0.5 && s.v[GSP_MON_MACHINE_LOAD15] == 0.125);
   assert_true(has(&s, GSP_MON_PROC_HEAP_BYTES));
+  /* absent values are not exposed (no "0" sample), present ones are */
+  char *text = NULL;
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_PROMETHEUS, &text, NULL), GSP_OK);
+  assert_null(strstr(text, "\ngsp_cgroup_memory_limit_bytes "));
+  assert_null(strstr(text, "\ngsp_process_cpu_percent "));
+  assert_non_null(strstr(text, "# TYPE gsp_cgroup_memory_limit_bytes gauge\n"));
+  assert_non_null(strstr(text, "\ngsp_cgroup_memory_usage_bytes 123456\n"));
+  gsp_free(text);
   /* one second later: 1.5 s of CPU time, machine 300 busy of 400 ticks */
   long hz = sysconf(_SC_CLK_TCK);
   proc_stat(root, 100 + (unsigned)hz, 50 + (unsigned)hz / 2, 1300, 3100);
@@ -160,6 +168,12 @@ static void test_parse_fixtures(void **state) {
   put(root, "cg/cpu.max", "max 100000\n");
   assert_int_equal(gsp_monitor_collect_now(mon, &s), GSP_OK);
   assert_false(has(&s, GSP_MON_CGROUP_MEM_LIMIT) || has(&s, GSP_MON_CGROUP_CPU_QUOTA));
+  /* a limit that goes away leaves the exposition with it */
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_PROMETHEUS, &text, NULL), GSP_OK);
+  assert_null(strstr(text, "\ngsp_cgroup_memory_limit_bytes "));
+  assert_null(strstr(text, "\ngsp_cgroup_cpu_quota_cores "));
+  assert_non_null(strstr(text, "\ngsp_cgroup_memory_usage_bytes 2048\n"));
+  gsp_free(text);
   gsp_monitor_destroy(mon);
   gsp_metrics_destroy(m);
   rm_tree(root);
