@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "gsperf/monitor.h"
@@ -79,6 +80,14 @@ static void test_collector_with_recorders(void **state) {
   pthread_join(t[1], NULL);
   atomic_store(&g_done, 1);
   pthread_join(t[2], NULL);
+  /* On a loaded machine the collector thread may not have run yet: wait
+   * (bounded) for its first sample before stopping it. */
+  gsp_monitor_sample s;
+  for (int i = 0; i < 30000; i++) {
+    gsp_monitor_last_sample(g_mon, &s);
+    if (s.t_ns > 0) break;
+    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+  }
   gsp_monitor_stop(g_mon);
   gsp_monitor_point *p = NULL;
   size_t n = 0;
@@ -88,7 +97,6 @@ static void test_collector_with_recorders(void **state) {
   for (size_t i = 0; i < n; i++) total += p[i].count;
   assert_int_equal(total, RECORDS);
   gsp_free(p);
-  gsp_monitor_sample s;
   gsp_monitor_last_sample(g_mon, &s);
   assert_true(s.t_ns > 0);
   gsp_monitor_destroy(g_mon);
