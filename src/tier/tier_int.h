@@ -1,0 +1,163 @@
+/*
+ * tier_int.h - internals shared by the files of the tier module: the record
+ * format (record.c), the L3 backend interface (l3_lmdb.c) and the tier
+ * itself (tier.c, tier_flight.c, tier_stats.c).
+ */
+#ifndef GSP_TIER_INT_H
+#define GSP_TIER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gsperf/cache.h"
+#include "gsperf/metrics.h"
+#include "gsperf/tier.h"
+
+/* ---- records (record.c) ---------------------------------------------------
+ * Little-endian, 32-byte header, then the key, then the payload:
+ *   0  u64 XXH3-64 of everything after it (bytes 8.. to the end)
+ *   8  u8  version (GSP_TIER_FORMAT_VERSION)
+ *   9  u8  flags (GSP__REC_LZ4: payload is LZ4 block data)
+ *  10  u16 reserved, 0
+ *  12  u32 key length
+ *  16  u32 value length (uncompressed)
+ *  20  u32 payload length (stored)
+ *  24  u64 expiry, wall-clock ms since the epoch; 0 = never
+ */
+#define GSP__REC_HDR 32u
+#define GSP__REC_LZ4 0x01u
+#define GSP__REC_MAX_VAL 0x7f000000u /* LZ4's input limit, under 2 GiB */
+
+typedef struct gsp__rec_view {
+  unsigned flags;
+  const uint8_t *key;
+  uint32_t klen;
+  uint32_t vlen;
+  const uint8_t *payload;
+  uint32_t plen;
+  uint64_t expire_ms;
+} gsp__rec_view;
+
+/* Encode (compress when `compress` and the value shrinks). *out is
+ * gsp_malloc'd. Errors: GSP_ENOMEM, GSP_EOVERFLOW (too large). */
+int gsp__rec_encode(const void *key, size_t klen, const void *val, size_t vlen, uint64_t expire_ms,
+                    bool compress, uint8_t **out, size_t *olen);
+/* Check a record: version, lengths, checksum and (if key != NULL) that it
+ * carries `key`. Returns 0, GSP_EFORMAT (newer version) or GSP_ECORRUPT. */
+int gsp__rec_check(const void *rec, size_t rlen, const void *key, size_t klen, gsp__rec_view *v);
+/* The value of a checked record into a gsp_malloc'd buffer (NULL if empty).
+ * Errors: GSP_ENOMEM, GSP_ECORRUPT (payload does not decompress). */
+int gsp__rec_value(const gsp__rec_view *v, void **val, size_t *vlen);
+/* Wall-clock milliseconds since the epoch. */
+uint64_t gsp__wall_ms(void);
+
+/* ---- L3 backends -----------------------------------------------------------
+ * An L3 backend stores encoded records by key. get() checks the record
+ * (gsp__rec_check) and decodes it; a record failing the check is deleted
+ * and reported as GSP_ECORRUPT (the tier counts it as a miss). */
+typedef struct gsp__l3 gsp__l3;
+typedef struct gsp__l3_ops {
+  int (*get)(gsp__l3 *b, const void *key, size_t klen, void **val, size_t *vlen,
+             uint64_t *expire_ms);
+  int (*contains)(gsp__l3 *b, const void *key, size_t klen);
+  /* Store a batch of records (one transaction); rec NULL = delete key. */
+  int (*put_batch)(gsp__l3 *b, size_t n, const void *const *keys, const size_t *klens,
+                   const void *const *recs, const size_t *rlens);
+  int (*del)(gsp__l3 *b, const void *key, size_t klen);
+  int (*clear)(gsp__l3 *b);
+  int (*sync)(gsp__l3 *b);
+  int (*verify)(gsp__l3 *b, bool repair, uint64_t *good, uint64_t *bad);
+  void (*info)(gsp__l3 *b, uint64_t *entries, uint64_t *bytes, uint64_t *capacity);
+  void (*close)(gsp__l3 *b);
+} gsp__l3_ops;
+
+struct gsp__l3 {
+  const gsp__l3_ops *ops;
+  char errmsg[512]; /* latest failure, under errmu */
+  pthread_mutex_t errmu;
+};
+
+typedef struct gsp__l3_config {
+  const char *path;
+  gsp_cache_strategy strategy;
+  uint64_t max_bytes;
+  gsp_tier_durability durability;
+  unsigned sync_interval_ms;
+  bool rebuild;
+  bool readonly;
+} gsp__l3_config;
+
+int gsp__l3_lmdb_open(const gsp__l3_config *cfg, gsp__l3 **out, char *errmsg, size_t errcap);
+/* "redis://HOST[:PORT][/DB]"; connects lazily (the server may be down). */
+int gsp__l3_redis_open(const char *uri, gsp__l3 **out, char *errmsg, size_t errcap);
+void gsp__l3_seterr(gsp__l3 *b, const char *fmt, ...) GSP_PRINTF(2, 3);
+/* Copy b's latest message into buf. */
+void gsp__l3_geterr(gsp__l3 *b, char *buf, size_t cap);
+
+/* ---- the tier (tier.c) ---------------------------------------------------- */
+#define GSP__TIER_STRIPES 256u
+
+typedef struct gsp__level_ctr {
+  _Atomic uint64_t hits, misses, promotions, demotions, corrupt, errors;
+} gsp__level_ctr;
+
+typedef struct gsp__wb_op { /* one pending write-back operation */
+  void *key;
+  size_t klen;
+  uint8_t *rec; /* NULL = delete */
+  size_t rlen;
+} gsp__wb_op;
+
+typedef struct gsp__flight gsp__flight;
+
+struct gsp_tier {
+  gsp_tier_config cfg;
+  gsp_cache *l1;
+  gsp_cache *l2; /* NULL = no L2 */
+  gsp__l3 *l3;   /* NULL = no L3 */
+  pthread_mutex_t stripe[GSP__TIER_STRIPES];
+  _Atomic uint32_t gen[GSP__TIER_STRIPES]; /* bumped by every put/delete */
+  gsp__level_ctr ctr[GSP_TIER_LEVELS];
+  _Atomic uint64_t lookups, hits;
+  _Atomic uint64_t l2_raw, l2_payload; /* L2 value bytes before/after compression */
+  /* latency histograms: [level][0 = read, 1 = write] */
+  gsp_metrics *metrics;
+  gsp_hist *lat[GSP_TIER_LEVELS][2];
+  /* write-back batch, under wbmu */
+  pthread_mutex_t wbmu;
+  gsp__wb_op *wb;
+  size_t wb_n, wb_cap;
+  /* get-or-compute flights, under flmu */
+  pthread_mutex_t flmu;
+  gsp__flight *flights;
+  /* latest error text, under errmu */
+  pthread_mutex_t errmu;
+  char errmsg[512];
+};
+
+void gsp__tier_seterr(gsp_tier *t, const char *fmt, ...) GSP_PRINTF(2, 3);
+unsigned gsp__tier_stripe_of(const void *key, size_t klen);
+/* The lookup of gsp_tier_get (counted in lookups/hits when `count`); the
+ * caller holds no stripe lock. */
+int gsp__tier_lookup(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen,
+                     bool count);
+int gsp__tier_store(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
+                    const gsp_tier_put_opts *opts);
+/* Record now - t0 as a latency of level/op (0 read, 1 write); returns now. */
+uint64_t gsp__tier_time(gsp_tier *t, int level, int op, uint64_t t0);
+int gsp__tier_metrics_init(gsp_tier *t);
+void gsp__tier_l1_evicted(void *user, const void *key, size_t klen, const void *val, size_t vlen,
+                          gsp_cache_reason reason);
+void gsp__tier_l2_evicted(void *user, const void *key, size_t klen, const void *val, size_t vlen,
+                          gsp_cache_reason reason);
+/* Write-back batch (tier_life.c); _locked: wbmu held. */
+int gsp__tier_wb_flush_locked(gsp_tier *t);
+int gsp__tier_wb_append(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
+                        uint64_t expire_ms);
+int gsp__tier_wb_find(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen,
+                      uint64_t *expire_ms);
+
+#endif
