@@ -8,6 +8,7 @@
 #include "gsperf/version.h"
 #include "gsperf/common.h"
 #include "gsperf/cache.h"
+#include "gsperf/tier.h"
 #include "gsperf/mem.h"
 #include "gsperf/metrics.h"
 #include "gsperf/monitor.h"
