@@ -23,21 +23,21 @@
  *   CPU         as BALANCED: one call on the caller's thread (a hand-over to
  *               a worker costs a wake-up, 10-20 us here, and the caller
  *               would only wait), batches split across the CPU pool's
- *               workers (gsp_exec_parallel_for).
- *   IO          one call on the caller's thread; a batch puts every item on
- *               the I/O executor, a second gsp_exec pool of io_workers
- *               threads sized for blocking work, so the blocking calls
- *               overlap. (When the dedicated I/O executor of exec.h lands,
- *               the engine's second pool is replaced by it; see
- *               src/optimize/engine.c.)
+ *               workers (gsp_exec_map, started from a task of the pool).
+ *   IO          one call on the caller's thread; a batch submits every
+ *               item to the engine's I/O executor (gsp_io, io_workers
+ *               threads sized for blocking work), so the blocking calls
+ *               overlap; an item the executor refuses (max_pending) runs
+ *               on the caller's thread.
  *   MEMORY      results larger than max_value_bytes are not cached, nor is
  *               anything while the memory-pressure level is WARNING or
  *               above; batches run at most batch_size items at a time; the
  *               engine's caches are reclaimers of the memory-pressure
  *               monitor, whose limit is memory_limit_mb. (Caching large
  *               results compressed in an L2 tier waits for tier.h.)
- *   LATENCY     cache first; on a miss the work goes to the CPU pool with
- *               single-flight, and each caller waits until its own
+ *   LATENCY     cache first; on a miss the work goes to the CPU pool in
+ *               its latency class (gsp_exec_submit_prio: it starts before
+ *               every queued batch chunk) with single-flight, and each caller waits until its own
  *               deadline (timeout_ms): a late caller gets GSP_ETIMEDOUT,
  *               and work that has not started when its last waiter gives
  *               up is canceled. Work that did start finishes and is cached.
@@ -69,7 +69,7 @@
  * getenv: do not change the environment meanwhile).
  *
  * Callbacks (fn, key, batch, policy) run with no engine lock held, on the
- * caller's thread or on a worker of the CPU or I/O pool (said per strategy
+ * caller's thread or on a worker of the CPU pool or the I/O executor (said per strategy
  * above); they may call other wrapped functions, but a function must not
  * wait on a call of itself (LATENCY and THROUGHPUT would wait forever on
  * their own batch or flight). fn may run on several threads at once.
@@ -136,7 +136,8 @@ typedef struct gsp_opt_config {
   gsp_opt_level level;
   gsp_opt_strategy strategy;     /* for functions registered without one; 0 = BALANCED */
   unsigned max_workers;          /* CPU pool; 0 = gsp_exec_default_workers(), at most 1024 */
-  unsigned io_workers;           /* I/O pool; 0 = max(8, 4 x max_workers), at most 1024 */
+  unsigned io_workers;           /* I/O executor threads; 0 = max(8, 4 x max_workers);
+                                    at most 1024 accepted, 256 used */
   gsp_opt_switch enable_async;   /* default ON; OFF = no executors: batches and
                                     LATENCY work run on the caller's thread */
   gsp_opt_switch enable_caching; /* default ON (OFF at level MINIMAL) */
@@ -151,6 +152,15 @@ typedef struct gsp_opt_config {
   gsp_monitor *monitor;          /* borrowed; its alert events go into the report; may be NULL */
   gsp_mempressure *mem;          /* borrowed; NULL = the engine makes its own */
   const char *proc_root;         /* copied; NULL = "/proc" (tests point it at fixtures) */
+  /*
+   * Auto-scaling: 0 (the default) keeps both pools at a fixed size
+   * (max_workers CPU workers, io_workers I/O threads). Otherwise the CPU
+   * pool starts with min_workers workers and scales between min_workers
+   * and max_workers (a worker is added while queued work waits with no
+   * worker idle, an idle worker retires after 2 s), and the I/O executor
+   * scales between min_workers and io_workers alike. At most max_workers.
+   */
+  unsigned min_workers;
 } gsp_opt_config;
 
 /*
@@ -158,7 +168,7 @@ typedef struct gsp_opt_config {
  * config's fields by name ("level", "strategy", "max_workers",
  * "io_workers", "enable_async", "enable_caching", "memory_limit_mb",
  * "timeout_seconds", "cache_entries", "max_value_bytes", "batch_size",
- * "batch_window_us"). Levels and strategies are strings (see
+ * "batch_window_us", "min_workers"). Levels and strategies are strings (see
  * gsp_opt_level_parse, gsp_opt_strategy_parse), switches booleans, the rest
  * non-negative numbers. Keys present overwrite *cfg; others are left
  * alone. An unknown key or a bad value fails the whole file with
@@ -190,7 +200,7 @@ typedef struct gsp_opt_engine gsp_opt_engine;
 typedef struct gsp_opt_func gsp_opt_func;
 
 /*
- * Create an engine: its CPU pool, I/O pool (when enable_async), cache
+ * Create an engine: its CPU pool, I/O executor (when enable_async), cache
  * manager with the cache "default", metrics (own or borrowed) and memory-
  * pressure monitor (own or borrowed; not started). cfg may be NULL.
  * Errors: GSP_EINVAL (a bad field: gsp_opt_config_check says which, as
@@ -222,6 +232,10 @@ GSP_API void gsp_opt_default_shutdown(void);
 GSP_API gsp_metrics *gsp_opt_metrics(gsp_opt_engine *e);
 GSP_API gsp_cache_manager *gsp_opt_caches(gsp_opt_engine *e);
 GSP_API gsp_exec *gsp_opt_cpu_pool(gsp_opt_engine *e);
+/* The I/O executor (NULL when async is off); submit blocking work with
+   gsp_io_submit. gsp_opt_io_pool is the pool under it, for statistics
+   (gsp_exec_stats_get, gsp_exec_workers); do not submit to it directly. */
+GSP_API gsp_io *gsp_opt_io_executor(gsp_opt_engine *e);
 GSP_API gsp_exec *gsp_opt_io_pool(gsp_opt_engine *e); /* NULL when async is off */
 GSP_API gsp_mempressure *gsp_opt_mempressure(gsp_opt_engine *e);
 
@@ -339,10 +353,11 @@ GSP_API int gsp_opt_call_batch(gsp_opt_func *f, const gsp_opt_arg *args, size_t 
 /*
  * Asynchronous calls (the seed's async_enabled): start a call on one of
  * the engine's pools and return at once with a future. Calls that may
- * block waiting (IO, LATENCY, THROUGHPUT) run on the I/O pool, the others
+ * block waiting (IO, LATENCY, THROUGHPUT) run on the I/O executor, the others
  * on the CPU pool; without pools (enable_async OFF) the call runs inside
  * gsp_opt_submit and the future is complete. The argument is copied.
- * Errors: GSP_EINVAL, GSP_ENOMEM, GSP_ESTATE (the engine is going away).
+ * Errors: GSP_EINVAL, GSP_ENOMEM, GSP_ESTATE (the engine is going away),
+ * GSP_EBUSY (the I/O executor has max_pending calls queued).
  */
 typedef struct gsp_opt_future gsp_opt_future;
 GSP_API int gsp_opt_submit(gsp_opt_func *f, const void *arg, size_t arglen, gsp_opt_future **out);
@@ -357,6 +372,23 @@ GSP_API bool gsp_opt_future_done(const gsp_opt_future *fu);
 /* Drop the future: a call not yet started is canceled (it never runs),
  * a running one finishes unobserved. NULL-safe. */
 GSP_API void gsp_opt_future_release(gsp_opt_future *fu);
+
+/*
+ * The seed's @distributed: gsp_opt_dist_call has the type of a
+ * gsp_dist_fn (gsperf/dist.h, libgsperf_dist) with the wrapped function
+ * as user, so the distributed task farm can run it:
+ *
+ *   gsp_dist_register(d, "name", gsp_opt_dist_call, f);   // every rank
+ *   gsp_dist_map(d, "name", n, inputs, results);          // distributed_execution
+ *
+ * Each task is gsp_opt_call(f, in, in_len) on the rank that runs it (that
+ * rank's engine: its cache, strategy and monitoring); the result bytes are
+ * copied to *out (gsp_malloc'd, NULL when empty), the farm's to free.
+ * Returns the call's status. The core library does not link MPI: only
+ * the host links libgsperf_dist. Thread safety: as gsp_opt_call.
+ */
+GSP_API int gsp_opt_dist_call(void *user, const void *in, size_t in_len, void **out,
+                              size_t *out_len);
 
 /* Record one call made outside the engine: its duration and status. */
 GSP_API void gsp_opt_record(gsp_opt_func *f, uint64_t duration_ns, int status);

@@ -88,6 +88,11 @@ int gsp_opt_config_check(const gsp_opt_config *c, char *err, size_t cap) {
             c->max_workers > 1024 ? c->max_workers : c->io_workers);
     return GSP_EINVAL;
   }
+  unsigned max = c->max_workers != 0 ? c->max_workers : gsp_exec_default_workers();
+  if (c->min_workers > max) {
+    put_err(err, cap, "min_workers: %u is above max_workers (%u)", c->min_workers, max);
+    return GSP_EINVAL;
+  }
   if ((unsigned)c->enable_async > GSP_OPT_OFF || (unsigned)c->enable_caching > GSP_OPT_OFF) {
     put_err(err, cap, "%s: not a switch value",
             (unsigned)c->enable_async > GSP_OPT_OFF ? "enable_async" : "enable_caching");
@@ -112,7 +117,7 @@ void gsp__opt_config_resolve(const gsp_opt_config *in, gsp_opt_config *o) {
   if (o->strategy == GSP_OPT_DEFAULT) o->strategy = GSP_OPT_BALANCED;
   if (o->max_workers == 0) o->max_workers = gsp_exec_default_workers();
   if (o->io_workers == 0) o->io_workers = o->max_workers * 4 > 8 ? o->max_workers * 4 : 8;
-  if (o->io_workers > 1024) o->io_workers = 1024;
+  if (o->io_workers > 256) o->io_workers = 256; /* the I/O executor's most threads */
   if (o->enable_async == GSP_OPT_SWITCH_DEFAULT) o->enable_async = GSP_OPT_ON;
   if (o->enable_caching == GSP_OPT_SWITCH_DEFAULT)
     o->enable_caching = o->level == GSP_OPT_LEVEL_MINIMAL ? GSP_OPT_OFF : GSP_OPT_ON;
@@ -151,6 +156,7 @@ static const key_def keys[] = {
     {"max_value_bytes", K_SIZE, offsetof(gsp_opt_config, max_value_bytes)},
     {"batch_size", K_UINT, offsetof(gsp_opt_config, batch_size)},
     {"batch_window_us", K_UINT, offsetof(gsp_opt_config, batch_window_us)},
+    {"min_workers", K_UINT, offsetof(gsp_opt_config, min_workers)},
 };
 #define NKEYS (sizeof keys / sizeof *keys)
 

@@ -3,13 +3,16 @@
  * metrics, memory monitor), destroy, the explicit default engine, the
  * caches it hands out to functions, and the per-cache metrics.
  *
- * Parts. `cpu` is a gsp_exec pool of max_workers threads for CPU work
- * (batches, LATENCY computations). `io` is a second, separate gsp_exec
- * pool of io_workers threads for blocking work (IO batches): its threads
- * mostly sleep in system calls, so it has more threads than cores. When
- * the dedicated I/O executor of exec.h lands, `io` becomes that executor
- * (only create_pools() and gsp_opt_io_pool() change). With enable_async
- * OFF neither pool exists and everything runs on the caller's thread.
+ * Parts. `cpu` is a gsp_exec pool for CPU work (batches, LATENCY
+ * computations, which it takes with the latency priority): max_workers
+ * threads, or scaling between min_workers and max_workers when the config
+ * sets min_workers. `io` is the dedicated I/O executor (gsp_io) for
+ * blocking work (IO and LATENCY batch items, asynchronous calls that may
+ * block): io_workers threads, scaling from min_workers alike. Both pools
+ * export their statistics into the engine's registry (pool="optimize_cpu"
+ * and pool="optimize_io"); the engine keeps their queue-wait histograms
+ * for the report. With enable_async OFF neither pool exists and
+ * everything runs on the caller's thread.
  *
  * Caches live in the engine's gsp_cache_manager: "default" from the
  * start, others made on demand when a function names them (LRU,
@@ -36,6 +39,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../exec/io_int.h"
 #include "opt_int.h"
 
 void gsp__opt_seterr(gsp_opt_engine *e, const char *fmt, ...) {
@@ -121,10 +125,37 @@ int gsp__opt_cache_for(gsp_opt_engine *e, const char *name, gsp_cache **out) {
   return rv;
 }
 
+/* The queue-wait histogram the pool named `pool` exports (made by exec). */
+static int wait_hist(gsp_opt_engine *e, const char *pool, gsp_hist **out) {
+  static const char *const labels[] = {"pool"};
+  gsp_metric_desc d = {.name = "gsp_exec_queue_wait_seconds",
+                       .type = GSP_METRIC_HISTOGRAM,
+                       .label_names = labels,
+                       .nlabels = 1};
+  gsp_metric_family *f = NULL;
+  int rv = gsp_metrics_family(e->metrics, &d, &f);
+  return rv != GSP_OK ? rv : gsp_metrics_histogram(f, &pool, out);
+}
+
 static int create_pools(gsp_opt_engine *e) {
   if (e->cfg.enable_async != GSP_OPT_ON) return GSP_OK;
-  int rv = gsp_exec_create(&(gsp_exec_config){.workers = e->cfg.max_workers}, &e->cpu);
-  if (rv == GSP_OK) rv = gsp_exec_create(&(gsp_exec_config){.workers = e->cfg.io_workers}, &e->io);
+  unsigned min = e->cfg.min_workers;
+  gsp_exec_config cc = {
+      .workers = e->cfg.max_workers, .metrics = e->metrics, .name = "optimize_cpu"};
+  if (min != 0 && min < e->cfg.max_workers) {
+    cc.workers = min;
+    cc.min_workers = min;
+    cc.max_workers = e->cfg.max_workers;
+  }
+  unsigned io_threads = e->cfg.io_workers;
+  gsp_io_config ic = {.threads = io_threads,
+                      .min_threads = min != 0 && min < io_threads ? min : io_threads,
+                      .metrics = e->metrics,
+                      .name = "optimize_io"};
+  int rv = gsp_exec_create(&cc, &e->cpu);
+  if (rv == GSP_OK) rv = gsp_io_create(&ic, &e->io);
+  if (rv == GSP_OK) rv = wait_hist(e, "optimize_cpu", &e->cpu_wait);
+  if (rv == GSP_OK) rv = wait_hist(e, "optimize_io", &e->io_wait);
   return rv;
 }
 
@@ -200,7 +231,7 @@ static void func_free(gsp_opt_func *f) {
 void gsp_opt_engine_destroy(gsp_opt_engine *e) {
   if (e == NULL) return;
   gsp_opt_stop_monitoring(e);
-  gsp_exec_destroy(e->io); /* drains: every task submitted runs first */
+  gsp_io_destroy(e->io); /* drains: every task submitted runs first */
   gsp_exec_destroy(e->cpu);
   for (gsp_opt_func *f = e->funcs, *next; f != NULL; f = next) {
     next = f->next;
@@ -222,7 +253,12 @@ void gsp_opt_config_get(const gsp_opt_engine *e, gsp_opt_config *out) {
 gsp_metrics *gsp_opt_metrics(gsp_opt_engine *e) { return e ? e->metrics : NULL; }
 gsp_cache_manager *gsp_opt_caches(gsp_opt_engine *e) { return e ? e->caches : NULL; }
 gsp_exec *gsp_opt_cpu_pool(gsp_opt_engine *e) { return e ? e->cpu : NULL; }
-gsp_exec *gsp_opt_io_pool(gsp_opt_engine *e) { return e ? e->io : NULL; }
+gsp_io *gsp_opt_io_executor(gsp_opt_engine *e) { return e ? e->io : NULL; }
+gsp_exec *gsp_opt_io_pool(gsp_opt_engine *e) { return e ? gsp__opt_io_exec(e) : NULL; }
+
+/* exec.h has no accessor for the pool under a gsp_io; its private header
+   is read here, for statistics only (submissions go through gsp_io_submit). */
+gsp_exec *gsp__opt_io_exec(gsp_opt_engine *e) { return e->io != NULL ? e->io->ex : NULL; }
 gsp_mempressure *gsp_opt_mempressure(gsp_opt_engine *e) { return e ? e->mem : NULL; }
 
 int gsp_opt_start_monitoring(gsp_opt_engine *e) {

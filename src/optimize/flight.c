@@ -4,7 +4,8 @@
  *
  * A miss looks for a flight of its key in the function's list; if there is
  * none it makes one (owning copies of the key and the argument) and
- * submits the computation to the engine's CPU pool, keeping the future.
+ * submits the computation to the engine's CPU pool in the latency class
+ * (it starts before every queued batch chunk), keeping the future.
  * Every caller of that key then waits on the flight's condition variable
  * (CLOCK_MONOTONIC) until the result is in or its own deadline passes.
  *
@@ -131,7 +132,7 @@ static gsp__opt_flight *join_or_start_locked(gsp__opt_call *c, int *rv) {
     *rv = GSP_ENOMEM;
     return NULL;
   }
-  *rv = gsp_exec_submit(f->e->cpu, flight_task, fl, &fl->fut);
+  *rv = gsp_exec_submit_prio(f->e->cpu, GSP_EXEC_LATENCY, flight_task, fl, &fl->fut);
   if (*rv != GSP_OK) {
     flight_free(fl);
     return NULL;

@@ -5,26 +5,32 @@
  *
  * The call itself is an ordinary one (gsp__opt_item: cache, strategy,
  * monitoring) run by a pool task. Calls that may block waiting (IO,
- * LATENCY, THROUGHPUT) go to the I/O pool, so a worker of the CPU pool
+ * LATENCY, THROUGHPUT) go to the I/O executor, so a worker of the CPU pool
  * never sleeps on a flight or a batch; the others (BALANCED, CPU, MEMORY)
  * to the CPU pool. Without pools (enable_async OFF) the call runs at
  * submit, on the caller's thread, and the future is complete at once.
  *
  * Layout: one block holding the argument copy, the result and the pool's
- * future. refs (atomic) = the caller's reference + the task's while it may
- * still run. A release before the task started cancels it (the task's
- * reference is then dropped by the releaser); otherwise the last of task
- * and caller frees the block and any result nobody took.
+ * future. refs (atomic) = the caller's reference + the task's until it has
+ * run. `state` goes PENDING -> STARTED (the task, by CAS) or PENDING ->
+ * CANCELED (a release before the start, by CAS): a canceled task still
+ * runs on its pool but skips the call, so the call never happens. (The
+ * pool-level cancel is not used: the I/O executor keeps per-submission
+ * state that only a task that runs gives back.) The last of task and
+ * caller frees the block and any result nobody took.
  */
 #include <string.h>
 
 #include "opt_int.h"
 
+enum { PENDING = 0, STARTED = 1, CANCELED = 2 };
+
 struct gsp_opt_future {
   gsp_opt_func *f;
   gsp_opt_strategy s;
   _Atomic unsigned refs;
-  bool taken; /* the result was moved to a waiter (caller's thread only) */
+  _Atomic int state; /* PENDING, STARTED, CANCELED */
+  bool taken;        /* the result was moved to a waiter (caller's thread only) */
   gsp_exec_future *ef;
   gsp_opt_result res;
   size_t arglen;
@@ -40,14 +46,15 @@ static void fut_unref(gsp_opt_future *fu) {
 
 static int fut_task(void *p) {
   gsp_opt_future *fu = p;
-  (void)gsp__opt_item(fu->f, fu->s, fu->arg, fu->arglen, &fu->res);
+  int expect = PENDING;
+  if (atomic_compare_exchange_strong(&fu->state, &expect, STARTED))
+    (void)gsp__opt_item(fu->f, fu->s, fu->arg, fu->arglen, &fu->res);
   fut_unref(fu);
   return 0;
 }
 
-static gsp_exec *pool_for(gsp_opt_engine *e, gsp_opt_strategy s) {
-  bool blocking = s == GSP_OPT_IO || s == GSP_OPT_LATENCY || s == GSP_OPT_THROUGHPUT;
-  return blocking ? e->io : e->cpu;
+static bool blocking(gsp_opt_strategy s) {
+  return s == GSP_OPT_IO || s == GSP_OPT_LATENCY || s == GSP_OPT_THROUGHPUT;
 }
 
 int gsp_opt_submit(gsp_opt_func *f, const void *arg, size_t arglen, gsp_opt_future **out) {
@@ -59,15 +66,17 @@ int gsp_opt_submit(gsp_opt_func *f, const void *arg, size_t arglen, gsp_opt_futu
   fu->s = gsp__opt_route(f, arg, arglen);
   fu->arglen = arglen;
   if (arglen) memcpy(fu->arg, arg, arglen);
-  gsp_exec *pool = pool_for(f->e, fu->s);
-  if (pool == NULL) { /* no pools: run now */
+  gsp_opt_engine *e = f->e;
+  if (e->cpu == NULL) { /* no pools: run now */
     atomic_init(&fu->refs, 1);
     (void)gsp__opt_item(f, fu->s, fu->arg, arglen, &fu->res);
     *out = fu;
     return GSP_OK;
   }
   atomic_init(&fu->refs, 2);
-  int rv = gsp_exec_submit(pool, fut_task, fu, &fu->ef);
+  atomic_init(&fu->state, PENDING);
+  int rv = blocking(fu->s) ? gsp_io_submit(e->io, fut_task, fu, &fu->ef)
+                           : gsp_exec_submit(e->cpu, fut_task, fu, &fu->ef);
   if (rv != GSP_OK) {
     gsp_free(fu);
     return rv;
@@ -97,7 +106,8 @@ bool gsp_opt_future_done(const gsp_opt_future *fu) {
 
 void gsp_opt_future_release(gsp_opt_future *fu) {
   if (fu == NULL) return;
-  if (fu->ef != NULL && gsp_exec_future_cancel(fu->ef) == GSP_OK)
-    fut_unref(fu); /* the task will never run: its reference goes too */
+  int expect = PENDING;
+  if (fu->ef != NULL) /* not started: the task will skip the call */
+    (void)atomic_compare_exchange_strong(&fu->state, &expect, CANCELED);
   fut_unref(fu);
 }

@@ -9,6 +9,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/optimize/gather.c
   ${PROJECT_SOURCE_DIR}/src/optimize/batch.c
   ${PROJECT_SOURCE_DIR}/src/optimize/future.c
+  ${PROJECT_SOURCE_DIR}/src/optimize/distributed.c
   ${PROJECT_SOURCE_DIR}/src/optimize/report.c
   ${PROJECT_SOURCE_DIR}/src/optimize/report_text.c)
 list(APPEND GSP_CLI_SOURCES ${PROJECT_SOURCE_DIR}/cli/cmd_report.c)

@@ -54,7 +54,9 @@ struct gsp_opt_func {
 struct gsp_opt_engine {
   gsp_opt_config cfg; /* resolved defaults; borrowed pointers kept */
   char *proc_root;
-  gsp_exec *cpu, *io;
+  gsp_exec *cpu;                /* the CPU pool (scaling when min_workers is set) */
+  gsp_io *io;                   /* the I/O executor */
+  gsp_hist *cpu_wait, *io_wait; /* the pools' queue-wait histograms (ns) */
   gsp_cache_manager *caches;
   gsp_metrics *metrics;
   bool own_metrics;
@@ -107,6 +109,9 @@ int gsp__opt_latency(gsp__opt_call *c, gsp_opt_result *out);
 int gsp__opt_throughput(gsp__opt_call *c, gsp_opt_result *out);
 int gsp__opt_run_batch(gsp_opt_func *f, const gsp_opt_arg *args, size_t n, void **vals,
                        size_t *lens, int *status);
+
+/* engine.c: the I/O executor's underlying pool (statistics only). */
+gsp_exec *gsp__opt_io_exec(gsp_opt_engine *e);
 
 /* report.c */
 int gsp__opt_read_meminfo(const char *proc_root, uint64_t *total, uint64_t *avail);

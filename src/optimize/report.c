@@ -214,12 +214,49 @@ static void put_memory(sb *s, gsp_opt_engine *e) {
   sb_put(s, "}");
 }
 
-static void put_pools(sb *s, gsp_opt_engine *e) {
+/* Queue wait (submission to start) of a pool's tasks, in ns. */
+static void put_wait(sb *s, gsp_hist *h) {
+  gsp_hist_summary sum = {0};
+  gsp_hist_snap *snap = NULL;
+  if (h != NULL && gsp_hist_snap_create(&snap) == GSP_OK) {
+    gsp_hist_snapshot(h, snap);
+    gsp_hist_snap_summary(snap, &sum);
+  }
+  gsp_hist_snap_destroy(snap);
   sb_put(s,
-         ",\"pool_stats\":{\"cpu\":{\"workers\":%u,\"batches\":%" PRIu64
-         "},\"io\":{\"workers\":%u,\"tasks\":%" PRIu64 ",\"executor\":\"gsp_exec\"}}",
-         e->cpu ? gsp_exec_workers(e->cpu) : 0, atomic_load(&e->cpu_batches),
-         e->io ? gsp_exec_workers(e->io) : 0, atomic_load(&e->io_tasks));
+         ",\"queue_wait_ns\":{\"count\":%" PRIu64 ",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
+         ",\"max\":%" PRIu64 "}",
+         sum.count, sum.p50, sum.p99, sum.max);
+}
+
+/* The common part of both pools: tasks, steals, workers and scaling. */
+static void put_exec(sb *s, gsp_exec *ex, gsp_hist *wait) {
+  gsp_exec_stats st = {0};
+  if (ex != NULL) (void)gsp_exec_stats_get(ex, &st);
+  sb_put(s,
+         "\"workers\":%u,\"tasks_run\":%" PRIu64 ",\"tasks_stolen\":%" PRIu64
+         ",\"queued\":%zu,\"scaling\":{\"enabled\":%s,\"min_workers\":%u,"
+         "\"max_workers\":%u,\"peak_workers\":%u,\"grown\":%" PRIu64 ",\"shrunk\":%" PRIu64 "}",
+         st.workers, st.tasks_run, st.tasks_stolen, st.queued,
+         st.max_workers > st.min_workers ? "true" : "false", st.min_workers, st.max_workers,
+         st.peak_workers, st.workers_grown, st.workers_shrunk);
+  put_wait(s, wait);
+}
+
+static void put_pools(sb *s, gsp_opt_engine *e) {
+  sb_put(s, ",\"pool_stats\":{\"cpu\":{");
+  put_exec(s, e->cpu, e->cpu_wait);
+  sb_put(s, ",\"batches\":%" PRIu64 "},\"io\":{", atomic_load(&e->cpu_batches));
+  put_exec(s, e->io ? gsp__opt_io_exec(e) : NULL, e->io_wait);
+  gsp_io_stats io = {0};
+  if (e->io != NULL) (void)gsp_io_stats_get(e->io, &io);
+  sb_put(s,
+         ",\"tasks\":%" PRIu64
+         ",\"executor\":\"%s\",\"pending\":%zu,\"uring\":%s,"
+         "\"uring_reads\":%" PRIu64 ",\"pread_reads\":%" PRIu64 ",\"bytes_read\":%" PRIu64 "}}",
+         atomic_load(&e->io_tasks), e->io ? "gsp_io" : "none", io.pending,
+         gsp_io_uses_uring(e->io) ? "true" : "false", io.uring_reads, io.pread_reads,
+         io.bytes_read);
 }
 
 static void put_alerts(sb *s, gsp_opt_engine *e) {

@@ -155,15 +155,34 @@ static void memory(out *o, json_t *root) {
       count(num(pr, "events"), c, sizeof c), count(num(pr, "reclaims"), d, sizeof d));
 }
 
+/* One pool's line: workers, tasks, steals, queue wait, scaling. */
+static void pool_line(out *o, const char *label, json_t *p) {
+  json_t *w = json_object_get(p, "queue_wait_ns");
+  json_t *sc = json_object_get(p, "scaling");
+  char a[32], b[32], c[32], d[32], e[32];
+  put(o, "  %-4s %s workers, %s tasks, %s stolen, queue wait p50 %s p99 %s", label,
+      count(num(p, "workers"), a, sizeof a), count(num(p, "tasks_run"), b, sizeof b),
+      count(num(p, "tasks_stolen"), c, sizeof c), duration(num(w, "p50") / 1e9, d, sizeof d),
+      duration(num(w, "p99") / 1e9, e, sizeof e));
+  if (json_is_true(json_object_get(sc, "enabled")))
+    put(o, ", scaling %s-%s (peak %s, +%s -%s)", count(num(sc, "min_workers"), a, sizeof a),
+        count(num(sc, "max_workers"), b, sizeof b), count(num(sc, "peak_workers"), c, sizeof c),
+        count(num(sc, "grown"), d, sizeof d), count(num(sc, "shrunk"), e, sizeof e));
+  put(o, "\n");
+}
+
 static void pools(out *o, json_t *root) {
   json_t *ps = json_object_get(root, "pool_stats");
   if (!json_is_object(ps)) return;
   json_t *cpu = json_object_get(ps, "cpu");
   json_t *io = json_object_get(ps, "io");
-  char a[32], b[32], c[32], d[32];
-  put(o, "\npools\n  cpu: %s workers, %s batches\n  io:  %s workers, %s tasks\n",
-      count(num(cpu, "workers"), a, sizeof a), count(num(cpu, "batches"), b, sizeof b),
-      count(num(io, "workers"), c, sizeof c), count(num(io, "tasks"), d, sizeof d));
+  char a[32], b[32];
+  put(o, "\npools\n");
+  pool_line(o, "cpu:", cpu);
+  put(o, "       %s batches\n", count(num(cpu, "batches"), a, sizeof a));
+  pool_line(o, "io:", io);
+  put(o, "       executor %s, %s engine tasks, %s pending\n", str(io, "executor"),
+      count(num(io, "tasks"), a, sizeof a), count(num(io, "pending"), b, sizeof b));
 }
 
 static void alerts(out *o, json_t *root) {

@@ -444,7 +444,8 @@ static void test_cpu_batch_uses_workers(void **state) {
   reset_notes();
   assert_int_equal(gsp_opt_call_batch(f, args, N, out), GSP_OK);
   check_batch(out, args, N);
-  assert_true(g_nthreads >= 2); /* the caller and at least one worker */
+  assert_int_equal(g_nthreads, 2); /* both workers; the caller only waits */
+  for (int i = 0; i < g_nthreads; i++) assert_false(pthread_equal(g_threads[i], pthread_self()));
   gsp_opt_func_stats st;
   gsp_opt_func_stats_get(f, &st);
   assert_int_equal(st.calls, N);
