@@ -27,7 +27,7 @@
  * load average is printed before and after; trust speedups only when it
  * is near zero.
  *
- * Run: bench_exec [--quick] [--rounds N]
+ * Run: bench_exec [--quick] [--rounds N] [--empty-only]
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -52,6 +52,7 @@
 #define FJ_REPS 5000
 
 static size_t g_empty_n = 1000000;
+static int g_empty_only;                  /* --empty-only: skip the fork-join and map columns */
 uint64_t bench_map_out[BENCH_MAP_CHUNKS]; /* extern: the stores cannot be dropped */
 
 /* ---- shared pieces ---- */
@@ -254,7 +255,7 @@ static void run_cell(const runtime *rt, double *m, uint64_t *lat) {
   rt->empty();
   m[M_EMPTY_CPU] = (double)(cpu_ns() - c0) / (double)g_empty_n;
   m[M_EMPTY_WALL] = (double)(gsp_now_ns() - w0) / (double)g_empty_n;
-  if (rt->forkjoin == NULL) return;
+  if (rt->forkjoin == NULL || g_empty_only) return;
   settle();
   c0 = cpu_ns();
   rt->forkjoin(lat);
@@ -301,7 +302,7 @@ static void print_table(double m[][NM][MAX_ROUNDS], int rounds) {
   for (size_t r = 0; r < NRT; r++) {
     printf("%-27s", g_rt[r].name);
     for (int k = 0; k < NM; k++) {
-      if (k >= M_FJ_P50 && g_rt[r].forkjoin == NULL) {
+      if (k >= M_FJ_P50 && (g_rt[r].forkjoin == NULL || g_empty_only)) {
         printf(" %9s", "-");
         continue;
       }
@@ -320,6 +321,8 @@ int main(int argc, char **argv) {
 #ifdef GSP_BENCH_TBB
       bench_tbb_set_empty_n(g_empty_n);
 #endif
+    } else if (strcmp(argv[i], "--empty-only") == 0) {
+      g_empty_only = 1;
     } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
       rounds = (int)strtol(argv[++i], NULL, 10);
     }

@@ -23,6 +23,15 @@
  * goes on a list and is freed by gsp__deque_fini(). Rings double, so the
  * retired ones together are smaller than the live one.
  *
+ * The owner's push reads `top` only when the ring looks full by the last
+ * value it read (`top_seen`): top never decreases, so a stale value only
+ * overstates how full the ring is, and the slot about to be overwritten
+ * lies below a top the owner acquired, so its thief has finished reading
+ * it. This keeps push off the cache line thieves write on every steal.
+ * For the same reason pop returns at once, without the fence, when the
+ * top it reads has reached bottom: the deque is then empty whatever
+ * thieves do (only the owner adds items).
+ *
  * Slots are atomics read and written relaxed: a thief that loses the CAS
  * may read a slot the owner is overwriting, which is benign but would be a
  * data race on plain memory.
@@ -53,6 +62,7 @@ int gsp__deque_init(gsp__deque *d, unsigned log2_cap) {
   atomic_init(&d->top, 0);
   atomic_init(&d->bottom, 0);
   atomic_init(&d->array, a);
+  d->top_seen = 0;
   d->retired = NULL;
   return GSP_OK;
 }
@@ -84,11 +94,14 @@ static gsp__deque_array *grow(gsp__deque *d, gsp__deque_array *a, int64_t t, int
 
 int gsp__deque_push(gsp__deque *d, void *x) {
   int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-  int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
   gsp__deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
-  if (b - t > a->mask) {
-    a = grow(d, a, t, b);
-    if (a == NULL) return GSP_ENOMEM;
+  if (b - d->top_seen > a->mask) {
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    d->top_seen = t;
+    if (b - t > a->mask) {
+      a = grow(d, a, t, b);
+      if (a == NULL) return GSP_ENOMEM;
+    }
   }
   atomic_store_explicit(&a->slot[b & a->mask], x, memory_order_relaxed);
   atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
@@ -96,6 +109,10 @@ int gsp__deque_push(gsp__deque *d, void *x) {
 }
 
 void *gsp__deque_pop(gsp__deque *d) {
+  /* Empty for certain when top (which only grows) has reached bottom: skip the fence. */
+  if (atomic_load_explicit(&d->top, memory_order_relaxed) >=
+      atomic_load_explicit(&d->bottom, memory_order_relaxed))
+    return NULL;
   int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
   gsp__deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
   atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
@@ -122,6 +139,8 @@ gsp__steal_result gsp__deque_steal(gsp__deque *d, void **out) {
   if (t >= b) return GSP__STEAL_EMPTY;
   gsp__deque_array *a = atomic_load_explicit(&d->array, memory_order_acquire);
   void *x = atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);
+  /* The item was written on the owner's CPU: overlap its fetch with the CAS. */
+  __builtin_prefetch(x);
   if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                memory_order_relaxed))
     return GSP__STEAL_ABORT;

@@ -17,6 +17,7 @@ typedef struct gsp__deque {
   _Alignas(64) _Atomic int64_t top;    /* thieves CAS it upwards */
   _Alignas(64) _Atomic int64_t bottom; /* written by the owner only */
   _Atomic(gsp__deque_array *) array;   /* current ring, replaced on growth */
+  int64_t top_seen;                    /* owner only: a past value of top (<= top) */
   gsp__deque_array *retired;           /* older rings, freed by fini (owner) */
 } gsp__deque;
 

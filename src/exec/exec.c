@@ -24,16 +24,39 @@
  * a producer publishes its task, then reads `nsleeping` (seq_cst), and
  * signals under `mu` only if someone sleeps. Either the sleeper's re-check
  * sees the task or the producer sees the sleeper. Producers thus pay one
- * atomic load per submission while all workers are busy.
+ * atomic load per submission while all workers are busy. Wake-ups are
+ * batched: `nwaking` counts signals sent to sleepers that have not woken
+ * yet, and a producer signals only while more workers sleep than are
+ * being woken, so a burst of pushes onto a deque while a sleeper takes its
+ * 10-20 us to wake costs one signal, not one per push. A sleeper lowers
+ * `nwaking` when it wakes. The producer's look at the two counts (after
+ * its seq_cst fence, or under `mu` for the shared queues) skips the signal
+ * only when every sleeper it counts has a signal on its way, and each of
+ * those wakes and looks at every queue, after the task was published.
  *
- * Tasks and futures. A task is one allocation; a future is the same
- * object with a second reference. A task nobody else references when it
- * starts (no future, or the future already released) cannot be canceled
- * or awaited, so it runs without any state transition and is freed at
- * once; group tasks take this path and wake waiters only when the group's
- * count reaches zero. State moves PENDING -> RUNNING -> DONE
- * or PENDING -> CANCELED, each by CAS, so cancel and start race safely; a
- * canceled task stays queued and is dropped when a worker reaches it.
+ * Tasks and futures. A task is one fixed-size object, taken from the
+ * worker's magazines when a worker submits and returned there when a
+ * worker frees it (exec_task.c: no malloc/free per task once warm); a
+ * future is the same object with a second reference. The submitter asks
+ * for a future or not; without one the task carries a single reference.
+ * A task nobody else references when it starts (no future, or the future
+ * already released) cannot be canceled or awaited, so it runs without any
+ * state transition and is freed at once; group tasks take this path and
+ * wake waiters only when the group's count reaches zero (see "Group
+ * counts"). State moves PENDING -> RUNNING -> DONE or PENDING ->
+ * CANCELED, each by CAS, so cancel and start race safely; a canceled task
+ * stays queued and is dropped when a worker reaches it.
+ *
+ * Group counts. A group's `pending` is raised by each spawn, before the
+ * task is published. A worker that finishes a group task does not lower
+ * it at once: it keeps the count as a debt (`debt_g`, `debt_n`) while it
+ * goes on running tasks of the same group, and pays it in one atomic
+ * subtraction before it runs a task of another group (or none), when it
+ * finds no work, and before it blocks in a wait. The thief of a long run
+ * of one group's tasks thus writes the spawner's cache line once per run
+ * instead of once per task. Nobody waits longer for it: a worker holds a
+ * debt only while it runs, or has just taken, a task of that very group,
+ * which the group's waiters wait for anyway; an error is recorded at once.
  *
  * Waiting. A worker that waits (future, group, parallel-for) runs other
  * tasks until its condition holds, which is what makes nested fork-join
@@ -88,8 +111,14 @@ static inline void cpu_relax(void) {
 
 bool gsp__exec_on_worker(const gsp_exec *ex) { return tl_worker != NULL && tl_worker->ex == ex; }
 
+/* The calling thread's worker slot if it is a worker of ex, else NULL. */
+static inline gsp__worker *self_of(const gsp_exec *ex) {
+  gsp__worker *w = tl_worker;
+  return w != NULL && w->ex == ex ? w : NULL;
+}
+
 gsp__task *gsp__task_new(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp__group *g, int refs) {
-  gsp__task *t = gsp_malloc(sizeof(*t));
+  gsp__task *t = gsp__task_alloc(ex, self_of(ex));
   if (t == NULL) return NULL;
   t->fn = fn;
   t->arg = arg;
@@ -103,14 +132,27 @@ gsp__task *gsp__task_new(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp__group *g,
   return t;
 }
 
+/* Drop a reference. t->ex may be gone (a future released after the pool):
+   only a worker of t->ex, which keeps the pool alive, dereferences it. */
 static void task_unref(gsp__task *t) {
-  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) gsp_free(t);
+  gsp_exec *ex = t->ex;
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+    gsp__task_release(ex, self_of(ex), t);
 }
 
-static void wake_one(gsp_exec *ex) {
-  if (atomic_load(&ex->nsleeping) == 0) return;
-  pthread_mutex_lock(&ex->mu);
+/* Signal one sleeper unless every sleeper already has a signal on its way; mu held. */
+static void signal_locked(gsp_exec *ex) {
+  unsigned waking = atomic_load_explicit(&ex->nwaking, memory_order_relaxed);
+  if (atomic_load(&ex->nsleeping) <= waking) return;
+  atomic_store_explicit(&ex->nwaking, waking + 1, memory_order_relaxed);
   pthread_cond_signal(&ex->work_cv);
+}
+
+/* After a deque push: the unlocked look only skips the lock (see "Sleeping"). */
+static void wake_one(gsp_exec *ex) {
+  if (atomic_load(&ex->nsleeping) <= atomic_load(&ex->nwaking)) return;
+  pthread_mutex_lock(&ex->mu);
+  signal_locked(ex);
   pthread_mutex_unlock(&ex->mu);
 }
 
@@ -145,7 +187,7 @@ static void fifo_putback_locked(gsp__fifo *q, gsp__task *t) {
 static void inject(gsp_exec *ex, gsp__fifo *q, gsp__task *t) {
   pthread_mutex_lock(&ex->mu);
   fifo_put_locked(q, t);
-  if (atomic_load(&ex->nsleeping) != 0) pthread_cond_signal(&ex->work_cv);
+  signal_locked(ex);
   pthread_mutex_unlock(&ex->mu);
 }
 
@@ -237,11 +279,35 @@ static int run_fn(const gsp__task *t) {
   return r;
 }
 
-/* Record a group task's end; g may be freed by its waiter once pending is 0. */
-static void group_done(gsp_exec *ex, gsp__group *g, int r) {
+/* Take n finished tasks off g's pending; g may be freed by its waiter once it is 0. */
+static void group_sub(gsp_exec *ex, gsp__group *g, size_t n) {
+  if (atomic_fetch_sub(&g->pending, n) == n) gsp__exec_notify(ex);
+}
+
+/* Pay w's debt: its finished group tasks not yet taken off their pending. */
+static void debt_flush(gsp__worker *w) {
+  if (w->debt_n == 0) return;
+  size_t n = w->debt_n;
+  w->debt_n = 0;
+  group_sub(w->ex, w->debt_g, n);
+  w->debt_g = NULL;
+}
+
+/*
+ * Record a group task's end. An error is recorded at once; on a worker
+ * the count is deferred as debt while the worker keeps running tasks of
+ * the same group (see "Group counts" above), else taken off at once.
+ */
+static void group_done(gsp_exec *ex, gsp__worker *w, gsp__group *g, int r) {
   int none = 0;
   if (r != 0) atomic_compare_exchange_strong(&g->err, &none, r);
-  if (atomic_fetch_sub(&g->pending, 1) == 1) gsp__exec_notify(ex);
+  if (w == NULL) {
+    group_sub(ex, g, 1);
+    return;
+  }
+  if (w->debt_g != g) debt_flush(w);
+  w->debt_g = g;
+  w->debt_n++;
 }
 
 /* Cancel-mode shutdown: drop t without running it. */
@@ -250,7 +316,7 @@ static void drop_task(gsp__task *t) {
   gsp__group *g = t->group;
   int expected = GSP__T_PENDING;
   if (atomic_compare_exchange_strong(&t->state, &expected, GSP__T_CANCELED)) {
-    if (g != NULL) group_done(ex, g, GSP_ECANCELED);
+    if (g != NULL) group_done(ex, NULL, g, GSP_ECANCELED);
     gsp__exec_notify(ex);
   }
   task_unref(t);
@@ -261,6 +327,7 @@ static void run_task(gsp__worker *w, gsp__task *t) {
   gsp__group *g = t->group;
   gsp__stat_inc(&w->st.run);
   if (ex->m.tasks != NULL) gsp_counter_inc(ex->m.tasks);
+  if (g != w->debt_g) debt_flush(w); /* never hold a debt while running another group's task */
   if (atomic_load_explicit(&ex->canceling, memory_order_relaxed)) {
     drop_task(t);
     return;
@@ -269,18 +336,18 @@ static void run_task(gsp__worker *w, gsp__task *t) {
     /* Only the pool holds it: nobody can cancel or wait any more. It was
        canceled already if its future was canceled and then released. */
     if (atomic_load_explicit(&t->state, memory_order_relaxed) == GSP__T_CANCELED) {
-      gsp_free(t);
+      gsp__task_release(ex, w, t);
       return;
     }
     int r = run_fn(t);
-    gsp_free(t);
-    if (g != NULL) group_done(ex, g, r);
+    gsp__task_release(ex, w, t);
+    if (g != NULL) group_done(ex, w, g, r);
     return;
   }
   int expected = GSP__T_PENDING;
   if (atomic_compare_exchange_strong(&t->state, &expected, GSP__T_RUNNING)) {
     t->result = run_fn(t);
-    if (g != NULL) group_done(ex, g, t->result);
+    if (g != NULL) group_done(ex, NULL, g, t->result);
     atomic_store(&t->state, GSP__T_DONE);
     gsp__exec_notify(ex);
   }
@@ -329,6 +396,8 @@ static bool idle_sleep(gsp__worker *w) {
         keep = !gsp__exec_may_retire_locked(ex, w);
     }
   }
+  unsigned waking = atomic_load_explicit(&ex->nwaking, memory_order_relaxed);
+  if (waking != 0) atomic_store_explicit(&ex->nwaking, waking - 1, memory_order_relaxed);
   atomic_fetch_sub(&ex->nsleeping, 1);
   pthread_mutex_unlock(&ex->mu);
   return keep;
@@ -339,6 +408,7 @@ void *gsp__exec_worker_main(void *arg) {
   tl_worker = w;
   for (;;) {
     gsp__task *t = find_work(w);
+    if (t == NULL) debt_flush(w);
     for (unsigned s = 0; t == NULL && s < w->ex->spin_iters; s++) {
       for (int p = 0; p < PAUSES_PER_SPIN; p++) cpu_relax();
       t = find_work(w);
@@ -349,6 +419,7 @@ void *gsp__exec_worker_main(void *arg) {
     }
     if (!idle_sleep(w)) break;
   }
+  gsp__task_cache_flush(w);
   tl_worker = NULL;
   return NULL;
 }
@@ -384,15 +455,16 @@ static void block_once(gsp_exec *ex, wait_pred pred, void *ctx, uint64_t until_n
 static bool wait_until(gsp_exec *ex, wait_pred pred, void *ctx, uint64_t deadline_ns) {
   gsp__worker *w = gsp__exec_on_worker(ex) ? tl_worker : NULL;
   while (!pred(ctx)) {
-    uint64_t now = gsp_now_ns();
-    if (deadline_ns != 0 && now >= deadline_ns) return false;
+    if (deadline_ns != 0 && gsp_now_ns() >= deadline_ns) return false;
     if (w != NULL) {
       gsp__task *t = find_work(w);
       if (t != NULL) {
         run_task(w, t);
         continue;
       }
-      uint64_t nap = now + HELP_SLEEP_NS;
+      debt_flush(w);
+      if (pred(ctx)) break;
+      uint64_t nap = gsp_now_ns() + HELP_SLEEP_NS;
       block_once(ex, pred, ctx, deadline_ns != 0 && deadline_ns < nap ? deadline_ns : nap);
     } else {
       block_once(ex, pred, ctx, deadline_ns);
@@ -473,7 +545,8 @@ static int init_sync(gsp_exec *ex) {
   int rv = GSP_ESYS;
   if (pthread_mutex_init(&ex->mu, NULL) != 0) goto out_attr;
   if (pthread_mutex_init(&ex->done_mu, NULL) != 0) goto out_mu;
-  if (pthread_cond_init(&ex->work_cv, &ca) != 0) goto out_done_mu;
+  if (pthread_mutex_init(&ex->depot_mu, NULL) != 0) goto out_done_mu;
+  if (pthread_cond_init(&ex->work_cv, &ca) != 0) goto out_depot_mu;
   if (pthread_cond_init(&ex->done_cv, &ca) != 0) goto out_work_cv;
   if (pthread_cond_init(&ex->scaler_cv, &ca) != 0) goto out_done_cv;
   pthread_condattr_destroy(&ca);
@@ -482,6 +555,8 @@ out_done_cv:
   pthread_cond_destroy(&ex->done_cv);
 out_work_cv:
   pthread_cond_destroy(&ex->work_cv);
+out_depot_mu:
+  pthread_mutex_destroy(&ex->depot_mu);
 out_done_mu:
   pthread_mutex_destroy(&ex->done_mu);
 out_mu:
@@ -495,6 +570,7 @@ static void fini_sync(gsp_exec *ex) {
   pthread_cond_destroy(&ex->scaler_cv);
   pthread_cond_destroy(&ex->done_cv);
   pthread_cond_destroy(&ex->work_cv);
+  pthread_mutex_destroy(&ex->depot_mu);
   pthread_mutex_destroy(&ex->done_mu);
   pthread_mutex_destroy(&ex->mu);
 }

@@ -19,11 +19,17 @@ enum { GSP__T_PENDING = 0, GSP__T_RUNNING = 1, GSP__T_DONE = 2, GSP__T_CANCELED 
 /* Worker slot states (gsp__worker.state), changed under gsp_exec.mu. */
 enum { GSP__SLOT_OFF = 0, GSP__SLOT_RUN = 1, GSP__SLOT_EXITED = 2 };
 
-/* A group's shared state; gsp_exec_group wraps one, parallel-for keeps one on its stack. */
+/*
+ * A group's shared state; gsp_exec_group wraps one, parallel-for keeps one
+ * on its stack. pending is written on every spawn; err, read by every task
+ * the group runs, sits a cache line away so the spawner's writes do not
+ * take it from the CPUs running the tasks.
+ */
 typedef struct gsp__group {
   gsp_exec *ex;
-  _Atomic size_t pending; /* spawned and not yet finished or skipped */
-  _Atomic int err;        /* first non-zero status, 0 while none */
+  _Atomic size_t pending; /* spawned and not yet finished or skipped (less workers' debts) */
+  char pad_[64];
+  _Atomic int err; /* first non-zero status, 0 while none */
 } gsp__group;
 
 /* A task; a future is the task itself, shared by the pool and the caller. */
@@ -46,6 +52,14 @@ typedef struct gsp__fifo {
   _Atomic size_t len;
 } gsp__fifo;
 
+/* A chain of free task objects (exec_task.c); n is 0 or full for a spare. */
+typedef struct gsp__magazine {
+  gsp__task *head;
+  unsigned n;
+} gsp__magazine;
+
+enum { GSP__DEPOT_CHAINS = 1024 }; /* full chains the pool keeps for reuse, at most */
+
 /* Per-worker counters: written by the owner only (load + store), read by anyone. */
 typedef struct gsp__wstats {
   _Atomic uint64_t run;    /* tasks run (or dropped on cancel) by this worker */
@@ -60,6 +74,9 @@ typedef struct gsp__worker {
   unsigned id;
   int state; /* GSP__SLOT_*, under ex->mu */
   gsp__wstats st;
+  gsp__magazine loaded, spare; /* free tasks, touched by the running thread only */
+  gsp__group *debt_g;          /* finished tasks of debt_g not yet taken off its pending */
+  size_t debt_n;
 } gsp__worker;
 
 /* Metric handles when a registry was given (exec_stats.c); all NULL otherwise. */
@@ -85,7 +102,8 @@ struct gsp_exec {
   gsp__fifo inj;     /* throughput class from outside the pool */
   gsp__fifo latency; /* latency class, from anywhere */
   _Atomic unsigned nsleeping;
-  _Atomic unsigned nbusy; /* workers running a task */
+  _Atomic unsigned nwaking; /* signals sent to sleepers that have not woken yet (under mu) */
+  _Atomic unsigned nbusy;   /* workers running a task */
   _Atomic bool stopping;
   _Atomic bool canceling; /* cancel-mode shutdown: drop what is queued */
   /* Completion notices for threads blocked in a wait, under done_mu. */
@@ -97,6 +115,10 @@ struct gsp_exec {
   bool scaler_started;
   pthread_cond_t scaler_cv;
   uint64_t backlog_since; /* when the scaler first saw work wait with no idle worker */
+  /* Free task chains from workers that free more than they allocate (exec_task.c). */
+  pthread_mutex_t depot_mu;
+  _Atomic unsigned ndepot; /* written under depot_mu, peeked without it */
+  gsp__task *depot[GSP__DEPOT_CHAINS];
   /* Statistics. */
   _Atomic uint64_t grown, shrunk;
   _Atomic unsigned peak;
@@ -105,6 +127,13 @@ struct gsp_exec {
 
 /* Allocate a task for fn(arg) with refs references; NULL on ENOMEM. */
 gsp__task *gsp__task_new(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp__group *g, int refs);
+/* exec_task.c: task objects from w's magazines (w NULL: a thread outside the pool). */
+gsp__task *gsp__task_alloc(gsp_exec *ex, gsp__worker *w);
+void gsp__task_release(gsp_exec *ex, gsp__worker *w, gsp__task *t);
+/* Free w's magazines (its thread has exited or is exiting). */
+void gsp__task_cache_flush(gsp__worker *w);
+/* Free every worker's magazines and the depot; the workers have exited. */
+void gsp__task_cache_free(gsp_exec *ex);
 /* Queue t: on the calling worker's deque, else the injection queue. */
 void gsp__exec_push(gsp_exec *ex, gsp__task *t);
 /* True when the calling thread is a worker of ex. */

@@ -57,6 +57,7 @@ int gsp__exec_slots_alloc(gsp_exec *ex) {
 }
 
 void gsp__exec_slots_free(gsp_exec *ex) {
+  gsp__task_cache_free(ex);
   for (unsigned i = 0; i < ex->max_workers; i++) gsp__deque_fini(&ex->w[i].dq);
   gsp_free(ex->w);
 }

@@ -1,9 +1,10 @@
 # src/exec/module.cmake - the pool's files beyond the core that the root
 # CMakeLists.txt lists (deque.c, exec.c, exec_group.c, exec_cpus.c): batch
-# map, worker slots and auto-scaling, statistics, and the I/O executor
-# (io_uring through liburing, with a pread fallback).
+# map, task object reuse, worker slots and auto-scaling, statistics, and the
+# I/O executor (io_uring through liburing, with a pread fallback).
 list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/exec/exec_map.c
+  ${PROJECT_SOURCE_DIR}/src/exec/exec_task.c
   ${PROJECT_SOURCE_DIR}/src/exec/exec_scale.c
   ${PROJECT_SOURCE_DIR}/src/exec/exec_stats.c)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
