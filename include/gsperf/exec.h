@@ -327,6 +327,12 @@ typedef struct gsp_io_stats {
 /* Fill *out. Errors: GSP_EINVAL. */
 GSP_API int gsp_io_stats_get(gsp_io *io, gsp_io_stats *out);
 
+/* The pool that runs io's threads, for statistics (gsp_exec_stats_get) and
+   metrics; owned by io and valid until gsp_io_destroy. Submit work through
+   gsp_io_submit, not to this pool, or the pending limit is bypassed. NULL
+   if io is NULL. Thread-safe. */
+GSP_API gsp_exec *gsp_io_exec(const gsp_io *io);
+
 #ifdef __cplusplus
 }
 #endif

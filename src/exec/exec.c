@@ -122,6 +122,7 @@ gsp__task *gsp__task_new(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp__group *g,
   if (t == NULL) return NULL;
   t->fn = fn;
   t->arg = arg;
+  t->drop = NULL;
   t->ex = ex;
   t->group = g;
   t->next = NULL;
@@ -319,6 +320,7 @@ static void drop_task(gsp__task *t) {
     if (g != NULL) group_done(ex, NULL, g, GSP_ECANCELED);
     gsp__exec_notify(ex);
   }
+  if (t->drop != NULL) t->drop(t->arg);
   task_unref(t);
 }
 
@@ -336,6 +338,7 @@ static void run_task(gsp__worker *w, gsp__task *t) {
     /* Only the pool holds it: nobody can cancel or wait any more. It was
        canceled already if its future was canceled and then released. */
     if (atomic_load_explicit(&t->state, memory_order_relaxed) == GSP__T_CANCELED) {
+      if (t->drop != NULL) t->drop(t->arg);
       gsp__task_release(ex, w, t);
       return;
     }
@@ -350,6 +353,8 @@ static void run_task(gsp__worker *w, gsp__task *t) {
     if (g != NULL) group_done(ex, NULL, g, t->result);
     atomic_store(&t->state, GSP__T_DONE);
     gsp__exec_notify(ex);
+  } else if (t->drop != NULL) {
+    t->drop(t->arg); /* canceled before it started */
   }
   task_unref(t);
 }
@@ -518,12 +523,18 @@ void gsp_exec_future_release(gsp_exec_future *f) {
 
 int gsp_exec_submit_prio(gsp_exec *ex, gsp_exec_priority prio, gsp_exec_fn fn, void *arg,
                          gsp_exec_future **out) {
+  return gsp__exec_submit_drop(ex, prio, fn, NULL, arg, out);
+}
+
+int gsp__exec_submit_drop(gsp_exec *ex, gsp_exec_priority prio, gsp_exec_fn fn, gsp_exec_fn drop,
+                          void *arg, gsp_exec_future **out) {
   if (ex == NULL || fn == NULL) return GSP_EINVAL;
   if (prio != GSP_EXEC_THROUGHPUT && prio != GSP_EXEC_LATENCY) return GSP_EINVAL;
   if (atomic_load_explicit(&ex->stopping, memory_order_relaxed) && !gsp__exec_on_worker(ex))
     return GSP_ESTATE;
   gsp__task *t = gsp__task_new(ex, fn, arg, NULL, out != NULL ? 2 : 1);
   if (t == NULL) return GSP_ENOMEM;
+  t->drop = drop;
   if (out != NULL) *out = t;
   if (prio == GSP_EXEC_LATENCY)
     inject(ex, &ex->latency, t);

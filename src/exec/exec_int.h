@@ -36,6 +36,7 @@ typedef struct gsp__group {
 struct gsp_exec_future {
   gsp_exec_fn fn;
   void *arg;
+  gsp_exec_fn drop; /* NULL, or called with arg once if the task will never run */
   gsp_exec *ex;
   gsp__group *group;            /* NULL unless spawned in a group */
   struct gsp_exec_future *next; /* injection queue link */
@@ -127,6 +128,11 @@ struct gsp_exec {
 
 /* Allocate a task for fn(arg) with refs references; NULL on ENOMEM. */
 gsp__task *gsp__task_new(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp__group *g, int refs);
+/* gsp_exec_submit_prio, with `drop` called on arg (once, on the thread that
+   drops the task) if the task is canceled before it starts or dropped by a
+   cancel-mode shutdown; lets the I/O executor free what it wrapped. */
+int gsp__exec_submit_drop(gsp_exec *ex, gsp_exec_priority prio, gsp_exec_fn fn, gsp_exec_fn drop,
+                          void *arg, gsp_exec_future **out);
 /* exec_task.c: task objects from w's magazines (w NULL: a thread outside the pool). */
 gsp__task *gsp__task_alloc(gsp_exec *ex, gsp__worker *w);
 void gsp__task_release(gsp_exec *ex, gsp__worker *w, gsp__task *t);

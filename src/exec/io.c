@@ -139,6 +139,14 @@ static int run_job(void *p) {
   return r;
 }
 
+/* The job was canceled before it started: free it, give its slot back. */
+static int drop_job(void *p) {
+  io_job *j = p;
+  atomic_fetch_sub(&j->io->pending, 1);
+  gsp_free(j);
+  return 0;
+}
+
 int gsp_io_submit(gsp_io *io, gsp_exec_fn fn, void *arg, gsp_exec_future **out) {
   if (io == NULL || fn == NULL) return GSP_EINVAL;
   if (!reserve(io)) return GSP_EBUSY;
@@ -146,7 +154,7 @@ int gsp_io_submit(gsp_io *io, gsp_exec_fn fn, void *arg, gsp_exec_future **out) 
   int rv = GSP_ENOMEM;
   if (j != NULL) {
     *j = (io_job){io, fn, arg};
-    rv = gsp_exec_submit(io->ex, run_job, j, out);
+    rv = gsp__exec_submit_drop(io->ex, GSP_EXEC_THROUGHPUT, run_job, drop_job, j, out);
     if (rv != GSP_OK) gsp_free(j);
   }
   if (rv != GSP_OK) atomic_fetch_sub(&io->pending, 1);
@@ -163,14 +171,22 @@ static int run_read(void *p) {
   return status;
 }
 
+static int drop_read(void *p) {
+  gsp_io_read *req = p;
+  atomic_fetch_sub(&req->io_->pending, 1);
+  return 0;
+}
+
 int gsp_io_read_file(gsp_io *io, gsp_io_read *req, gsp_exec_future **out) {
   if (io == NULL || req == NULL || req->path == NULL) return GSP_EINVAL;
   if (!reserve(io)) return GSP_EBUSY;
   req->io_ = io;
-  int rv = gsp_exec_submit(io->ex, run_read, req, out);
+  int rv = gsp__exec_submit_drop(io->ex, GSP_EXEC_THROUGHPUT, run_read, drop_read, req, out);
   if (rv != GSP_OK) atomic_fetch_sub(&io->pending, 1);
   return rv;
 }
+
+gsp_exec *gsp_io_exec(const gsp_io *io) { return io != NULL ? io->ex : NULL; }
 
 int gsp_io_stats_get(gsp_io *io, gsp_io_stats *out) {
   if (io == NULL || out == NULL) return GSP_EINVAL;

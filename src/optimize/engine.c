@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../exec/io_int.h"
 #include "opt_int.h"
 
 void gsp__opt_seterr(gsp_opt_engine *e, const char *fmt, ...) {
@@ -256,9 +255,9 @@ gsp_exec *gsp_opt_cpu_pool(gsp_opt_engine *e) { return e ? e->cpu : NULL; }
 gsp_io *gsp_opt_io_executor(gsp_opt_engine *e) { return e ? e->io : NULL; }
 gsp_exec *gsp_opt_io_pool(gsp_opt_engine *e) { return e ? gsp__opt_io_exec(e) : NULL; }
 
-/* exec.h has no accessor for the pool under a gsp_io; its private header
-   is read here, for statistics only (submissions go through gsp_io_submit). */
-gsp_exec *gsp__opt_io_exec(gsp_opt_engine *e) { return e->io != NULL ? e->io->ex : NULL; }
+/* The pool under the I/O executor, for statistics only (submissions go
+   through gsp_io_submit). */
+gsp_exec *gsp__opt_io_exec(gsp_opt_engine *e) { return gsp_io_exec(e->io); }
 gsp_mempressure *gsp_opt_mempressure(gsp_opt_engine *e) { return e ? e->mem : NULL; }
 
 int gsp_opt_start_monitoring(gsp_opt_engine *e) {

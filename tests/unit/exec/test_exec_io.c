@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <cmocka.h>
 #include <pthread.h>
@@ -282,11 +283,56 @@ static void test_max_pending(void **state) {
   gsp_io_destroy(NULL);
 }
 
+static int count_run(void *arg) {
+  atomic_fetch_add((atomic_int *)arg, 1);
+  return 0;
+}
+
+/* A job or read canceled before it starts never runs, its wrapper is freed
+   (ASan's leak check) and its pending slot comes back. */
+static void test_cancel_before_start(void **state) {
+  (void)state;
+  gsp_io *io = NULL;
+  gsp_io_config cfg = {.threads = 1, .min_threads = 1, .max_pending = 3};
+  assert_int_equal(gsp_io_create(&cfg, &io), GSP_OK);
+  gate g = {false, false};
+  assert_int_equal(gsp_io_submit(io, hold, &g, NULL), GSP_OK);
+  while (!atomic_load(&g.started)) sched_yield();
+  atomic_int ran = 0;
+  gsp_exec_future *fj = NULL, *fr = NULL;
+  assert_int_equal(gsp_io_submit(io, count_run, &ran, &fj), GSP_OK);
+  gsp_io_read r = {.path = "/nonexistent"};
+  assert_int_equal(gsp_io_read_file(io, &r, &fr), GSP_OK);
+  assert_int_equal(gsp_exec_future_cancel(fj), GSP_OK);
+  assert_int_equal(gsp_exec_future_cancel(fr), GSP_OK);
+  atomic_store(&g.open, true);
+  int res = 0;
+  assert_int_equal(gsp_exec_future_wait(fj, &res), GSP_ECANCELED);
+  assert_int_equal(gsp_exec_future_wait(fr, &res), GSP_ECANCELED);
+  gsp_exec_future_release(fj);
+  gsp_exec_future_release(fr);
+  gsp_io_stats st;
+  for (int i = 0; i < 20000; i++) { /* bounded: at most about 20 s */
+    assert_int_equal(gsp_io_stats_get(io, &st), GSP_OK);
+    if (st.pending == 0) break;
+    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+  }
+  assert_int_equal(st.pending, 0);
+  /* All three slots are free again. */
+  gate g2 = {false, true};
+  for (int i = 0; i < 3; i++) assert_int_equal(gsp_io_submit(io, hold, &g2, NULL), GSP_OK);
+  gsp_io_destroy(io);
+  assert_int_equal(atomic_load(&ran), 0);
+  assert_int_equal(r.status, 0);
+  assert_null(r.data);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_read_uring),         cmocka_unit_test(test_read_pread),
-      cmocka_unit_test(test_read_fifo),          cmocka_unit_test(test_many_reads),
-      cmocka_unit_test(test_blocking_jobs_grow), cmocka_unit_test(test_max_pending),
+      cmocka_unit_test(test_read_uring),          cmocka_unit_test(test_read_pread),
+      cmocka_unit_test(test_read_fifo),           cmocka_unit_test(test_many_reads),
+      cmocka_unit_test(test_blocking_jobs_grow),  cmocka_unit_test(test_max_pending),
+      cmocka_unit_test(test_cancel_before_start),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
