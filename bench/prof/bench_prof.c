@@ -1,0 +1,412 @@
+/*
+ * bench_prof.c - what the profiler costs, next to its peers, in one run.
+ *
+ * zones: CPU ns per gsp_prof_zone_begin/end pair (a tight loop of 10^7
+ *   pairs of one zone, nested in an outer zone), next to a bare pair of
+ *   clock_gettime(CLOCK_MONOTONIC) calls (what a hand-written timer
+ *   costs) and an empty loop. Target: <= 25 ns per zone.
+ *
+ * cpu: the CPU-time overhead of sampling a fixed workload (prof_work, two
+ *   threads, about 2 CPU-seconds) run as a child process: plain; under
+ *   libgsperf-preload.so (what `gsperf profile` runs) at 99 and 997 Hz;
+ *   under gperftools' libprofiler (CPUPROFILE, CPUPROFILE_FREQUENCY 100
+ *   and 1000; Debian libgoogle-perftools-dev), both by LD_PRELOAD. The
+ *   child's user+sys time comes from wait4 (all its threads, the
+ *   profiler's own included). For gsperf the samples it gathered are read
+ *   back (gsp_prof_report_load), giving the delivered rate per
+ *   CPU-second. Overhead = CPU(profiled) / CPU(plain) - 1, from medians of
+ *   interleaved rounds (each round runs every subject once, in rotated
+ *   order). Targets: <= 2% at 99 Hz, <= 3% at 997 Hz.
+ *
+ * heap: CPU ns per malloc+free pair of a fixed workload (heap_work, 16..256
+ *   byte blocks, a window of 64 live) as reported by the child itself
+ *   (its loop only): plain glibc; under libgsperf-preload.so tracking every
+ *   allocation (GSP_PROF_HEAP=0, what --leaks does, the leak check at exit
+ *   not timed) and sampling (512 KiB); the same program built by clang
+ *   with -fsanitize=leak (LeakSanitizer, when clang is installed); and under
+ *   valgrind --leak-check=full (fewer pairs; when installed). Target: <= 100
+ *   ns per pair tracking every allocation.
+ *
+ * io: an I/O-heavy program (io_work: 4 KiB pwrite + pread pairs on a
+ *   page-cached file) run plain, under libgsperf-preload.so with I/O
+ *   tracking only (GSP_PROF_IO=1, GSP_PROF_CPU=0), and under `strace -c -f`
+ *   (when installed; its own CPU included, as wait4 reports the tracer and
+ *   its reaped tracee together). CPU and wall time, overhead vs plain.
+ *   Target: <= 5% CPU.
+ *
+ * The machine is shared and noisy (MACHINE.md): the load average is
+ * printed; read overheads of a percent or two as within the noise unless
+ * they repeat.
+ *
+ * Run: bench_prof [--quick] [--rounds N]   (from the build tree: it finds
+ * prof_work and libgsperf-preload.so next to itself and in the build root)
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gsperf/prof.h"
+
+extern char **environ;
+
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- zones --------------------------------------------------------------- */
+
+static double zone_pair_ns(long n) {
+  static gsp_prof_zone_site outer = {"bench.outer", 0}, inner = {"bench.inner", 0};
+  gsp_prof_zone_begin(&outer);
+  double t0 = cpu_s();
+  for (long i = 0; i < n; i++) {
+    gsp_prof_zone_begin(&inner);
+    __asm__ volatile("" ::: "memory");
+    gsp_prof_zone_end(&inner);
+  }
+  double t1 = cpu_s();
+  gsp_prof_zone_end(&outer);
+  return (t1 - t0) * 1e9 / (double)n;
+}
+
+static double clock_pair_ns(long n) {
+  struct timespec a, b;
+  uint64_t sum = 0;
+  double t0 = cpu_s();
+  for (long i = 0; i < n; i++) {
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    __asm__ volatile("" ::: "memory");
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    sum += (uint64_t)(b.tv_nsec - a.tv_nsec);
+  }
+  double t1 = cpu_s();
+  __asm__ volatile("" ::"r"(sum));
+  return (t1 - t0) * 1e9 / (double)n;
+}
+
+static double empty_ns(long n) {
+  double t0 = cpu_s();
+  for (long i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
+  return (cpu_s() - t0) * 1e9 / (double)n;
+}
+
+static void bench_zones(int rounds, long n) {
+  double z[32], c[32], e[32];
+  for (int r = 0; r < rounds; r++) {
+    z[r] = zone_pair_ns(n);
+    c[r] = clock_pair_ns(n);
+    e[r] = empty_ns(n);
+  }
+  double zm = median(z, rounds), cm = median(c, rounds);
+  printf("\nzones: CPU ns per pair, median of %d x %ld\n", rounds, n);
+  printf("  %-34s %8.2f ns\n", "gsp_prof_zone_begin+end", zm);
+  printf("  %-34s %8.2f ns  (ratio to zone %.2f)\n", "2x clock_gettime(MONOTONIC)", cm, cm / zm);
+  printf("  %-34s %8.2f ns\n", "empty loop", median(e, rounds));
+}
+
+/* ---- heap ---------------------------------------------------------------- */
+
+enum { H_PLAIN, H_GSP_ALL, H_GSP_SAMPLE, H_LSAN, H_VALGRIND, NHEAP };
+static const char *const k_heap_names[NHEAP] = {"glibc (plain)", "gsperf every alloc",
+                                                "gsperf 512 KiB sampled", "LeakSanitizer",
+                                                "valgrind memcheck"};
+
+/* Runs argv with envp, returns the number the child printed, or -1. */
+static double spawn_read(char *const argv[], char *const envp[]) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  char buf[64] = {0};
+  ssize_t n = rc == 0 ? read(fds[0], buf, sizeof buf - 1) : -1;
+  close(fds[0]);
+  int st = 0;
+  if (rc == 0) waitpid(pid, &st, 0);
+  if (rc != 0 || n <= 0 || !WIFEXITED(st)) return -1;
+  return atof(buf);
+}
+
+typedef struct heap_env {
+  char work[PATH_MAX], lsan[PATH_MAX], preload[PATH_MAX + 16], dir[96];
+  const char *valgrind;
+} heap_env;
+
+static double heap_run(const heap_env *h, int s, bool quick) {
+  char n[32], vn[32];
+  snprintf(n, sizeof n, "%d", quick ? 1000000 : 5000000);
+  snprintf(vn, sizeof vn, "%d", quick ? 100000 : 300000);
+  char *plain[] = {(char *)h->work, n, NULL}, *lsan[] = {(char *)h->lsan, n, NULL};
+  char *vg[] = {(char *)h->valgrind, "-q", "--leak-check=full", (char *)h->work, vn, NULL};
+  char *none[] = {NULL};
+  char *all[] = {(char *)h->preload, (char *)h->dir, "GSP_PROF_CPU=0", "GSP_PROF_HEAP=0", NULL};
+  char *smp[] = {(char *)h->preload, (char *)h->dir, "GSP_PROF_CPU=0", "GSP_PROF_HEAP=524288",
+                 NULL};
+  switch (s) {
+    case H_PLAIN:
+      return spawn_read(plain, none);
+    case H_GSP_ALL:
+      return spawn_read(plain, all);
+    case H_GSP_SAMPLE:
+      return spawn_read(plain, smp);
+    case H_LSAN:
+      return h->lsan[0] ? spawn_read(lsan, none) : -1;
+    default:
+      return h->valgrind ? spawn_read(vg, none) : -1;
+  }
+}
+
+static void bench_heap(const heap_env *h, int rounds, bool quick) {
+  double v[NHEAP][32];
+  for (int r = 0; r < rounds; r++)
+    for (int i = 0; i < NHEAP; i++) {
+      int s = (i + r) % NHEAP;
+      v[s][r] = heap_run(h, s, quick);
+    }
+  printf("\nheap: CPU ns per malloc+free pair (child's loop), median of %d rounds\n", rounds);
+  double base = median(v[H_PLAIN], rounds);
+  for (int s = 0; s < NHEAP; s++) {
+    double m = median(v[s], rounds);
+    if (m < 0) {
+      printf("  %-26s (not available: skipped)\n", k_heap_names[s]);
+      continue;
+    }
+    printf("  %-26s %9.1f ns  (+%.1f ns over plain)\n", k_heap_names[s], m, m - base);
+  }
+}
+
+/* ---- io ------------------------------------------------------------------ */
+
+enum { I_PLAIN, I_GSP, I_STRACE, NIO };
+static const char *const k_io_names[NIO] = {"plain", "gsperf --io", "strace -c -f"};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Child CPU seconds (wait4: it and its reaped children), wall in *wall. */
+static double spawn_cpu(char *const argv[], char *const envp[], double *wall) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  double t0 = now_s();
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
+  int st;
+  struct rusage ru;
+  if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+  *wall = now_s() - t0;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static void bench_io(const char *work, const char *preload, const char *dir, int rounds,
+                     bool quick) {
+  char n[32], file[128], pre[PATH_MAX + 16], gdir[128];
+  snprintf(n, sizeof n, "%d", quick ? 50000 : 200000);
+  snprintf(file, sizeof file, "%s/io_work.dat", dir);
+  snprintf(pre, sizeof pre, "LD_PRELOAD=%s", preload);
+  snprintf(gdir, sizeof gdir, "GSP_PROF_DIR=%s", dir);
+  const char *strace = access("/usr/bin/strace", X_OK) == 0 ? "/usr/bin/strace" : NULL;
+  char *plain[] = {(char *)work, file, n, NULL};
+  char *st[] = {(char *)strace, "-c", "-f", "-o", "/dev/null", (char *)work, file, n, NULL};
+  char *none[] = {NULL}, *genv[] = {pre, gdir, "GSP_PROF_CPU=0", "GSP_PROF_IO=1", NULL};
+  double cpu[NIO][32], wall[NIO][32], ocpu[NIO][32];
+  for (int r = 0; r < rounds; r++) {
+    for (int i = 0; i < NIO; i++) {
+      int s = (i + r) % NIO;
+      cpu[s][r] = s == I_PLAIN ? spawn_cpu(plain, none, &wall[s][r])
+                  : s == I_GSP ? spawn_cpu(plain, genv, &wall[s][r])
+                  : strace     ? spawn_cpu(st, none, &wall[s][r])
+                               : -1;
+    }
+    for (int s = 0; s < NIO; s++) ocpu[s][r] = cpu[s][r] / cpu[I_PLAIN][r] - 1.0;
+  }
+  printf("\nio: %s pwrite+pread pairs of 4 KiB, median of %d rounds\n", n, rounds);
+  printf("  %-16s %10s %10s %12s\n", "subject", "CPU s", "wall s", "CPU overhead");
+  for (int s = 0; s < NIO; s++) {
+    if (s == I_STRACE && !strace) {
+      printf("  %-16s (not installed: skipped)\n", k_io_names[s]);
+      continue;
+    }
+    printf("  %-16s %10.3f %10.3f %11.1f%%\n", k_io_names[s], median(cpu[s], rounds),
+           median(wall[s], rounds), s == I_PLAIN ? 0.0 : 100.0 * median(ocpu[s], rounds));
+  }
+}
+
+/* ---- cpu overhead -------------------------------------------------------- */
+
+enum { S_PLAIN, S_GSP99, S_GSP997, S_GPT100, S_GPT1000, NSUB };
+static const char *const k_names[NSUB] = {"plain", "gsperf 99 Hz", "gsperf 997 Hz",
+                                          "gperftools 100 Hz", "gperftools 1000 Hz"};
+
+typedef struct env {
+  char work[PATH_MAX], preload[PATH_MAX], dir[64];
+  const char *gpt;
+  char rounds[32];
+} env;
+
+static double run_child(const env *e, int s, double *rate) {
+  char pre[PATH_MAX + 16], dir[96], hz[32], prof[128];
+  char *envp[8];
+  int k = 0;
+  snprintf(dir, sizeof dir, "GSP_PROF_DIR=%s", e->dir);
+  if (s == S_GSP99 || s == S_GSP997) {
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", e->preload);
+    snprintf(hz, sizeof hz, "GSP_PROF_HZ=%d", s == S_GSP99 ? 99 : 997);
+    envp[k++] = pre;
+    envp[k++] = dir;
+    envp[k++] = hz;
+  } else if (s == S_GPT100 || s == S_GPT1000) {
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", e->gpt);
+    snprintf(hz, sizeof hz, "CPUPROFILE_FREQUENCY=%d", s == S_GPT100 ? 100 : 1000);
+    snprintf(prof, sizeof prof, "CPUPROFILE=%s/gperf.prof", e->dir);
+    envp[k++] = pre;
+    envp[k++] = hz;
+    envp[k++] = prof;
+  }
+  envp[k] = NULL;
+  char *argv[] = {(char *)e->work, (char *)e->rounds, NULL};
+  pid_t pid;
+  posix_spawn_file_actions_t fa; /* peers print to stderr: silence them */
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  int rc = posix_spawn(&pid, e->work, &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
+  int st;
+  struct rusage ru;
+  if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+  double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+  *rate = 0;
+  if (s == S_GSP99 || s == S_GSP997) {
+    char raw[160];
+    snprintf(raw, sizeof raw, "%s/cpu.%d.raw", e->dir, (int)pid);
+    gsp_prof_report *r;
+    if (gsp_prof_report_load(raw, 0, &r) == GSP_OK) {
+      *rate = (double)gsp_prof_report_samples(r) / cpu;
+      gsp_prof_report_destroy(r);
+    }
+    unlink(raw);
+    snprintf(raw, sizeof raw, "%s/cpu.%d.raw.maps", e->dir, (int)pid);
+    unlink(raw);
+  }
+  return cpu;
+}
+
+static void bench_cpu(const env *e, int rounds) {
+  double cpu[NSUB][32], rate[NSUB][32], over[NSUB][32];
+  for (int r = 0; r < rounds; r++) {
+    for (int i = 0; i < NSUB; i++) {
+      int s = (i + r) % NSUB;
+      if (!e->gpt && (s == S_GPT100 || s == S_GPT1000)) continue;
+      cpu[s][r] = run_child(e, s, &rate[s][r]);
+    }
+    for (int s = 0; s < NSUB; s++) over[s][r] = cpu[s][r] / cpu[S_PLAIN][r] - 1.0;
+  }
+  printf("\ncpu: fixed workload (2 threads), child CPU time, median of %d rounds\n", rounds);
+  printf("  %-20s %10s %10s %14s\n", "subject", "CPU s", "overhead", "samples/CPU-s");
+  for (int s = 0; s < NSUB; s++) {
+    if (!e->gpt && (s == S_GPT100 || s == S_GPT1000)) {
+      printf("  %-20s (libprofiler.so.0 not found: skipped)\n", k_names[s]);
+      continue;
+    }
+    double rt = median(rate[s], rounds);
+    printf("  %-20s %10.3f %9.2f%%", k_names[s], median(cpu[s], rounds),
+           s == S_PLAIN ? 0.0 : 100.0 * median(over[s], rounds));
+    if (rt > 0) printf(" %14.1f", rt);
+    printf("\n");
+  }
+}
+
+static void find_env(env *e, const char *argv0, bool quick) {
+  char self[PATH_MAX - 64];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  self[n > 0 ? n : 0] = '\0';
+  char *slash = strrchr(self, '/');
+  if (slash) *slash = '\0';
+  snprintf(e->work, sizeof e->work, "%s/prof_work", self);
+  snprintf(e->preload, sizeof e->preload, "%s/../../libgsperf-preload.so", self);
+  e->gpt = access("/usr/lib/x86_64-linux-gnu/libprofiler.so.0", R_OK) == 0
+               ? "/usr/lib/x86_64-linux-gnu/libprofiler.so.0"
+               : NULL;
+  snprintf(e->rounds, sizeof e->rounds, "%d", quick ? 40000 : 150000);
+  snprintf(e->dir, sizeof e->dir, "/tmp/bench_prof.XXXXXX");
+  if (!mkdtemp(e->dir)) snprintf(e->dir, sizeof e->dir, "/tmp");
+  (void)argv0;
+}
+
+int main(int argc, char **argv) {
+  bool quick = false;
+  int rounds = 7;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+      rounds = 3;
+    } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+      rounds = atoi(argv[++i]);
+      if (rounds < 1 || rounds > 32) rounds = 7;
+    }
+  }
+  double load[3] = {0};
+  getloadavg(load, 3);
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  printf("bench_prof: %ld CPUs, load average %.2f %.2f %.2f\n", ncpu, load[0], load[1], load[2]);
+  bench_zones(rounds, quick ? 2000000 : 10000000);
+  env e;
+  find_env(&e, argv[0], quick);
+  if (access(e.work, X_OK) != 0 || access(e.preload, R_OK) != 0) {
+    printf("\ncpu: prof_work or libgsperf-preload.so not found next to %s: skipped\n", argv[0]);
+    return 0;
+  }
+  bench_cpu(&e, rounds);
+  heap_env h;
+  memset(&h, 0, sizeof h);
+  char *slash = strrchr(e.work, '/');
+  snprintf(h.work, sizeof h.work, "%.*s/heap_work", (int)(slash - e.work), e.work);
+  snprintf(h.lsan, sizeof h.lsan, "%.*s/heap_work_lsan", (int)(slash - e.work), e.work);
+  if (access(h.lsan, X_OK) != 0) h.lsan[0] = '\0';
+  snprintf(h.preload, sizeof h.preload, "LD_PRELOAD=%s", e.preload);
+  snprintf(h.dir, sizeof h.dir, "GSP_PROF_DIR=%s", e.dir);
+  h.valgrind = access("/usr/bin/valgrind", X_OK) == 0 ? "/usr/bin/valgrind" : NULL;
+  bench_heap(&h, rounds, quick);
+  char iow[PATH_MAX];
+  snprintf(iow, sizeof iow, "%.*s/io_work", (int)(slash - e.work), e.work);
+  bench_io(iow, e.preload, e.dir, rounds, quick);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", e.dir);
+  if (system(cmd) != 0) printf("(could not remove %s)\n", e.dir);
+  return 0;
+}

@@ -1,0 +1,233 @@
+/*
+ * gsperf/prof.h - the profiler: CPU sampling of every thread, function
+ * timing zones, and the reports made from them (pprof profile.proto,
+ * FlameGraph collapsed stacks, an interactive SVG flame graph, a text top
+ * report, a JSON summary).
+ *
+ * CPU sampling (gsp_prof with GSP_PROF_CPU). Every thread of the process
+ * is sampled once per 1/hz seconds of CPU it burns: from a perf event on
+ * the thread's task-clock (its CPU time, hrtimer-driven, so the rate asked
+ * for is the rate delivered) that signals the thread itself, or, where
+ * perf events are not allowed (or force_timers is set), from a POSIX timer
+ * on the thread's CPU-time clock (timer_create on its
+ * CLOCK_THREAD_CPUTIME_ID with SIGEV_THREAD_ID); those are checked on the
+ * kernel tick, so above the tick rate (250 Hz here) a sample stands for
+ * several periods (the timer's overrun count): times stay right, the
+ * number of distinct stacks seen does not grow. The SIGPROF handler only
+ * captures: it unwinds the interrupted stack (libunwind's DWARF-based
+ * unwinder through the signal frame, so a leaf without a frame pointer
+ * still gets its caller) into a lock-free ring, with no lock and no
+ * allocation. (Under ThreadSanitizer, which defers signals, a sample is
+ * the interrupted pc alone.) A collector thread drains the ring every 50
+ * ms, finds new threads (/proc/self/task) and arms their sources,
+ * and aggregates the stacks (and, with raw_path, appends them to a file as
+ * it goes, so a process that crashes or is killed leaves what was gathered
+ * up to the last fraction of a second). Symbols (function, file, line) are
+ * looked up after the fact with libdw, for the program, PIE or not, and
+ * its shared libraries. One CPU profile at a time per process (the signal
+ * is process-wide): a second start returns GSP_EBUSY. The profiler takes
+ * over SIGPROF while a CPU profile runs.
+ *
+ * Zones (always on, process-wide). A zone is a named region timed with the
+ * TSC: gsp_prof_zone_begin()/gsp_prof_zone_end() around it, or
+ * GSP_PROF_SCOPE("name") at the top of a block (ends when the block is
+ * left). Zones nest; per zone the process keeps the call count, total time,
+ * self time (total minus the zones nested in it on the same thread), the
+ * maximum and a log-linear histogram for percentiles. A begin/end pair costs
+ * about 25 ns here (bench/prof measures it).
+ *
+ * Thread safety: gsp_prof_create/start/stop/destroy/errmsg on one profile
+ * must not race with each other; gsp_prof_report_create may be called from
+ * any one thread while the profile runs (it takes a snapshot). A report is
+ * immutable: its functions may be called from any thread at once.
+ * Zone calls are thread-safe and may be called from any thread at any time;
+ * gsp_prof_zone_end must be called on the thread that began the zone.
+ * gsp_prof_zones_get may run while other threads record (their latest few
+ * zones may or may not be counted). gsp_prof_zones_reset must not race
+ * with zone calls on other threads.
+ *
+ * A heap profile (gsp_prof_heap) is immutable once loaded, like a report.
+ *
+ * Ownership: strings and arrays returned by a report or heap profile
+ * belong to it and live until its destroy; gsp_prof_zones_get's array is
+ * the caller's (free with gsp_free; NULL when there are no zones), the
+ * names in it are the callers' site literals.
+ */
+#ifndef GSPERF_PROF_H
+#define GSPERF_PROF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gsperf/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- profiles ------------------------------------------------------------ */
+
+/* What a profile gathers (bits). MEMORY and IO are gathered only by the
+ * preload library of `gsperf profile`; in-process they are GSP_ENOTSUP. */
+enum {
+  GSP_PROF_CPU = 1u << 0,
+  GSP_PROF_MEMORY = 1u << 1,
+  GSP_PROF_IO = 1u << 2,
+  GSP_PROF_FUNCTION = 1u << 3,
+};
+
+typedef struct gsp_prof_config {
+  unsigned types;        /* GSP_PROF_* bits; 0 = GSP_PROF_CPU | GSP_PROF_FUNCTION */
+  unsigned hz;           /* samples per CPU-second per thread, 1..10000; 0 = 99 */
+  unsigned max_depth;    /* frames kept per sample, 1..128; 0 = 64 */
+  double bottleneck_pct; /* a function whose self share reaches this is a
+                            bottleneck in the report; 0 = 5.0 */
+  const char *raw_path;  /* optional: append every sample to this file as
+                            it is drained (and the memory map to
+                            raw_path".maps"), for gsp_prof_report_load */
+  bool force_timers;     /* sample from POSIX CPU-time timers even where
+                            perf events are allowed (see below) */
+} gsp_prof_config;
+
+typedef struct gsp_prof gsp_prof;
+
+GSP_API int gsp_prof_create(const gsp_prof_config *cfg, gsp_prof **out);
+/* Stops the profile if it runs. NULL-safe. */
+GSP_API void gsp_prof_destroy(gsp_prof *p);
+/* Detail of the last failure on p ("" if none); valid until the next call. */
+GSP_API const char *gsp_prof_errmsg(const gsp_prof *p);
+/* GSP_EBUSY: another CPU profile runs in this process; GSP_ESTATE: already
+ * started; GSP_ESYS: a timer, the signal or the collector thread failed;
+ * GSP_EIO: raw_path cannot be written. */
+GSP_API int gsp_prof_start(gsp_prof *p);
+/* Stops sampling and drains what was captured. GSP_ESTATE if not started. */
+GSP_API int gsp_prof_stop(gsp_prof *p);
+
+typedef struct gsp_prof_stats {
+  uint64_t samples;    /* samples aggregated */
+  uint64_t dropped;    /* samples lost because the ring was full */
+  uint64_t threads;    /* threads that got a timer */
+  uint64_t bad_unwind; /* samples whose unwinding stopped with an error
+                          (kept, with the frames found) */
+} gsp_prof_stats;
+GSP_API void gsp_prof_stats_get(const gsp_prof *p, gsp_prof_stats *out);
+
+/* ---- reports ------------------------------------------------------------- */
+
+typedef struct gsp_prof_report gsp_prof_report;
+
+typedef struct gsp_prof_func {
+  const char *name; /* function, or "module+0xOFFSET" when it has no symbol */
+  const char *file; /* source file of its first sampled line, or "" */
+  unsigned line;    /* that line, or 0 */
+  uint64_t self;    /* samples with this function as the leaf */
+  uint64_t total;   /* samples with this function anywhere on the stack */
+  double self_pct;  /* self / all samples * 100 */
+  double total_pct;
+} gsp_prof_func;
+
+/* A symbolized snapshot of p's samples (p may still run). */
+GSP_API int gsp_prof_report_create(gsp_prof *p, gsp_prof_report **out);
+/*
+ * A report from a file written with raw_path (and its raw_path".maps"),
+ * e.g. by a process profiled through the preload library. GSP_ENOENT when
+ * either file is missing, GSP_EFORMAT when the raw file is not one.
+ */
+GSP_API int gsp_prof_report_load(const char *raw_path, double bottleneck_pct,
+                                 gsp_prof_report **out);
+GSP_API void gsp_prof_report_destroy(gsp_prof_report *r);
+
+GSP_API uint64_t gsp_prof_report_samples(const gsp_prof_report *r);
+/* Functions sorted by self samples (then total), most first. */
+GSP_API size_t gsp_prof_report_functions(const gsp_prof_report *r, const gsp_prof_func **out);
+
+/* Writers; GSP_EIO when the file cannot be written (errno kept). */
+GSP_API int gsp_prof_report_write_pprof(const gsp_prof_report *r, const char *path);
+GSP_API int gsp_prof_report_write_collapsed(const gsp_prof_report *r, const char *path);
+GSP_API int gsp_prof_report_write_flame(const gsp_prof_report *r, const char *path,
+                                        const char *title);
+/* Text: top `top` functions, hottest call paths, bottlenecks, zones. */
+GSP_API int gsp_prof_report_write_text(const gsp_prof_report *r, FILE *f, size_t top);
+/* JSON: {"samples":N,"hz":H,"functions":[{name,self_pct,total_pct,file,line}],
+ * "bottlenecks":[name...],"hot_paths":[{stack:[...],pct}]}. */
+GSP_API int gsp_prof_report_write_json(const gsp_prof_report *r, FILE *f, size_t top);
+
+/* ---- heap profiles (from the preload library) ----------------------------
+ * The preload library of `gsperf profile --heap/--leaks` writes, at the
+ * program's exit, one file per process with each allocation site's
+ * statistics (and, tracking every allocation, its leaks found by a
+ * reachability scan); these calls read and symbolize it. */
+
+typedef struct gsp_prof_heap gsp_prof_heap;
+
+typedef struct gsp_prof_heap_site {
+  const char *const *stack; /* function names, the allocating one first */
+  size_t depth;
+  uint64_t allocs, alloc_bytes;    /* tracked allocations made here */
+  uint64_t live_bytes, live_count; /* still allocated at exit */
+  uint64_t peak_bytes;             /* most live bytes at once */
+  uint64_t leak_count, leak_bytes; /* unreachable at exit */
+} gsp_prof_heap_site;
+
+/* GSP_ENOENT: the file or its .maps is missing; GSP_EFORMAT: not one. */
+GSP_API int gsp_prof_heap_load(const char *raw_path, gsp_prof_heap **out);
+GSP_API void gsp_prof_heap_destroy(gsp_prof_heap *h);
+/* Sites by peak bytes, most first. */
+GSP_API size_t gsp_prof_heap_sites(const gsp_prof_heap *h, const gsp_prof_heap_site **out);
+/* Sites with leaks, by leaked bytes, most first. */
+GSP_API size_t gsp_prof_heap_leaks(const gsp_prof_heap *h, const gsp_prof_heap_site **out);
+/* true when every allocation was tracked and the leak check ran. */
+GSP_API bool gsp_prof_heap_leaks_checked(const gsp_prof_heap *h);
+/* Sampling interval in bytes (0 = every allocation). */
+GSP_API uint64_t gsp_prof_heap_sample_bytes(const gsp_prof_heap *h);
+GSP_API int gsp_prof_heap_write_text(const gsp_prof_heap *h, FILE *f, size_t top);
+/* pprof profile.proto, gzipped: alloc_objects, alloc_space, inuse_objects,
+ * inuse_space (live at exit) per allocation stack. GSP_EIO on write. */
+GSP_API int gsp_prof_heap_write_pprof(const gsp_prof_heap *h, const char *path);
+/* JSON array [{"bytes":B,"count":N,"stack":["f",...]}] of the leaks. */
+GSP_API int gsp_prof_heap_write_leaks_json(const gsp_prof_heap *h, FILE *f);
+
+/* ---- zones --------------------------------------------------------------- */
+
+/* A zone's static site; name must outlive the process's use of the zone.
+ * id_ is private (0 until the first begin registers the site). */
+typedef struct gsp_prof_zone_site {
+  const char *name;
+  uint32_t id_;
+} gsp_prof_zone_site;
+
+GSP_API void gsp_prof_zone_begin(gsp_prof_zone_site *site);
+/* Ends the innermost zone of this thread, which must be site's. */
+GSP_API void gsp_prof_zone_end(gsp_prof_zone_site *site);
+/* For GSP_PROF_SCOPE: begins the zone and returns site. */
+GSP_API gsp_prof_zone_site *gsp_prof_zone_enter(gsp_prof_zone_site *site);
+GSP_API void gsp_prof_zone_leave(gsp_prof_zone_site **site);
+
+#define GSP_PROF_CAT2_(a, b) a##b
+#define GSP_PROF_CAT_(a, b) GSP_PROF_CAT2_(a, b)
+/* Time the rest of the enclosing block as zone `name` (a string literal). */
+#define GSP_PROF_SCOPE(name)                                                   \
+  static gsp_prof_zone_site GSP_PROF_CAT_(gsp_zsite_, __LINE__) = {(name), 0}; \
+  gsp_prof_zone_site *GSP_PROF_CAT_(gsp_zscope_, __LINE__)                     \
+      __attribute__((cleanup(gsp_prof_zone_leave), unused)) =                  \
+          gsp_prof_zone_enter(&GSP_PROF_CAT_(gsp_zsite_, __LINE__))
+
+typedef struct gsp_prof_zone_stats {
+  const char *name;
+  uint64_t count;
+  uint64_t total_ns, self_ns, max_ns;
+  uint64_t p50_ns, p90_ns, p99_ns; /* from the histogram, within 1/8 */
+  uint64_t mismatched;             /* ends that did not match the innermost begin */
+} gsp_prof_zone_stats;
+
+/* All zones seen so far, by total time, most first; *out from gsp_malloc. */
+GSP_API int gsp_prof_zones_get(gsp_prof_zone_stats **out, size_t *n);
+GSP_API void gsp_prof_zones_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GSPERF_PROF_H */

@@ -1,0 +1,501 @@
+/*
+ * heap_hook.c - heap tracking in the preload library: malloc and friends
+ * interposed, live bytes and peak per call site, and at exit the leaks,
+ * found by a reachability scan. Built only into libgsperf-preload.so.
+ *
+ * Blocks. Every block handed out carries a 32-byte header just before
+ * it: list links, requested size, site id, the offset back to the block
+ * the C library gave (aligned allocations), and a magic number. The real
+ * allocator is glibc's (__libc_malloc, __libc_memalign, ...), so no
+ * dlsym bootstrap is needed; a pointer whose header lacks the magic (not
+ * ours) goes straight to __libc_free / __libc_realloc.
+ *
+ * Tracking. A tracked block is on one of SHARDS doubly linked lists (by
+ * address), each under a tiny spinlock (one lock-prefixed exchange to
+ * take it), and counted in its site's statistics (allocations, bytes,
+ * live bytes and count, peak live bytes: relaxed atomics). A site is the
+ * allocating call stack: the hook's return address, then the frame
+ * pointer chain, each step checked to stay on the stack (above the
+ * previous frame, within 8 MiB), at most SITE_DEPTH frames; sites live in
+ * a fixed open-addressing table claimed by CAS (a full table sends new
+ * stacks to site 0, "other"). No syscall and no allocation other than
+ * the real allocator's happen in a hook. A thread-local guard makes any
+ * allocation made while a hook runs (or while the leak check runs)
+ * untracked: it still gets a header, so free never has to guess.
+ *
+ * Sampling. With GSP_PROF_HEAP_SAMPLE=N (bytes, > 0) a thread tracks one
+ * allocation each time N bytes have been allocated on it (like tcmalloc's
+ * sampling, without the randomization), for always-on use; with 0 (the
+ * default for the leak check) every allocation is tracked.
+ *
+ * Leaks (every-allocation mode, at exit from the library destructor,
+ * after the program's own exit handlers). Tracking stops, the tracked
+ * blocks are gathered and sorted by address, and every aligned word of
+ * the roots is checked for a pointer into a block (interior pointers
+ * count): the writable PT_LOAD segments of every loaded object except
+ * this library (the C library's buffers and the loader's data are
+ * reachable from there), the calling thread's stack from the current
+ * frame up, and its static TLS block (below the thread pointer). A block
+ * found is marked and its payload scanned in turn (an explicit work
+ * stack). What stays unmarked is a leak, counted on its site. Limits:
+ * stacks and registers of threads still running at exit are not scanned
+ * (their blocks may show as leaks), nor TLS of such threads.
+ *
+ * Output: $GSP_PROF_DIR/heap.<pid>.raw, one line per site (see
+ * heap_report.c for the format), with heap.<pid>.raw.maps.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "prof_int.h"
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+#define HDR 32u
+#define MAGIC 0x6a5du
+#define SHARDS 64u
+#define NSITES 16384u
+#define SITE_DEPTH 16
+
+typedef struct hdr {
+  struct hdr *next, *prev;
+  uint64_t size;
+  uint32_t site;  /* 0 = untracked */
+  uint16_t off16; /* (user - base) / 16 */
+  uint16_t magic;
+} hdr;
+_Static_assert(sizeof(hdr) == HDR, "header size");
+
+typedef struct site {
+  _Atomic uint64_t hash; /* 0 free, then the stack hash */
+  _Atomic int ready;
+  uint32_t depth;
+  uint64_t pcs[SITE_DEPTH];
+  _Atomic uint64_t allocs, bytes, live, live_count, peak;
+  uint64_t leaks, leak_bytes;
+} site;
+
+typedef struct shard {
+  atomic_flag lock;
+  hdr head; /* sentinel */
+} shard;
+
+static shard g_shards[SHARDS];
+static site g_sites[NSITES];
+static _Atomic int g_tracking;
+static uintptr_t g_self_lo, g_self_hi, g_self_base; /* this library's text / load base */
+static uintptr_t g_ld_lo, g_ld_hi;                  /* the dynamic loader's text */
+static uint64_t g_sample_bytes;
+static __thread int t_guard __attribute__((tls_model("initial-exec")));
+static __thread uint64_t t_until_sample __attribute__((tls_model("initial-exec")));
+
+static void lock(shard *s) {
+  while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) __builtin_ia32_pause();
+}
+static void unlock(shard *s) { atomic_flag_clear_explicit(&s->lock, memory_order_release); }
+
+static shard *shard_of(const hdr *h) {
+  return &g_shards[((uintptr_t)h >> 5) * 0x9e3779b97f4a7c15ull >> 58];
+}
+
+/* The allocating stack, frames in this library (the hooks) left out. */
+static uint32_t capture_stack(uint64_t *pcs) {
+  uint32_t n = 0;
+  uintptr_t *fp = __builtin_frame_address(0);
+  uintptr_t lo = (uintptr_t)fp, hi = lo + (8u << 20);
+  while (n < SITE_DEPTH) {
+    uintptr_t next = fp[0], ret = fp[1];
+    if (ret < 4096) break;
+    if (ret < g_self_lo || ret >= g_self_hi) pcs[n++] = ret;
+    if (next <= (uintptr_t)fp || next >= hi || next < lo || (next & 7)) break;
+    fp = (uintptr_t *)next;  // NOLINT(performance-no-int-to-ptr): a frame pointer
+  }
+  return n;
+}
+
+static uint64_t hash_stack(const uint64_t *pcs, uint32_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+  for (uint32_t i = 0; i < n; i++) h = (h ^ pcs[i]) * 0x100000001b3ull;
+  return h | 1;
+}
+
+static uint32_t site_of(const uint64_t *pcs, uint32_t n) {
+  uint64_t h = hash_stack(pcs, n);
+  for (uint32_t probe = 0, j = (uint32_t)(h % (NSITES - 1)) + 1; probe < 64; probe++) {
+    site *s = &g_sites[j];
+    uint64_t cur = atomic_load_explicit(&s->hash, memory_order_acquire);
+    if (cur == 0) {
+      uint64_t zero = 0;
+      if (atomic_compare_exchange_strong(&s->hash, &zero, h)) {
+        memcpy(s->pcs, pcs, n * sizeof *pcs);
+        s->depth = n;
+        atomic_store_explicit(&s->ready, 1, memory_order_release);
+        return j;
+      }
+      cur = zero;
+    }
+    if (cur == h) {
+      while (!atomic_load_explicit(&s->ready, memory_order_acquire)) __builtin_ia32_pause();
+      if (s->depth == n && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0) return j;
+    }
+    j = j + 1 < NSITES ? j + 1 : 1;
+  }
+  return 0;
+}
+
+/* Bytes a tracked block counts for: its size, or with sampling the
+ * interval it stands for when larger (an estimate, as tcmalloc's). */
+static uint64_t charge(uint64_t size) { return size > g_sample_bytes ? size : g_sample_bytes; }
+
+static void site_add(site *s, uint64_t size) {
+  atomic_fetch_add_explicit(&s->allocs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->bytes, size, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->live_count, 1, memory_order_relaxed);
+  uint64_t live = atomic_fetch_add_explicit(&s->live, size, memory_order_relaxed) + size;
+  uint64_t peak = atomic_load_explicit(&s->peak, memory_order_relaxed);
+  while (live > peak && !atomic_compare_exchange_weak_explicit(
+                            &s->peak, &peak, live, memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
+static bool should_track(size_t size) {
+  if (!atomic_load_explicit(&g_tracking, memory_order_relaxed) || t_guard) return false;
+  if (g_sample_bytes == 0) return true;
+  if (t_until_sample > size) {
+    t_until_sample -= size;
+    return false;
+  }
+  t_until_sample = g_sample_bytes;
+  return true;
+}
+
+/* Fills the header of a fresh block (base from the C library) and
+ * returns the user pointer; tracks it when asked. */
+static void *finish(void *base, size_t off, size_t size, bool track) {
+  if (!base) return NULL;
+  hdr *h = (hdr *)((char *)base + off - HDR);
+  h->size = size;
+  h->off16 = (uint16_t)(off / 16);
+  h->magic = MAGIC;
+  h->site = 0;
+  h->next = h->prev = NULL;
+  if (track) {
+    t_guard = 1;
+    uint64_t pcs[SITE_DEPTH];
+    uint32_t n = capture_stack(pcs);
+    uint32_t id = n > 0 ? site_of(pcs, n) : 0;
+    h->site = id ? id : UINT32_MAX;
+    if (id) site_add(&g_sites[id], charge(size));
+    shard *sh = shard_of(h);
+    lock(sh);
+    h->next = sh->head.next;
+    h->prev = &sh->head;
+    sh->head.next->prev = h;
+    sh->head.next = h;
+    unlock(sh);
+    t_guard = 0;
+  }
+  return (char *)base + off;
+}
+
+static hdr *header_of(void *p) {
+  hdr *h = (hdr *)((char *)p - HDR);
+  return h->magic == MAGIC ? h : NULL;
+}
+
+static void untrack(hdr *h) {
+  if (h->site == 0) return;
+  shard *sh = shard_of(h);
+  lock(sh);
+  h->prev->next = h->next;
+  h->next->prev = h->prev;
+  unlock(sh);
+  if (h->site != UINT32_MAX) {
+    site *s = &g_sites[h->site];
+    atomic_fetch_sub_explicit(&s->live, charge(h->size), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->live_count, 1, memory_order_relaxed);
+  }
+  h->site = 0;
+}
+
+__attribute__((visibility("default"), noinline)) void *malloc(size_t n) {
+  if (n > SIZE_MAX - 64) return NULL;
+  return finish(__libc_malloc(n + HDR), HDR, n, should_track(n));
+}
+
+__attribute__((visibility("default"), noinline)) void free(void *p) {
+  if (!p) return;
+  hdr *h = header_of(p);
+  if (!h) {
+    __libc_free(p);
+    return;
+  }
+  untrack(h);
+  h->magic = 0;
+  __libc_free((char *)p - (size_t)h->off16 * 16);
+}
+
+__attribute__((visibility("default"), noinline)) void *calloc(size_t n, size_t sz) {
+  if (sz && n > (SIZE_MAX - 64) / sz) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return finish(__libc_calloc(1, n * sz + HDR), HDR, n * sz, should_track(n * sz));
+}
+
+static void *aligned(size_t align, size_t n) {
+  if (align <= 16) return malloc(n);
+  if (align & (align - 1) || align > (1u << 20) || n > SIZE_MAX - 2 * align) return NULL;
+  return finish(__libc_memalign(align, n + align), align, n, should_track(n));
+}
+
+__attribute__((visibility("default"), noinline)) void *realloc(void *p, size_t n) {
+  if (!p) return malloc(n);
+  if (n == 0) {
+    free(p);
+    return NULL;
+  }
+  hdr *h = header_of(p);
+  if (!h) return __libc_realloc(p, n);
+  void *q = h->off16 == HDR / 16 ? malloc(n) : aligned((size_t)h->off16 * 16, n);
+  if (!q) return NULL;
+  memcpy(q, p, h->size < n ? h->size : n);
+  free(p);
+  return q;
+}
+
+__attribute__((visibility("default"), noinline)) int posix_memalign(void **out, size_t a,
+                                                                    size_t n) {
+  if (a < sizeof(void *) || (a & (a - 1))) return EINVAL;
+  void *p = aligned(a, n);
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+__attribute__((visibility("default"), noinline)) void *aligned_alloc(size_t a, size_t n) {
+  return aligned(a, n);
+}
+
+__attribute__((visibility("default"), noinline)) void *memalign(size_t a, size_t n) {
+  return aligned(a, n);
+}
+
+__attribute__((visibility("default"), noinline)) void *valloc(size_t n) {
+  return aligned((size_t)sysconf(_SC_PAGESIZE), n);
+}
+
+__attribute__((visibility("default"), noinline)) size_t malloc_usable_size(void *p) {
+  hdr *h = p ? header_of(p) : NULL;
+  return h ? h->size : 0;
+}
+
+static void text_range(struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi) {
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    *lo = info->dlpi_addr + ph->p_vaddr;
+    *hi = *lo + ph->p_memsz;
+  }
+}
+
+/* This library's text (frames to leave out of stacks) and the loader's
+ * (blocks it allocates for itself, such as a thread's DTV, kept in
+ * its stack cache, are not the program's leaks). */
+static int find_ranges(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  (void)arg;
+  if (info->dlpi_addr == g_self_base) text_range(info, &g_self_lo, &g_self_hi);
+  if (info->dlpi_name && strstr(info->dlpi_name, "/ld-linux")) text_range(info, &g_ld_lo, &g_ld_hi);
+  return 0;
+}
+
+void gsp__heap_guard(bool on) { t_guard = on; }
+
+void gsp__heap_start(uint64_t sample_bytes) {
+  Dl_info di;
+  struct link_map *lm = NULL;
+  if (dladdr1((void *)gsp__heap_start, &di, (void **)&lm, RTLD_DL_LINKMAP) && lm) {
+    g_self_base = lm->l_addr;
+    dl_iterate_phdr(find_ranges, NULL);
+  }
+  for (unsigned i = 0; i < SHARDS; i++)
+    g_shards[i].head.next = g_shards[i].head.prev = &g_shards[i].head;
+  g_sample_bytes = sample_bytes;
+  atomic_store(&g_tracking, 1);
+}
+
+/* ---- leak check ---------------------------------------------------------- */
+
+typedef struct scan {
+  hdr **blk; /* sorted by address */
+  size_t n;
+  uint8_t *mark;
+  size_t *work;
+  size_t nwork;
+  uintptr_t lo, hi; /* of all payloads */
+} scan;
+
+static size_t find_block(const scan *s, uintptr_t v) {
+  if (v < s->lo || v >= s->hi) return SIZE_MAX;
+  size_t a = 0, b = s->n;
+  while (a < b) {
+    size_t m = (a + b) / 2;
+    if ((uintptr_t)s->blk[m] + HDR <= v)
+      a = m + 1;
+    else
+      b = m;
+  }
+  /* a = first block whose payload starts after v; the candidate is a-1 */
+  if (a == 0) return SIZE_MAX;
+  hdr *h = s->blk[a - 1];
+  uintptr_t p = (uintptr_t)h + HDR;
+  return v >= p && v < p + (h->size ? h->size : 1) ? a - 1 : SIZE_MAX;
+}
+
+static void scan_range(scan *s, uintptr_t lo, uintptr_t hi) {
+  for (uintptr_t a = (lo + 7) & ~(uintptr_t)7; a + 8 <= hi; a += 8) {
+    size_t i =
+        find_block(s, *(const uintptr_t *)a);  // NOLINT(performance-no-int-to-ptr): a root word
+    if (i == SIZE_MAX || s->mark[i]) continue;
+    s->mark[i] = 1;
+    s->work[s->nwork++] = i;
+  }
+}
+
+static void drain_work(scan *s) {
+  while (s->nwork > 0) {
+    hdr *h = s->blk[s->work[--s->nwork]];
+    uintptr_t p = (uintptr_t)h + HDR;
+    scan_range(s, p, p + h->size);
+  }
+}
+
+static int scan_object(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  scan *s = arg;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+    if (info->dlpi_addr == g_self_base) continue; /* our lists and sites */
+    scan_range(s, lo, hi);
+  }
+  return 0;
+}
+
+static int tls_size_of(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_TLS)
+      *(size_t *)arg += (info->dlpi_phdr[i].p_memsz + 63) & ~(size_t)63;
+  return 0;
+}
+
+static void scan_thread(scan *s) {
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  extern void *__libc_stack_end;
+  uintptr_t top = (uintptr_t)__libc_stack_end;
+  if (top > sp && top - sp < (64u << 20)) scan_range(s, sp, top + 4096 - (top & 4095));
+  size_t tls = 0;
+  dl_iterate_phdr(tls_size_of, &tls);
+  uintptr_t tp;
+  __asm__("mov %%fs:0, %0" : "=r"(tp));
+  scan_range(s, tp - tls, tp + 2304); /* static TLS, then the TCB (dtv, ...) */
+}
+
+static int by_addr(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static size_t gather(hdr **out, size_t cap) {
+  size_t n = 0;
+  for (unsigned i = 0; i < SHARDS; i++) {
+    shard *sh = &g_shards[i];
+    lock(sh);
+    for (hdr *h = sh->head.next; h != &sh->head && n < cap; h = h->next) out[n++] = h;
+    unlock(sh);
+  }
+  return n;
+}
+
+static void find_leaks(void) {
+  size_t cap = 0;
+  for (unsigned i = 0; i < NSITES; i++) cap += atomic_load(&g_sites[i].live_count);
+  cap += 1024;
+  scan s = {0};
+  s.blk = __libc_malloc(cap * sizeof(void *));
+  s.mark = __libc_calloc(cap, 1);
+  s.work = __libc_malloc(cap * sizeof *s.work);
+  if (!s.blk || !s.mark || !s.work) goto out;
+  s.n = gather(s.blk, cap);
+  if (s.n == 0) goto out;
+  qsort(s.blk, s.n, sizeof(void *), by_addr);
+  s.lo = (uintptr_t)s.blk[0] + HDR;
+  s.hi = (uintptr_t)s.blk[s.n - 1] + HDR + s.blk[s.n - 1]->size + 1;
+  dl_iterate_phdr(scan_object, &s);
+  scan_thread(&s);
+  drain_work(&s);
+  for (size_t i = 0; i < s.n; i++) {
+    if (s.mark[i] || s.blk[i]->site == UINT32_MAX) continue;
+    site *st = &g_sites[s.blk[i]->site];
+    if (st->pcs[0] >= g_ld_lo && st->pcs[0] < g_ld_hi) continue;
+    st->leaks++;
+    st->leak_bytes += s.blk[i]->size;
+  }
+out:
+  __libc_free(s.blk);
+  __libc_free(s.mark);
+  __libc_free(s.work);
+}
+
+static void write_sites(int fd, bool leaks_checked) {
+  char line[64 + SITE_DEPTH * 20];
+  int n = snprintf(line, sizeof line, "gsperf-heap 1 sample %llu leaks %d\n",
+                   (unsigned long long)g_sample_bytes, leaks_checked ? 1 : 0);
+  if (write(fd, line, (size_t)n) != n) return;
+  for (unsigned i = 1; i < NSITES; i++) {
+    site *s = &g_sites[i];
+    if (!atomic_load(&s->ready)) continue;
+    n = snprintf(line, sizeof line, "%llu %llu %llu %llu %llu %llu %llu %u",
+                 (unsigned long long)s->allocs, (unsigned long long)s->bytes,
+                 (unsigned long long)s->live, (unsigned long long)s->live_count,
+                 (unsigned long long)s->peak, (unsigned long long)s->leaks,
+                 (unsigned long long)s->leak_bytes, s->depth);
+    for (uint32_t d = 0; d < s->depth && n < (int)sizeof line - 20; d++)
+      n += snprintf(line + n, sizeof line - (size_t)n, " %llx", (unsigned long long)s->pcs[d]);
+    line[n++] = '\n';
+    if (write(fd, line, (size_t)n) != n) return;
+  }
+}
+
+void gsp__heap_finish(const char *dir) {
+  if (!atomic_exchange(&g_tracking, 0)) return;
+  t_guard = 1;
+  bool check = g_sample_bytes == 0;
+  if (check) find_leaks();
+  char path[PATH_MAX], maps[PATH_MAX + 8];
+  snprintf(path, sizeof path, "%s/heap.%ld.raw", dir, (long)getpid());
+  snprintf(maps, sizeof maps, "%s.maps", path);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    write_sites(fd, check);
+    close(fd);
+    gsp__maps_save(maps);
+  }
+}

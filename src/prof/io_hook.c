@@ -1,0 +1,340 @@
+/*
+ * io_hook.c - I/O tracking in the preload library: counts, bytes and a
+ * latency histogram per file (path) and per call for read, write, pread,
+ * pwrite, readv, writev, open, openat, close, fsync, fdatasync, send and
+ * recv, as the program calls them. Built only into libgsperf-preload.so.
+ *
+ * The hooks are the program's entry points (exported from this library,
+ * found first through LD_PRELOAD); each calls the C library's own
+ * function (dlsym(RTLD_NEXT), resolved once, lazily), timing it with
+ * the TSC (see now_ns). open/openat intern the path (a
+ * fixed table of MAX_PATHS names under a spinlock, the overflow sharing
+ * one "(other)" entry) and record fd -> path in fd_path[]; a call on an
+ * fd opened before tracking started (stdin, a socket, a pipe) names it
+ * once from /proc/self/fd (readlink), so a pipe shows as "pipe:[N]".
+ * Statistics are per (path, call): count, bytes, total ns and a histogram
+ * of latency in powers of two of ns, all relaxed atomic adds.
+ *
+ * The C library's internal I/O (stdio's buffered reads and writes) does
+ * not pass through these entry points and is not seen; the read and
+ * write of the program itself are.
+ *
+ * Output at exit: $GSP_PROF_DIR/io.<pid>.txt, a table per path and call
+ * (count, bytes, total, mean, p50/p99 from the histogram).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "prof_int.h"
+
+#define MAX_PATHS 1024
+#define MAX_FDS 65536
+#define NBUCK 40
+
+enum {
+  C_READ,
+  C_WRITE,
+  C_PREAD,
+  C_PWRITE,
+  C_READV,
+  C_WRITEV,
+  C_OPEN,
+  C_OPENAT,
+  C_CLOSE,
+  C_FSYNC,
+  C_FDATASYNC,
+  C_SEND,
+  C_RECV,
+  NCALLS
+};
+static const char *const k_call[NCALLS] = {"read",      "write", "pread",  "pwrite", "readv",
+                                           "writev",    "open",  "openat", "close",  "fsync",
+                                           "fdatasync", "send",  "recv"};
+
+typedef struct io_stat {
+  _Atomic uint64_t count, bytes, ns;
+  _Atomic uint64_t hist[NBUCK];
+} io_stat;
+
+static char *g_paths[MAX_PATHS];
+static _Atomic uint32_t g_npaths;
+static atomic_flag g_path_lock = ATOMIC_FLAG_INIT;
+static io_stat g_stats[MAX_PATHS][NCALLS];
+static _Atomic uint32_t g_fd_path[MAX_FDS]; /* path index + 1, 0 = unknown */
+static _Atomic int g_on;
+static __thread int t_io_guard __attribute__((tls_model("initial-exec")));
+
+typedef ssize_t (*rw_fn)(int, void *, size_t);
+typedef ssize_t (*prw_fn)(int, void *, size_t, off_t);
+typedef ssize_t (*rwv_fn)(int, const struct iovec *, int);
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*openat_fn)(int, const char *, int, ...);
+typedef int (*fd_fn)(int);
+typedef ssize_t (*sr_fn)(int, void *, size_t, int);
+
+static void *real(const char *name, void **slot) {
+  void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (!f) {
+    f = dlsym(RTLD_NEXT, name);
+    __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+  }
+  return f;
+}
+#define REAL(type, name)    \
+  static void *slot_##name; \
+  type r_##name = (type)real(#name, &slot_##name)
+
+/* Calls are timed in TSC ticks (a few ns to read, invariant TSC
+ * assumed); ticks become ns at the end, from the (TSC, CLOCK_MONOTONIC)
+ * pairs taken at start and at finish. */
+static uint64_t now_ns(void) { return __rdtsc(); }
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t g_tsc0, g_ns0;
+static double g_ns_per_tick = 1.0;
+
+static uint32_t intern(const char *path) {
+  while (atomic_flag_test_and_set_explicit(&g_path_lock, memory_order_acquire)) {
+  }
+  uint32_t n = atomic_load_explicit(&g_npaths, memory_order_relaxed), i;
+  for (i = 1; i < n; i++)
+    if (strcmp(g_paths[i], path) == 0) break;
+  if (i == n && n < MAX_PATHS) {
+    g_paths[n] = gsp_strdup(path);
+    if (g_paths[n]) atomic_store_explicit(&g_npaths, n + 1, memory_order_release);
+  }
+  if (i == n && (n >= MAX_PATHS || !g_paths[n])) i = 0;
+  atomic_flag_clear_explicit(&g_path_lock, memory_order_release);
+  return i; /* 0 = "(other)" */
+}
+
+static uint32_t path_of_fd(int fd) {
+  if (fd < 0 || fd >= MAX_FDS) return 0;
+  uint32_t p = atomic_load_explicit(&g_fd_path[fd], memory_order_relaxed);
+  if (p) return p - 1;
+  char link[64], target[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n <= 0) return 0;
+  target[n] = '\0';
+  p = intern(target);
+  atomic_store_explicit(&g_fd_path[fd], p + 1, memory_order_relaxed);
+  return p;
+}
+
+static void record(uint32_t path, int call, uint64_t t0, ssize_t bytes) {
+  uint64_t ns = now_ns() - t0;
+  io_stat *s = &g_stats[path][call];
+  atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+  if (bytes > 0) atomic_fetch_add_explicit(&s->bytes, (uint64_t)bytes, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->ns, ns, memory_order_relaxed);
+  unsigned b = ns ? 64u - (unsigned)__builtin_clzll(ns) : 0;
+  atomic_fetch_add_explicit(&s->hist[b < NBUCK ? b : NBUCK - 1], 1, memory_order_relaxed);
+}
+
+static bool on(void) {
+  return atomic_load_explicit(&g_on, memory_order_relaxed) != 0 && !t_io_guard;
+}
+
+void gsp__io_guard(bool guard) { t_io_guard = guard; }
+
+/* ---- the hooks ----------------------------------------------------------- */
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT ssize_t read(int fd, void *b, size_t n) {
+  REAL(rw_fn, read);
+  if (!on()) return r_read(fd, b, n);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_read(fd, b, n);
+  record(path_of_fd(fd), C_READ, t0, r);
+  return r;
+}
+
+EXPORT ssize_t write(int fd, const void *b, size_t n) {
+  REAL(rw_fn, write);
+  if (!on()) return r_write(fd, (void *)b, n);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_write(fd, (void *)b, n);
+  record(path_of_fd(fd), C_WRITE, t0, r);
+  return r;
+}
+
+EXPORT ssize_t pread(int fd, void *b, size_t n, off_t off) {
+  REAL(prw_fn, pread);
+  if (!on()) return r_pread(fd, b, n, off);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_pread(fd, b, n, off);
+  record(path_of_fd(fd), C_PREAD, t0, r);
+  return r;
+}
+
+EXPORT ssize_t pwrite(int fd, const void *b, size_t n, off_t off) {
+  REAL(prw_fn, pwrite);
+  if (!on()) return r_pwrite(fd, (void *)b, n, off);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_pwrite(fd, (void *)b, n, off);
+  record(path_of_fd(fd), C_PWRITE, t0, r);
+  return r;
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *v, int n) {
+  REAL(rwv_fn, readv);
+  if (!on()) return r_readv(fd, v, n);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_readv(fd, v, n);
+  record(path_of_fd(fd), C_READV, t0, r);
+  return r;
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *v, int n) {
+  REAL(rwv_fn, writev);
+  if (!on()) return r_writev(fd, v, n);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_writev(fd, v, n);
+  record(path_of_fd(fd), C_WRITEV, t0, r);
+  return r;
+}
+
+static int opened(const char *path, int call, uint64_t t0, int fd) {
+  uint32_t p = path ? intern(path) : 0;
+  if (fd >= 0 && fd < MAX_FDS) atomic_store_explicit(&g_fd_path[fd], p + 1, memory_order_relaxed);
+  record(p, call, t0, 0);
+  return fd;
+}
+
+EXPORT int open(const char *path, int flags, ...) {
+  REAL(open_fn, open);
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = (mode_t)va_arg(ap, int);
+    va_end(ap);
+  }
+  if (!on()) return r_open(path, flags, mode);
+  uint64_t t0 = now_ns();
+  return opened(path, C_OPEN, t0, r_open(path, flags, mode));
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+  REAL(openat_fn, openat);
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = (mode_t)va_arg(ap, int);
+    va_end(ap);
+  }
+  if (!on()) return r_openat(dirfd, path, flags, mode);
+  uint64_t t0 = now_ns();
+  return opened(path, C_OPENAT, t0, r_openat(dirfd, path, flags, mode));
+}
+
+static int fd_call(fd_fn f, int call, int fd) {
+  if (!on()) return f(fd);
+  uint32_t p = path_of_fd(fd);
+  uint64_t t0 = now_ns();
+  int r = f(fd);
+  record(p, call, t0, 0);
+  return r;
+}
+
+EXPORT int close(int fd) {
+  REAL(fd_fn, close);
+  int r = fd_call(r_close, C_CLOSE, fd);
+  if (fd >= 0 && fd < MAX_FDS) atomic_store_explicit(&g_fd_path[fd], 0, memory_order_relaxed);
+  return r;
+}
+
+EXPORT int fsync(int fd) {
+  REAL(fd_fn, fsync);
+  return fd_call(r_fsync, C_FSYNC, fd);
+}
+
+EXPORT int fdatasync(int fd) {
+  REAL(fd_fn, fdatasync);
+  return fd_call(r_fdatasync, C_FDATASYNC, fd);
+}
+
+EXPORT ssize_t send(int fd, const void *b, size_t n, int flags) {
+  REAL(sr_fn, send);
+  if (!on()) return r_send(fd, (void *)b, n, flags);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_send(fd, (void *)b, n, flags);
+  record(path_of_fd(fd), C_SEND, t0, r);
+  return r;
+}
+
+EXPORT ssize_t recv(int fd, void *b, size_t n, int flags) {
+  REAL(sr_fn, recv);
+  if (!on()) return r_recv(fd, b, n, flags);
+  uint64_t t0 = now_ns();
+  ssize_t r = r_recv(fd, b, n, flags);
+  record(path_of_fd(fd), C_RECV, t0, r);
+  return r;
+}
+
+/* ---- start and report ---------------------------------------------------- */
+
+void gsp__io_start(void) {
+  static char other[] = "(other)";
+  g_tsc0 = __rdtsc();
+  g_ns0 = mono_ns();
+  g_paths[0] = other;
+  atomic_store(&g_npaths, 1);
+  atomic_store(&g_on, 1);
+}
+
+/* Quantile q in ns (the middle of its power-of-two bucket of ticks). */
+static double hist_q(const io_stat *s, double q, uint64_t count) {
+  uint64_t want = (uint64_t)(q * (double)count), seen = 0;
+  for (unsigned b = 0; b < NBUCK; b++) {
+    seen += atomic_load_explicit(&s->hist[b], memory_order_relaxed);
+    if (seen > want) return b ? 1.5 * (double)(1ull << (b - 1)) * g_ns_per_tick : 0.0;
+  }
+  return 0.0;
+}
+
+static void write_row(FILE *f, uint32_t p, int c) {
+  const io_stat *s = &g_stats[p][c];
+  uint64_t n = atomic_load(&s->count);
+  if (n == 0) return;
+  double ns = (double)atomic_load(&s->ns) * g_ns_per_tick;
+  fprintf(f, "%-10s %10llu %14llu %12.1f %10.1f %10.1f %10.1f  %s\n", k_call[c],
+          (unsigned long long)n, (unsigned long long)atomic_load(&s->bytes), ns / 1e6,
+          ns / (double)n / 1e3, hist_q(s, 0.5, n) / 1e3, hist_q(s, 0.99, n) / 1e3, g_paths[p]);
+}
+
+void gsp__io_finish(const char *dir) {
+  if (!atomic_exchange(&g_on, 0)) return;
+  uint64_t t1 = __rdtsc(), n1 = mono_ns();
+  if (t1 > g_tsc0 && n1 > g_ns0) g_ns_per_tick = (double)(n1 - g_ns0) / (double)(t1 - g_tsc0);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/io.%ld.txt", dir, (long)getpid());
+  FILE *f = fopen(path, "w");
+  if (!f) return;
+  fprintf(f, "I/O by file and call (latency in us; p50/p99 from power-of-two buckets)\n");
+  fprintf(f, "%-10s %10s %14s %12s %10s %10s %10s  %s\n", "call", "count", "bytes", "total ms",
+          "mean", "p50", "p99", "file");
+  uint32_t n = atomic_load(&g_npaths);
+  for (uint32_t p = 0; p < n; p++)
+    for (int c = 0; c < NCALLS; c++) write_row(f, p, c);
+  fclose(f);
+}

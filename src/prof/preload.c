@@ -1,0 +1,123 @@
+/*
+ * preload.c - libgsperf-preload.so: profiles the program it is preloaded
+ * into (LD_PRELOAD, set by `gsperf profile`).
+ *
+ * A constructor reads the environment and starts what was asked for:
+ * a CPU profile whose samples are appended, as the collector drains them,
+ * to $GSP_PROF_DIR/cpu.<pid>.raw (memory map in cpu.<pid>.raw.maps), and
+ * heap tracking (heap_hook.c; its malloc and friends are this library's
+ * exported symbols, so they interpose the program's). The destructor
+ * stops the CPU profile and, with heap tracking, runs the leak check and
+ * writes heap.<pid>.raw. Because CPU samples reach the file every few
+ * milliseconds, a program that crashes, calls _exit or is killed leaves
+ * what was gathered up to then (the heap file is written at exit only).
+ * Nothing is printed; the tool reads the files after the program ended.
+ *
+ * The library's own allocations (gsp_malloc) go straight to the C
+ * library's allocator, so they are never counted as the program's.
+ *
+ * With GSP_PROF_IO=1 the I/O hooks (io_hook.c) record the program's
+ * read/write/open/... calls and io.<pid>.txt is written at exit.
+ *
+ * Environment: GSP_PROF_DIR (required; nothing is done without it),
+ * GSP_PROF_CPU (default 1), GSP_PROF_HZ (default 99), GSP_PROF_IO
+ * (default 0), GSP_PROF_HEAP
+ * (unset: no heap tracking; 0: every allocation, with the leak check;
+ * N > 0: one allocation per N bytes). A fork child (without exec)
+ * forgets the parent's CPU profile and is not sampled; a program it execs
+ * is profiled under its own pid by the preload it inherits.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "gsperf/prof.h"
+#include "prof_int.h"
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+static gsp_prof *g_prof;
+static const char *g_dir;
+static bool g_heap, g_io;
+
+void gsp__prof_thread_hook(void) {
+  gsp__heap_guard(true);
+  gsp__io_guard(true);
+}
+
+/* The profiler's own setup and teardown are not the program's work. */
+static void guard(bool on) {
+  gsp__heap_guard(on);
+  gsp__io_guard(on);
+}
+
+static void forget_in_child(void) {
+  g_prof = NULL; /* its collector thread does not exist here */
+  gsp__sampler_forget_after_fork();
+}
+
+static unsigned long env_num(const char *name, unsigned long lo, unsigned long hi,
+                             unsigned long dflt, bool *set) {
+  const char *s = getenv(name);
+  if (set) *set = s != NULL && s[0] != '\0';
+  if (!s || !s[0]) return dflt;
+  char *end;
+  unsigned long v = strtoul(s, &end, 10);
+  return (*end == '\0' && v >= lo && v <= hi) ? v : dflt;
+}
+
+static void *raw_malloc(void *u, size_t n) {
+  (void)u;
+  return __libc_malloc(n);
+}
+static void *raw_realloc(void *u, void *p, size_t n) {
+  (void)u;
+  return __libc_realloc(p, n);
+}
+static void raw_free(void *u, void *p) {
+  (void)u;
+  __libc_free(p);
+}
+
+static void start_cpu(void) {
+  char path[PATH_MAX];
+  int n = snprintf(path, sizeof path, "%s/cpu.%ld.raw", g_dir, (long)getpid());
+  if (n < 0 || (size_t)n >= sizeof path) return;
+  unsigned hz = (unsigned)env_num("GSP_PROF_HZ", 1, 10000, 99, NULL);
+  gsp_prof_config cfg = {.types = GSP_PROF_CPU, .hz = hz, .raw_path = path};
+  gsp_prof *p;
+  if (gsp_prof_create(&cfg, &p) != GSP_OK) return;
+  if (gsp_prof_start(p) != GSP_OK) {
+    gsp_prof_destroy(p);
+    return;
+  }
+  g_prof = p;
+  pthread_atfork(NULL, NULL, forget_in_child);
+}
+
+__attribute__((constructor)) static void gsp_preload_start(void) {
+  g_dir = getenv("GSP_PROF_DIR");
+  if (!g_dir || !g_dir[0]) return;
+  gsp_set_allocator(&(gsp_allocator){raw_malloc, raw_realloc, raw_free, NULL});
+  uint64_t sample = env_num("GSP_PROF_HEAP", 0, 1ul << 40, 0, &g_heap);
+  g_io = env_num("GSP_PROF_IO", 0, 1, 0, NULL) == 1;
+  if (g_heap) gsp__heap_start(sample);
+  if (g_io) gsp__io_start();
+  guard(true);
+  if (env_num("GSP_PROF_CPU", 0, 1, 1, NULL)) start_cpu();
+  guard(false);
+}
+
+__attribute__((destructor)) static void gsp_preload_stop(void) {
+  gsp_prof *p = g_prof;
+  g_prof = NULL;
+  guard(true);
+  gsp_prof_destroy(p);
+  if (g_io) gsp__io_finish(g_dir);
+  guard(false);
+  if (g_heap) gsp__heap_finish(g_dir);
+}

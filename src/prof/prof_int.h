@@ -1,0 +1,145 @@
+/* prof_int.h - internals shared by the profiler's files (src/prof). */
+#ifndef GSP_PROF_INT_H
+#define GSP_PROF_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gsperf/prof.h"
+
+#define GSP__PROF_MAX_DEPTH 128
+
+/* ---- sampler (sampler.c): timers, SIGPROF handler, lock-free ring ------- */
+
+typedef struct gsp__sample {
+  _Atomic uint64_t seq; /* ring protocol (Vyukov bounded queue) */
+  uint32_t weight;      /* sampling periods this sample stands for (>= 1) */
+  uint32_t depth;
+  uint32_t flags;                    /* GSP__SAMPLE_* */
+  uint64_t pcs[GSP__PROF_MAX_DEPTH]; /* pcs[0] the interrupted pc, then return addresses */
+} gsp__sample;
+
+enum { GSP__SAMPLE_BAD_UNWIND = 1 };
+
+/* Installs the handler and arms nothing yet; GSP_EBUSY if in use.
+ * force_timers: use POSIX CPU-time timers even where perf events work. */
+int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers);
+/* true when samples come from perf events, false for POSIX timers. */
+bool gsp__sampler_uses_perf(void);
+void gsp__sampler_close(void);
+/* Arms timers for threads not yet known, disarms those gone; returns the
+ * number of new threads or a negative status. Collector thread only. */
+int gsp__sampler_scan_threads(pid_t self_tid);
+/* Pops one sample into *out; false when the ring is empty. One consumer. */
+bool gsp__sampler_pop(gsp__sample *out);
+uint64_t gsp__sampler_dropped(void);
+uint64_t gsp__sampler_threads(void);
+/* In a fork child: forget the parent's sampler (no timer is touched). */
+void gsp__sampler_forget_after_fork(void);
+
+/* ---- stack table (stacks.c) ---------------------------------------------- */
+
+typedef struct gsp__stack {
+  uint64_t count;
+  uint32_t depth;
+  uint32_t off; /* into the table's pcs */
+} gsp__stack;
+
+typedef struct gsp__stacks {
+  gsp__stack *v; /* open addressing by hash, cap a power of two; depth 0 = empty */
+  uint64_t *hash;
+  size_t cap, n;
+  uint64_t *pcs;
+  size_t npcs, pcs_cap;
+  uint64_t total;
+} gsp__stacks;
+
+void gsp__stacks_init(gsp__stacks *t);
+void gsp__stacks_free(gsp__stacks *t);
+int gsp__stacks_add(gsp__stacks *t, const uint64_t *pcs, uint32_t depth, uint64_t count);
+int gsp__stacks_copy(gsp__stacks *dst, const gsp__stacks *src);
+
+/* ---- raw sample files (stacks.c) ------------------------------------------
+ * A raw file is a header (8-byte magic "GSPRAW1\n", u32 hz, u32 0) then
+ * records {u32 magic 0x52535047, u32 weight, u32 depth, u32 flags,
+ * u64 pcs[depth]}; a truncated last record (a killed writer) is ignored. */
+int gsp__raw_write_header(int fd, unsigned hz);
+/* Appends one record to buf (capacity cap, used *len); false if no room. */
+bool gsp__raw_encode(char *buf, size_t cap, size_t *len, const gsp__sample *s);
+int gsp__raw_read(const char *path, gsp__stacks *t, unsigned *hz);
+/* Copies /proc/self/maps to path atomically (tmp + rename). */
+int gsp__maps_save(const char *path);
+
+/* ---- symbols (symbol.c) -------------------------------------------------- */
+
+typedef struct gsp__sym {
+  const char *func; /* interned */
+  const char *file; /* interned, "" if unknown */
+  unsigned line;
+  uint64_t map_start, map_limit, map_off; /* the mapping holding the pc */
+  const char *map_file;
+} gsp__sym;
+
+typedef struct gsp__symtab gsp__symtab;
+/* From a /proc/PID/maps text (maps files concatenated are fine). */
+int gsp__symtab_create(const char *maps_text, size_t len, gsp__symtab **out);
+void gsp__symtab_destroy(gsp__symtab *s);
+/* pc is looked up as given (callers pass return address - 1). */
+void gsp__symtab_lookup(gsp__symtab *s, uint64_t pc, gsp__sym *out);
+/* Interns a string for the lifetime of s. */
+const char *gsp__symtab_intern(gsp__symtab *s, const char *str);
+
+/* ---- reports (report.c, pprof.c, flame.c) --------------------------------- */
+
+typedef struct gsp__frame_info {
+  uint64_t pc;   /* as looked up */
+  uint32_t func; /* index into report funcs */
+  unsigned line;
+} gsp__frame_info;
+
+struct gsp_prof_report {
+  gsp__stacks stacks;
+  gsp__symtab *sym;
+  unsigned hz;
+  double bottleneck_pct;
+  gsp_prof_func *funcs; /* sorted */
+  size_t nfuncs;
+  uint32_t *frame_func;  /* per pcs[] slot: index into funcs */
+  uint32_t *frame_loc;   /* per pcs[] slot: index into locs */
+  gsp__frame_info *locs; /* unique pcs */
+  size_t nlocs;
+  gsp__sym *loc_sym; /* per loc */
+};
+
+int gsp__report_build(gsp_prof_report *r);
+/* Frame i of stack s, root first (i = 0 is the outermost caller). */
+uint32_t gsp__report_func_at(const gsp_prof_report *r, const gsp__stack *s, uint32_t i);
+/* Reads a whole file into a NUL-terminated gsp_malloc buffer. */
+int gsp__read_file(const char *path, char **buf, size_t *len);
+
+/* ---- heap hooks (heap_hook.c, preload library only) ---------------------- */
+
+/* Starts tracking: every allocation (sample_bytes 0) or one per
+ * sample_bytes allocated on a thread. */
+void gsp__heap_start(uint64_t sample_bytes);
+/* Stops tracking, runs the leak check (every-allocation mode) and writes
+ * DIR/heap.<pid>.raw and its .maps. */
+void gsp__heap_finish(const char *dir);
+/* Allocations of the calling thread untracked (on) or tracked again. */
+void gsp__heap_guard(bool on);
+
+/* ---- I/O hooks (io_hook.c, preload library only) ------------------------- */
+
+void gsp__io_start(void);
+/* Stops tracking and writes DIR/io.<pid>.txt. */
+void gsp__io_finish(const char *dir);
+/* I/O of the calling thread not recorded (guard) or recorded again. */
+void gsp__io_guard(bool guard);
+/* Defined by the preload library (weak reference in prof.c): called on
+ * the collector thread when it starts, so its work is not the program's. */
+void gsp__prof_thread_hook(void);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * prof_hot3.c - a test program with three hot functions at a known
+ * 60/30/10 split of CPU time: each round calls hot_sixty, hot_thirty and
+ * hot_ten with 6, 3 and 1 units of the same arithmetic loop. Two threads
+ * run rounds for the CPU-seconds given each (default 3), so every
+ * function's share of CPU time is its share of the units. The second
+ * argument is the exit status (default 0), or "kill" to end by SIGKILL
+ * (for the test that a killed program leaves its samples).
+ * usage: prof_hot3 [SECONDS [STATUS|kill]]
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define UNIT 20000
+
+static volatile uint64_t g_sink;
+
+static uint64_t spin(uint64_t x, unsigned units) {
+  for (unsigned i = 0; i < units * UNIT; i++)
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+  return x;
+}
+
+__attribute__((noinline)) static uint64_t hot_sixty(uint64_t x) { return spin(x, 6); }
+__attribute__((noinline)) static uint64_t hot_thirty(uint64_t x) { return spin(x, 3); }
+__attribute__((noinline)) static uint64_t hot_ten(uint64_t x) { return spin(x, 1); }
+
+static double seconds;
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  uint64_t x = 1;
+  double end = cpu_now() + seconds;
+  while (cpu_now() < end) {
+    for (int i = 0; i < 16; i++) x = hot_ten(hot_thirty(hot_sixty(x)));
+  }
+  g_sink = x;
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  seconds = argc > 1 ? atof(argv[1]) : 3.0;
+  pthread_t t;
+  if (pthread_create(&t, NULL, worker, NULL) != 0) return 1;
+  worker(NULL);
+  pthread_join(t, NULL);
+  if (argc > 2 && strcmp(argv[2], "kill") == 0) raise(SIGKILL);
+  return argc > 2 ? atoi(argv[2]) : 0;
+}
