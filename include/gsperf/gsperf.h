@@ -17,5 +17,6 @@
 #include "gsperf/balance.h"
 #include "gsperf/dist.h"
 #include "gsperf/optimize.h"
+#include "gsperf/prof.h"
 
 #endif /* GSPERF_GSPERF_H */
