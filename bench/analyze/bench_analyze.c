@@ -1,0 +1,320 @@
+/*
+ * bench_analyze.c - `gsperf analyze` next to its peers, on real corpora,
+ * in one run.
+ *
+ * Rows, each on 1 and 2 threads where that applies:
+ *
+ *   ts-parse   read + tree-sitter parse, tree dropped (the floor: what
+ *              parsing alone costs)
+ *   bare       read + parse + extract with the library's parser
+ *              (gsp_cg_parse), no store, no resolution, no graph: the bare
+ *              pipeline the issue measures against
+ *   analyze    gsp_cg_run: walk, read, hash, parse, extract, resolve,
+ *              graph (= `gsperf analyze DIR`, cold: no result store)
+ *   analyze+db the same and gsp_cg_write_db, the SQLite file
+ *              (= `gsperf analyze DIR --db FILE`)
+ *   ctags      `ctags -R` (universal-ctags, definitions only), one thread
+ *
+ * Each cell runs in a forked child so peak RSS (wait4's ru_maxrss) and
+ * CPU time (user + system, all threads) are its own. Cells rotate order
+ * from round to round; tables show medians. MB/s is corpus bytes over
+ * wall seconds; MB/cpu-s over CPU seconds, which is what to compare when
+ * the machine is shared (MACHINE.md: a 2-thread run can show no wall
+ * speedup under load while using 2x the CPU). The load average is printed
+ * before and after.
+ *
+ * After the table, one child analyzes the tree twice through an
+ * in-process result store (gsp_cache): cold, then warm (nothing parsed).
+ *
+ * Run: bench_analyze [--rounds N] [--warm-only] [DIR...]   (default /usr/include and
+ * /usr/lib/python3.11; a DIR with an x86_64-linux-gnu/ subdirectory gets
+ * it as an include directory, as a compiler would)
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <tree_sitter/api.h>
+#include <unistd.h>
+
+#include "gsperf/codegraph.h"
+
+const TSLanguage *tree_sitter_c(void);
+const TSLanguage *tree_sitter_python(void);
+
+#define MAX_ROUNDS 9
+
+typedef struct file_ent {
+  char *path;
+  size_t size;
+  gsp_cg_lang lang;
+} file_ent;
+
+static file_ent *g_files;
+static size_t g_nfiles, g_cap, g_bytes;
+static const char *g_dir;
+
+static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)ftw;
+  gsp_cg_lang lang = gsp_cg_lang_of_path(path);
+  if (type != FTW_F || lang == GSP_CG_LANG_NONE || (size_t)st->st_size > (16u << 20)) return 0;
+  if (g_nfiles == g_cap) {
+    g_cap = g_cap ? g_cap * 2 : 1024;
+    g_files = realloc(g_files, g_cap * sizeof *g_files);
+  }
+  g_files[g_nfiles++] = (file_ent){strdup(path), (size_t)st->st_size, lang};
+  g_bytes += (size_t)st->st_size;
+  return 0;
+}
+
+/* ---- the bare pipelines: threads taking files from one counter ---- */
+
+typedef struct bare_job {
+  _Atomic size_t next;
+  bool extract;
+  _Atomic uint64_t defs;
+} bare_job;
+
+static char *read_file(const char *path, size_t *len, char **buf, size_t *cap) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return NULL;
+  struct stat st;
+  fstat(fd, &st);
+  if ((size_t)st.st_size + 1 > *cap) *cap = (size_t)st.st_size + 1, *buf = realloc(*buf, *cap);
+  ssize_t n, got = 0;
+  while ((n = read(fd, *buf + got, *cap - (size_t)got)) > 0) got += n;
+  close(fd);
+  *len = (size_t)got;
+  return *buf;
+}
+
+static void *bare_worker(void *arg) {
+  bare_job *j = arg;
+  gsp_cg_parser *p = NULL;
+  TSParser *ts[3] = {NULL, ts_parser_new(), ts_parser_new()};
+  ts_parser_set_language(ts[GSP_CG_LANG_C], tree_sitter_c());
+  ts_parser_set_language(ts[GSP_CG_LANG_PYTHON], tree_sitter_python());
+  if (gsp_cg_parser_create(&p) != GSP_OK) abort();
+  char *buf = NULL;
+  size_t cap = 0, i, len;
+  uint64_t defs = 0;
+  while ((i = atomic_fetch_add(&j->next, 1)) < g_nfiles) {
+    if (read_file(g_files[i].path, &len, &buf, &cap) == NULL) continue;
+    if (j->extract) {
+      gsp_cg_result *r = NULL;
+      if (gsp_cg_parse(p, g_files[i].lang, buf, len, &r) == GSP_OK) defs += gsp_cg_result_ndefs(r);
+      gsp_cg_result_free(r);
+    } else {
+      TSTree *t = ts_parser_parse_string(ts[g_files[i].lang], NULL, buf, (uint32_t)len);
+      defs += ts_node_child_count(ts_tree_root_node(t));
+      ts_tree_delete(t);
+    }
+  }
+  atomic_fetch_add(&j->defs, defs);
+  free(buf);
+  ts_parser_delete(ts[1]), ts_parser_delete(ts[2]);
+  gsp_cg_parser_destroy(p);
+  return NULL;
+}
+
+static int run_bare(bool extract, unsigned jobs) {
+  bare_job j = {.extract = extract};
+  pthread_t t[16];
+  for (unsigned i = 0; i < jobs; i++) pthread_create(&t[i], NULL, bare_worker, &j);
+  for (unsigned i = 0; i < jobs; i++) pthread_join(t[i], NULL);
+  return j.defs > 0 ? 0 : 1;
+}
+
+/* Cold then warm through an in-process result store (gsp_cache): what a
+ * second analysis of an unchanged tree costs when nothing is parsed. */
+static void warm_run(unsigned jobs) {
+  gsp_cache *cache = NULL;
+  if (gsp_cache_create(&(gsp_cache_config){.max_bytes = (size_t)4 << 30}, &cache) != GSP_OK) return;
+  double t[2];
+  uint64_t parsed[2];
+  for (int i = 0; i < 2; i++) {
+    gsp_cg *cg = NULL;
+    uint64_t t0 = gsp_now_ns();
+    gsp_cg_create(&(gsp_cg_config){.root = g_dir, .jobs = jobs, .results = cache}, &cg);
+    gsp_cg_run(cg);
+    t[i] = (double)(gsp_now_ns() - t0) / 1e9;
+    gsp_cg_stats st;
+    gsp_cg_stats_get(cg, &st);
+    parsed[i] = st.parsed;
+    gsp_cg_destroy(cg);
+  }
+  printf(
+      "in-process result store, %u jobs: cold %.2f s (%llu parsed), warm %.3f s (%llu parsed),"
+      " %.1fx\n",
+      jobs, t[0], (unsigned long long)parsed[0], t[1], (unsigned long long)parsed[1], t[0] / t[1]);
+  gsp_cache_destroy(cache);
+}
+
+static int run_analyze(unsigned jobs, bool with_db) {
+  char inc[4096];
+  snprintf(inc, sizeof inc, "%s/x86_64-linux-gnu", g_dir);
+  struct stat st;
+  const char *incs[] = {"x86_64-linux-gnu"};
+  bool has_inc = stat(inc, &st) == 0 && S_ISDIR(st.st_mode);
+  gsp_cg *cg = NULL;
+  int rv = gsp_cg_create(
+      &(gsp_cg_config){
+          .root = g_dir, .jobs = jobs, .include_dirs = incs, .n_include_dirs = has_inc ? 1 : 0},
+      &cg);
+  char db[64];
+  snprintf(db, sizeof db, "/tmp/bench_analyze.%d.db", (int)getpid());
+  if (rv == GSP_OK) rv = gsp_cg_run(cg);
+  if (rv == GSP_OK && with_db) rv = gsp_cg_write_db(cg, db, NULL);
+  if (rv != GSP_OK) fprintf(stderr, "analyze: %s\n", gsp_cg_errmsg(cg));
+  unlink(db);
+  gsp_cg_destroy(cg);
+  return rv == GSP_OK ? 0 : 1;
+}
+
+/* In the cell's child: become ctags, so wait4 reports ctags's own usage. */
+static void exec_ctags(void) {
+  char out[64];
+  snprintf(out, sizeof out, "/tmp/bench_analyze.%d.tags", (int)getppid());
+  execlp("ctags", "ctags", "-R", "--languages=C,C++,Python", "-f", out, g_dir, (char *)NULL);
+  _exit(127);
+}
+
+/* ---- cells ---- */
+
+enum { M_TS, M_BARE, M_ANALYZE, M_ANALYZE_DB, M_CTAGS };
+static const char *const mode_name[] = {"ts-parse", "bare", "analyze", "analyze+db", "ctags -R"};
+
+typedef struct cell {
+  int mode;
+  unsigned jobs;
+  double wall[MAX_ROUNDS], cpu[MAX_ROUNDS], rss_mb[MAX_ROUNDS];
+  int n;
+  bool failed;
+} cell;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void run_cell(cell *c) {
+  double t0 = now_s();
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (c->mode == M_CTAGS) exec_ctags();
+    if (c->mode == M_ANALYZE || c->mode == M_ANALYZE_DB)
+      _exit(run_analyze(c->jobs, c->mode == M_ANALYZE_DB));
+    _exit(run_bare(c->mode == M_BARE, c->jobs));
+  }
+  int status = 0;
+  struct rusage ru;
+  wait4(pid, &status, 0, &ru);
+  double wall = now_s() - t0;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) c->failed = true;
+  if (c->mode == M_CTAGS) {
+    char out[64];
+    snprintf(out, sizeof out, "/tmp/bench_analyze.%d.tags", (int)getpid());
+    unlink(out);
+  }
+  c->wall[c->n] = wall;
+  c->cpu[c->n] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  c->rss_mb[c->n] = (double)ru.ru_maxrss / 1024.0;
+  c->n++;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n) {
+  double s[MAX_ROUNDS];
+  memcpy(s, v, (size_t)n * sizeof *s);
+  qsort(s, (size_t)n, sizeof *s, cmp_d);
+  return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static void print_load(const char *when) {
+  double l[3] = {0};
+  getloadavg(l, 3);
+  printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
+}
+
+static bool g_warm_only;
+
+static void bench_dir(const char *dir, int rounds) {
+  g_dir = dir;
+  g_nfiles = g_bytes = 0;
+  nftw(dir, collect, 64, FTW_PHYS);
+  printf("\n== %s: %zu C/Python files, %.1f MB ==\n", dir, g_nfiles, (double)g_bytes / 1e6);
+  print_load("before");
+  cell cells[] = {{.mode = M_TS, .jobs = 1},         {.mode = M_TS, .jobs = 2},
+                  {.mode = M_BARE, .jobs = 1},       {.mode = M_BARE, .jobs = 2},
+                  {.mode = M_ANALYZE, .jobs = 1},    {.mode = M_ANALYZE, .jobs = 2},
+                  {.mode = M_ANALYZE_DB, .jobs = 1}, {.mode = M_ANALYZE_DB, .jobs = 2},
+                  {.mode = M_CTAGS, .jobs = 1}};
+  int nc = g_warm_only ? 0 : (int)(sizeof cells / sizeof *cells);
+  for (int r = 0; r < rounds; r++)
+    for (int k = 0; k < nc; k++) {
+      cell *c = &cells[(k + r) % nc];
+      run_cell(c);
+    }
+  print_load("after");
+  if (g_warm_only) goto warm;
+  double bare[3] = {0};
+  for (int k = 0; k < nc; k++)
+    if (cells[k].mode == M_BARE) bare[cells[k].jobs] = median(cells[k].cpu, cells[k].n);
+  printf("%-11s %4s %8s %8s %9s %11s %9s %12s\n", "pipeline", "jobs", "wall s", "cpu s", "MB/s",
+         "MB/cpu-s", "peak MB", "cpu vs bare");
+  for (int k = 0; k < nc; k++) {
+    const cell *c = &cells[k];
+    double w = median(c->wall, c->n), cpu = median(c->cpu, c->n), rss = median(c->rss_mb, c->n);
+    double mb = (double)g_bytes / 1e6;
+    printf("%-11s %4u %8.2f %8.2f %9.2f %11.2f %9.1f", mode_name[c->mode], c->jobs, w, cpu, mb / w,
+           cpu > 0 ? mb / cpu : 0, rss);
+    if (c->mode != M_CTAGS && bare[c->jobs] > 0) printf(" %11.2fx", cpu / bare[c->jobs]);
+    printf("%s\n", c->failed ? "  (FAILED)" : "");
+  }
+warm:
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    warm_run(2);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(pid, NULL, 0);
+  for (size_t i = 0; i < g_nfiles; i++) free(g_files[i].path);
+}
+
+int main(int argc, char **argv) {
+  int rounds = 3, ndirs = 0;
+  const char *dirs[16];
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+      rounds = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--warm-only") == 0)
+      g_warm_only = true;
+    else if (ndirs < 16)
+      dirs[ndirs++] = argv[i];
+  }
+  if (rounds < 1 || rounds > MAX_ROUNDS) rounds = 3;
+  if (ndirs == 0) dirs[ndirs++] = "/usr/include", dirs[ndirs++] = "/usr/lib/python3.11";
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  printf("bench_analyze: %d rounds, %ld CPUs online\n", rounds, sysconf(_SC_NPROCESSORS_ONLN));
+  for (int d = 0; d < ndirs; d++) bench_dir(dirs[d], rounds);
+  free(g_files);
+  return 0;
+}

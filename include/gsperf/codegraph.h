@@ -1,0 +1,305 @@
+/*
+ * gsperf/codegraph.h - the code graph: walk a source tree, parse C and
+ * Python with tree-sitter, extract definitions, references and imports,
+ * resolve imports to files and references to definitions, build the file
+ * dependency graph (cycles, topological order, fan-in/fan-out, impact of a
+ * change), write it to one SQLite file and query that file.
+ *
+ * Four groups of calls:
+ *
+ *  - Parser (gsp_cg_parser): one tree-sitter parser per language, reused
+ *    across files. Turns one file's bytes into a per-file result.
+ *    Thread safety: a parser is used by one thread at a time; use one
+ *    parser per thread.
+ *
+ *  - Per-file result (gsp_cg_result): everything extracted from one file,
+ *    held in one immutable block that is also its serialized form
+ *    (versioned, checksummed; see src/codegraph/result.c for the layout).
+ *    Thread safety: immutable once made; any number of threads may read
+ *    it. Ownership: the caller of gsp_cg_parse / gsp_cg_result_load owns
+ *    the result and frees it with gsp_cg_result_free. Strings returned by
+ *    the accessors live as long as the result.
+ *
+ *  - Graph (gsp_cg): one analysis of one directory. gsp_cg_create then
+ *    gsp_cg_run; afterwards every accessor is read-only and may be called
+ *    from any number of threads at once. gsp_cg_destroy must be the last
+ *    call. Strings and arrays returned by accessors live until destroy.
+ *
+ *  - Database (gsp_cgdb): queries over a file written by gsp_cg_write_db.
+ *    A handle is used by one thread at a time. Row callbacks run on the
+ *    calling thread; the strings they get are valid only during the call.
+ *
+ * All memory comes from gsp_malloc(). The library never prints.
+ */
+#ifndef GSPERF_CODEGRAPH_H
+#define GSPERF_CODEGRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gsperf/cache.h"
+#include "gsperf/common.h"
+#include "gsperf/exec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gsp_cg_lang {
+  GSP_CG_LANG_NONE = 0,
+  GSP_CG_LANG_C = 1,      /* .c .h */
+  GSP_CG_LANG_PYTHON = 2, /* .py .pyi */
+} gsp_cg_lang;
+
+/* Kinds of definitions. */
+typedef enum gsp_cg_def_kind {
+  GSP_CG_DEF_FUNCTION = 1, /* C function definition, Python def at module or function scope */
+  GSP_CG_DEF_METHOD = 2,   /* Python def inside a class */
+  GSP_CG_DEF_STRUCT = 3,   /* C struct/union/enum with a body, Python class */
+  GSP_CG_DEF_TYPEDEF = 4,  /* C typedef */
+  GSP_CG_DEF_GLOBAL = 5,   /* file-scope C variable, module-level Python assignment */
+  GSP_CG_DEF_DECL = 6,     /* C function prototype (declaration without body) */
+  GSP_CG_DEF_MACRO = 7,    /* C #define */
+} gsp_cg_def_kind;
+
+/* Kinds of references. */
+typedef enum gsp_cg_ref_kind {
+  GSP_CG_REF_CALL = 1, /* a call: f(), obj.f() */
+  GSP_CG_REF_TYPE = 2, /* a type use: C type name or struct tag, Python base class or annotation */
+} gsp_cg_ref_kind;
+
+/* Kinds of imports. */
+typedef enum gsp_cg_import_kind {
+  GSP_CG_IMPORT_INCLUDE_QUOTED = 1, /* #include "x.h" */
+  GSP_CG_IMPORT_INCLUDE_SYSTEM = 2, /* #include <x.h> */
+  GSP_CG_IMPORT_MODULE = 3,         /* import a.b [as c] */
+  GSP_CG_IMPORT_FROM = 4,           /* from [.]a.b import name [as c] / * */
+} gsp_cg_import_kind;
+
+typedef struct gsp_cg_def {
+  const char *name;
+  gsp_cg_def_kind kind;
+  uint32_t line;  /* 1-based */
+  int32_t parent; /* index of the enclosing definition in the same file, or -1 */
+} gsp_cg_def;
+
+typedef struct gsp_cg_ref {
+  const char *name;      /* the called or used name (the attribute for obj.f()) */
+  const char *qualifier; /* "obj" for obj.f() / mod.sub.f(), "" when none */
+  gsp_cg_ref_kind kind;
+  uint32_t line;
+  int32_t scope; /* index of the enclosing definition, or -1 at file scope */
+} gsp_cg_ref;
+
+typedef struct gsp_cg_import {
+  const char *module; /* include path as written, or dotted module without leading dots */
+  const char *name;   /* from-import: the imported name ("*" for a wildcard), else "" */
+  const char *alias;  /* "as" name, else "" */
+  gsp_cg_import_kind kind;
+  uint32_t level; /* Python relative level: number of leading dots */
+  uint32_t line;
+} gsp_cg_import;
+
+/* ---- parser and per-file result ------------------------------------------- */
+
+typedef struct gsp_cg_parser gsp_cg_parser;
+typedef struct gsp_cg_result gsp_cg_result;
+
+/* The language of a path by its extension, GSP_CG_LANG_NONE if not a source file. */
+GSP_API gsp_cg_lang gsp_cg_lang_of_path(const char *path);
+/* "c", "python" or "none". */
+GSP_API const char *gsp_cg_lang_name(gsp_cg_lang lang);
+GSP_API const char *gsp_cg_def_kind_name(gsp_cg_def_kind k);
+GSP_API const char *gsp_cg_ref_kind_name(gsp_cg_ref_kind k);
+GSP_API const char *gsp_cg_import_kind_name(gsp_cg_import_kind k);
+
+/*
+ * A parser for every supported language. Errors: GSP_EINVAL, GSP_ENOMEM,
+ * GSP_ENOTSUP (a grammar's ABI is outside the tree-sitter runtime's range).
+ */
+GSP_API int gsp_cg_parser_create(gsp_cg_parser **out);
+GSP_API void gsp_cg_parser_destroy(gsp_cg_parser *p);
+
+/*
+ * Parse src[0, len) as lang and extract its definitions, references and
+ * imports into a new result. Syntax errors do not fail the call: what can be
+ * extracted is, and gsp_cg_result_has_error() says so. Errors: GSP_EINVAL
+ * (bad language), GSP_ENOMEM, GSP_EOVERFLOW (more than 4 GiB of names).
+ */
+GSP_API int gsp_cg_parse(gsp_cg_parser *p, gsp_cg_lang lang, const char *src, size_t len,
+                         gsp_cg_result **out);
+
+/*
+ * Serialized form: the result's bytes (valid until free; do not modify).
+ * A result loaded from bytes is checked first: GSP_ECORRUPT for a bad
+ * magic, version, checksum, count or string offset, GSP_ENOMEM.
+ */
+GSP_API const void *gsp_cg_result_bytes(const gsp_cg_result *r, size_t *len);
+GSP_API int gsp_cg_result_load(const void *buf, size_t len, gsp_cg_result **out);
+GSP_API void gsp_cg_result_free(gsp_cg_result *r);
+
+GSP_API gsp_cg_lang gsp_cg_result_lang(const gsp_cg_result *r);
+GSP_API bool gsp_cg_result_has_error(const gsp_cg_result *r);
+GSP_API uint32_t gsp_cg_result_lines(const gsp_cg_result *r);
+GSP_API size_t gsp_cg_result_ndefs(const gsp_cg_result *r);
+GSP_API size_t gsp_cg_result_nrefs(const gsp_cg_result *r);
+GSP_API size_t gsp_cg_result_nimports(const gsp_cg_result *r);
+/* Fill *out with entry i (i below the count). */
+GSP_API void gsp_cg_result_def(const gsp_cg_result *r, size_t i, gsp_cg_def *out);
+GSP_API void gsp_cg_result_ref(const gsp_cg_result *r, size_t i, gsp_cg_ref *out);
+GSP_API void gsp_cg_result_import(const gsp_cg_result *r, size_t i, gsp_cg_import *out);
+
+/* ---- the graph -------------------------------------------------------------- */
+
+typedef struct gsp_cg gsp_cg;
+
+/* Progress, passed to the progress callback. */
+typedef struct gsp_cg_progress {
+  uint64_t files_done, files_total;
+  uint64_t bytes_done, bytes_total;
+  uint64_t elapsed_ns; /* since the parse stage began */
+} gsp_cg_progress;
+
+/*
+ * Called from a worker thread at most every 100 ms during the parse stage,
+ * never by two threads at once, and once more from the caller's thread
+ * when the stage ends.
+ */
+typedef void (*gsp_cg_progress_fn)(void *user, const gsp_cg_progress *p);
+
+typedef struct gsp_cg_config {
+  const char *root;                /* directory to analyze; NULL = "." */
+  const char *const *include_dirs; /* C include search path after the file's own
+                                      directory, before the root; absolute or
+                                      relative to root */
+  size_t n_include_dirs;
+  unsigned jobs;         /* threads when exec is NULL: the caller plus jobs - 1
+                            pool workers (1 = no pool); 0 = the CPUs available */
+  gsp_exec *exec;        /* pool to run on (its workers and the caller); NULL =
+                            a private pool sized by `jobs` */
+  gsp_cache *results;    /* per-file results by content hash (the caller's
+                            cache survives across runs); NULL = a private one */
+  bool no_cache;         /* parse every file, store nothing */
+  size_t max_file_bytes; /* larger files are skipped; 0 = 16 MiB */
+  gsp_cg_progress_fn progress;
+  void *progress_user;
+} gsp_cg_config;
+
+/* Per-stage wall times and totals of one run. */
+typedef struct gsp_cg_stats {
+  uint64_t files, bytes, lines;
+  uint64_t files_c, files_python, files_with_errors, files_skipped;
+  uint64_t defs, refs, refs_resolved;
+  uint64_t imports, imports_resolved;
+  uint64_t file_edges;   /* distinct file -> file import edges */
+  uint64_t symbol_edges; /* resolved references (call and use edges) */
+  uint64_t cycles;       /* strongly connected components with more than one
+                            file, or a file that imports itself */
+  uint64_t files_in_cycles;
+  uint64_t parsed; /* files parsed in this run (the rest came from the cache) */
+  uint64_t cache_hits, cache_misses;
+  uint64_t walk_ns, parse_ns, resolve_ns, graph_ns;
+  unsigned workers; /* threads that ran the parallel stages (pool workers + caller) */
+} gsp_cg_stats;
+
+/* Errors: GSP_EINVAL, GSP_ENOMEM. cfg is copied (its strings too). */
+GSP_API int gsp_cg_create(const gsp_cg_config *cfg, gsp_cg **out);
+GSP_API void gsp_cg_destroy(gsp_cg *cg);
+/* Detail of the last failure (names the file), "" if none. */
+GSP_API const char *gsp_cg_errmsg(const gsp_cg *cg);
+
+/*
+ * Walk, parse, resolve and build the graph. Once only per handle.
+ * Errors: GSP_ENOENT / GSP_EIO (root unreadable), GSP_ENOMEM, GSP_ENOTSUP
+ * (grammar ABI), GSP_ESTATE (run twice). An unreadable file below the root
+ * is skipped and counted in files_skipped, not an error.
+ */
+GSP_API int gsp_cg_run(gsp_cg *cg);
+
+GSP_API void gsp_cg_stats_get(const gsp_cg *cg, gsp_cg_stats *out);
+
+/* Files are numbered 0..n-1 in byte order of their paths (relative to root). */
+GSP_API size_t gsp_cg_nfiles(const gsp_cg *cg);
+GSP_API const char *gsp_cg_file_path(const gsp_cg *cg, size_t f);
+/* The file's index, or -1 if there is no such file. */
+GSP_API long gsp_cg_file_find(const gsp_cg *cg, const char *path);
+GSP_API const gsp_cg_result *gsp_cg_file_result(const gsp_cg *cg, size_t f);
+/* The XXH3-128 content hash, 16 bytes, big-endian (high half first). */
+GSP_API const uint8_t *gsp_cg_file_hash(const gsp_cg *cg, size_t f);
+
+/* Import i of file f resolved to a file index, or -1. */
+GSP_API long gsp_cg_import_target(const gsp_cg *cg, size_t f, size_t i);
+/* Reference i of file f bound to a definition: true and (*tf, *td). */
+GSP_API bool gsp_cg_ref_target(const gsp_cg *cg, size_t f, size_t i, size_t *tf, size_t *td);
+
+/* Files f imports (sorted, distinct) and files that import f. */
+GSP_API const uint32_t *gsp_cg_deps(const gsp_cg *cg, size_t f, size_t *n);
+GSP_API const uint32_t *gsp_cg_rdeps(const gsp_cg *cg, size_t f, size_t *n);
+
+/* Strongly connected component of file f; components are numbered in a
+ * topological order of the condensation: a component's dependencies have
+ * higher numbers (dependencies come later; reverse it for build order). */
+GSP_API size_t gsp_cg_ncomponents(const gsp_cg *cg);
+GSP_API size_t gsp_cg_component_of(const gsp_cg *cg, size_t f);
+/* Files of component c (sorted). */
+GSP_API const uint32_t *gsp_cg_component(const gsp_cg *cg, size_t c, size_t *n);
+GSP_API bool gsp_cg_component_is_cycle(const gsp_cg *cg, size_t c);
+
+/* Up to k files with the most importers (ties by path), into out; returns the count. */
+GSP_API size_t gsp_cg_top_depended(const gsp_cg *cg, size_t k, uint32_t *out);
+/*
+ * Every file that depends on f transitively (f excluded), sorted, in a new
+ * array from gsp_malloc the caller frees. Errors: GSP_EINVAL, GSP_ENOMEM.
+ */
+GSP_API int gsp_cg_impact(const gsp_cg *cg, size_t f, uint32_t **out, size_t *n);
+
+/*
+ * Write the graph to a SQLite file at path (replaced atomically: written to
+ * path.tmp, then renamed). Schema in docs/codegraph.md and db.c.
+ * Errors: GSP_EIO (with the SQLite message in errmsg), GSP_ENOMEM.
+ */
+GSP_API int gsp_cg_write_db(gsp_cg *cg, const char *path, uint64_t *elapsed_ns);
+
+/* ---- queries over a database file --------------------------------------------- */
+
+typedef struct gsp_cgdb gsp_cgdb;
+
+/* One result row: ncols strings (never NULL) named by the query's columns. */
+typedef void (*gsp_cgdb_row_fn)(void *user, size_t ncols, const char *const *cols);
+
+/* Open read-only. Errors: GSP_ENOENT, GSP_ECORRUPT (not a code-graph DB), GSP_ENOMEM. */
+GSP_API int gsp_cgdb_open(const char *path, gsp_cgdb **out);
+GSP_API void gsp_cgdb_close(gsp_cgdb *db);
+GSP_API const char *gsp_cgdb_errmsg(const gsp_cgdb *db);
+
+/*
+ * Queries. Each calls row() once per result row, in a stable order, and
+ * sets *cols (if not NULL) to its NULL-terminated column names. GSP_ENOENT
+ * when FILE is not in the database (errmsg names it).
+ *   deps FILE      path, line, module          files FILE imports
+ *   rdeps FILE     path, line, module          files importing FILE
+ *   cycles         cycle, path                 files of each import cycle
+ *   symbol NAME    path, line, kind, parent    definitions named NAME
+ *   callers NAME   path, line, caller, target  calls to NAME (target = defining
+ *                                              file, "" when unresolved)
+ *   impact FILE    path                        files depending on FILE through
+ *                                              imports, transitively (FILE excluded)
+ */
+typedef enum gsp_cgdb_query {
+  GSP_CGDB_DEPS = 1,
+  GSP_CGDB_RDEPS = 2,
+  GSP_CGDB_CYCLES = 3,
+  GSP_CGDB_SYMBOL = 4,
+  GSP_CGDB_CALLERS = 5,
+  GSP_CGDB_IMPACT = 6,
+} gsp_cgdb_query;
+
+GSP_API int gsp_cgdb_run(gsp_cgdb *db, gsp_cgdb_query q, const char *arg, const char *const **cols,
+                         gsp_cgdb_row_fn row, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GSPERF_CODEGRAPH_H */

@@ -1,0 +1,173 @@
+/*
+ * cg_int.h - internals shared by the code-graph sources: the per-file
+ * result's record layout, the builder the extractors fill, the result
+ * store seam, and the gsp_cg handle.
+ */
+#ifndef GSP_CG_INT_H
+#define GSP_CG_INT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "gsperf/codegraph.h"
+
+/* ---- per-file result (result.c) ---- */
+
+#define CG_RESULT_MAGIC "GSCR"
+#define CG_RESULT_VERSION 1u
+
+typedef struct cg_hdr {
+  char magic[4];
+  uint16_t version;
+  uint8_t lang;
+  uint8_t flags; /* bit 0: syntax errors */
+  uint32_t lines;
+  uint32_t ndefs, nrefs, nimports;
+  uint32_t strtab_len;
+  uint32_t reserved;
+  uint64_t checksum;  /* XXH3-64 of every byte after the header */
+  uint64_t total_len; /* header included */
+} cg_hdr;
+
+typedef struct cg_def_rec {
+  uint32_t name, line;
+  int32_t parent;
+  uint8_t kind, pad[3];
+} cg_def_rec;
+
+typedef struct cg_ref_rec {
+  uint32_t name, qual, line;
+  int32_t scope;
+  uint8_t kind, pad[3];
+} cg_ref_rec;
+
+typedef struct cg_imp_rec {
+  uint32_t module, name, alias, line;
+  uint8_t kind, level, pad[2];
+} cg_imp_rec;
+
+_Static_assert(sizeof(cg_hdr) == 48, "cg_hdr layout");
+_Static_assert(sizeof(cg_def_rec) == 16, "cg_def_rec layout");
+_Static_assert(sizeof(cg_ref_rec) == 20, "cg_ref_rec layout");
+_Static_assert(sizeof(cg_imp_rec) == 20, "cg_imp_rec layout");
+
+/* Typed views into a result block. */
+const cg_hdr *gsp__cg_hdr(const gsp_cg_result *r);
+const cg_def_rec *gsp__cg_defs(const gsp_cg_result *r);
+const cg_ref_rec *gsp__cg_refs(const gsp_cg_result *r);
+const cg_imp_rec *gsp__cg_imps(const gsp_cg_result *r);
+const char *gsp__cg_strs(const gsp_cg_result *r);
+
+/* ---- builder (result.c), filled by the extractors (extract_*.c) ---- */
+
+typedef struct cg_builder {
+  cg_def_rec *defs;
+  size_t ndefs, cdefs;
+  cg_ref_rec *refs;
+  size_t nrefs, crefs;
+  cg_imp_rec *imps;
+  size_t nimps, cimps;
+  char *str;
+  size_t nstr, cstr;
+  uint32_t *slots; /* intern table: string offset, 0 = empty slot */
+  uint8_t *marks;  /* per slot: a flag the extractor may set (globals seen) */
+  size_t cslots, nslots_used;
+  int err; /* first failure; later additions are no-ops */
+} cg_builder;
+
+void gsp__cg_builder_init(cg_builder *b);
+void gsp__cg_builder_reset(cg_builder *b);
+void gsp__cg_builder_free(cg_builder *b);
+/* Intern s[0,n); returns its offset (0 for an empty string or on failure). */
+uint32_t gsp__cg_intern(cg_builder *b, const char *s, size_t n, size_t *slot);
+/* Append a record; returns its index or -1 on failure. */
+int32_t gsp__cg_add_def(cg_builder *b, uint32_t name, gsp_cg_def_kind k, uint32_t line,
+                        int32_t parent);
+void gsp__cg_add_ref(cg_builder *b, uint32_t name, uint32_t qual, gsp_cg_ref_kind k, uint32_t line,
+                     int32_t scope);
+void gsp__cg_add_import(cg_builder *b, const cg_imp_rec *rec);
+/* Pack into a new result block. */
+int gsp__cg_builder_finish(cg_builder *b, gsp_cg_lang lang, bool has_error, uint32_t lines,
+                           gsp_cg_result **out);
+
+/* ---- extractors (extract_c.c, extract_py.c) ---- */
+
+typedef struct TSTree TSTree;
+typedef struct TSLanguage TSLanguage;
+typedef struct cg_lang_tab cg_lang_tab; /* per-language symbol/field tables */
+
+int gsp__cg_tab_create(gsp_cg_lang lang, const TSLanguage *l, cg_lang_tab **out);
+void gsp__cg_tab_destroy(cg_lang_tab *t);
+void gsp__cg_extract_c(const cg_lang_tab *t, const TSTree *tree, const char *src, cg_builder *b);
+void gsp__cg_extract_py(const cg_lang_tab *t, const TSTree *tree, const char *src, cg_builder *b);
+
+/* ---- result store seam (store.c) ----
+ * Per-file results by key (XXH3-128 of the content, seeded by language and
+ * format version). get returns a new result or GSP_ENOENT; put copies the
+ * bytes. Both are called from worker threads at once. */
+typedef struct cg_store {
+  int (*get)(void *user, const uint8_t key[16], gsp_cg_result **out);
+  int (*put)(void *user, const uint8_t key[16], const gsp_cg_result *r);
+  void (*destroy)(void *user);
+  void *user;
+} cg_store;
+
+int gsp__cg_store_open(gsp_cache *shared, cg_store *out);
+
+/* ---- the graph handle ---- */
+
+#include "gsperf/mem.h"
+
+typedef struct cg_target {
+  uint32_t file; /* target file + 1, 0 = unresolved */
+  uint32_t def;
+} cg_target;
+
+typedef struct cg_file {
+  const char *path; /* relative to the root, '/'-separated; in cg->arena */
+  uint64_t size;
+  gsp_cg_lang lang;
+  uint8_t hash[16];
+  gsp_cg_result *res;    /* NULL when the file could not be read */
+  int32_t *imp_target;   /* per import: file index or -1 */
+  cg_target *ref_target; /* per reference */
+} cg_file;
+
+struct gsp_cg {
+  gsp_cg_config cfg;
+  char *root;       /* as given, without trailing '/' */
+  char *root_pkg;   /* the root's name when it holds __init__.py, else NULL */
+  char **incs;      /* include dirs relative to root ("" = root), NULL if outside */
+  gsp_arena *arena; /* paths */
+  cg_file *files;
+  size_t nfiles, cfiles;
+  uint32_t *pslots; /* path hash: file index + 1, 0 = empty */
+  size_t cpslots;
+  uint32_t *dep_off, *dep, *rdep_off, *rdep; /* CSR, nfiles + 1 offsets */
+  uint32_t *comp_of, *comp_off, *comp_files;
+  uint8_t *comp_cycle;
+  size_t ncomp;
+  gsp_cg_stats st;
+  bool ran;
+  char err[512];
+};
+
+void gsp__cg_seterr(gsp_cg *cg, const char *fmt, ...) GSP_PRINTF(2, 3);
+/* walk.c: fill cg->files (unsorted) with the source files under the root. */
+int gsp__cg_walk_tree(gsp_cg *cg);
+/* analyze.c: index of a relative path, or -1; path hash built by gsp__cg_index_paths. */
+long gsp__cg_lookup(const gsp_cg *cg, const char *path, size_t len);
+int gsp__cg_index_paths(gsp_cg *cg);
+/* analyze.c: fn over [0, n) in chunks of grain, on the pool and the calling
+ * thread, or on the calling thread alone when ex is NULL (one job). */
+int gsp__cg_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn, void *user);
+/* Threads that run a gsp__cg_for: the pool's workers and the caller. */
+unsigned gsp__cg_threads(gsp_exec *ex);
+/* resolve.c */
+int gsp__cg_resolve_imports(gsp_cg *cg, gsp_exec *ex);
+int gsp__cg_bind_refs(gsp_cg *cg, gsp_exec *ex);
+/* graph.c */
+int gsp__cg_build_edges(gsp_cg *cg);
+int gsp__cg_components(gsp_cg *cg);
+
+#endif

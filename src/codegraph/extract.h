@@ -1,0 +1,122 @@
+/*
+ * extract.h - what the language extractors share: node-kind tables built
+ * from a grammar's symbol names (so a handler switches on a small enum,
+ * never compares strings), the field ids they read, and the tree walk.
+ */
+#ifndef GSP_CG_EXTRACT_H
+#define GSP_CG_EXTRACT_H
+
+#include <tree_sitter/api.h>
+
+#include "cg_int.h"
+
+/* Node kinds either grammar may produce; NK_OTHER for everything else. */
+enum cg_nk {
+  NK_OTHER = 0,
+  /* C */
+  NK_FUNCTION_DEFINITION,
+  NK_DECLARATION,
+  NK_TYPE_DEFINITION,
+  NK_STRUCT_SPECIFIER,
+  NK_UNION_SPECIFIER,
+  NK_ENUM_SPECIFIER,
+  NK_CALL_EXPRESSION,
+  NK_TYPE_IDENTIFIER,
+  NK_PREPROC_INCLUDE,
+  NK_PREPROC_DEF,
+  NK_PREPROC_FUNCTION_DEF,
+  NK_STRING_LITERAL,
+  NK_STRING_CONTENT,
+  NK_SYSTEM_LIB_STRING,
+  NK_INIT_DECLARATOR,
+  NK_POINTER_DECLARATOR,
+  NK_ARRAY_DECLARATOR,
+  NK_FUNCTION_DECLARATOR,
+  NK_PARENTHESIZED_DECLARATOR,
+  NK_ATTRIBUTED_DECLARATOR,
+  NK_FIELD_IDENTIFIER,
+  NK_IDENTIFIER,
+  /* Python */
+  NK_CLASS_DEFINITION,
+  NK_ASSIGNMENT,
+  NK_PATTERN_LIST,
+  NK_CALL,
+  NK_ATTRIBUTE,
+  NK_TYPE,
+  NK_IMPORT_STATEMENT,
+  NK_IMPORT_FROM_STATEMENT,
+  NK_FUTURE_IMPORT_STATEMENT,
+  NK_DOTTED_NAME,
+  NK_ALIASED_IMPORT,
+  NK_RELATIVE_IMPORT,
+  NK_IMPORT_PREFIX,
+  NK_WILDCARD_IMPORT,
+  NK__COUNT
+};
+
+enum cg_field {
+  F_DECLARATOR,
+  F_NAME,
+  F_BODY,
+  F_FUNCTION,
+  F_PATH,
+  F_SUPERCLASSES,
+  F_LEFT,
+  F_OBJECT,
+  F_ATTRIBUTE,
+  F_MODULE_NAME,
+  F_ALIAS,
+  F__COUNT
+};
+
+struct cg_lang_tab {
+  gsp_cg_lang lang;
+  uint32_t nsyms;
+  uint8_t *kind;             /* symbol id -> enum cg_nk */
+  TSFieldId field[F__COUNT]; /* 0 when the grammar has no such field */
+};
+
+#define CG_MAX_SCOPES 128
+
+typedef struct cg_scope {
+  uint32_t depth; /* depth of the node that opened it */
+  int32_t def;    /* the definition it belongs to */
+  bool is_class;
+} cg_scope;
+
+/* The state of one extraction. */
+typedef struct cg_walk {
+  const cg_lang_tab *tab;
+  const char *src;
+  cg_builder *b;
+  TSTreeCursor scratch; /* reused for iterating a node's fields */
+  cg_scope scopes[CG_MAX_SCOPES];
+  uint32_t nscopes;
+  uint32_t type_depth; /* depth of an enclosing Python type annotation, or UINT32_MAX */
+  uint32_t depth;
+  bool in_function; /* a C function body encloses the node */
+} cg_walk;
+
+/* Visit a node; return true to descend into its children. */
+typedef bool (*cg_visit_fn)(cg_walk *w, TSNode n, TSFieldId field);
+
+void gsp__cg_walk(cg_walk *w, const TSTree *tree, cg_visit_fn visit);
+
+static inline int cg_kind(const cg_walk *w, TSNode n) {
+  TSSymbol s = ts_node_symbol(n);
+  return s < w->tab->nsyms ? w->tab->kind[s] : NK_OTHER;
+}
+static inline TSNode cg_field(const cg_walk *w, TSNode n, int f) {
+  return ts_node_child_by_field_id(n, w->tab->field[f]);
+}
+static inline uint32_t cg_line(TSNode n) { return ts_node_start_point(n).row + 1; }
+static inline uint32_t cg_intern_node(cg_walk *w, TSNode n) {
+  uint32_t s = ts_node_start_byte(n), e = ts_node_end_byte(n);
+  return gsp__cg_intern(w->b, w->src + s, e - s, NULL);
+}
+static inline int32_t cg_scope_def(const cg_walk *w) {
+  return w->nscopes ? w->scopes[w->nscopes - 1].def : -1;
+}
+void gsp__cg_push_scope(cg_walk *w, int32_t def, bool is_class);
+
+#endif

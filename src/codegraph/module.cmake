@@ -1,0 +1,50 @@
+# The code graph (include/gsperf/codegraph.h): tree-sitter runtime from
+# Debian (pkg-config tree-sitter, grammar ABI 13-14), grammar sources from
+# npm pinned in grammars/package-lock.json (npm ci --prefix grammars),
+# SQLite for the store.
+pkg_check_modules(TREESITTER REQUIRED tree-sitter)
+pkg_check_modules(SQLITE3 REQUIRED sqlite3)
+
+set(_cg_grammars ${PROJECT_SOURCE_DIR}/grammars/node_modules)
+set(_cg_grammar_sources
+  ${_cg_grammars}/tree-sitter-c/src/parser.c
+  ${_cg_grammars}/tree-sitter-python/src/parser.c
+  ${_cg_grammars}/tree-sitter-python/src/scanner.c)
+foreach(f IN LISTS _cg_grammar_sources)
+  if(NOT EXISTS ${f})
+    message(FATAL_ERROR "codegraph: ${f} is missing; run 'npm ci --prefix grammars' "
+                        "(scripts/deps.sh does) to fetch the pinned tree-sitter grammars")
+  endif()
+endforeach()
+# Generated grammar code: compiled without the project's warning flags and
+# without sanitizer instrumentation cost mattering; -w only for these.
+set_source_files_properties(${_cg_grammar_sources} PROPERTIES COMPILE_OPTIONS "-w")
+set_source_files_properties(${_cg_grammars}/tree-sitter-c/src/parser.c
+  PROPERTIES INCLUDE_DIRECTORIES ${_cg_grammars}/tree-sitter-c/src)
+set_source_files_properties(${_cg_grammars}/tree-sitter-python/src/parser.c
+                            ${_cg_grammars}/tree-sitter-python/src/scanner.c
+  PROPERTIES INCLUDE_DIRECTORIES ${_cg_grammars}/tree-sitter-python/src)
+
+list(APPEND GSP_SOURCES
+  ${PROJECT_SOURCE_DIR}/src/codegraph/result.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/extract.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/extract_c.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/extract_py.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/parser.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/store.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/walk.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/analyze.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_imports.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_refs.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/graph.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/db.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/query.c
+  ${_cg_grammar_sources})
+list(APPEND GSP_PRIVATE_LIBS ${TREESITTER_LIBRARIES} ${SQLITE3_LIBRARIES})
+list(APPEND GSP_PRIVATE_INCLUDES ${TREESITTER_INCLUDE_DIRS} ${SQLITE3_INCLUDE_DIRS})
+list(APPEND GSP_PC_REQUIRES tree-sitter sqlite3)
+
+list(APPEND GSP_CLI_SOURCES cli/cmd_analyze.c cli/cmd_query.c)
+list(APPEND GSP_CLI_VERBS
+  "analyze|gsp_cmd_analyze|build the code graph of a source tree and report on it"
+  "query|gsp_cmd_query|answer questions from a code-graph database")

@@ -1,0 +1,320 @@
+/*
+ * resolve_refs.c - references to definitions.
+ *
+ * Index: every definition of every file, grouped by name in one flat array
+ * (a group is sorted by file, then definition), with an open-addressing
+ * table from name to group. Finding "the definitions named n in file f" is
+ * a hash lookup and a binary search.
+ *
+ * C: a name is bound to a definition in the same file, else to the nearest
+ * definition in the file's include closure (breadth-first over resolved
+ * includes, computed once per file on first need; nearest include depth
+ * first, then a better kind: a function over a macro over a prototype).
+ * Calls bind to functions, prototypes, macros and globals; type uses to
+ * typedefs, tags and macros.
+ *
+ * Python: `self.f` / `cls.f` binds to a method f of the enclosing class;
+ * `q.f` binds to the top-level f of the module q names through an import
+ * (import a.b / import a.b as q / from p import q); a bare `f` to a
+ * definition visible in the same file (top level or an enclosing scope),
+ * else to the top-level f of the module a from-import names it from
+ * (`from m import f [as g]`), else of a module imported with `*`.
+ *
+ * Parallel over chunks of files; each chunk has its own BFS scratch.
+ */
+#include <string.h>
+#include <xxhash.h>
+
+#include "cg_int.h"
+
+typedef struct def_ent {
+  uint32_t file, def;
+} def_ent;
+
+typedef struct def_index {
+  def_ent *ents;
+  uint32_t *goff, *gcnt; /* per group */
+  const char **gname;
+  uint32_t *slots; /* group + 1 */
+  size_t cslots, ngroups;
+} def_index;
+
+typedef struct bind_job {
+  gsp_cg *cg;
+  def_index ix;
+} bind_job;
+
+typedef struct scratch {
+  uint32_t *gen, *dist, *queue;
+  uint32_t cur_gen;
+  long closure_of; /* file whose include closure is marked, or -1 */
+} scratch;
+
+static int32_t find_group(const def_index *ix, const char *name, size_t *slot) {
+  size_t mask = ix->cslots - 1, h = (size_t)XXH3_64bits(name, strlen(name)) & mask;
+  for (; ix->slots[h]; h = (h + 1) & mask)
+    if (strcmp(ix->gname[ix->slots[h] - 1], name) == 0) break;
+  if (slot) *slot = h;
+  return ix->slots[h] ? (int32_t)ix->slots[h] - 1 : -1;
+}
+
+static int index_alloc(def_index *ix, size_t ndefs) {
+  ix->cslots = 16;
+  while (ix->cslots < ndefs * 2) ix->cslots *= 2;
+  ix->ents = gsp_malloc((ndefs + 1) * sizeof *ix->ents);
+  ix->goff = gsp_calloc(ndefs + 1, sizeof *ix->goff);
+  ix->gcnt = gsp_calloc(ndefs + 1, sizeof *ix->gcnt);
+  ix->gname = gsp_malloc((ndefs + 1) * sizeof *ix->gname);
+  ix->slots = gsp_calloc(ix->cslots, sizeof *ix->slots);
+  return ix->ents && ix->goff && ix->gcnt && ix->gname && ix->slots ? GSP_OK : GSP_ENOMEM;
+}
+
+static void index_free(def_index *ix) {
+  gsp_free(ix->ents), gsp_free(ix->goff), gsp_free(ix->gcnt);
+  gsp_free(ix->gname), gsp_free(ix->slots);
+}
+
+static int index_build(gsp_cg *cg, def_index *ix) {
+  if (index_alloc(ix, cg->st.defs) != GSP_OK) return GSP_ENOMEM;
+  for (size_t f = 0; f < cg->nfiles; f++) { /* groups and their sizes */
+    const gsp_cg_result *r = cg->files[f].res;
+    const cg_def_rec *d = r ? gsp__cg_defs(r) : NULL;
+    for (size_t i = 0; r && i < gsp_cg_result_ndefs(r); i++) {
+      size_t slot;
+      const char *name = gsp__cg_strs(r) + d[i].name;
+      int32_t g = find_group(ix, name, &slot);
+      if (g < 0) {
+        g = (int32_t)ix->ngroups++;
+        ix->gname[g] = name;
+        ix->slots[slot] = (uint32_t)g + 1;
+      }
+      ix->gcnt[g]++;
+    }
+  }
+  for (size_t g = 1; g < ix->ngroups; g++) ix->goff[g] = ix->goff[g - 1] + ix->gcnt[g - 1];
+  memset(ix->gcnt, 0, ix->ngroups * sizeof *ix->gcnt);
+  for (size_t f = 0; f < cg->nfiles; f++) { /* fill, in (file, def) order */
+    const gsp_cg_result *r = cg->files[f].res;
+    const cg_def_rec *d = r ? gsp__cg_defs(r) : NULL;
+    for (size_t i = 0; r && i < gsp_cg_result_ndefs(r); i++) {
+      int32_t g = find_group(ix, gsp__cg_strs(r) + d[i].name, NULL);
+      ix->ents[ix->goff[g] + ix->gcnt[g]++] = (def_ent){(uint32_t)f, (uint32_t)i};
+    }
+  }
+  return GSP_OK;
+}
+
+/* The first entry of group g in file f, or NULL; *end = one past the group. */
+static const def_ent *in_file(const def_index *ix, int32_t g, uint32_t f, const def_ent **end) {
+  const def_ent *lo = ix->ents + ix->goff[g], *hi = lo + ix->gcnt[g];
+  *end = hi;
+  while (lo < hi) {
+    const def_ent *mid = lo + (hi - lo) / 2;
+    if (mid->file < f)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < *end && lo->file == f ? lo : NULL;
+}
+
+/* ---- C ---- */
+
+static int c_rank(uint8_t def_kind, uint8_t ref_kind) {
+  static const int8_t call_rank[] = {-1, 0, -1, -1, -1, 3, 2, 1};
+  static const int8_t type_rank[] = {-1, -1, -1, 0, 0, -1, -1, 1};
+  if (def_kind > GSP_CG_DEF_MACRO) return -1;
+  return ref_kind == GSP_CG_REF_CALL ? call_rank[def_kind] : type_rank[def_kind];
+}
+
+static void mark_closure(const gsp_cg *cg, scratch *s, uint32_t from) {
+  uint32_t head = 0, tail = 0;
+  s->cur_gen++;
+  s->gen[from] = s->cur_gen, s->dist[from] = 0;
+  s->queue[tail++] = from;
+  while (head < tail) {
+    uint32_t f = s->queue[head++];
+    for (uint32_t e = cg->dep_off[f]; e < cg->dep_off[f + 1]; e++) {
+      uint32_t t = cg->dep[e];
+      if (s->gen[t] == s->cur_gen) continue;
+      s->gen[t] = s->cur_gen, s->dist[t] = s->dist[f] + 1;
+      s->queue[tail++] = t;
+    }
+  }
+  s->closure_of = from;
+}
+
+static cg_target bind_c(const bind_job *j, scratch *s, uint32_t f, const cg_ref_rec *ref,
+                        const char *strs) {
+  const gsp_cg *cg = j->cg;
+  int32_t g = find_group(&j->ix, strs + ref->name, NULL);
+  cg_target best = {0, 0};
+  if (g < 0) return best;
+  if (s->closure_of != (long)f) mark_closure(cg, s, f);
+  uint64_t best_score = UINT64_MAX;
+  const def_ent *e = j->ix.ents + j->ix.goff[g], *end = e + j->ix.gcnt[g];
+  for (; e < end; e++) {
+    if (s->gen[e->file] != s->cur_gen) continue;
+    const cg_def_rec *d = gsp__cg_defs(cg->files[e->file].res) + e->def;
+    int r = c_rank(d->kind, ref->kind);
+    if (r < 0) continue;
+    uint64_t score = (uint64_t)s->dist[e->file] << 8 | (uint64_t)r;
+    if (score < best_score) best_score = score, best = (cg_target){e->file + 1, e->def};
+  }
+  return best;
+}
+
+/* ---- Python ---- */
+
+static bool py_eligible(uint8_t def_kind, uint8_t ref_kind) {
+  if (ref_kind == GSP_CG_REF_TYPE)
+    return def_kind == GSP_CG_DEF_STRUCT || def_kind == GSP_CG_DEF_GLOBAL;
+  return def_kind == GSP_CG_DEF_FUNCTION || def_kind == GSP_CG_DEF_STRUCT ||
+         def_kind == GSP_CG_DEF_GLOBAL;
+}
+
+/* A definition named name in file f whose parent is `parent` (-2: the
+ * parent chain of scope, or top level), eligible for ref_kind (0: any). */
+static cg_target def_in(const bind_job *j, const char *name, uint32_t f, int32_t parent,
+                        int32_t scope, uint8_t ref_kind) {
+  int32_t g = find_group(&j->ix, name, NULL);
+  const def_ent *end, *e = g < 0 ? NULL : in_file(&j->ix, g, f, &end);
+  if (e == NULL) return (cg_target){0, 0};
+  const cg_def_rec *defs = gsp__cg_defs(j->cg->files[f].res);
+  for (; e < end && e->file == f; e++) {
+    const cg_def_rec *d = defs + e->def;
+    if (ref_kind && !py_eligible(d->kind, ref_kind)) continue;
+    bool ok = d->parent == parent;
+    for (int32_t p = scope; !ok && parent == -2 && p >= 0; p = defs[p].parent)
+      ok = d->parent == p && defs[p].kind != GSP_CG_DEF_STRUCT;
+    if (!ok && parent == -2) ok = d->parent == -1;
+    if (ok) return (cg_target){f + 1, e->def};
+  }
+  return (cg_target){0, 0};
+}
+
+static int32_t enclosing_class(const cg_def_rec *defs, int32_t scope) {
+  for (int32_t p = scope; p >= 0; p = defs[p].parent)
+    if (defs[p].kind == GSP_CG_DEF_STRUCT) return p;
+  return -1;
+}
+
+static bool is_submodule_of(const char *path, const char *name) {
+  size_t pl = strlen(path), nl = strlen(name);
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  if (strcmp(base, "__init__.py") == 0 || strcmp(base, "__init__.pyi") == 0) {
+    const char *end = base - 1, *start = end;
+    while (start > path && start[-1] != '/') start--;
+    return end > path && (size_t)(end - start) == nl && strncmp(start, name, nl) == 0;
+  }
+  return pl > nl && strncmp(base, name, nl) == 0 && (base[nl] == '.');
+}
+
+/* The top-level definition `name` of module file f, following re-exports
+ * (`from .core import Engine` in a package's __init__.py) a few levels. */
+static cg_target module_def(const bind_job *j, const char *name, uint32_t f, uint8_t ref_kind,
+                            int depth) {
+  cg_target t = def_in(j, name, f, -1, -1, ref_kind);
+  const cg_file *file = &j->cg->files[f];
+  if (t.file || depth >= 4 || file->lang != GSP_CG_LANG_PYTHON) return t;
+  const cg_imp_rec *im = gsp__cg_imps(file->res);
+  const char *strs = gsp__cg_strs(file->res);
+  for (uint32_t i = 0; t.file == 0 && i < gsp__cg_hdr(file->res)->nimports; i++) {
+    int32_t tf = file->imp_target[i];
+    if (tf < 0 || (uint32_t)tf == f || im[i].kind != GSP_CG_IMPORT_FROM) continue;
+    const char *orig = strs + im[i].name, *local = im[i].alias ? strs + im[i].alias : orig;
+    if (strcmp(local, name) != 0 || is_submodule_of(j->cg->files[tf].path, orig)) continue;
+    t = module_def(j, orig, (uint32_t)tf, ref_kind, depth + 1);
+  }
+  return t;
+}
+
+static cg_target bind_py_qualified(const bind_job *j, uint32_t f, const cg_ref_rec *ref,
+                                   const char *strs) {
+  const cg_file *file = &j->cg->files[f];
+  const char *q = strs + ref->qual, *n = strs + ref->name;
+  const cg_def_rec *defs = gsp__cg_defs(file->res);
+  if (strcmp(q, "self") == 0 || strcmp(q, "cls") == 0) {
+    int32_t c = enclosing_class(defs, ref->scope);
+    return c < 0 ? (cg_target){0, 0} : def_in(j, n, f, c, -1, 0);
+  }
+  const cg_imp_rec *im = gsp__cg_imps(file->res);
+  for (uint32_t i = 0; i < gsp__cg_hdr(file->res)->nimports; i++) {
+    int32_t t = file->imp_target[i];
+    if (t < 0) continue;
+    const char *local = strs + (im[i].alias                        ? im[i].alias
+                                : im[i].kind == GSP_CG_IMPORT_FROM ? im[i].name
+                                                                   : im[i].module);
+    if (strcmp(local, q) != 0) continue;
+    if (im[i].kind == GSP_CG_IMPORT_FROM &&
+        !is_submodule_of(j->cg->files[t].path, strs + im[i].name))
+      continue;
+    return module_def(j, n, (uint32_t)t, ref->kind, 0);
+  }
+  return (cg_target){0, 0};
+}
+
+static cg_target bind_py(const bind_job *j, uint32_t f, const cg_ref_rec *ref, const char *strs) {
+  if (ref->qual) return bind_py_qualified(j, f, ref, strs);
+  const char *n = strs + ref->name;
+  cg_target t = def_in(j, n, f, -2, ref->scope, ref->kind);
+  const cg_file *file = &j->cg->files[f];
+  const cg_imp_rec *im = gsp__cg_imps(file->res);
+  uint32_t nim = gsp__cg_hdr(file->res)->nimports;
+  for (uint32_t i = 0; t.file == 0 && i < nim; i++) {
+    int32_t tf = file->imp_target[i];
+    if (tf < 0 || im[i].kind != GSP_CG_IMPORT_FROM) continue;
+    const char *name = strs + im[i].name, *local = im[i].alias ? strs + im[i].alias : name;
+    if (strcmp(local, n) != 0 || is_submodule_of(j->cg->files[tf].path, name)) continue;
+    t = module_def(j, name, (uint32_t)tf, ref->kind, 0);
+  }
+  for (uint32_t i = 0; t.file == 0 && i < nim; i++)
+    if (file->imp_target[i] >= 0 && im[i].kind == GSP_CG_IMPORT_FROM &&
+        strcmp(strs + im[i].name, "*") == 0)
+      t = def_in(j, n, (uint32_t)file->imp_target[i], -1, -1, ref->kind);
+  return t;
+}
+
+/* ---- driver ---- */
+
+static int bind_file(bind_job *j, scratch *s, uint32_t f) {
+  cg_file *file = &j->cg->files[f];
+  size_t n = file->res ? gsp_cg_result_nrefs(file->res) : 0;
+  if (n == 0) return GSP_OK;
+  file->ref_target = gsp_malloc(n * sizeof *file->ref_target);
+  if (file->ref_target == NULL) return GSP_ENOMEM;
+  const cg_ref_rec *refs = gsp__cg_refs(file->res);
+  const char *strs = gsp__cg_strs(file->res);
+  for (size_t i = 0; i < n; i++)
+    file->ref_target[i] = file->lang == GSP_CG_LANG_C ? bind_c(j, s, f, &refs[i], strs)
+                                                      : bind_py(j, f, &refs[i], strs);
+  return GSP_OK;
+}
+
+static int bind_range(void *user, size_t begin, size_t end) {
+  bind_job *j = user;
+  size_t nf = j->cg->nfiles;
+  scratch s = {.closure_of = -1};
+  s.gen = gsp_calloc(nf, sizeof *s.gen);
+  s.dist = gsp_malloc(nf * sizeof *s.dist);
+  s.queue = gsp_malloc(nf * sizeof *s.queue);
+  int rv = s.gen && s.dist && s.queue ? GSP_OK : GSP_ENOMEM;
+  for (size_t f = begin; f < end && rv == GSP_OK; f++) rv = bind_file(j, &s, (uint32_t)f);
+  gsp_free(s.gen), gsp_free(s.dist), gsp_free(s.queue);
+  return rv;
+}
+
+int gsp__cg_bind_refs(gsp_cg *cg, gsp_exec *ex) {
+  bind_job j = {.cg = cg};
+  int rv = index_build(cg, &j.ix);
+  size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 8 + 1) + 1;
+  if (rv == GSP_OK) rv = gsp__cg_for(ex, cg->nfiles, grain, bind_range, &j);
+  index_free(&j.ix);
+  for (size_t f = 0; rv == GSP_OK && f < cg->nfiles; f++) {
+    size_t n = cg->files[f].res ? gsp_cg_result_nrefs(cg->files[f].res) : 0;
+    for (size_t i = 0; i < n; i++) cg->st.refs_resolved += cg->files[f].ref_target[i].file != 0;
+  }
+  cg->st.symbol_edges = cg->st.refs_resolved;
+  return rv;
+}

@@ -1,0 +1,212 @@
+/*
+ * walk.c - find the source files under the root: skip .git, honour
+ * .gitignore files, never loop through symlinks.
+ *
+ * Walk: depth-first with readdir, one path buffer extended and cut back in
+ * place. Symbolic links are not followed, to files or directories, as git
+ * records a link rather than what it points at: no link can loop the walk,
+ * count a file twice or lead out of the tree. A directory is also entered
+ * at most once by (device, inode), which guards against bind mounts.
+ * Entries are lstat()ed for their type and size (readdir's d_type is
+ * skipped early only for links, because some file systems do not fill it).
+ *
+ * .gitignore: the subset git users write daily. Blank lines and # comments
+ * are skipped; "!" negates; a trailing "/" matches directories only; a
+ * pattern with a "/" elsewhere is anchored to its .gitignore's directory
+ * and matched against the path below it (fnmatch with FNM_PATHNAME), other
+ * patterns against the entry's name at any depth; "**" matches across
+ * directories. The rules of every .gitignore from the root down to the
+ * entry's directory are tried in order and the last match wins. An
+ * ignored directory is not entered, so nothing under it comes back (as in
+ * git).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cg_int.h"
+
+typedef struct ig_rule {
+  char *pat;
+  size_t base_len; /* length of the relative dir of its .gitignore ("" = 0) */
+  bool neg, dir_only, anchored, deep;
+} ig_rule;
+
+typedef struct walker {
+  gsp_cg *cg;
+  char path[4096]; /* root + "/" + relative path */
+  size_t root_len;
+  ig_rule *rules;
+  size_t nrules, crules;
+  dev_t *vdev;
+  ino_t *vino;
+  size_t nvisited, cvisited;
+  int err;
+} walker;
+
+static const char *rel(const walker *w) {
+  return w->path[w->root_len] == '/' ? w->path + w->root_len + 1 : w->path + w->root_len;
+}
+
+static int add_rule(walker *w, const char *line, size_t n, size_t base_len) {
+  ig_rule r = {.base_len = base_len};
+  if (n && line[0] == '!') r.neg = true, line++, n--;
+  if (n && line[n - 1] == '/') r.dir_only = true, n--;
+  if (n && line[0] == '/') r.anchored = true, line++, n--;
+  if (n == 0) return GSP_OK;
+  if (memchr(line, '/', n)) r.anchored = true;
+  r.deep = n >= 2 && strstr(line, "**") != NULL && (size_t)(strstr(line, "**") - line) < n;
+  if (n >= 3 && strncmp(line, "**/", 3) == 0 && !memchr(line + 3, '/', n - 3))
+    line += 3, n -= 3, r.anchored = false;
+  if (w->nrules == w->crules) {
+    size_t nc = w->crules ? w->crules * 2 : 32;
+    ig_rule *q = gsp_realloc(w->rules, nc * sizeof *q);
+    if (q == NULL) return GSP_ENOMEM;
+    w->rules = q, w->crules = nc;
+  }
+  r.pat = gsp_malloc(n + 1);
+  if (r.pat == NULL) return GSP_ENOMEM;
+  memcpy(r.pat, line, n);
+  r.pat[n] = '\0';
+  w->rules[w->nrules++] = r;
+  return GSP_OK;
+}
+
+/* Read dir/.gitignore (w->path is the directory) into rules. */
+static int load_gitignore(walker *w, size_t dir_len) {
+  if (dir_len + 12 >= sizeof w->path) return GSP_OK;
+  memcpy(w->path + dir_len, "/.gitignore", 12);
+  FILE *f = fopen(w->path, "r");
+  w->path[dir_len] = '\0';
+  if (f == NULL) return GSP_OK;
+  char line[1024];
+  size_t base_len = strlen(rel(w));
+  int rv = GSP_OK;
+  while (rv == GSP_OK && fgets(line, sizeof line, f)) {
+    size_t n = strcspn(line, "\r\n");
+    while (n && (line[n - 1] == ' ' || line[n - 1] == '\t')) n--;
+    if (n == 0 || line[0] == '#') continue;
+    rv = add_rule(w, line, n, base_len);
+  }
+  fclose(f);
+  return rv;
+}
+
+/* relpath starts with the base directory of every rule on the stack. */
+static bool ignored(const walker *w, const char *relpath, const char *name, bool is_dir) {
+  bool ig = false;
+  for (size_t i = 0; i < w->nrules; i++) {
+    const ig_rule *r = &w->rules[i];
+    /* only a rule that would flip the current verdict needs matching */
+    if ((r->dir_only && !is_dir) || ig != r->neg) continue;
+    const char *subject = r->anchored ? relpath + (r->base_len ? r->base_len + 1 : 0) : name;
+    int flags = r->anchored && !r->deep ? FNM_PATHNAME : 0;
+    if (fnmatch(r->pat, subject, flags) == 0) ig = !r->neg;
+  }
+  return ig;
+}
+
+static bool seen_dir(walker *w, const struct stat *st) {
+  for (size_t i = 0; i < w->nvisited; i++)
+    if (w->vdev[i] == st->st_dev && w->vino[i] == st->st_ino) return true;
+  if (w->nvisited == w->cvisited) {
+    size_t nc = w->cvisited ? w->cvisited * 2 : 64;
+    dev_t *d = gsp_realloc(w->vdev, nc * sizeof *d);
+    if (d) w->vdev = d;
+    ino_t *n = gsp_realloc(w->vino, nc * sizeof *n);
+    if (n) w->vino = n;
+    if (d == NULL || n == NULL) {
+      w->err = GSP_ENOMEM;
+      return true;
+    }
+    w->cvisited = nc;
+  }
+  w->vdev[w->nvisited] = st->st_dev;
+  w->vino[w->nvisited++] = st->st_ino;
+  return false;
+}
+
+static int add_file(walker *w, gsp_cg_lang lang, uint64_t size) {
+  gsp_cg *cg = w->cg;
+  if (cg->nfiles == cg->cfiles) {
+    size_t nc = cg->cfiles ? cg->cfiles * 2 : 256;
+    cg_file *q = gsp_realloc(cg->files, nc * sizeof *q);
+    if (q == NULL) return GSP_ENOMEM;
+    cg->files = q, cg->cfiles = nc;
+  }
+  const char *r = rel(w);
+  size_t n = strlen(r);
+  char *p = gsp_arena_alloc(cg->arena, n + 1, 1);
+  if (p == NULL) return GSP_ENOMEM;
+  memcpy(p, r, n + 1);
+  cg->files[cg->nfiles++] = (cg_file){.path = p, .size = size, .lang = lang};
+  return GSP_OK;
+}
+
+static int walk_dir(walker *w, size_t dir_len, unsigned depth);
+
+static int visit_entry(walker *w, struct dirent *e, size_t dir_len, unsigned depth) {
+  size_t n = strlen(e->d_name);
+  if (e->d_type == DT_LNK || dir_len + 1 + n + 1 > sizeof w->path) return GSP_OK;
+  if (e->d_type == DT_REG && gsp_cg_lang_of_path(e->d_name) == GSP_CG_LANG_NONE) return GSP_OK;
+  w->path[dir_len] = '/';
+  memcpy(w->path + dir_len + 1, e->d_name, n + 1);
+  struct stat st;
+  if (lstat(w->path, &st) != 0 || S_ISLNK(st.st_mode)) return GSP_OK; /* raced away, or a link */
+  bool is_dir = S_ISDIR(st.st_mode), is_reg = S_ISREG(st.st_mode);
+  if (is_dir && strcmp(e->d_name, ".git") == 0) return GSP_OK;
+  gsp_cg_lang lang = is_reg ? gsp_cg_lang_of_path(e->d_name) : GSP_CG_LANG_NONE;
+  if ((!is_dir && lang == GSP_CG_LANG_NONE) || ignored(w, rel(w), e->d_name, is_dir)) return GSP_OK;
+  if (is_dir) return seen_dir(w, &st) ? w->err : walk_dir(w, dir_len + 1 + n, depth + 1);
+  return add_file(w, lang, (uint64_t)st.st_size);
+}
+
+static int walk_dir(walker *w, size_t dir_len, unsigned depth) {
+  if (depth > 256) return GSP_OK;
+  w->path[dir_len] = '\0';
+  size_t rules_before = w->nrules;
+  int rv = load_gitignore(w, dir_len);
+  DIR *d = rv == GSP_OK ? opendir(w->path) : NULL;
+  if (d == NULL) goto out_rules;
+  struct dirent *e;
+  while (rv == GSP_OK && (e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    rv = visit_entry(w, e, dir_len, depth);
+  }
+  closedir(d);
+out_rules:
+  for (size_t i = rules_before; i < w->nrules; i++) gsp_free(w->rules[i].pat);
+  w->nrules = rules_before;
+  return rv;
+}
+
+int gsp__cg_walk_tree(gsp_cg *cg) {
+  walker *w = gsp_calloc(1, sizeof *w);
+  if (w == NULL) return GSP_ENOMEM;
+  w->cg = cg;
+  w->root_len = strlen(cg->root);
+  struct stat st;
+  int rv = GSP_OK;
+  if (w->root_len + 1 >= sizeof w->path || stat(cg->root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    gsp__cg_seterr(cg, "%s: %s", cg->root,
+                   w->root_len + 1 >= sizeof w->path ? "path too long"
+                   : errno                           ? strerror(errno)
+                                                     : "not a directory");
+    rv = GSP_ENOENT;
+    goto out;
+  }
+  memcpy(w->path, cg->root, w->root_len + 1);
+  seen_dir(w, &st);
+  rv = w->err ? w->err : walk_dir(w, w->root_len, 0);
+  if (rv == GSP_ENOMEM) gsp__cg_seterr(cg, "out of memory while walking %s", cg->root);
+out:
+  gsp_free(w->rules);
+  gsp_free(w->vdev);
+  gsp_free(w->vino);
+  gsp_free(w);
+  return rv;
+}

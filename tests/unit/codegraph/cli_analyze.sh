@@ -1,0 +1,33 @@
+#!/bin/sh
+# End-to-end: `gsperf analyze` on the fixture writes a database that
+# `gsperf query` answers from; bad usage exits 2, a missing tree or file 1.
+# usage: cli_analyze.sh GSPERF FIXTURE WORKDIR
+set -eu
+gsperf=$1 fixture=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+fail() { echo "cli_analyze: $*" >&2; exit 1; }
+expect_rc() { want=$1; shift; rc=0; "$@" > "$work/out" 2> "$work/err" || rc=$?;
+  [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $(cat "$work/err")"; }
+
+expect_rc 0 "$gsperf" analyze "$fixture" --db "$work/g.db" --jobs 2 --top 1
+grep -q '^  files        17 (c 10, python 7; 2 with syntax errors, 0 skipped)$' "$work/out" ||
+  fail "report: $(cat "$work/out")"
+grep -q '^  cycles       2 (4 files)$' "$work/out" || fail "cycles line missing"
+grep -q '^         5  c/util.h$' "$work/out" || fail "top depended-on file missing"
+expect_rc 0 "$gsperf" query "$work/g.db" deps c/main.c
+printf 'c/lib/list.h\t3\tlib/list.h\nc/util.h\t2\tutil.h\n' | cmp -s - "$work/out" ||
+  fail "deps: $(cat "$work/out")"
+expect_rc 0 "$gsperf" query "$work/g.db" callers util_add --json
+grep -q '"path": "c/main.c", "line": 11, "caller": "main", "target": "c/util.h"' "$work/out" ||
+  fail "callers --json: $(cat "$work/out")"
+expect_rc 0 "$gsperf" analyze "$fixture" --json
+grep -q '"files": 17' "$work/out" || fail "--json: $(cat "$work/out")"
+
+expect_rc 2 "$gsperf" analyze --bogus
+expect_rc 2 "$gsperf" analyze "$fixture" --serve 127.0.0.1:0
+expect_rc 2 "$gsperf" analyze "$fixture" --jobs 0
+expect_rc 1 "$gsperf" analyze "$work/nonexistent"
+expect_rc 1 "$gsperf" query "$work/g.db" rdeps no/such.h
+expect_rc 1 "$gsperf" query "$fixture/c/util.h" cycles
+expect_rc 2 "$gsperf" query "$work/g.db" frobnicate
+echo "cli_analyze: ok"

@@ -1,0 +1,115 @@
+/*
+ * test_codegraph_fault.c - the code graph under allocation failure: the
+ * Nth allocation fails, for N = 1, 2, ... until a run no longer reaches
+ * the failure. Every call must then either succeed or fail with
+ * GSP_ENOMEM, and once everything is destroyed nothing allocated through
+ * the gsperf hooks may remain (tree-sitter's and SQLite's own allocations
+ * do not go through the hooks). Covers parsing and extraction, loading a
+ * serialized result, and a whole analysis of the fixture (walk, parse on
+ * the pool, resolution, graph) plus the database write.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "gsperf/codegraph.h"
+
+#include "../../support/fault_alloc.h"
+
+static const char py_src[] =
+    "import a.b as c\nfrom .x import y\nclass K(B):\n"
+    "    def f(self, v: int):\n        return self.g(y(v))\n";
+
+static int parse_once(void) {
+  gsp_cg_parser *p = NULL;
+  gsp_cg_result *r = NULL, *back = NULL;
+  int rv = gsp_cg_parser_create(&p);
+  if (rv == GSP_OK) rv = gsp_cg_parse(p, GSP_CG_LANG_PYTHON, py_src, sizeof py_src - 1, &r);
+  if (rv == GSP_OK) {
+    size_t len;
+    const void *b = gsp_cg_result_bytes(r, &len);
+    rv = gsp_cg_result_load(b, len, &back);
+  }
+  if (rv == GSP_OK) assert_int_equal(gsp_cg_result_ndefs(back), 2);
+  gsp_cg_result_free(back);
+  gsp_cg_result_free(r);
+  gsp_cg_parser_destroy(p);
+  return rv;
+}
+
+static int analyze_once(const char *db) {
+  gsp_cg *cg = NULL;
+  int rv = gsp_cg_create(&(gsp_cg_config){.root = CG_FIXTURE_DIR, .jobs = 2}, &cg);
+  if (rv == GSP_OK) rv = gsp_cg_run(cg);
+  if (rv == GSP_OK) rv = gsp_cg_write_db(cg, db, NULL);
+  if (rv == GSP_OK) {
+    gsp_cg_stats st;
+    gsp_cg_stats_get(cg, &st);
+    assert_int_equal(st.files, 17);
+    assert_int_equal(st.file_edges, 19);
+  }
+  gsp_cg_destroy(cg);
+  return rv;
+}
+
+static void run_faults(int (*fn)(void *), void *arg) {
+  for (g_fail_at = 1;; g_fail_at++) {
+    g_count = 0, g_live = 0, g_failed = false;
+    int rv = fn(arg);
+    ok_or_nomem(rv);
+    if (g_live != 0) fail_msg("fail_at=%ld: %ld blocks leaked", g_fail_at, g_live);
+    if (!g_failed) {
+      assert_int_equal(rv, GSP_OK);
+      break;
+    }
+  }
+}
+
+static int parse_fn(void *arg) {
+  (void)arg;
+  return parse_once();
+}
+static int analyze_fn(void *arg) { return analyze_once(arg); }
+
+static void test_parse_faults(void **state) {
+  (void)state;
+  run_faults(parse_fn, NULL);
+  assert_true(g_fail_at > 5);
+}
+
+static void test_analyze_faults(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cgfaultXXXXXX", db[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/f.db", dir);
+  run_faults(analyze_fn, db);
+  assert_true(g_fail_at > 50);
+  unlink(db);
+  rmdir(dir);
+}
+
+static int setup(void **state) {
+  (void)state;
+  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  gsp_set_allocator(NULL);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parse_faults),
+      cmocka_unit_test(test_analyze_faults),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
