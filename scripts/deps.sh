@@ -46,7 +46,7 @@ for dir in web grammars; do
   [ -f "$d/package-lock.json" ] || continue
   if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
     echo "deps: npm ci --prefix $dir (from $dir/package-lock.json)"
-    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$d" --no-audit --no-fund --loglevel=error
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$d" --ignore-scripts --no-audit --no-fund --loglevel=error
     touch "$d/node_modules"
   else
     echo "deps: $dir/node_modules is up to date with $dir/package-lock.json"
