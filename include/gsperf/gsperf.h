@@ -18,5 +18,6 @@
 #include "gsperf/dist.h"
 #include "gsperf/optimize.h"
 #include "gsperf/prof.h"
+#include "gsperf/codegraph.h"
 
 #endif /* GSPERF_GSPERF_H */
