@@ -26,9 +26,16 @@
  * call on the cache and must not race with any other call on it (other
  * threads may still release objects a WEAK cache refers to). The cache is
  * split into shards by key hash, each with its own lock and its share of
- * the bound (rounded up); a get touches one shard and no global lock.
- * Eviction order is exact within a shard; set `shards = 1` for one global
- * order (as `gsperf cachesim` does).
+ * the bound (rounded up); an operation touches one shard and no global
+ * lock. A hit (get, get_copy, contains, the hit of get_or_compute) and a
+ * plain miss of get/get_copy take no lock at all on every strategy but
+ * WEAK: they read under epoch-based reclamation and log the lookup, which
+ * the policy applies, in order, when the shard's lock is next taken;
+ * expired entries, get_or_compute misses and writers take the shard lock. Eviction order is exact
+ * within a shard (under heavy concurrent hits on one shard a few recency/frequency updates may be
+ * dropped, never hit counts); set `shards = 1` for one global order (as
+ * `gsperf cachesim` does): a single thread's operations then see exactly
+ * the order of a cache that applies every hit at once.
  *
  * Callbacks (eviction, compute) run with no cache lock held, so they may
  * call back into the cache: on the thread whose operation caused them, or,

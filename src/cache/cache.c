@@ -3,23 +3,32 @@
  *
  * Design. The key space is split by hash into a power-of-two number of
  * shards (by default sixteen per CPU, at most 256, fewer for small caches so
- * every shard keeps at least 256 entries: with skewed keys, two threads meet
- * on the hottest shard's lock and lines less often the more shards there
- * are; 2 threads of Zipf(0.99) hits on 147K entries measured 15-17 Mops/s
- * with 8 shards and 22-24 with 32, the same 12-15 on one thread). Each shard is a separate little
- * cache: a chained hash table, an eviction policy instance (policy_*.c) sized to its share of the
- * bound, statistics and a lock. An operation touches exactly one shard, so there is no global lock
- * anywhere on the get or put path, and two threads contend only when their keys fall in the same
- * shard. The shard lock is an adaptive mutex (spins briefly, then sleeps), held for a few dozen
- * nanoseconds: hash-chain walk, key compare, policy bookkeeping. Hashing (XXH3) and all allocation
- * happen before the lock is taken; value copies larger than a cache line happen after it is
- * released.
+ * every shard keeps at least 256 entries). Each shard is a separate little
+ * cache: a chained hash table, an eviction policy instance (policy_*.c) sized
+ * to its share of the bound, statistics, read buffers and a lock. A hit
+ * takes no lock at all (cache_lf.c): it walks the table inside an
+ * epoch-based read section (cache_ebr.c), copies or pins the value and logs
+ * the hit for the policy. Misses, expired entries and every writer take the
+ * shard's lock (an adaptive mutex held for a few dozen nanoseconds: replay
+ * of logged hits, chain walk, key compare, policy bookkeeping); an operation
+ * touches exactly one shard, so there is no global lock anywhere. Hashing
+ * (XXH3) and all allocation happen before the lock is taken; value copies
+ * larger than a cache line on the locked path happen after it is released.
  *
- * Data layout. An entry holds the hash chain link, the policy's node, the
- * expiry time, its charge and the key inline. The value sits in a separate
- * reference-counted block (gsp__vblock): the entry holds one reference and
- * every pinned reader one more, so a replaced or evicted value stays intact
- * until the last reader releases it, and readers never touch the entry.
+ * Data layout. An entry (cache_int.h) holds the hash chain link, the key
+ * inline when short, the current value pointer and its own value block in
+ * its first 64 bytes, then charge, the policy's node and the chain back
+ * link; a long key and the value bytes follow. Values are reference-counted
+ * blocks (gsp__vblock): the entry holds one reference and every pinned
+ * reader one more, so a replaced or evicted value stays intact until the
+ * last reader releases it, and pinned readers never touch the entry.
+ *
+ * Writers publish with release stores (chain heads, chain links, the value
+ * pointer, the table pointer) so lock-free readers see complete entries.
+ * Unlinking leaves the entry's own chain link intact. What a reader may
+ * still hold (unlinked entries, replaced values, old tables) is retired to
+ * the shard's limbo and freed two epochs later; WEAK caches have no
+ * lock-free readers and free at once.
  *
  * Eviction is exact within a shard: after an insert, the policy names
  * victims until the shard is within its bound. Unlinked entries go to a
@@ -28,7 +37,9 @@
  *
  * Invariants (under the shard lock): an entry is in the table iff
  * e->linked; pol.used is the sum of linked entries' charges; bytes is the
- * sum of their byte sizes; count is their number.
+ * sum of their byte sizes; count is their number; every hit logged before
+ * the lock by the same thread has been applied once it holds the lock
+ * (gsp__shard_lock).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +84,7 @@ static const gsp__policy_ops *policy_for(gsp_cache_strategy s) {
 
 /* ---- entries and value blocks ---------------------------------------- */
 
-static size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
-
-static size_t long_key_bytes(size_t klen) { return klen > GSP__KEY_INLINE ? align8(klen) : 0; }
+static size_t long_key_bytes(size_t klen) { return gsp__long_key_bytes(klen); }
 
 gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                            bool with_value) {
@@ -94,9 +103,8 @@ gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t
     gsp__vblock *vb = &e->hvb;
     atomic_init(&vb->refs, 2); /* home + current value of e */
     vb->vlen = vlen;
-    vb->data = e->key + long_key_bytes(klen);
-    if (vlen) memcpy(vb->data, val, vlen);
-    e->vb = vb;
+    if (vlen) memcpy(gsp__vblock_data(vb), val, vlen);
+    atomic_init(&e->vb, vb);
     e->has_home = 1;
   }
   return e;
@@ -112,11 +120,12 @@ void gsp__entry_free(gsp__entry *e) {
   /* Unpinned and holding its own value: nobody else can reach it (it is
    * unlinked, and pins are only taken through a linked entry), so skip the
    * two atomic decrements. The acquire pairs with a last unpin's release. */
-  if (e->vb == &e->hvb && atomic_load_explicit(&e->hvb.refs, memory_order_acquire) == 2) {
+  gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
+  if (vb == &e->hvb && atomic_load_explicit(&e->hvb.refs, memory_order_acquire) == 2) {
     gsp_free(e);
     return;
   }
-  gsp__vblock_unref(e->vb);
+  gsp__vblock_unref(vb);
   if (e->has_home)
     gsp__vblock_unref(&e->hvb); /* may free e itself: last touch of e */
   else
@@ -134,7 +143,8 @@ void gsp__vblock_pin(gsp__vblock *vb) {
 }
 
 static uint64_t entry_bytes(const gsp__entry *e) {
-  return (uint64_t)e->klen + (e->vb ? e->vb->vlen : 0) + GSP_CACHE_ENTRY_OVERHEAD;
+  const gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
+  return (uint64_t)e->klen + (vb ? vb->vlen : 0) + GSP_CACHE_ENTRY_OVERHEAD;
 }
 
 void gsp__entry_account(gsp_cache *c, gsp__entry *e, const gsp_cache_put_opts *opts) {
@@ -145,40 +155,69 @@ void gsp__entry_account(gsp_cache *c, gsp__entry *e, const gsp_cache_put_opts *o
     e->charge = c->count_units ? 1 : entry_bytes(e);
   if (opts != NULL && opts->ttl_ms != 0) ttl_ms = opts->ttl_ms;
   if (opts != NULL && opts->no_expire) ttl_ms = 0;
-  e->expire_ns = ttl_ms ? gsp__cache_now(c) + ttl_ms * 1000000u : 0;
+  uint64_t expire_ns = ttl_ms ? gsp__cache_now(c) + ttl_ms * 1000000u : 0;
+  gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
+  if (vb != NULL)
+    vb->expire_ns = expire_ns; /* the entry is not published yet */
+  else
+    e->weak->expire_ns = expire_ns;
 }
 
 /* ---- hash table --------------------------------------------------------- */
 
-static void chain_push(gsp__entry **slot, gsp__entry *e) {
-  e->hnext = *slot;
-  if (*slot != NULL) (*slot)->hpprev = &e->hnext;
-  *slot = e;
-  e->hpprev = slot;
+static gsp__table *shard_table(const gsp__shard *sh) {
+  return atomic_load_explicit(&sh->tab, memory_order_relaxed);
 }
 
-static void table_grow_locked(gsp__shard *sh) {
-  size_t n = sh->nbuckets * 2;
-  gsp__entry **nb = gsp_calloc(n, sizeof(gsp__entry *));
-  if (nb == NULL) return; /* keep the longer chains; correctness is unaffected */
-  for (size_t i = 0; i < sh->nbuckets; i++) {
-    gsp__entry *e = sh->buckets[i];
+static gsp__table *table_new(size_t n) {
+  gsp__table *t = gsp_calloc(1, sizeof *t + n * sizeof(t->b[0]));
+  if (t != NULL) t->mask = n - 1;
+  return t;
+}
+
+/* Link e at the head of a chain; readers see it complete (release). Both
+ * stores release: during a rehash e is reachable, and a reader loading its
+ * new link must also see the entry that link points at. */
+static void chain_push(_Atomic(gsp__entry *) *slot, gsp__entry *e) {
+  gsp__entry *first = atomic_load_explicit(slot, memory_order_relaxed);
+  atomic_store_explicit(&e->hnext, first, memory_order_release);
+  if (first != NULL) first->hpprev = &e->hnext;
+  e->hpprev = slot;
+  atomic_store_explicit(slot, e, memory_order_release);
+}
+
+/* Rehash into a table twice the size. Readers still walking the old one
+ * may follow a moved entry into the new chains and miss (they then retry
+ * under the lock), never loop: moved entries only point at moved ones. */
+static void table_grow_locked(gsp_cache *c, gsp__shard *sh) {
+  gsp__table *old = shard_table(sh);
+  gsp__table *t = table_new((old->mask + 1) * 2);
+  if (t == NULL) return; /* keep the longer chains; correctness is unaffected */
+  uint64_t seq = atomic_load_explicit(&sh->tab_seq, memory_order_relaxed);
+  atomic_store_explicit(&sh->tab_seq, seq + 1, memory_order_relaxed); /* readers: no sure miss */
+  atomic_thread_fence(memory_order_release);
+  for (size_t i = 0; i <= old->mask; i++) {
+    gsp__entry *e = atomic_load_explicit(&old->b[i], memory_order_relaxed);
     while (e != NULL) {
-      gsp__entry *next = e->hnext;
-      chain_push(&nb[e->hash & (n - 1)], e);
+      gsp__entry *next = atomic_load_explicit(&e->hnext, memory_order_relaxed);
+      chain_push(&t->b[e->hash & t->mask], e);
       e = next;
     }
   }
-  gsp_free(sh->buckets);
-  sh->buckets = nb;
-  sh->nbuckets = n;
+  atomic_store_explicit(&sh->tab, t, memory_order_release);
+  atomic_store_explicit(&sh->tab_seq, seq + 2, memory_order_release);
+  if (c->lockfree)
+    gsp__lf_retire_table_locked(sh, old);
+  else
+    gsp_free(old);
 }
 
 static bool expired(const gsp_cache *c, const gsp__entry *e) {
-  return e->expire_ns != 0 && gsp__cache_now(c) >= e->expire_ns;
+  uint64_t x = gsp__entry_expire(e);
+  return x != 0 && gsp__cache_now(c) >= x;
 }
 
-static bool key_equal(const unsigned char *a, const void *b, size_t n) {
+bool gsp__key_equal(const unsigned char *a, const void *b, size_t n) {
   if (n == sizeof(uint64_t)) { /* the common integer/pointer key, compared inline */
     uint64_t x, y;
     memcpy(&x, a, sizeof x);
@@ -190,10 +229,11 @@ static bool key_equal(const unsigned char *a, const void *b, size_t n) {
 
 gsp__entry *gsp__lookup_locked(gsp_cache *c, gsp__shard *sh, uint64_t hash, const void *key,
                                size_t klen, gsp__graveyard *g) {
-  gsp__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
+  gsp__table *t = shard_table(sh);
+  gsp__entry *e = atomic_load_explicit(&t->b[hash & t->mask], memory_order_relaxed);
   while (e != NULL) {
-    if (e->hash == hash && e->klen == klen && key_equal(gsp__entry_key(e), key, klen)) break;
-    e = e->hnext;
+    if (e->hash == hash && e->klen == klen && gsp__key_equal(gsp__entry_key(e), key, klen)) break;
+    e = atomic_load_explicit(&e->hnext, memory_order_relaxed);
   }
   if (e != NULL && expired(c, e)) {
     gsp__unlink_locked(sh, e, GSP_CACHE_EXPIRED, g);
@@ -221,9 +261,11 @@ static void count_leaving(gsp__shard *sh, gsp_cache_reason why) {
   }
 }
 
+/* Unlink keeps e->hnext, so a reader standing on e walks on. */
 void gsp__unlink_locked(gsp__shard *sh, gsp__entry *e, gsp_cache_reason why, gsp__graveyard *g) {
-  *e->hpprev = e->hnext;
-  if (e->hnext != NULL) e->hnext->hpprev = e->hpprev;
+  gsp__entry *next = atomic_load_explicit(&e->hnext, memory_order_relaxed);
+  atomic_store_explicit(e->hpprev, next, memory_order_release);
+  if (next != NULL) next->hpprev = e->hpprev;
   sh->pol.ops->on_remove(&sh->pol, e);
   sh->pol.used -= e->charge;
   sh->bytes -= entry_bytes(e);
@@ -231,8 +273,8 @@ void gsp__unlink_locked(gsp__shard *sh, gsp__entry *e, gsp_cache_reason why, gsp
   e->linked = 0;
   e->reason = (uint8_t)why;
   count_leaving(sh, why);
-  e->hnext = g->entries;
-  g->entries = e;
+  e->rn.next = g->entries;
+  g->entries = &e->rn;
 }
 
 static void evict_while_locked(gsp_cache *c, gsp__shard *sh, uint64_t charge, uint64_t bytes,
@@ -254,8 +296,8 @@ static void decline_locked(gsp__shard *sh, gsp__entry *e, gsp__graveyard *g) {
   sh->st.insertions++;
   sh->st.evictions++;
   e->reason = GSP_CACHE_EVICTED;
-  e->hnext = g->entries;
-  g->entries = e;
+  e->rn.next = g->entries;
+  g->entries = &e->rn;
 }
 
 /* The TTL policy's victim is the entry closest to expiry: while it has
@@ -264,7 +306,7 @@ static void reap_expired_locked(gsp_cache *c, gsp__shard *sh, gsp__graveyard *g)
   uint64_t now = gsp__cache_now(c);
   for (;;) {
     gsp__entry *v = sh->pol.ops->victim(&sh->pol);
-    if (v == NULL || v->expire_ns == 0 || v->expire_ns > now) break;
+    if (v == NULL || gsp__entry_expire(v) == 0 || gsp__entry_expire(v) > now) break;
     gsp__unlink_locked(sh, v, GSP_CACHE_EXPIRED, g);
   }
 }
@@ -283,39 +325,72 @@ int gsp__insert_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__graveya
     sh->pol.used -= e->charge;
     return rv;
   }
-  chain_push(&sh->buckets[e->hash & (sh->nbuckets - 1)], e);
+  gsp__table *t = shard_table(sh);
+  chain_push(&t->b[e->hash & t->mask], e);
   sh->bytes += bytes;
   sh->count++;
   e->linked = 1;
   sh->st.insertions++;
   if (c->cfg.strategy == GSP_CACHE_TTL) reap_expired_locked(c, sh, g);
   if (bounded) evict_while_locked(c, sh, 0, 0, g);
-  if (sh->count * 4 > sh->nbuckets * 3) table_grow_locked(sh);
+  if (sh->count * 4 > (shard_table(sh)->mask + 1) * 3) table_grow_locked(c, sh);
   return GSP_OK;
 }
 
-void gsp__graveyard_flush(gsp_cache *c, gsp__graveyard *g) {
+/* Tell the eviction callback about everything in g (no lock held). */
+static void graveyard_tell(gsp_cache *c, const gsp__graveyard *g) {
   gsp_cache_evict_fn cb = c->cfg.on_evict;
+  if (cb == NULL) return;
   if (g->old_vb != NULL) {
-    if (cb != NULL) {
-      gsp__vblock *vb = g->old_vb;
-      const gsp__entry *home = gsp__vblock_home(vb);
-      cb(c->cfg.evict_user, gsp__entry_key(home), home->klen, vb->data, vb->vlen,
-         GSP_CACHE_REPLACED);
-    }
-    gsp__vblock_unref(g->old_vb);
-    g->old_vb = NULL;
+    const gsp__vblock *vb = g->old_vb;
+    const gsp__entry *home = gsp__vblock_home(vb);
+    cb(c->cfg.evict_user, gsp__entry_key(home), home->klen, gsp__vblock_data(vb), vb->vlen,
+       GSP_CACHE_REPLACED);
   }
+  for (gsp__retired *r = g->entries; r != NULL; r = r->next) {
+    const gsp__entry *e = gsp__entry_of_rn(r);
+    const gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
+    cb(c->cfg.evict_user, gsp__entry_key(e), e->klen, vb ? gsp__vblock_data(vb) : NULL,
+       vb ? vb->vlen : 0, (gsp_cache_reason)e->reason);
+  }
+}
+
+void gsp__graveyard_flush(gsp_cache *c, gsp__graveyard *g) {
+  graveyard_tell(c, g);
+  if (c->lockfree && (g->entries != NULL || g->donor != NULL)) {
+    gsp__shard *sh =
+        gsp__cache_shard(c, g->donor != NULL ? g->donor->hash : gsp__entry_of_rn(g->entries)->hash);
+    pthread_mutex_lock(&sh->lock);
+    gsp__lf_retire_locked(sh, g);
+    pthread_mutex_unlock(&sh->lock);
+    gsp__lf_reclaim(g);
+    return;
+  }
+  gsp__vblock_unref(g->old_vb);
+  gsp__entry_free(g->donor);
+  g->old_vb = NULL;
+  g->donor = NULL;
   while (g->entries != NULL) {
-    gsp__entry *e = g->entries;
-    g->entries = e->hnext;
-    if (cb != NULL) {
-      const void *v = e->vb ? e->vb->data : NULL;
-      cb(c->cfg.evict_user, gsp__entry_key(e), e->klen, v, e->vb ? e->vb->vlen : 0,
-         (gsp_cache_reason)e->reason);
-    }
+    gsp__entry *e = gsp__entry_of_rn(g->entries);
+    g->entries = g->entries->next;
     gsp__entry_free(e);
   }
+}
+
+void gsp__shard_lock(gsp_cache *c, gsp__shard *sh) {
+  pthread_mutex_lock(&sh->lock);
+  gsp__lf_drain_locked(c, sh, false);
+}
+
+void gsp__shard_unlock(gsp_cache *c, gsp__shard *sh, gsp__graveyard *g) {
+  if (c->lockfree && c->cfg.on_evict == NULL) {
+    gsp__lf_retire_locked(sh, g);
+    pthread_mutex_unlock(&sh->lock);
+    gsp__lf_reclaim(g);
+    return;
+  }
+  pthread_mutex_unlock(&sh->lock);
+  gsp__graveyard_flush(c, g);
 }
 
 /* ---- create / destroy ---------------------------------------------------- */
@@ -344,11 +419,11 @@ static int shard_init(gsp_cache *c, gsp__shard *sh) {
   uint64_t cap = UINT64_MAX;
   if (c->cfg.strategy != GSP_CACHE_WEAK)
     cap = shard_share(c->count_units ? c->cfg.max_entries : c->cfg.max_bytes, c->nshards);
-  sh->nbuckets = MIN_BUCKETS;
-  while (c->count_units && sh->nbuckets < MAX_PRESIZE && sh->nbuckets * 3 < cap * 4)
-    sh->nbuckets *= 2;
-  sh->buckets = gsp_calloc(sh->nbuckets, sizeof(gsp__entry *));
-  if (sh->buckets == NULL) return GSP_ENOMEM;
+  size_t nb = MIN_BUCKETS;
+  while (c->count_units && nb < MAX_PRESIZE && nb * 3 < cap * 4) nb *= 2;
+  gsp__table *t = table_new(nb);
+  if (t == NULL) return GSP_ENOMEM;
+  atomic_init(&sh->tab, t);
   sh->pol.ops = policy_for(c->cfg.strategy);
   sh->pol.capacity = cap;
   int rv = sh->pol.ops->init(&sh->pol, cap);
@@ -363,7 +438,7 @@ static int shard_init(gsp_cache *c, gsp__shard *sh) {
 out_fini_policy:
   sh->pol.ops->fini(&sh->pol);
 out_free_buckets:
-  gsp_free(sh->buckets);
+  gsp_free(t);
   return rv;
 }
 
@@ -373,28 +448,30 @@ out_free_buckets:
  * thread, and that callback needs the shard lock and the shard intact.
  */
 static void shard_fini(gsp__shard *sh) {
-  gsp__entry *all = NULL;
+  gsp__retired *all = NULL;
   pthread_mutex_lock(&sh->lock);
-  for (size_t i = 0; i < sh->nbuckets; i++) {
-    gsp__entry *e = sh->buckets[i];
+  gsp__table *t = shard_table(sh);
+  for (size_t i = 0; i <= t->mask; i++) {
+    gsp__entry *e = atomic_load_explicit(&t->b[i], memory_order_relaxed);
     while (e != NULL) {
-      gsp__entry *next = e->hnext;
+      gsp__entry *next = atomic_load_explicit(&e->hnext, memory_order_relaxed);
       sh->pol.ops->on_remove(&sh->pol, e);
       e->linked = 0;
-      e->hnext = all;
-      all = e;
+      e->rn.next = all;
+      all = &e->rn;
       e = next;
     }
-    sh->buckets[i] = NULL;
+    atomic_store_explicit(&t->b[i], NULL, memory_order_relaxed);
   }
   pthread_mutex_unlock(&sh->lock);
   while (all != NULL) {
-    gsp__entry *next = all->hnext;
-    gsp__entry_free(all);
+    gsp__retired *next = all->next;
+    gsp__entry_free(gsp__entry_of_rn(all));
     all = next;
   }
+  gsp__lf_limbo_free_all(sh);
   sh->pol.ops->fini(&sh->pol);
-  gsp_free(sh->buckets);
+  gsp_free(t);
   pthread_mutex_destroy(&sh->lock);
 }
 
@@ -409,6 +486,8 @@ int gsp_cache_create(const gsp_cache_config *cfg, gsp_cache **out) {
   while ((1u << bits) < c->nshards) bits++;
   c->shard_shift = 64 - bits;
   c->count_units = cfg->max_entries != 0 || cfg->strategy == GSP_CACHE_WEAK;
+  c->lockfree = cfg->strategy != GSP_CACHE_WEAK;
+  c->log_hits = cfg->strategy != GSP_CACHE_FIFO && cfg->strategy != GSP_CACHE_TTL;
   if (cfg->max_entries != 0 && cfg->max_bytes != 0)
     c->shard_bytes = shard_share(cfg->max_bytes, c->nshards);
   /* shards are cache-line aligned so two never share a line */
@@ -450,18 +529,20 @@ static bool bad_key(const void *key, size_t klen) {
 }
 
 /* Give the linked entry e the value of the unlinked entry fresh, whose
- * "current value" reference moves to e. Under the shard lock. */
+ * "current value" reference moves to e; fresh becomes g's donor, which
+ * later carries the old value's reference to its deferred release. */
 static void replace_value_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__entry *fresh,
                                  gsp__graveyard *g) {
   uint64_t old_charge = e->charge;
   uint64_t old_bytes = entry_bytes(e);
-  g->old_vb = e->vb;
-  e->vb = fresh->vb;
-  fresh->vb = NULL;
+  g->old_vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
+  atomic_store_explicit(&e->vb, atomic_load_explicit(&fresh->vb, memory_order_relaxed),
+                        memory_order_release);
+  atomic_store_explicit(&fresh->vb, NULL, memory_order_relaxed);
+  g->donor = fresh;
   sh->bytes += entry_bytes(e) - old_bytes;
   sh->pol.used += fresh->charge - old_charge;
   e->charge = fresh->charge;
-  e->expire_ns = fresh->expire_ns;
   sh->st.updates++;
   sh->pol.ops->on_update(&sh->pol, e, old_charge);
   evict_while_locked(c, sh, 0, 0, g);
@@ -472,17 +553,17 @@ int gsp__put_entry(gsp_cache *c, gsp__entry *fresh, const gsp_cache_put_opts *op
   gsp__graveyard g = {0};
   gsp__shard *sh = gsp__cache_shard(c, fresh->hash);
   int rv = GSP_OK;
-  pthread_mutex_lock(&sh->lock);
+  gsp__shard_lock(c, sh);
   gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, gsp__entry_key(fresh), fresh->klen, &g);
   if (e != NULL) {
     replace_value_locked(c, sh, e, fresh, &g);
+    fresh = NULL; /* now g's donor */
   } else {
     rv = gsp__insert_locked(c, sh, fresh, &g);
     if (rv == GSP_OK) fresh = NULL;
   }
-  pthread_mutex_unlock(&sh->lock);
-  gsp__graveyard_flush(c, &g);
-  gsp__entry_free(fresh); /* a value donor after an update, or not inserted */
+  gsp__shard_unlock(c, sh, &g);
+  gsp__entry_free(fresh); /* not inserted: never reachable */
   return rv;
 }
 
@@ -498,20 +579,21 @@ int gsp_cache_put(gsp_cache *c, const void *key, size_t klen, const void *val, s
 /* Look the key up and pin its value block; NULL on a miss. Counts stats. */
 static gsp__vblock *get_pinned(gsp_cache *c, const void *key, size_t klen) {
   uint64_t h = gsp__cache_hash(key, klen);
+  gsp__vblock *vb = NULL;
+  gsp__lf_get q = {.pin = &vb, .log_miss = true};
+  if (gsp__lf_lookup(c, h, key, klen, &q) != GSP__LF_LOCKED) return vb;
   gsp__shard *sh = gsp__cache_shard(c, h);
   gsp__graveyard g = {0};
-  gsp__vblock *vb = NULL;
-  pthread_mutex_lock(&sh->lock);
+  gsp__shard_lock(c, sh);
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
   if (e != NULL) {
     gsp__count_hit_locked(sh, e);
-    vb = e->vb;
+    vb = gsp__entry_vb(e);
     gsp__vblock_pin(vb);
   } else {
     gsp__count_miss_locked(sh, h);
   }
-  pthread_mutex_unlock(&sh->lock);
-  if (g.entries != NULL) gsp__graveyard_flush(c, &g);
+  gsp__shard_unlock(c, sh, &g);
   return vb;
 }
 
@@ -526,7 +608,7 @@ int gsp_cache_get(gsp_cache *c, const void *key, size_t klen, gsp_cache_ref **ou
 const void *gsp_cache_ref_value(const gsp_cache_ref *r, size_t *vlen) {
   const gsp__vblock *vb = (const gsp__vblock *)r;
   if (vlen != NULL) *vlen = vb->vlen;
-  return vb->data;
+  return gsp__vblock_data(vb);
 }
 
 const void *gsp_cache_ref_key(const gsp_cache_ref *r, size_t *klen) {
@@ -541,7 +623,7 @@ void gsp_cache_ref_release(gsp_cache_ref *r) { gsp__vblock_unref((gsp__vblock *)
  * pinned into *big and copied by the caller after unlocking. */
 static int copy_hit_locked(gsp__shard *sh, gsp__entry *e, void *buf, size_t cap, size_t *vlen,
                            gsp__vblock **big) {
-  gsp__vblock *vb = e->vb;
+  gsp__vblock *vb = gsp__entry_vb(e);
   gsp__count_hit_locked(sh, e);
   *vlen = vb->vlen;
   if (vb->vlen > cap) return GSP_ERANGE;
@@ -549,7 +631,7 @@ static int copy_hit_locked(gsp__shard *sh, gsp__entry *e, void *buf, size_t cap,
     gsp__vblock_pin(vb);
     *big = vb;
   } else if (vb->vlen != 0) {
-    memcpy(buf, vb->data, vb->vlen);
+    memcpy(buf, gsp__vblock_data(vb), vb->vlen);
   }
   return GSP_OK;
 }
@@ -560,36 +642,42 @@ int gsp_cache_get_copy(gsp_cache *c, const void *key, size_t klen, void *buf, si
     return GSP_EINVAL;
   if (c->cfg.strategy == GSP_CACHE_WEAK) return GSP_ENOTSUP;
   uint64_t h = gsp__cache_hash(key, klen);
+  gsp__lf_get q = {.buf = buf, .cap = cap, .log_miss = true};
+  int got = gsp__lf_lookup(c, h, key, klen, &q);
+  if (got == GSP__LF_MISS) return GSP_ENOENT;
+  if (got == GSP__LF_HIT) {
+    *vlen = q.vlen;
+    return q.rv;
+  }
   gsp__shard *sh = gsp__cache_shard(c, h);
   gsp__graveyard g = {0};
   int rv = GSP_ENOENT;
   gsp__vblock *big = NULL;
-  pthread_mutex_lock(&sh->lock);
+  gsp__shard_lock(c, sh);
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
   if (e != NULL) {
     rv = copy_hit_locked(sh, e, buf, cap, vlen, &big);
   } else {
     gsp__count_miss_locked(sh, h);
   }
-  pthread_mutex_unlock(&sh->lock);
+  gsp__shard_unlock(c, sh, &g);
   if (big != NULL) {
-    memcpy(buf, big->data, big->vlen);
+    memcpy(buf, gsp__vblock_data(big), big->vlen);
     gsp__vblock_unref(big);
   }
-  if (g.entries != NULL) gsp__graveyard_flush(c, &g);
   return rv;
 }
 
 bool gsp_cache_contains(gsp_cache *c, const void *key, size_t klen) {
   if (c == NULL || bad_key(key, klen)) return false;
   uint64_t h = gsp__cache_hash(key, klen);
+  if (gsp__lf_contains(c, h, key, klen)) return true;
   gsp__shard *sh = gsp__cache_shard(c, h);
   gsp__graveyard g = {0};
-  pthread_mutex_lock(&sh->lock);
+  gsp__shard_lock(c, sh);
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
   bool found = e != NULL && (e->has_home || gsp_rc_alive(e->weak->rc));
-  pthread_mutex_unlock(&sh->lock);
-  gsp__graveyard_flush(c, &g);
+  gsp__shard_unlock(c, sh, &g);
   return found;
 }
 
@@ -598,11 +686,10 @@ int gsp_cache_delete(gsp_cache *c, const void *key, size_t klen) {
   uint64_t h = gsp__cache_hash(key, klen);
   gsp__shard *sh = gsp__cache_shard(c, h);
   gsp__graveyard g = {0};
-  pthread_mutex_lock(&sh->lock);
+  gsp__shard_lock(c, sh);
   gsp__entry *e = gsp__lookup_locked(c, sh, h, key, klen, &g);
   if (e != NULL) gsp__unlink_locked(sh, e, GSP_CACHE_DELETED, &g);
-  pthread_mutex_unlock(&sh->lock);
-  gsp__graveyard_flush(c, &g);
+  gsp__shard_unlock(c, sh, &g);
   return e != NULL ? GSP_OK : GSP_ENOENT;
 }
 
@@ -611,12 +698,14 @@ static size_t sweep_shard(gsp_cache *c, gsp__shard *sh, bool only_expired) {
   gsp__graveyard g = {0};
   size_t n = 0;
   uint64_t now = only_expired ? gsp__cache_now(c) : 0;
-  pthread_mutex_lock(&sh->lock);
-  for (size_t i = 0; i < sh->nbuckets; i++) {
-    gsp__entry *e = sh->buckets[i];
+  gsp__shard_lock(c, sh);
+  gsp__table *t = shard_table(sh);
+  for (size_t i = 0; i <= t->mask; i++) {
+    gsp__entry *e = atomic_load_explicit(&t->b[i], memory_order_relaxed);
     while (e != NULL) {
-      gsp__entry *next = e->hnext;
-      bool dead = e->expire_ns != 0 && now >= e->expire_ns;
+      gsp__entry *next = atomic_load_explicit(&e->hnext, memory_order_relaxed);
+      uint64_t x = gsp__entry_expire(e);
+      bool dead = x != 0 && now >= x;
       if (!only_expired || dead) {
         gsp__unlink_locked(sh, e, only_expired ? GSP_CACHE_EXPIRED : GSP_CACHE_DELETED, &g);
         n++;
@@ -624,20 +713,21 @@ static size_t sweep_shard(gsp_cache *c, gsp__shard *sh, bool only_expired) {
       e = next;
     }
   }
-  pthread_mutex_unlock(&sh->lock);
-  gsp__graveyard_flush(c, &g);
+  gsp__shard_unlock(c, sh, &g);
   return n;
 }
 
 void gsp_cache_clear(gsp_cache *c) {
   if (c == NULL) return;
   for (unsigned i = 0; i < c->nshards; i++) sweep_shard(c, &c->shards[i], false);
+  gsp__lf_reclaim_all(c);
 }
 
 size_t gsp_cache_expire(gsp_cache *c) {
   size_t n = 0;
   if (c == NULL) return 0;
   for (unsigned i = 0; i < c->nshards; i++) n += sweep_shard(c, &c->shards[i], true);
+  if (n != 0) gsp__lf_reclaim_all(c);
   return n;
 }
 
@@ -646,18 +736,19 @@ size_t gsp_cache_expire(gsp_cache *c) {
 static uint64_t shrink_shard(gsp_cache *c, gsp__shard *sh, uint64_t want) {
   gsp__graveyard g = {0};
   uint64_t freed = 0;
-  pthread_mutex_lock(&sh->lock);
+  gsp__shard_lock(c, sh);
   while (freed < want && sh->count > 0) {
     gsp__entry *v = sh->pol.ops->victim(&sh->pol);
     if (v == NULL) break;
     freed += entry_bytes(v);
     gsp__unlink_locked(sh, v, GSP_CACHE_EVICTED, &g);
   }
-  pthread_mutex_unlock(&sh->lock);
-  gsp__graveyard_flush(c, &g);
+  gsp__shard_unlock(c, sh, &g);
   return freed;
 }
 
+/* Memory-pressure reclaim wants the memory back now, not at the next
+ * epoch: the evicted entries are freed before returning (bounded wait). */
 uint64_t gsp_cache_shrink(gsp_cache *c, uint64_t bytes) {
   if (c == NULL || bytes == 0 || c->cfg.strategy == GSP_CACHE_WEAK) return 0;
   uint64_t freed = 0, share = bytes / c->nshards + (bytes % c->nshards != 0);
@@ -670,5 +761,6 @@ uint64_t gsp_cache_shrink(gsp_cache *c, uint64_t bytes) {
       progress = progress || got > 0;
     }
   }
+  if (freed != 0) gsp__lf_reclaim_all(c);
   return freed;
 }

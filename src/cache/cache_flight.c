@@ -101,8 +101,9 @@ static bool hit_locked(gsp_cache *c, gsp__shard *sh, uint64_t h, const void *key
     return false;
   }
   gsp__count_hit_locked(sh, e);
-  atomic_fetch_add_explicit(&e->vb->refs, 1, memory_order_relaxed);
-  *out = (gsp_cache_ref *)e->vb;
+  gsp__vblock *vb = gsp__entry_vb(e);
+  gsp__vblock_pin(vb);
+  *out = (gsp_cache_ref *)vb;
   return true;
 }
 
@@ -141,8 +142,14 @@ int gsp_cache_get_or_compute(gsp_cache *c, const void *key, size_t klen,
   gsp__shard *sh = gsp__cache_shard(c, h);
   gsp__graveyard g = {0};
   int rv = GSP_OK;
+  gsp__vblock *vb = NULL;
+  gsp__lf_get q = {.pin = &vb};
   *out = NULL;
-  pthread_mutex_lock(&sh->lock);
+  if (gsp__lf_lookup(c, h, key, klen, &q) == GSP__LF_HIT) {
+    *out = (gsp_cache_ref *)vb;
+    return GSP_OK;
+  }
+  gsp__shard_lock(c, sh);
   gsp__flight *f = NULL;
   if (!hit_locked(c, sh, h, key, klen, &g, out)) {
     f = find_flight_locked(sh, h, key, klen);
@@ -154,8 +161,7 @@ int gsp_cache_get_or_compute(gsp_cache *c, const void *key, size_t klen,
       if (f == NULL) rv = GSP_ENOMEM;
     }
   }
-  pthread_mutex_unlock(&sh->lock);
-  gsp__graveyard_flush(c, &g);
+  gsp__shard_unlock(c, sh, &g);
   if (f != NULL) rv = lead_flight(c, sh, f, compute, user, opts, out);
   return rv;
 }

@@ -56,44 +56,84 @@ typedef struct gsp__pnode {
 typedef struct gsp__vblock {
   atomic_uint refs;
   uint32_t reserved;
-  size_t vlen;
-  unsigned char *data; /* vlen bytes inside the home allocation */
+  size_t vlen;        /* the bytes follow the home entry's key: gsp__vblock_data() */
+  uint64_t expire_ns; /* the expiry this value was put with (0 = never); it is the
+                         entry's expiry while the block is current, and lock-free
+                         readers see value and expiry as one immutable pair */
 } gsp__vblock;
 
+/* The link of memory waiting for its readers to leave (cache_lf.c). */
+typedef struct gsp__retired {
+  struct gsp__retired *next;
+  uint64_t tag; /* gsp__ebr_tag() at retirement */
+} gsp__retired;
+
 /* Keys up to this many bytes live inside the entry header. */
-#define GSP__KEY_INLINE 16u
+#define GSP__KEY_INLINE 8u
 
 /*
- * An entry. The first 64 bytes hold everything a lookup reads: chain link,
- * hash, length, a short key inline, the value pointer and the expiry; the
- * second 64 bytes what an eviction touches: policy node, chain back link
- * and the embedded value block's header
- * (or, for a WEAK entry, its link to the object). Then a long key (over
- * GSP__KEY_INLINE bytes), then the value bytes. One allocation per entry.
+ * An entry, 112 bytes of header. The first 64 bytes hold everything a
+ * lookup reads: chain link, hash, length, a short key inline, the value
+ * pointer and the embedded value block's header (or, for a WEAK entry, its
+ * link to the object); the next 48 what only writers touch: charge, policy
+ * node, chain back link. Then a long key (over GSP__KEY_INLINE bytes), then
+ * the value bytes, so a hit on an 8-byte key with a value of up to 16 bytes
+ * reads two cache lines of its entry. One allocation per entry.
+ *
+ * Lock-free readers (cache_lf.c) read hnext, hash, klen, the key and vb
+ * while writers hold the shard lock: hnext and vb are atomics written with
+ * release order; hash, klen and the key never change while the entry is
+ * reachable. Once unlinked, the policy node's space holds the retirement
+ * link (rn); hnext is left intact for readers still walking through.
  */
 struct gsp__entry {
-  gsp__entry *hnext; /* hash chain, under shard lock */
-  uint64_t hash;     /* XXH3 of the key */
-  uint32_t klen;
+  _Atomic(gsp__entry *) hnext;        /* hash chain; written under the shard lock */
+  uint64_t hash;                      /* XXH3 of the key */
+  uint32_t klen;                      /* */
   uint8_t linked;                     /* in the hash table (under shard lock) */
   uint8_t reason;                     /* why it left (gsp_cache_reason), once unlinked */
   uint8_t has_home;                   /* carries an embedded value block */
   unsigned char kin[GSP__KEY_INLINE]; /* the key when klen <= GSP__KEY_INLINE */
-  gsp__vblock *vb;                    /* current value; NULL for WEAK entries */
-  uint64_t expire_ns;                 /* 0 = never; absolute cache-clock time */
-  uint64_t charge;                    /* units counted against capacity */
-  gsp__pnode pn;                      /* policy state */
-  gsp__entry **hpprev;                /* the link that points at this entry (O(1) unlink) */
+  _Atomic(gsp__vblock *) vb;          /* current value; NULL for WEAK entries */
   union {
     gsp__vblock hvb;        /* value entries (has_home): the home value block */
     struct gsp__weak *weak; /* WEAK entries (no home): the link to the object */
   };
-  unsigned char key[]; /* a long key, then the home value's bytes */
+  uint64_t charge; /* units counted against capacity */
+  union {
+    gsp__pnode pn;   /* policy state while linked */
+    gsp__retired rn; /* graveyard and retirement link once unlinked */
+  };
+  _Atomic(gsp__entry *) *hpprev; /* the link that points at this entry (O(1) unlink) */
+  unsigned char key[];           /* a long key, then the home value's bytes */
 };
+
+_Static_assert(offsetof(gsp__entry, charge) == 64, "a lookup reads one line of the header");
+_Static_assert(sizeof(gsp__entry) == 112, "entry header size");
+
+/* Bytes a long key takes before the value (0 for an inline key). */
+static inline size_t gsp__long_key_bytes(size_t klen) {
+  return klen > GSP__KEY_INLINE ? (klen + 7u) & ~(size_t)7u : 0;
+}
 
 /* The entry a value block lives in. */
 static inline gsp__entry *gsp__vblock_home(const gsp__vblock *vb) {
   return (gsp__entry *)(void *)((const char *)vb - offsetof(gsp__entry, hvb));
+}
+
+/* The current value block; under the shard lock or in a read section. */
+static inline gsp__vblock *gsp__entry_vb(const gsp__entry *e) {
+  return atomic_load_explicit(&e->vb, memory_order_acquire);
+}
+
+static inline gsp__entry *gsp__entry_of_rn(gsp__retired *r) {
+  return (gsp__entry *)(void *)((char *)r - offsetof(gsp__entry, rn));
+}
+
+/* A value block's bytes, after its home entry's key. */
+static inline unsigned char *gsp__vblock_data(const gsp__vblock *vb) {
+  gsp__entry *home = gsp__vblock_home(vb);
+  return home->key + gsp__long_key_bytes(home->klen);
 }
 
 static inline const unsigned char *gsp__entry_key(const gsp__entry *e) {

@@ -1,8 +1,9 @@
 /*
  * cache_stats.c - statistics snapshots, their JSON form, and strategy
  * names. Counters live per shard and change under the shard lock; a
- * snapshot takes each shard's lock in turn, so it is consistent per shard
- * and never torn, though not a global instant.
+ * snapshot takes each shard's lock in turn (applying the hits lock-free
+ * readers logged), so it is consistent per shard and never torn, though not
+ * a global instant.
  */
 #include <stdio.h>
 #include <strings.h>
@@ -14,6 +15,7 @@ void gsp_cache_stats_get(gsp_cache *c, gsp_cache_stats *out) {
   for (unsigned i = 0; i < c->nshards; i++) {
     gsp__shard *sh = &c->shards[i];
     pthread_mutex_lock(&sh->lock);
+    gsp__lf_drain_locked(c, sh, true); /* every logged hit is counted */
     out->hits += sh->st.hits;
     out->misses += sh->st.misses;
     out->insertions += sh->st.insertions;
@@ -35,6 +37,7 @@ void gsp_cache_stats_reset(gsp_cache *c) {
   for (unsigned i = 0; i < c->nshards; i++) {
     gsp__shard *sh = &c->shards[i];
     pthread_mutex_lock(&sh->lock);
+    gsp__lf_drain_locked(c, sh, true);
     sh->st = (gsp__shard_stats){0};
     pthread_mutex_unlock(&sh->lock);
   }

@@ -45,13 +45,13 @@ static gsp__entry *weak_entry_new(gsp_cache *c, const void *key, size_t klen, gs
     *rv = GSP_ENOMEM;
     return NULL;
   }
-  gsp__entry_account(c, e, opts);
   w->rc = obj;
   w->cache = c;
   w->entry = e;
+  e->weak = w; /* after the retain below, gsp__entry_free() undoes all of this */
+  gsp__entry_account(c, e, opts);
   gsp_rc_weak_retain(obj);
   *rv = gsp_rc_watch(obj, &w->watcher, on_object_dead, w);
-  e->weak = w; /* from here gsp__entry_free() undoes all of the above */
   if (*rv != GSP_OK) {
     gsp__entry_free(e);
     return NULL;

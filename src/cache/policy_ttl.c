@@ -24,7 +24,11 @@ typedef struct ttl_state {
   uint64_t seq;
 } ttl_state;
 
-static uint64_t deadline(const gsp__entry *e) { return e->expire_ns ? e->expire_ns : UINT64_MAX; }
+/* A TTL entry always holds a value; its current block carries the expiry. */
+static uint64_t deadline(const gsp__entry *e) {
+  uint64_t x = gsp__entry_vb(e)->expire_ns;
+  return x ? x : UINT64_MAX;
+}
 
 static bool before(const slot *a, const slot *b) {
   return a->deadline != b->deadline ? a->deadline < b->deadline : a->seq < b->seq;
