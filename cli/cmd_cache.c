@@ -112,12 +112,15 @@ static int do_stats(const opts *o, gsp_tier *t, const char *dir) {
         GSP_TIER_FORMAT_VERSION, (unsigned long long)l->entries, (unsigned long long)l->bytes,
         (unsigned long long)l->capacity, fsize);
   } else {
-    printf(
-        "cache      %s\nformat     %u\nentries    %llu\nbytes      %llu of %llu (%.1f%%)\n"
-        "file       %lld bytes\n",
-        dir, GSP_TIER_FORMAT_VERSION, (unsigned long long)l->entries, (unsigned long long)l->bytes,
-        (unsigned long long)l->capacity,
-        l->capacity ? 100.0 * (double)l->bytes / (double)l->capacity : 0.0, fsize);
+    printf("cache      %s\nformat     %u\nentries    %llu\n", dir, GSP_TIER_FORMAT_VERSION,
+           (unsigned long long)l->entries);
+    if (l->capacity) {
+      printf("bytes      %llu of %llu (%.1f%%)\n", (unsigned long long)l->bytes,
+             (unsigned long long)l->capacity, 100.0 * (double)l->bytes / (double)l->capacity);
+    } else { /* a Redis server without maxmemory */
+      printf("bytes      %llu (no bound)\n", (unsigned long long)l->bytes);
+    }
+    if (fsize >= 0) printf("file       %lld bytes\n", fsize);
   }
   return 0;
 }

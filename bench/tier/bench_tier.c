@@ -6,11 +6,15 @@
  *   l3-get   random gets of N entries (32-hex-digit content-hash keys,
  *            values of V bytes taken from real source files) that live only
  *            in L3: the tier (L1 of 16 entries, no L2, write-through; with
- *            and without promotion into L1) against raw LMDB on the same
- *            data (a reset read transaction renewed per get, mdb_get, the
- *            value copied into a malloc'd buffer, as the tier returns it)
- *            and a SQLite key-value table in WAL mode (prepared SELECT,
- *            blob copied). Target: tier >= 80% of raw LMDB.
+ *            and without promotion into L1; gsp_tier_get, which copies the
+ *            value out, and gsp_tier_get_view, which lends it in place)
+ *            against raw LMDB on the same data (a reset read transaction
+ *            renewed per get, mdb_get, the value copied into a malloc'd
+ *            buffer, as gsp_tier_get returns it; and, as a floor, mdb_get
+ *            alone, the value not read at all) and a SQLite key-value table
+ *            in WAL mode (prepared SELECT, blob copied). Every handle stays
+ *            open for the section. Ratios are of CPU time, to raw get+copy.
+ *            Target: tier >= 80% of raw LMDB.
  *   sync-put new entries one at a time with data on disk when the call
  *            returns: tier (SYNC, write-through), raw LMDB (a transaction
  *            per put, default flags = fsync on commit), SQLite WAL with

@@ -44,7 +44,9 @@
  * calling thread with no tier lock held.
  *
  * Ownership: values are copied in; values returned by get calls are
- * allocated with gsp_malloc and freed by the caller with gsp_free.
+ * allocated with gsp_malloc and freed by the caller with gsp_free; a
+ * borrowed value (gsp_tier_get_view) belongs to the tier and is the
+ * caller's to read until gsp_tier_view_release().
  */
 #ifndef GSPERF_TIER_H
 #define GSPERF_TIER_H
@@ -147,6 +149,33 @@ GSP_API int gsp_tier_put(gsp_tier *t, const void *key, size_t klen, const void *
  * a miss are returned (GSP_EIO, GSP_ENOMEM); a corrupt record is a miss.
  */
 GSP_API int gsp_tier_get(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen);
+/*
+ * Borrowed (zero-copy) get: the value is handed out where it lies, checked
+ * like every read, and stays valid and unchanged until
+ * gsp_tier_view_release(). An L1 hit pins the L1 entry; an L3 (LMDB) hit
+ * points into the memory-mapped database and keeps its read transaction
+ * open, so the bytes are never copied (an LZ4-compressed L3 record, an L2
+ * hit, a write-back hit and a Redis hit are decoded into a buffer the view
+ * owns). With promotion on, an L3 hit is still copied into L1.
+ *
+ * Returns 0 and fills *v (v->data is NULL when v->len is 0), GSP_ENOENT
+ * (v zeroed, nothing to release), or an error as gsp_tier_get(); GSP_EBUSY
+ * when every LMDB reader slot (510 per directory) is held by views.
+ *
+ * Ownership and threads: the view is the caller's; release it exactly once,
+ * from any thread, before gsp_tier_destroy(). Hold views briefly: an open
+ * LMDB view pins the snapshot it reads, so pages freed by later writes are
+ * not reused until it is released (a long-held view can fill the map).
+ * Counted in the statistics like gsp_tier_get().
+ */
+typedef struct gsp_tier_view {
+  const void *data; /* the value */
+  size_t len;       /* its length */
+  void *impl_[6];   /* private to the tier */
+} gsp_tier_view;
+GSP_API int gsp_tier_get_view(gsp_tier *t, const void *key, size_t klen, gsp_tier_view *v);
+/* End a view from gsp_tier_get_view(). NULL-safe; a zeroed view is a no-op. */
+GSP_API void gsp_tier_view_release(gsp_tier_view *v);
 GSP_API bool gsp_tier_contains(gsp_tier *t, const void *key, size_t klen);
 /* Remove from every level. Returns 0, GSP_ENOENT (nowhere), or an L3 error. */
 GSP_API int gsp_tier_delete(gsp_tier *t, const void *key, size_t klen);

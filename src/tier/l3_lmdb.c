@@ -33,6 +33,9 @@
  *
  * Reads use MDB_NOTLS read transactions kept, reset, in a small pool (under
  * rmu), renewed per read: no allocation and no reader-table search per get.
+ * A borrowed read (lm_view) keeps its transaction out of the pool until
+ * lm_unview(): the value stays valid in the map because the snapshot it
+ * belongs to is pinned (at most the environment's 510 readers at once).
  *
  * Opening checks the file before trusting it: an unknown or damaged file
  * (MDB_INVALID), a newer LMDB (MDB_VERSION_MISMATCH), a file shorter than
@@ -254,42 +257,90 @@ static int check_key(lmdb_l3 *l, size_t klen) {
   return GSP_OK;
 }
 
-/* Read, check and decode; `touch` records the read for LRU. */
-static int lm_read(gsp__l3 *b, const void *key, size_t klen, void **val, size_t *vlen,
-                   uint64_t *expire_ms, bool touch) {
-  lmdb_l3 *l = (lmdb_l3 *)b;
+static int lm_del(gsp__l3 *b, const void *key, size_t klen);
+
+/* A record found but not usable (damaged, or expired: st GSP_ENOENT):
+ * removed unless read-only; returns GSP_ECORRUPT or GSP_ENOENT. */
+static int lm_bad(lmdb_l3 *l, const void *key, size_t klen, int st) {
+  if (!l->readonly) lm_del(&l->base, key, klen);
+  if (st == GSP_ENOENT) return st;
+  gsp__l3_seterr(&l->base, "L3 %s: a record failed its check%s", l->path,
+                 l->readonly ? " (read-only: left in place)" : ", removed");
+  return GSP_ECORRUPT;
+}
+
+/* Find and check key's record in a read transaction, left open in *txn on
+ * success (the record in *rv points into the map); on failure the
+ * transaction is back in the pool and a bad record is dealt with. */
+static int lm_find(lmdb_l3 *l, const void *key, size_t klen, MDB_txn **txn, gsp__rec_view *rv) {
   int st = check_key(l, klen);
   if (st != GSP_OK) return st;
-  MDB_txn *txn;
-  int rc = rtxn_get(l, &txn);
+  int rc = rtxn_get(l, txn);
   if (rc != 0) {
     fail(l, rc, "read transaction");
     return map_err(rc);
   }
   MDB_val k = {klen, (void *)key}, v;
-  rc = mdb_get(txn, l->data, &k, &v);
-  gsp__rec_view rv;
-  if (rc == 0) {
-    st = gsp__rec_check(v.mv_data, v.mv_size, key, klen, &rv);
-    if (st == GSP_OK && rv.expire_ms != 0 && rv.expire_ms <= gsp__wall_ms()) st = GSP_ENOENT;
-    if (st == GSP_OK) st = gsp__rec_value(&rv, val, vlen);
-    if (st == GSP_OK) *expire_ms = rv.expire_ms;
-  } else {
-    st = map_err(rc);
+  rc = mdb_get(*txn, l->data, &k, &v);
+  if (rc != 0) {
+    rtxn_put(l, *txn);
     if (rc != MDB_NOTFOUND) fail(l, rc, "get");
+    return map_err(rc);
   }
+  st = gsp__rec_check(v.mv_data, v.mv_size, key, klen, rv);
+  if (st == GSP_OK && rv->expire_ms != 0 && rv->expire_ms <= gsp__wall_ms()) st = GSP_ENOENT;
+  if (st == GSP_OK) return st;
+  rtxn_put(l, *txn);
+  return lm_bad(l, key, klen, st);
+}
+
+/* Read, check and decode; `touch` records the read for LRU. */
+static int lm_read(gsp__l3 *b, const void *key, size_t klen, void **val, size_t *vlen,
+                   uint64_t *expire_ms, bool touch) {
+  lmdb_l3 *l = (lmdb_l3 *)b;
+  MDB_txn *txn;
+  gsp__rec_view rv = {0};
+  int st = lm_find(l, key, klen, &txn, &rv);
+  if (st != GSP_OK) return st;
+  st = gsp__rec_value(&rv, val, vlen);
   rtxn_put(l, txn);
-  if (st == GSP_OK) {
-    if (touch) touch_add(l, key, klen);
-  } else if (rc == 0 && st != GSP_ENOMEM) {
-    if (!l->readonly) b->ops->del(b, key, klen); /* damaged or expired: remove it */
-    if (st != GSP_ENOENT) {
-      gsp__l3_seterr(b, "L3 %s: a record failed its check%s", l->path,
-                     l->readonly ? " (read-only: left in place)" : ", removed");
-      st = GSP_ECORRUPT;
-    }
+  if (st == GSP_ECORRUPT) return lm_bad(l, key, klen, st);
+  if (st != GSP_OK) return st;
+  *expire_ms = rv.expire_ms;
+  if (touch) touch_add(l, key, klen);
+  return GSP_OK;
+}
+
+/* Borrow: a raw record's value is handed out in place, its read
+ * transaction kept open (pinning the snapshot) until lm_unview(); an LZ4
+ * record is decoded into v->buf and the transaction closed at once. */
+static int lm_view(gsp__l3 *b, const void *key, size_t klen, gsp__l3_view *v) {
+  lmdb_l3 *l = (lmdb_l3 *)b;
+  MDB_txn *txn;
+  gsp__rec_view rv = {0};
+  int st = lm_find(l, key, klen, &txn, &rv);
+  if (st != GSP_OK) return st;
+  v->expire_ms = rv.expire_ms;
+  v->len = rv.vlen;
+  if (rv.flags & GSP__REC_LZ4) {
+    size_t n;
+    st = gsp__rec_value(&rv, &v->buf, &n);
+    rtxn_put(l, txn);
+    if (st == GSP_ECORRUPT) return lm_bad(l, key, klen, st);
+    if (st != GSP_OK) return st;
+    v->data = v->buf;
+  } else {
+    v->data = rv.vlen ? rv.payload : NULL;
+    v->txn = txn;
   }
-  return st;
+  touch_add(l, key, klen);
+  return GSP_OK;
+}
+
+static void lm_unview(gsp__l3 *b, gsp__l3_view *v) {
+  if (v->txn) rtxn_put((lmdb_l3 *)b, v->txn);
+  gsp_free(v->buf);
+  v->txn = v->buf = NULL;
 }
 
 static int lm_get(gsp__l3 *b, const void *key, size_t klen, void **val, size_t *vlen,
@@ -505,6 +556,8 @@ static void lm_close(gsp__l3 *b) {
 
 static const gsp__l3_ops lmdb_ops = {
     .get = lm_get,
+    .view = lm_view,
+    .unview = lm_unview,
     .contains = lm_contains,
     .put_batch = lm_put_batch,
     .del = lm_del,

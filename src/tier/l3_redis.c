@@ -10,8 +10,10 @@
  *
  * Bound and eviction are the server's (maxmemory and maxmemory-policy): a
  * shared server is configured by whoever runs it, so l3_max_bytes and
- * l3_strategy do not apply here, and `bytes` in the stats is 0 (not
- * tracked). Durability is the server's too (RDB/AOF); sync is a no-op.
+ * l3_strategy do not apply here; the stats count entries and bytes (key +
+ * record, as for LMDB) with SCAN and a pipelined STRLEN per key, and the
+ * capacity is the server's maxmemory (0 if unbounded or not readable). Durability is the server's
+ * too (RDB/AOF); sync is a no-op.
  *
  * Connections. hiredis contexts are not thread-safe, so a small pool of
  * them (under mu) is shared: a call takes one (or connects a new one, with
@@ -257,8 +259,7 @@ static int unlink_batch(redis_l3 *r, redisReply *names, void *arg) {
 static int rd_clear(gsp__l3 *b) { return scan_all((redis_l3 *)b, unlink_batch, NULL); }
 
 typedef struct vstate {
-  bool count_only;
-  uint64_t good, bad, count;
+  uint64_t good, bad;
 } vstate;
 
 static int verify_batch(redis_l3 *r, redisReply *names, void *arg) {
@@ -266,8 +267,6 @@ static int verify_batch(redis_l3 *r, redisReply *names, void *arg) {
   for (size_t i = 0; i < names->elements; i++) {
     const char *name = names->element[i]->str;
     size_t nlen = names->element[i]->len;
-    vs->count++;
-    if (vs->count_only) continue;
     void *v = NULL;
     size_t n;
     uint64_t e;
@@ -291,10 +290,61 @@ static int rd_verify(gsp__l3 *b, bool repair, uint64_t *good, uint64_t *bad) {
   return st;
 }
 
+typedef struct istate {
+  uint64_t count, bytes;
+} istate;
+
+/* Count a SCAN batch and add up key + record sizes: one STRLEN per name,
+ * pipelined (one round trip per batch). A key gone meanwhile adds 0. */
+static int size_batch(redis_l3 *r, redisReply *names, void *arg) {
+  istate *is = arg;
+  redisContext *c;
+  int st = conn_get(r, &c);
+  if (st != GSP_OK) return st;
+  for (size_t i = 0; st == GSP_OK && i < names->elements; i++) {
+    const char *argv[2] = {"STRLEN", names->element[i]->str};
+    size_t lens[2] = {6, names->element[i]->len};
+    if (redisAppendCommandArgv(c, 2, argv, lens) != REDIS_OK) st = GSP_ENOMEM;
+  }
+  bool sound = st == GSP_OK;
+  for (size_t i = 0; sound && i < names->elements; i++) {
+    redisReply *rep = NULL;
+    if (redisGetReply(c, (void **)&rep) != REDIS_OK || rep == NULL) {
+      st = rfail(r, "stats", c->errstr[0] ? c->errstr : "no reply");
+      sound = false;
+    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
+      is->count++;
+      is->bytes += names->element[i]->len - PREFIX_LEN + (uint64_t)rep->integer;
+    }
+    freeReplyObject(rep);
+  }
+  conn_put(r, c, sound);
+  return st;
+}
+
+/* The server's maxmemory (0: unbounded, or CONFIG not allowed). */
+static uint64_t maxmemory(redis_l3 *r) {
+  const char *argv[3] = {"CONFIG", "GET", "maxmemory"};
+  size_t lens[3] = {6, 3, 9};
+  redisReply *rep;
+  if (command(r, 3, argv, lens, &rep) != GSP_OK) return 0;
+  uint64_t v = 0;
+  if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+      rep->element[1]->type == REDIS_REPLY_STRING)
+    v = strtoull(rep->element[1]->str, NULL, 10);
+  freeReplyObject(rep);
+  return v;
+}
+
+/* Entries and bytes (key + record, as LMDB counts them) of our keys, from a
+ * SCAN: exact for a quiet server, a close count while others write. */
 static void rd_info(gsp__l3 *b, uint64_t *entries, uint64_t *bytes, uint64_t *capacity) {
-  vstate vs = {.count_only = true};
-  *entries = scan_all((redis_l3 *)b, verify_batch, &vs) == GSP_OK ? vs.count : 0;
-  *bytes = *capacity = 0;
+  redis_l3 *r = (redis_l3 *)b;
+  istate is = {0};
+  bool ok = scan_all(r, size_batch, &is) == GSP_OK;
+  *entries = ok ? is.count : 0;
+  *bytes = ok ? is.bytes : 0;
+  *capacity = maxmemory(r);
 }
 
 static int rd_sync(gsp__l3 *b) {

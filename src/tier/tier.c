@@ -1,7 +1,9 @@
 /*
  * tier.c - the multi-level cache: read path, write path, demotion.
  *
- * Levels. L1 is a gsp_cache whose values are [u64 expiry wall ms][value];
+ * Levels. L1 is a gsp_cache whose values are [value][u64 expiry wall ms]
+ * (the expiry trails, so a buffer decoded from a lower level with
+ * GSP__REC_SLACK spare bytes goes into L1 as it is, with no extra copy);
  * L2 is a gsp_cache whose values are records (record.c, LZ4-compressed
  * when that shrinks them); L3 is a backend (l3_lmdb.c) storing records.
  * The expiry travels with the entry from level to level, so a per-put TTL
@@ -29,6 +31,13 @@
  * saves a copy. Demotions into L2 may evict from L2; those go on the same list, into L3 when L3
  * lacks the key.
  *
+ * Borrowed gets (gsp_tier_get_view) take the same path and lend instead of
+ * copying: an L1 hit lends the pinned L1 entry (a gsp_cache_ref), an L3
+ * hit of a backend with a view op lends the checked record in place (the
+ * backend keeps what makes it valid, e.g. LMDB's read transaction), and
+ * any other hit lends a decoded buffer the view owns. The view records
+ * which in its impl_ slots; gsp_tier_view_release() undoes exactly that.
+ *
  * Write-back. A put appends (key, record) to a batch; a full batch, an
  * explicit flush, a delete, and destroy write it to L3 in one transaction,
  * in order, under wbmu, so the newest value of a key is written last. Until
@@ -41,7 +50,7 @@
 
 #include "tier_int.h"
 
-#define L1_HDR 8u
+#define L1_TRAIL 8u /* the expiry after an L1 value */
 
 typedef struct demote {
   struct demote *next;
@@ -118,15 +127,14 @@ static void note_demote(gsp_tier *t, int to, const void *key, size_t klen, const
 void gsp__tier_l1_evicted(void *user, const void *key, size_t klen, const void *val, size_t vlen,
                           gsp_cache_reason reason) {
   gsp_tier *t = user;
-  if (reason != GSP_CACHE_EVICTED || vlen < L1_HDR) return;
+  if (reason != GSP_CACHE_EVICTED || vlen < L1_TRAIL) return;
   uint64_t exp;
-  memcpy(&exp, val, sizeof exp);
+  memcpy(&exp, (const uint8_t *)val + vlen - L1_TRAIL, sizeof exp);
   if (expired(exp)) return;
-  const uint8_t *v = (const uint8_t *)val + L1_HDR;
   if (t->l2) {
-    note_demote(t, GSP_TIER_L2, key, klen, v, vlen - L1_HDR, exp);
+    note_demote(t, GSP_TIER_L2, key, klen, val, vlen - L1_TRAIL, exp);
   } else if (t->wb) {
-    note_demote(t, GSP_TIER_L3, key, klen, v, vlen - L1_HDR, exp);
+    note_demote(t, GSP_TIER_L3, key, klen, val, vlen - L1_TRAIL, exp);
   }
 }
 
@@ -190,19 +198,28 @@ static void op_end(demote_ctx *ctx, demote_ctx *saved) {
 
 /* ---- one level at a time ---------------------------------------------------- */
 
+/* Put buf (vlen value bytes, then L1_TRAIL bytes of room) into L1. */
+static int l1_put_buf(gsp_tier *t, const void *key, size_t klen, uint8_t *buf, size_t vlen,
+                      uint64_t expire_ms) {
+  uint64_t t0 = gsp_now_ns();
+  memcpy(buf + vlen, &expire_ms, L1_TRAIL);
+  gsp_cache_put_opts o = {.no_expire = expire_ms == 0};
+  if (expire_ms != 0) {
+    uint64_t now = gsp__wall_ms();
+    o.ttl_ms = expire_ms > now ? expire_ms - now : 1;
+  }
+  int st = gsp_cache_put(t->l1, key, klen, buf, vlen + L1_TRAIL, &o);
+  gsp__tier_time(t, GSP_TIER_L1, 1, t0);
+  return st;
+}
+
 static int l1_put(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
                   uint64_t expire_ms) {
-  uint64_t t0 = gsp_now_ns();
-  uint8_t *buf = gsp_malloc(L1_HDR + vlen);
+  uint8_t *buf = gsp_malloc(vlen + L1_TRAIL);
   if (buf == NULL) return GSP_ENOMEM;
-  memcpy(buf, &expire_ms, L1_HDR);
-  if (vlen) memcpy(buf + L1_HDR, val, vlen);
-  uint64_t now = gsp__wall_ms();
-  gsp_cache_put_opts o = {.no_expire = expire_ms == 0,
-                          .ttl_ms = expire_ms > now ? expire_ms - now : 1};
-  int st = gsp_cache_put(t->l1, key, klen, buf, L1_HDR + vlen, &o);
+  if (vlen) memcpy(buf, val, vlen);
+  int st = l1_put_buf(t, key, klen, buf, vlen, expire_ms);
   gsp_free(buf);
-  gsp__tier_time(t, GSP_TIER_L1, 1, t0);
   return st;
 }
 
@@ -253,12 +270,12 @@ static int l1_get(gsp_tier *t, const void *key, size_t klen, void **val, size_t 
   if (st == GSP_OK) {
     size_t n;
     const uint8_t *v = gsp_cache_ref_value(r, &n);
-    *vlen = n - L1_HDR;
+    *vlen = n - L1_TRAIL;
     *val = NULL;
     if (*vlen > 0 && (*val = gsp_malloc(*vlen)) == NULL) {
       st = GSP_ENOMEM;
     } else if (*vlen > 0) {
-      memcpy(*val, v + L1_HDR, *vlen);
+      memcpy(*val, v, *vlen);
     }
     gsp_cache_ref_release(r);
   }
@@ -307,19 +324,47 @@ static int l3_get(gsp_tier *t, const void *key, size_t klen, void **val, size_t 
   return st;
 }
 
-/* ---- the read path ---------------------------------------------------------- */
-
-static void promote(gsp_tier *t, int from, const void *key, size_t klen, const void *val,
-                    size_t vlen, uint64_t expire_ms) {
-  atomic_fetch_add(&t->ctr[from].hits, 1);
-  if (from == GSP_TIER_L3 && t->cfg.no_promote) return; /* (the wb batch counts as L3) */
-  if (l1_put(t, key, klen, val, vlen, expire_ms) == GSP_OK)
-    atomic_fetch_add(&t->ctr[from].promotions, 1);
+/* L3 borrowed lookup (the backend has a view op); as l3_get otherwise. */
+static int l3_view(gsp_tier *t, const void *key, size_t klen, gsp__l3_view *lv, uint64_t *tk) {
+  int st = t->l3->ops->view(t->l3, key, klen, lv);
+  if (st == GSP_ECORRUPT || st == GSP_EFORMAT) {
+    atomic_fetch_add(&t->ctr[GSP_TIER_L3].corrupt, 1);
+    char m[512];
+    gsp__l3_geterr(t->l3, m, sizeof m);
+    gsp__tier_seterr(t, "%s", m);
+    st = GSP_ENOENT;
+  } else if (st != GSP_OK && st != GSP_ENOENT) {
+    l3_err(t, st);
+  }
+  *tk = gsp__tier_time(t, GSP_TIER_L3, 0, *tk);
+  return st;
 }
 
-/* Below L1, with the key's stripe lock held (or with nothing to promote). */
+/* ---- the read path ---------------------------------------------------------- */
+
+/* val: a gsp__rec_value() buffer (GSP__REC_SLACK spare bytes), NULL if empty. */
+static void promote(gsp_tier *t, int from, const void *key, size_t klen, void *val, size_t vlen,
+                    uint64_t expire_ms) {
+  atomic_fetch_add(&t->ctr[from].hits, 1);
+  if (from == GSP_TIER_L3 && t->cfg.no_promote) return; /* (the wb batch counts as L3) */
+  int st = val ? l1_put_buf(t, key, klen, val, vlen, expire_ms)
+               : l1_put(t, key, klen, NULL, 0, expire_ms);
+  if (st == GSP_OK) atomic_fetch_add(&t->ctr[from].promotions, 1);
+}
+
+/* An L3 hit borrowed in place: promotion copies it into L1. */
+static void promote_view(gsp_tier *t, const void *key, size_t klen, const gsp__l3_view *lv) {
+  atomic_fetch_add(&t->ctr[GSP_TIER_L3].hits, 1);
+  if (t->cfg.no_promote) return;
+  if (l1_put(t, key, klen, lv->data, lv->len, lv->expire_ms) == GSP_OK)
+    atomic_fetch_add(&t->ctr[GSP_TIER_L3].promotions, 1);
+}
+
+/* Below L1, with the key's stripe lock held (or with nothing to promote).
+ * With lv (a borrowed get) an L3 hit of a backend that can lend fills lv
+ * instead of *val. */
 static int lookup_below_locked(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen,
-                               uint64_t *tk) {
+                               uint64_t *tk, gsp__l3_view *lv) {
   uint64_t exp = 0;
   int st = GSP_ENOENT;
   if (t->l2) {
@@ -337,11 +382,32 @@ static int lookup_below_locked(gsp_tier *t, const void *key, size_t klen, void *
     if (st == GSP_OK) promote(t, GSP_TIER_L3, key, klen, *val, *vlen, exp);
     if (st != GSP_ENOENT) return st;
   }
-  if (t->l3) {
+  if (t->l3 && lv && t->l3->ops->view) {
+    st = l3_view(t, key, klen, lv, tk);
+    if (st == GSP_OK) promote_view(t, key, klen, lv);
+  } else if (t->l3) {
     st = l3_get(t, key, klen, val, vlen, &exp, tk);
     if (st == GSP_OK) promote(t, GSP_TIER_L3, key, klen, *val, *vlen, exp);
-    if (st == GSP_ENOENT) atomic_fetch_add(&t->ctr[GSP_TIER_L3].misses, 1);
   }
+  if (t->l3 && st == GSP_ENOENT) atomic_fetch_add(&t->ctr[GSP_TIER_L3].misses, 1);
+  return st;
+}
+
+/* After an L1 miss: the levels below, under the key's stripe lock unless
+ * nothing can move (no L2, no promotion). */
+static int lookup_below(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen,
+                        uint64_t *tk, gsp__l3_view *lv) {
+  atomic_fetch_add(&t->ctr[GSP_TIER_L1].misses, 1);
+  if (!t->l2 && !t->l3) return GSP_ENOENT;
+  if (t->l2 == NULL && t->cfg.no_promote)
+    return lookup_below_locked(t, key, klen, val, vlen, tk, lv);
+  demote_ctx ctx, *saved;
+  unsigned s = gsp__tier_stripe_of(key, klen);
+  op_begin(t, &ctx, &saved);
+  pthread_mutex_lock(&t->stripe[s]);
+  int st = lookup_below_locked(t, key, klen, val, vlen, tk, lv);
+  pthread_mutex_unlock(&t->stripe[s]);
+  op_end(&ctx, saved);
   return st;
 }
 
@@ -350,25 +416,8 @@ int gsp__tier_lookup(gsp_tier *t, const void *key, size_t klen, void **val, size
   if (count) atomic_fetch_add(&t->lookups, 1);
   uint64_t tk = gsp_now_ns();
   int st = l1_get(t, key, klen, val, vlen, &tk);
-  if (st == GSP_OK) {
-    atomic_fetch_add(&t->ctr[GSP_TIER_L1].hits, 1);
-    if (count) atomic_fetch_add(&t->hits, 1);
-    return st;
-  }
-  if (st != GSP_ENOENT) return st;
-  atomic_fetch_add(&t->ctr[GSP_TIER_L1].misses, 1);
-  if (!t->l2 && !t->l3) return st;
-  if (t->l2 == NULL && t->cfg.no_promote) {
-    st = lookup_below_locked(t, key, klen, val, vlen, &tk); /* nothing moves: no lock */
-  } else {
-    demote_ctx ctx, *saved;
-    unsigned s = gsp__tier_stripe_of(key, klen);
-    op_begin(t, &ctx, &saved);
-    pthread_mutex_lock(&t->stripe[s]);
-    st = lookup_below_locked(t, key, klen, val, vlen, &tk);
-    pthread_mutex_unlock(&t->stripe[s]);
-    op_end(&ctx, saved);
-  }
+  if (st == GSP_OK) atomic_fetch_add(&t->ctr[GSP_TIER_L1].hits, 1);
+  if (st == GSP_ENOENT) st = lookup_below(t, key, klen, val, vlen, &tk, NULL);
   if (st == GSP_OK && count) atomic_fetch_add(&t->hits, 1);
   return st;
 }
@@ -383,6 +432,59 @@ int gsp_tier_get(gsp_tier *t, const void *key, size_t klen, void **val, size_t *
   *val = NULL;
   *vlen = 0;
   return gsp__tier_lookup(t, key, klen, val, vlen, true);
+}
+
+/* impl_ of a gsp_tier_view: the tier, an L1 reference, an L3 loan (txn,
+ * buf), or a buffer the view owns. */
+enum { V_TIER, V_REF, V_TXN, V_L3BUF, V_BUF };
+
+int gsp_tier_get_view(gsp_tier *t, const void *key, size_t klen, gsp_tier_view *v) {
+  if (v) memset(v, 0, sizeof *v);
+  if (check_args(t, key, klen) != GSP_OK || v == NULL) return GSP_EINVAL;
+  atomic_fetch_add(&t->lookups, 1);
+  uint64_t tk = gsp_now_ns();
+  gsp_cache_ref *r;
+  int st = gsp_cache_get(t->l1, key, klen, &r);
+  tk = gsp__tier_time(t, GSP_TIER_L1, 0, tk);
+  if (st == GSP_OK) {
+    atomic_fetch_add(&t->ctr[GSP_TIER_L1].hits, 1);
+    size_t n;
+    v->data = gsp_cache_ref_value(r, &n);
+    v->len = n - L1_TRAIL;
+    v->impl_[V_REF] = r;
+  } else if (st == GSP_ENOENT) {
+    gsp__l3_view lv = {0};
+    void *buf = NULL;
+    st = lookup_below(t, key, klen, &buf, &v->len, &tk, &lv);
+    v->data = buf;
+    v->impl_[V_BUF] = buf;
+    if (st == GSP_OK && (lv.txn || lv.buf)) {
+      v->data = lv.data;
+      v->len = lv.len;
+      v->impl_[V_TXN] = lv.txn;
+      v->impl_[V_L3BUF] = lv.buf;
+    }
+  }
+  if (st != GSP_OK) {
+    memset(v, 0, sizeof *v);
+    return st;
+  }
+  if (v->len == 0) v->data = NULL;
+  v->impl_[V_TIER] = t;
+  atomic_fetch_add(&t->hits, 1);
+  return GSP_OK;
+}
+
+void gsp_tier_view_release(gsp_tier_view *v) {
+  if (v == NULL || v->impl_[V_TIER] == NULL) return;
+  gsp_tier *t = v->impl_[V_TIER];
+  if (v->impl_[V_REF]) gsp_cache_ref_release(v->impl_[V_REF]);
+  if (v->impl_[V_TXN] || v->impl_[V_L3BUF]) {
+    gsp__l3_view lv = {.txn = v->impl_[V_TXN], .buf = v->impl_[V_L3BUF]};
+    t->l3->ops->unview(t->l3, &lv);
+  }
+  gsp_free(v->impl_[V_BUF]);
+  memset(v, 0, sizeof *v);
 }
 
 bool gsp_tier_contains(gsp_tier *t, const void *key, size_t klen) {

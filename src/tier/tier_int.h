@@ -48,8 +48,13 @@ int gsp__rec_encode(const void *key, size_t klen, const void *val, size_t vlen, 
 /* Check a record: version, lengths, checksum and (if key != NULL) that it
  * carries `key`. Returns 0, GSP_EFORMAT (newer version) or GSP_ECORRUPT. */
 int gsp__rec_check(const void *rec, size_t rlen, const void *key, size_t klen, gsp__rec_view *v);
-/* The value of a checked record into a gsp_malloc'd buffer (NULL if empty).
- * Errors: GSP_ENOMEM, GSP_ECORRUPT (payload does not decompress). */
+/* The value of a checked record into a gsp_malloc'd buffer (NULL if empty)
+ * of vlen + GSP__REC_SLACK bytes: the spare bytes after the value let the
+ * tier promote the buffer into L1 (value + expiry trailer) without copying
+ * it once more. Errors: GSP_ENOMEM, GSP_ECORRUPT (payload does not
+ * decompress). */
+#define GSP__REC_SLACK 8u
+
 int gsp__rec_value(const gsp__rec_view *v, void **val, size_t *vlen);
 /* Wall-clock milliseconds since the epoch. */
 uint64_t gsp__wall_ms(void);
@@ -59,9 +64,21 @@ uint64_t gsp__wall_ms(void);
  * (gsp__rec_check) and decodes it; a record failing the check is deleted
  * and reported as GSP_ECORRUPT (the tier counts it as a miss). */
 typedef struct gsp__l3 gsp__l3;
+/* A borrowed L3 value: data points into the backend's storage (txn keeps it
+ * valid) or into buf (decoded, gsp_malloc'd); unview() ends it. */
+typedef struct gsp__l3_view {
+  const void *data;
+  size_t len;
+  uint64_t expire_ms;
+  void *txn;
+  void *buf;
+} gsp__l3_view;
 typedef struct gsp__l3_ops {
   int (*get)(gsp__l3 *b, const void *key, size_t klen, void **val, size_t *vlen,
              uint64_t *expire_ms);
+  /* Optional (NULL: borrowed gets copy through get()). v zeroed by the caller. */
+  int (*view)(gsp__l3 *b, const void *key, size_t klen, gsp__l3_view *v);
+  void (*unview)(gsp__l3 *b, gsp__l3_view *v);
   int (*contains)(gsp__l3 *b, const void *key, size_t klen);
   /* Store a batch of records (one transaction); rec NULL = delete key. */
   int (*put_batch)(gsp__l3 *b, size_t n, const void *const *keys, const size_t *klens,

@@ -350,6 +350,87 @@ static void test_strategies_periodic(void **st) {
   gsp_tier_destroy(t);
 }
 
+/* Check a view of key i: found, intact, version v. */
+static void view_ok(gsp_tier *t, unsigned i, unsigned v, int text, gsp_tier_view *out) {
+  char k[32];
+  int rv = gsp_tier_get_view(t, k, key_of(k, sizeof k, i), out);
+  if (rv != GSP_OK) fail_msg("view %u: %s: %s", i, gsp_err_name(rv), gsp_tier_errmsg(t));
+  assert_non_null(out->data);
+  assert_true(value_ok(out->data, out->len, i, text));
+  unsigned ki, vi;
+  assert_true(value_head(out->data, out->len, &ki, &vi));
+  assert_int_equal(vi, v);
+}
+
+/* Borrowed gets from every place a value can be: L3 in place (raw), L3
+ * decoded (LZ4), L1 pinned, L2 decoded; many held at once (more than the
+ * pool of read transactions); a view keeps its bytes while the key is
+ * overwritten; misses leave nothing to release. */
+static void test_views(void **st) {
+  (void)st;
+  gsp_tier_config c = {.l1_max_entries = 4,
+                       .l2_max_bytes = SIZE_MAX,
+                       .l3 = g_uri,
+                       .durability = GSP_TIER_NONE,
+                       .no_promote = true};
+  gsp_tier *t = make(c);
+  for (unsigned i = 0; i < 100; i++) put_i(t, i, 1, 4096 + i, (int)(i % 2));
+  gsp_tier_destroy(t);
+  t = make(c); /* L1 empty: everything is in L3 */
+  gsp_tier_view v[100];
+  for (unsigned i = 0; i < 100; i++) view_ok(t, i, 1, (int)(i % 2), &v[i]);
+  gsp_tier_stats s;
+  gsp_tier_stats_get(t, &s);
+  assert_int_equal(s.level[2].hits, 100);
+  assert_int_equal(s.level[2].promotions, 0);
+  assert_int_equal(s.lookups, 100);
+  /* overwrite key 0 while its view is held: the view keeps the old bytes */
+  put_i(t, 0, 2, 4096, 0);
+  assert_true(value_ok(v[0].data, v[0].len, 0, 0));
+  for (unsigned i = 0; i < 100; i++) gsp_tier_view_release(&v[i]);
+  gsp_tier_view_release(&v[0]); /* released views are zeroed: a no-op */
+  view_ok(t, 0, 2, 0, &v[0]);   /* now from L1 (the put) */
+  gsp_tier_view_release(&v[0]);
+  char k[32];
+  assert_int_equal(gsp_tier_get_view(t, "nope", 4, &v[0]), GSP_ENOENT);
+  assert_null(v[0].data);
+  gsp_tier_view_release(&v[0]);
+  assert_int_equal(gsp_tier_get_view(t, k, 0, &v[0]), GSP_EINVAL);
+  assert_int_equal(gsp_tier_put(t, "empty", 5, NULL, 0, NULL), GSP_OK);
+  assert_int_equal(gsp_tier_get_view(t, "empty", 5, &v[0]), GSP_OK);
+  assert_int_equal(v[0].len, 0);
+  assert_null(v[0].data);
+  gsp_tier_view_release(&v[0]);
+  gsp_tier_destroy(t);
+
+  /* compressed L3 records, with promotion into L1 and an L2 */
+  c.l3_compress = true;
+  c.no_promote = false;
+  c.l2_max_bytes = 64 * 1024;
+  t = make(c);
+  for (unsigned i = 0; i < 40; i++) put_i(t, i, 3, 2000, 1);
+  gsp_tier_destroy(t);
+  t = make(c);
+  for (unsigned i = 0; i < 40; i++) {
+    view_ok(t, i, 3, 1, &v[i]);
+    gsp_tier_view_release(&v[i]);
+  }
+  gsp_tier_stats_get(t, &s);
+  assert_int_equal(s.level[2].hits, 40);
+  assert_int_equal(s.level[2].promotions, 40);
+  /* L1 holds the last 4; the rest were demoted into L2 and are lent from there */
+  for (unsigned i = 40; i-- > 0;) {
+    view_ok(t, i, 3, 1, &v[i]);
+    gsp_tier_view_release(&v[i]);
+  }
+  gsp_tier_stats_get(t, &s);
+  assert_int_equal(s.level[2].hits, 40);
+  assert_true(s.level[1].hits > 0);
+  assert_true(s.level[0].hits > 0);
+  assert_int_equal(s.hits, 80);
+  gsp_tier_destroy(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
@@ -364,6 +445,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
       cmocka_unit_test_setup_teardown(test_get_or_compute, setup, teardown),
       cmocka_unit_test_setup_teardown(test_strategies_periodic, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_views, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,6 +77,12 @@ static void *churn(void *arg) {
     } else if (x % 3 == 0) {
       n = make_value(val, 100 + x % 300, sh, w->id * 100000 + r, 1);
       gsp_tier_put(w->t, k, kl, val, n, NULL);
+    } else if (x % 2 == 0) {
+      gsp_tier_view v; /* borrowed: must stay intact while others write */
+      if (gsp_tier_get_view(w->t, k, kl, &v) == GSP_OK) {
+        if (!value_ok(v.data, v.len, sh, 1)) atomic_fetch_add(w->bad, 1);
+        gsp_tier_view_release(&v);
+      }
     } else if (gsp_tier_get(w->t, k, kl, &got, &gl) == GSP_OK) {
       if (!value_ok(got, gl, sh, 1)) atomic_fetch_add(w->bad, 1);
       gsp_free(got);

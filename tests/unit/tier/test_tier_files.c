@@ -129,6 +129,38 @@ static void test_damaged_records(void **st) {
   gsp_tier_destroy(t);
 }
 
+/* The same damage met through borrowed gets: a bad record is never lent. */
+static void test_damaged_views(void **st) {
+  (void)st;
+  fill(10, 400);
+  tamper(damage_records);
+  gsp_tier *t = NULL;
+  gsp_tier_config c = {.l3 = g_uri, .l2_max_bytes = SIZE_MAX, .no_promote = true};
+  assert_int_equal(gsp_tier_create(&c, &t, NULL, 0), GSP_OK);
+  for (unsigned i = 0; i < 10; i++) {
+    char k[32];
+    gsp_tier_view v;
+    int rv = gsp_tier_get_view(t, k, key_of(k, sizeof k, i), &v);
+    if (i >= 3 && i <= 6) {
+      assert_int_equal(rv, GSP_ENOENT);
+      assert_null(v.data);
+      continue;
+    }
+    assert_int_equal(rv, GSP_OK);
+    assert_true(value_ok(v.data, v.len, i, 1));
+    gsp_tier_view_release(&v);
+  }
+  gsp_tier_stats s;
+  gsp_tier_stats_get(t, &s);
+  assert_int_equal(s.level[2].corrupt, 4);
+  assert_int_equal(s.level[2].hits, 6);
+  uint64_t good, bad;
+  assert_int_equal(gsp_tier_verify(t, false, &good, &bad), GSP_OK);
+  assert_int_equal(bad, 0); /* removed when met */
+  assert_int_equal(good, 6);
+  gsp_tier_destroy(t);
+}
+
 static void test_verify_repair(void **st) {
   (void)st;
   fill(10, 400);
@@ -285,6 +317,7 @@ static void test_unwritable_dir(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_damaged_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_damaged_views, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_repair, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),

@@ -114,6 +114,10 @@ static void test_basic(void **st) {
   gsp_tier_stats_get(t, &s);
   assert_int_equal(s.level[GSP_TIER_L3].hits, 50);
   assert_int_equal(s.level[GSP_TIER_L3].entries, 50);
+  /* bytes: key + record (32-byte header, key, raw value) per entry */
+  uint64_t want = 0;
+  for (unsigned i = 0; i < 50; i++) want += 2 * 12 + 32 + 100 + i % 200;
+  assert_int_equal(s.level[GSP_TIER_L3].bytes, want);
   char k[32];
   assert_int_equal(gsp_tier_delete(t, k, key_of(k, sizeof k, 7)), GSP_OK);
   assert_int_equal(get_i(t, 7), GSP_ENOENT);
