@@ -10,7 +10,9 @@
  * clock, all threads) and CPU nanoseconds per operation (process CPU time /
  * operations), medians over rounds.
  *
- * Subjects. gsperf: all seven strategies. Peers, written here as a host
+ * Subjects. gsperf: all seven strategies, and consistent hashing with
+ * bounded loads (hash_load_eps 0.25: a sum over the backends per pick).
+ * Peers, written here as a host
  * would write them (Debian packages no C load-balancing library):
  *   mutex-rr      round robin under a pthread mutex, with per-backend
  *                 active, success and latency-sum counters (what gsperf
@@ -80,9 +82,14 @@ typedef struct subject {
 
 /* ---- gsperf ------------------------------------------------------------------ */
 
+#define BOUNDED 100 /* setup argument: CONSISTENT_HASH with hash_load_eps 0.25 */
+
 static void *g_setup(int strategy) {
   gsp_balancer *b;
-  if (gsp_balance_create(&(gsp_balance_config){.strategy = strategy}, &b) != GSP_OK) abort();
+  gsp_balance_config cfg = {.strategy = strategy};
+  if (strategy == BOUNDED)
+    cfg = (gsp_balance_config){.strategy = GSP_BALANCE_CONSISTENT_HASH, .hash_load_eps = 0.25};
+  if (gsp_balance_create(&cfg, &b) != GSP_OK) abort();
   for (unsigned i = 0; i < NB; i++) {
     char name[32];
     snprintf(name, sizeof name, "backend-%u", i);
@@ -312,6 +319,7 @@ static unsigned make_subjects(subject *s) {
   unsigned n = 0;
   for (int st = GSP_BALANCE_ROUND_ROBIN; st <= GSP_BALANCE_LEAST_LATENCY; st++)
     s[n++] = (subject){gsp_balance_strategy_name(st), -1, g_setup, g_op, g_teardown, st};
+  s[n++] = (subject){"consistent_hash eps.25", -1, g_setup, g_op, g_teardown, BOUNDED};
   s[n++] = (subject){"mutex-rr", GSP_BALANCE_ROUND_ROBIN, m_setup, m_rr_op, m_teardown, 0};
   s[n++] =
       (subject){"mutex-swrr", GSP_BALANCE_WEIGHTED_ROUND_ROBIN, m_setup, m_swrr_op, m_teardown, 0};

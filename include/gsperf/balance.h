@@ -57,6 +57,17 @@
  *                         backend; the price is a table rebuild (about a
  *                         millisecond of CPU for M = 65537) on every change
  *                         of the live set.
+ *                         With hash_load_eps = eps > 0, bounded loads
+ *                         (Mirrokni, Thorup, Zadimoghaddam, 2018): a
+ *                         backend with active_i >= (1 + eps) * (A + 1) *
+ *                         w_i / W (A = tickets out) is full, and the key
+ *                         goes to the next backend in table order that is
+ *                         not. With one picking thread, every backend's
+ *                         active count stays <= ceil((1 + eps) * A *
+ *                         w_i / W) (the test checks it for eps 0.25 and
+ *                         1, equal and mixed weights); with no tickets
+ *                         out keys map exactly as plain Maglev. A pick
+ *                         then costs O(n) more (it sums the counts).
  *   LEAST_LATENCY         the live backend with the least
  *                         ewma * (active + 1) / w, where ewma is the
  *                         exponentially weighted moving average of the
@@ -85,14 +96,19 @@
  * gsp_balance_destroy must be the last call and must not race with others;
  * tickets not released by then are forgotten. Picks take no mutex: a pick
  * enters the reader side of the balancer's own reader-writer scheme (a
- * lock-prefixed add and subtract on one of 16 counter lines, chosen per
- * thread) and uses the strategy's atomics. A release takes no lock at all
- * (the ticket keeps its backend's memory alive), unless it changes the
- * backend's health. Changes of the backend set or of a backend's health
- * take the writer side, which waits for picks in flight and excludes new
- * ones for the time of a rebuild (O(table_size) for CONSISTENT_HASH,
- * O(W/g * n) for WRR). While a backend is DOWN without a probe, every pick
- * also reads the clock, to see whether its retry time has come.
+ * plain store to a counter line of the calling thread's shard; the writer
+ * side supplies the memory barrier with membarrier(2), or both sides use
+ * lock-prefixed operations where the kernel lacks it) and uses the
+ * strategy's atomics (ROUND_ROBIN and WRR: one fetch-add on a shared
+ * cursor). Ticket counts and outcome counters are kept per thread (16
+ * shards, updated without lock prefix) and summed on read. A release takes
+ * no lock at all (the ticket keeps its backend's memory alive), unless it
+ * changes the backend's health. Changes of the backend set or of a
+ * backend's health take the writer side, which waits for picks in flight
+ * and excludes new ones for the time of a rebuild (O(table_size) for
+ * CONSISTENT_HASH, O(W/g * n) for WRR). While a backend is DOWN without a
+ * probe, every pick also reads the clock, to see whether its retry time
+ * has come.
  *
  * Callbacks: the probe runs on the balancer's probe thread or on the thread
  * calling gsp_balance_health_check(), with no balancer lock held; it may
@@ -109,6 +125,8 @@
 #include <stdint.h>
 
 #include "gsperf/common.h"
+
+struct gsp_metrics;
 
 #ifdef __cplusplus
 extern "C" {
@@ -138,22 +156,34 @@ typedef struct gsp_balance_config {
                                  or half-open trial; 0 = 5000 */
   gsp_balance_probe_fn probe; /* NULL = timed half-open retry */
   void *probe_user;
-  uint64_t probe_interval_ms; /* with a probe: 0 = no thread of its own (the
-                                 host calls gsp_balance_health_check); > 0 =
-                                 a probe thread wakes this often */
-  double ewma_alpha;          /* LEAST_LATENCY weight of a new sample,
-                                 in (0, 1]; 0 = 0.3 */
-  uint32_t table_size;        /* CONSISTENT_HASH entries, a prime;
-                                 0 = 65537 */
-  gsp_clock clock;            /* time for retries and latencies; zero =
-                                 gsp_now_ns() */
+  uint64_t probe_interval_ms;  /* with a probe: 0 = no thread of its own (the
+                                  host calls gsp_balance_health_check); > 0 =
+                                  a probe thread wakes this often */
+  double ewma_alpha;           /* LEAST_LATENCY weight of a new sample,
+                                  in (0, 1]; 0 = 0.3 */
+  uint32_t table_size;         /* CONSISTENT_HASH entries, a prime;
+                                  0 = 65537 */
+  double hash_load_eps;        /* CONSISTENT_HASH: 0 = plain Maglev; > 0 =
+                                  bounded loads: no backend takes a pick
+                                  that would put it above
+                                  ceil((1 + eps) * its weighted share of the
+                                  tickets out); see the strategy list */
+  gsp_clock clock;             /* time for retries and latencies; zero =
+                                  gsp_now_ns() */
+  struct gsp_metrics *metrics; /* NULL = no export; else per-backend series
+                                  (gsp_balance_metrics_update); the registry
+                                  must outlive the balancer */
+  const char *metrics_name;    /* the "balancer" label value; NULL =
+                                  "default"; copied */
 } gsp_balance_config;
 
 typedef struct gsp_balancer gsp_balancer;
 
 /* Errors: GSP_EINVAL (cfg NULL, strategy unknown, ewma_alpha out of range,
- * table_size not a prime in [3, 2^24]), GSP_ENOMEM, GSP_ESYS (the probe
- * thread could not start). */
+ * table_size not a prime in [3, 2^24], hash_load_eps negative, NaN or
+ * above 1e6), GSP_EEXIST (a metrics family of the same name exists with
+ * another type or labels), GSP_ENOMEM, GSP_ESYS (the probe thread could
+ * not start). */
 GSP_API int gsp_balance_create(const gsp_balance_config *cfg, gsp_balancer **out);
 /* Stops the probe thread, frees everything. NULL-safe. */
 GSP_API void gsp_balance_destroy(gsp_balancer *b);
@@ -175,7 +205,9 @@ GSP_API const char *gsp_balance_errmsg(const gsp_balancer *b);
  */
 GSP_API int gsp_balance_add(gsp_balancer *b, const char *name, uint32_t weight, uint32_t *id);
 /* Remove a backend; its outstanding tickets then release with GSP_ENOENT
- * (its memory goes with the last of them). Errors: GSP_ENOENT. */
+ * (a release racing with the removal may still return GSP_OK). Its memory
+ * is freed once its tickets are back, at the latest by the next change of
+ * the set or by destroy. Errors: GSP_ENOENT. */
 GSP_API int gsp_balance_remove(gsp_balancer *b, uint32_t id);
 /* Errors: GSP_ENOENT, GSP_EINVAL (weight too large), GSP_ENOMEM (a larger
  * schedule could not be allocated; the old weight stays). */
@@ -264,6 +296,31 @@ GSP_API int gsp_balance_stats_get(gsp_balancer *b, uint32_t id, gsp_balance_stat
 /* Statistics of up to cap backends in id order; *n = backends in the set
  * (may exceed cap). */
 GSP_API void gsp_balance_stats_all(gsp_balancer *b, gsp_balance_stats *out, size_t cap, size_t *n);
+
+/* ---- metrics export ------------------------------------------------------ */
+
+/*
+ * With cfg.metrics set, every backend gets these series in the registry,
+ * labelled {balancer = cfg.metrics_name, backend = its name}:
+ *   gsperf_balance_picks_total            counter: picks (released or not)
+ *   gsperf_balance_failures_total         counter: releases with FAILURE
+ *   gsperf_balance_up                     gauge: 1 if UP, else 0 (DOWN,
+ *                                         HALF_OPEN, disabled, removed)
+ *   gsperf_balance_latency_ewma_seconds   gauge: the latency EWMA (unset
+ *                                         until a first sample)
+ * Picks and releases never touch the registry (they stay free of shared
+ * writes); gsp_balance_metrics_update() brings the series up to date from
+ * the statistics, adding to each counter what it gained since the last
+ * update. Call it before each scrape (or on a timer). The series are
+ * created by gsp_balance_add (which then fails with the registry's error:
+ * GSP_ENOMEM, GSP_ENOSPC, GSP_EEXIST if the families exist with other
+ * labels). A removed backend's series stay, with up = 0.
+ *
+ * Thread safety: gsp_balance_metrics_update may be called from any thread,
+ * concurrently with everything but destroy (updates are serialized).
+ * Errors: GSP_EINVAL (b NULL or no registry configured).
+ */
+GSP_API int gsp_balance_metrics_update(gsp_balancer *b);
 
 #ifdef __cplusplus
 }

@@ -4,4 +4,6 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/balance/balance.c
   ${PROJECT_SOURCE_DIR}/src/balance/view.c
   ${PROJECT_SOURCE_DIR}/src/balance/pick.c
-  ${PROJECT_SOURCE_DIR}/src/balance/health.c)
+  ${PROJECT_SOURCE_DIR}/src/balance/health.c
+  ${PROJECT_SOURCE_DIR}/src/balance/metrics.c
+  ${PROJECT_SOURCE_DIR}/src/balance/bounded.c)

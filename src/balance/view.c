@@ -50,6 +50,7 @@ int gsp__bal_view_grow_locked(gsp_balancer *b, uint32_t cap) {
   gsp__bal_view *v = &b->v;
   int rv = GSP_OK;
   v->live = grow(v->live, cap, sizeof *v->live, &rv);
+  v->lw = grow(v->lw, cap, sizeof *v->lw, &rv);
   v->half = grow(v->half, cap, sizeof *v->half, &rv);
   v->alias = grow(v->alias, cap, sizeof *v->alias, &rv);
   v->prob = grow(v->prob, cap, sizeof *v->prob, &rv);
@@ -71,8 +72,8 @@ int gsp__bal_table_alloc(gsp__bal_view *v, uint32_t size) {
 }
 
 void gsp__bal_view_free(gsp__bal_view *v) {
-  void *arrays[] = {v->live, v->half, v->sched, v->alias, v->prob, v->table, v->s_w,
-                    v->s_a,  v->s_b,  v->s_x,   v->s_y,   v->s_z,  v->s_p};
+  void *arrays[] = {v->live, v->lw,  v->half, v->sched, v->alias, v->prob, v->table,
+                    v->s_w,  v->s_a, v->s_b,  v->s_x,   v->s_y,   v->s_z,  v->s_p};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) gsp_free(arrays[i]);
   memset(v, 0, sizeof *v);
 }
@@ -89,6 +90,7 @@ static void fill_lists(gsp_balancer *b) {
     int st = atomic_load_explicit(&k->state, memory_order_relaxed);
     if (st == GSP_BALANCE_UP) {
       v->s_w[v->n] = k->weight;
+      v->lw[v->n] = k->weight;
       v->live[v->n++] = i;
     } else if (st == GSP_BALANCE_HALF_OPEN) {
       v->half[v->n_half++] = i;

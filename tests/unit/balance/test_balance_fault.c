@@ -6,6 +6,8 @@
  * only success or a clean GSP_ENOMEM, must keep its word after a failure
  * (a failed add leaves no backend behind, a failed reweight keeps the old
  * weight, a DOWN backend is never picked), and must free every block.
+ * Also with the metrics export on (series allocated at add) and bounded
+ * loads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "gsperf/balance.h"
+#include "gsperf/metrics.h"
 
 #include "../../support/fault_alloc.h"
 
@@ -70,10 +73,14 @@ static void reweight(gsp_balancer *b, const uint32_t *ids) {
   }
 }
 
-static bool life(gsp_balance_strategy s) {
+static bool life(gsp_balance_strategy s, gsp_metrics *m) {
   gsp_balancer *b = NULL;
-  gsp_balance_config cfg = {
-      .strategy = s, .fail_threshold = 2, .table_size = 1021, .clock = {fake_now, NULL}};
+  gsp_balance_config cfg = {.strategy = s,
+                            .fail_threshold = 2,
+                            .table_size = 1021,
+                            .clock = {fake_now, NULL},
+                            .metrics = m,
+                            .hash_load_eps = m != NULL ? 0.5 : 0};
   int rv = gsp_balance_create(&cfg, &b);
   ok_or_nomem(rv);
   if (rv != GSP_OK) return false;
@@ -91,6 +98,7 @@ static bool life(gsp_balance_strategy s) {
     ok_or_nomem(gsp_balance_set_enabled(b, ids[1], true));
   }
   pick_some(b, GSP_BALANCE_SUCCESS, UINT32_MAX);
+  if (m != NULL) assert_int_equal(gsp_balance_metrics_update(b), GSP_OK);
   gsp_balance_stats all[NB];
   size_t n;
   gsp_balance_stats_all(b, all, NB, &n);
@@ -100,7 +108,18 @@ static bool life(gsp_balance_strategy s) {
 }
 
 static gsp_balance_strategy g_strategy;
-static bool life_of_strategy(void) { return life(g_strategy); }
+static bool life_of_strategy(void) { return life(g_strategy, NULL); }
+
+/* The same with the metrics export (its series are allocated at add). */
+static bool life_with_metrics(void) {
+  gsp_metrics *m = NULL;
+  int rv = gsp_metrics_create(NULL, &m);
+  ok_or_nomem(rv);
+  if (rv != GSP_OK) return false;
+  bool done = life(g_strategy, m);
+  gsp_metrics_destroy(m);
+  return done;
+}
 
 static void run_all_faults(bool (*fn)(void)) {
   gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
@@ -125,9 +144,18 @@ static void test_faults_every_strategy(void **state) {
   }
 }
 
+static void test_faults_metrics(void **state) {
+  (void)state;
+  g_strategy = GSP_BALANCE_CONSISTENT_HASH; /* with bounded loads */
+  run_all_faults(life_with_metrics);
+  g_strategy = GSP_BALANCE_LEAST_CONNECTIONS;
+  run_all_faults(life_with_metrics);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_faults_every_strategy),
+      cmocka_unit_test(test_faults_metrics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
