@@ -4,25 +4,35 @@
  * and report: files, lines, symbols, edges, cycles, the most depended-on
  * files, time per stage, result-store hits, peak memory.
  *
- * A progress line (files, MB/s, ETA) is drawn on stderr only when stderr is
- * a terminal. The options that need the multi-level cache, the engine, the
- * server, the profiler or MPI are refused with exit 2 until those exist.
+ * The run goes through the optimization engine (gsperf/integration.h: CPU
+ * pool, reads on the I/O executor, every stage an engine function) with the
+ * persistent result store (gsperf/tier.h: L1, L2 LZ4, L3 LMDB in the cache
+ * directory), and the report adds the cache hit rates per level and the
+ * engine's optimization report. A progress line (files, MB/s, ETA) is drawn
+ * on stderr only when stderr is a terminal; --serve and --profile are in
+ * analyze_extras.c. --distributed (MPI) is refused with exit 2: not done.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "analyze_extras.h"
 #include "cmd.h"
 #include "gsperf/codegraph.h"
+#include "gsperf/integration.h"
+#include "gsperf/optimize.h"
+#include "gsperf/tier.h"
 
 #define MAX_INCLUDES 64
 #define MAX_TOP 1000
 
 typedef struct opts {
-  const char *dir, *db;
+  const char *dir, *db, *cache_dir, *serve, *port_file, *profile;
+  unsigned linger;
   const char *incs[MAX_INCLUDES];
   size_t nincs;
   unsigned jobs, top;
@@ -31,8 +41,9 @@ typedef struct opts {
 
 static void help(void) {
   printf(
-      "usage: gsperf analyze [DIR] [--db FILE] [--jobs N] [-I DIR]... [--no-cache]\n"
-      "                      [--top K] [--json]\n\n"
+      "usage: gsperf analyze [DIR] [--db FILE] [--jobs N] [-I DIR]... [--cache-dir DIR]\n"
+      "                      [--no-cache] [--top K] [--json] [--serve ADDR[:PORT]]\n"
+      "                      [--port-file FILE] [--serve-linger SECS] [--profile DIR]\n\n"
       "Walks DIR (default '.'; skips .git, honours .gitignore), parses every C\n"
       "and Python file with tree-sitter, resolves includes/imports and references,\n"
       "builds the file dependency graph and reports on it.\n\n"
@@ -40,11 +51,24 @@ static void help(void) {
       "  --jobs N, -j N     worker threads (default: the CPUs available)\n"
       "  -I DIR, --include DIR\n"
       "                     C include directory, relative to DIR or absolute (repeatable)\n"
-      "  --no-cache         parse every file (this build has no persistent result cache\n"
-      "                     yet, so every run is a cold run either way)\n"
+      "  --cache-dir DIR    persistent result cache (multi-level: memory, LZ4, LMDB in\n"
+      "                     DIR); default $XDG_CACHE_HOME/gsperf, else ~/.cache/gsperf.\n"
+      "                     A later run re-parses only files whose content changed and\n"
+      "                     reuses the resolution when no input changed\n"
+      "  --no-cache         no cache: parse and resolve everything, store nothing\n"
       "  --top K            most depended-on files to list (default 10)\n"
-      "  --json             print the report as JSON on stdout\n\n"
-      "Not available in this build: --cache-dir, --serve, --profile, --distributed.\n"
+      "  --json             print the report as JSON on stdout\n"
+      "  --serve ADDR[:PORT]\n"
+      "                     serve the dashboard and /metrics during the run (every\n"
+      "                     stage's histograms, cache hit rates per level); port 0 =\n"
+      "                     a free port, default 9464\n"
+      "  --port-file FILE   with --serve: write the port there once listening\n"
+      "  --serve-linger SECS\n"
+      "                     with --serve: keep serving this long after the report\n"
+      "  --profile DIR      CPU-profile the run (all threads); writes DIR/cpu.pb.gz,\n"
+      "                     cpu.collapsed, flame.svg, report.txt\n\n"
+      "Not available in this build: --distributed (the run uses local threads;\n"
+      "see docs/codegraph.md).\n"
       "Exit: 0 analyzed, 1 failed (the message names the file), 2 bad usage.\n");
 }
 
@@ -64,7 +88,7 @@ static int usage(const char *what, const char *arg) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-  static const char *const later[] = {"--cache-dir", "--serve", "--profile", "--distributed"};
+  static const char *const later[] = {"--distributed"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     for (size_t k = 0; k < sizeof later / sizeof *later; k++)
@@ -76,7 +100,19 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->no_cache = true;
     else if (strcmp(a, "--db") == 0 && v)
       o->db = v, i++;
-    else if ((strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0) && v) {
+    else if (strcmp(a, "--cache-dir") == 0 && v)
+      o->cache_dir = v, i++;
+    else if (strcmp(a, "--serve") == 0 && v)
+      o->serve = v, i++;
+    else if (strcmp(a, "--port-file") == 0 && v)
+      o->port_file = v, i++;
+    else if (strcmp(a, "--profile") == 0 && v)
+      o->profile = v, i++;
+    else if (strcmp(a, "--serve-linger") == 0 && v) {
+      if (!parse_uint(v, 0, 86400, &o->linger))
+        return usage("--serve-linger wants 0..86400, got", v);
+      i++;
+    } else if ((strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0) && v) {
       if (!parse_uint(v, 1, 1024, &o->jobs)) return usage("--jobs wants 1..1024, got", v);
       i++;
     } else if ((strcmp(a, "-I") == 0 || strcmp(a, "--include") == 0) && v) {
@@ -98,8 +134,16 @@ static int parse_args(int argc, char **argv, opts *o) {
   return 0;
 }
 
+typedef struct progress_ctx {
+  bool tty;
+  gsp_integration *ig;
+} progress_ctx;
+
+/* On a worker thread, every 100 ms: refresh the served gauges, draw the bar. */
 static void progress(void *user, const gsp_cg_progress *p) {
-  (void)user;
+  progress_ctx *pc = user;
+  gsp_integration_sync(pc->ig);
+  if (!pc->tty) return;
   double secs = (double)p->elapsed_ns / 1e9,
          mbs = secs > 0 ? (double)p->bytes_done / 1e6 / secs : 0;
   double eta = mbs > 0 ? (double)(p->bytes_total - p->bytes_done) / 1e6 / mbs : 0;
@@ -130,7 +174,60 @@ typedef struct report {
   long peak_kb;
   uint32_t top[MAX_TOP];
   size_t ntop;
+  bool cached; /* a result cache was used */
+  gsp_tier_stats ts;
+  char *opt_json; /* the engine's optimization report */
 } report;
+
+/* The cache directory: --cache-dir, $XDG_CACHE_HOME/gsperf, ~/.cache/gsperf. */
+static int cache_path(const opts *o, char *buf, size_t cap) {
+  const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  int n;
+  if (o->cache_dir)
+    n = snprintf(buf, cap, "%s", o->cache_dir);
+  else if (xdg && xdg[0] == '/')
+    n = snprintf(buf, cap, "%s/gsperf", xdg);
+  else if (home && home[0])
+    n = snprintf(buf, cap, "%s/.cache/gsperf", home);
+  else
+    n = snprintf(buf, cap, "/tmp/gsperf-cache-%ld", (long)getuid());
+  return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* mkdir -p path (the last component is made by the tier). */
+static void make_parents(char *path) {
+  for (char *p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+    *p = '\0';
+    (void)mkdir(path, 0755);
+    *p = '/';
+  }
+}
+
+/* The multi-level cache in the cache directory: L1 and L2 in memory, L3
+ * LMDB; write-back in batches (one LMDB transaction per 256 files), no
+ * fsync (a killed process loses nothing), and no promotion of L3 hits into
+ * L1, as one run reads each file's result once. */
+static int open_cache(const opts *o, gsp_tier **out) {
+  char dir[4096], uri[4200], err[512] = "";
+  if (cache_path(o, dir, sizeof dir) != 0) {
+    fprintf(stderr, "gsperf analyze: cache directory path too long\n");
+    return 1;
+  }
+  make_parents(dir);
+  snprintf(uri, sizeof uri, "lmdb:%s", dir);
+  gsp_tier_config tc = {.l3 = uri,
+                        .write_mode = GSP_TIER_WRITE_BACK,
+                        .durability = GSP_TIER_NONE,
+                        .no_promote = true,
+                        .l3_rebuild = true};
+  int rv = gsp_tier_create(&tc, out, err, sizeof err);
+  if (rv != GSP_OK) {
+    fprintf(stderr, "gsperf analyze: cache %s: %s\n(use --no-cache or --cache-dir DIR)\n", dir,
+            err[0] ? err : gsp_strerror(rv));
+    return 1;
+  }
+  return 0;
+}
 
 static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
   const gsp_cg_stats *s = &r->st;
@@ -162,13 +259,47 @@ static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
   }
   printf(
       "],\n \"stages_ms\": {\"walk\": %.3f, \"parse\": %.3f, \"resolve\": %.3f, "
-      "\"graph\": %.3f, \"store\": %.3f},\n",
-      ms(s->walk_ns), ms(s->parse_ns), ms(s->resolve_ns), ms(s->graph_ns), ms(r->store_ns));
+      "\"graph\": %.3f, \"store\": %.3f}, \"db_unchanged\": %s,\n",
+      ms(s->walk_ns), ms(s->parse_ns), ms(s->resolve_ns), ms(s->graph_ns), ms(r->store_ns),
+      s->db_unchanged ? "true" : "false");
   printf(
-      " \"workers\": %u, \"parsed\": %llu, \"cache\": {\"hits\": %llu, \"misses\": %llu}, "
-      "\"peak_rss_kb\": %ld}\n",
-      s->workers, (unsigned long long)s->parsed, (unsigned long long)s->cache_hits,
-      (unsigned long long)s->cache_misses, r->peak_kb);
+      " \"workers\": %u, \"parsed\": %llu, \"cache\": {\"enabled\": %s, \"hits\": %llu, "
+      "\"misses\": %llu, \"resolution_cached\": %s, \"levels\": [",
+      s->workers, (unsigned long long)s->parsed, r->cached ? "true" : "false",
+      (unsigned long long)s->cache_hits, (unsigned long long)s->cache_misses,
+      s->resolve_cached ? "true" : "false");
+  for (int l = 0; l < GSP_TIER_LEVELS; l++) {
+    const gsp_tier_level_stats *ls = &r->ts.level[l];
+    printf("%s{\"level\": %d, \"hits\": %llu, \"misses\": %llu, \"entries\": %llu}", l ? ", " : "",
+           l + 1, (unsigned long long)ls->hits, (unsigned long long)ls->misses,
+           (unsigned long long)ls->entries);
+  }
+  printf("]},\n \"peak_rss_kb\": %ld,\n \"optimization\": %s}\n", r->peak_kb,
+         r->opt_json ? r->opt_json : "null");
+}
+
+static double pct_of(uint64_t part, uint64_t whole) {
+  return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void print_cache_text(const report *r) {
+  const gsp_cg_stats *s = &r->st;
+  if (!r->cached) {
+    printf("  cache        off: %llu parsed\n", (unsigned long long)s->parsed);
+    return;
+  }
+  printf("  cache        %llu parsed, %llu from the cache (%.1f%%); resolution %s\n",
+         (unsigned long long)s->parsed, (unsigned long long)s->cache_hits,
+         pct_of(s->cache_hits, s->cache_hits + s->cache_misses),
+         s->resolve_cached ? "from the cache" : "computed");
+  static const char *const names[] = {"L1 memory", "L2 lz4", "L3 lmdb"};
+  for (int l = 0; l < GSP_TIER_LEVELS; l++) {
+    const gsp_tier_level_stats *ls = &r->ts.level[l];
+    printf("    %-10s hits %llu / %llu lookups reaching it (%.1f%%), %llu entries\n", names[l],
+           (unsigned long long)ls->hits,
+           (unsigned long long)ls->hits + (unsigned long long)ls->misses,
+           pct_of(ls->hits, ls->hits + ls->misses), (unsigned long long)ls->entries);
+  }
 }
 
 static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
@@ -202,40 +333,114 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
       " graph %.1f ms%s",
       ms(s->walk_ns), ms(s->parse_ns), secs > 0 ? (double)s->bytes / 1e6 / secs : 0.0, s->workers,
       ms(s->resolve_ns), ms(s->graph_ns), o->db ? "," : "\n");
-  if (o->db) printf(" store %.1f ms (%s)\n", ms(r->store_ns), o->db);
-  printf("  cache        %llu parsed; no persistent result cache in this build\n",
-         (unsigned long long)s->parsed);
+  if (o->db)
+    printf(" store %.1f ms (%s%s)\n", ms(r->store_ns), o->db,
+           s->db_unchanged ? ": unchanged, inputs are the same" : "");
+  print_cache_text(r);
   printf("  memory peak  %.1f MB RSS\n", (double)r->peak_kb / 1024.0);
+  char *text = NULL, err[256];
+  if (r->opt_json && gsp_opt_report_text(r->opt_json, &text, err, sizeof err) == GSP_OK)
+    printf("\n%s", text);
+  gsp_free(text);
 }
 
-static int analyze(const opts *o) {
-  gsp_cg *cg = NULL;
+/* The engine for `jobs` threads: jobs - 1 CPU workers and the caller. */
+static int open_engine(const opts *o, gsp_tier *tier, gsp_integration **out) {
+  unsigned jobs = o->jobs ? o->jobs : gsp_exec_default_workers();
+  gsp_opt_config ec = {.max_workers = jobs > 1 ? jobs - 1 : 1};
+  char err[512] = "";
+  int rv = gsp_integration_create(&(gsp_integration_config){.engine_cfg = &ec, .store = tier}, out,
+                                  err, sizeof err);
+  if (rv != GSP_OK) fprintf(stderr, "gsperf analyze: %s\n", err[0] ? err : gsp_strerror(rv));
+  return rv == GSP_OK ? 0 : 1;
+}
+
+static int run(const opts *o, gsp_integration *ig, gsp_cg **cg, report *r) {
+  progress_ctx pc = {.tty = isatty(STDERR_FILENO), .ig = ig};
   gsp_cg_config cfg = {.root = o->dir,
                        .include_dirs = o->incs,
                        .n_include_dirs = o->nincs,
                        .jobs = o->jobs,
-                       .no_cache = true,
-                       .progress = isatty(STDERR_FILENO) ? progress : NULL};
-  int rv = gsp_cg_create(&cfg, &cg);
-  if (rv == GSP_OK) rv = gsp_cg_run(cg);
-  report r = {.ntop = 0};
-  if (rv == GSP_OK && o->db) rv = gsp_cg_write_db(cg, o->db, &r.store_ns);
-  if (rv != GSP_OK) {
-    fprintf(stderr, "gsperf analyze: %s\n",
-            cg && gsp_cg_errmsg(cg)[0] ? gsp_cg_errmsg(cg) : gsp_strerror(rv));
-    gsp_cg_destroy(cg);
+                       .no_cache = o->no_cache,
+                       .progress = pc.tty || o->serve ? progress : NULL,
+                       .progress_user = &pc};
+  gsp_integration_apply(ig, &cfg);
+  if (o->jobs == 1) cfg.exec = NULL; /* the caller alone */
+  int rv = gsp_cg_create(&cfg, cg);
+  if (rv == GSP_OK) rv = gsp_cg_run(*cg);
+  if (rv == GSP_OK && o->db) rv = gsp_cg_write_db(*cg, o->db, &r->store_ns);
+  return rv;
+}
+
+static void finish_report(const opts *o, gsp_cg *cg, gsp_integration *ig, gsp_tier *tier,
+                          report *r) {
+  if (tier) {
+    (void)gsp_tier_flush(tier);
+    (void)gsp_tier_stats_get(tier, &r->ts);
+  }
+  gsp_integration_sync(ig);
+  if (gsp_opt_report_json(gsp_integration_engine(ig), &r->opt_json, NULL) != GSP_OK)
+    r->opt_json = NULL;
+  gsp_cg_stats_get(cg, &r->st);
+  r->ntop = gsp_cg_top_depended(cg, o->top, r->top);
+  struct rusage ru;
+  r->peak_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+/* What watches the run: the server and the profiler (either may be off). */
+typedef struct watchers {
+  analyze_serve srv;
+  gsp_prof *prof;
+} watchers;
+
+static int watch_start(const opts *o, gsp_integration *ig, watchers *w) {
+  *w = (watchers){.prof = NULL};
+  gsp_metrics *m = gsp_opt_metrics(gsp_integration_engine(ig));
+  if (o->serve && analyze_serve_start(&w->srv, o->serve, o->port_file, m) != 0) return 1;
+  if (o->profile && analyze_profile_start(&w->prof, o->profile) != 0) return 1;
+  return 0;
+}
+
+static int watch_stop(const opts *o, watchers *w, bool ok) {
+  int bad = w->prof ? analyze_profile_finish(w->prof, o->profile) : 0;
+  if (ok && o->serve && o->linger) {
+    fflush(stdout);
+    sleep(o->linger);
+  }
+  analyze_serve_stop(&w->srv);
+  return bad;
+}
+
+static int analyze(const opts *o) {
+  gsp_cg *cg = NULL;
+  gsp_tier *tier = NULL;
+  gsp_integration *ig = NULL;
+  watchers w = {.prof = NULL};
+  if (!o->no_cache && open_cache(o, &tier) != 0) return 1;
+  if (open_engine(o, tier, &ig) != 0) {
+    gsp_tier_destroy(tier);
     return 1;
   }
-  gsp_cg_stats_get(cg, &r.st);
-  r.ntop = gsp_cg_top_depended(cg, o->top, r.top);
-  struct rusage ru;
-  r.peak_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
-  if (o->json)
-    print_json(cg, o, &r);
-  else
-    print_text(cg, o, &r);
+  report r = {.cached = tier != NULL};
+  int rv = watch_start(o, ig, &w) == 0 ? run(o, ig, &cg, &r) : GSP_EINVAL;
+  if (rv == GSP_EINVAL && cg == NULL) {
+    /* the watchers said why */
+  } else if (rv != GSP_OK) {
+    fprintf(stderr, "gsperf analyze: %s\n",
+            cg && gsp_cg_errmsg(cg)[0] ? gsp_cg_errmsg(cg) : gsp_strerror(rv));
+  } else {
+    finish_report(o, cg, ig, tier, &r);
+    if (o->json)
+      print_json(cg, o, &r);
+    else
+      print_text(cg, o, &r);
+  }
+  if (watch_stop(o, &w, rv == GSP_OK) != 0) rv = rv ? rv : GSP_EIO;
+  gsp_free(r.opt_json);
   gsp_cg_destroy(cg);
-  return 0;
+  gsp_integration_destroy(ig);
+  gsp_tier_destroy(tier);
+  return rv == GSP_OK ? 0 : 1;
 }
 
 int gsp_cmd_analyze(int argc, char **argv) {

@@ -13,6 +13,12 @@
  *              graph (= `gsperf analyze DIR`, cold: no result store)
  *   analyze+db the same and gsp_cg_write_db, the SQLite file
  *              (= `gsperf analyze DIR --db FILE`)
+ *   engine     the run through the engine (integration.h: the engine's
+ *              CPU pool, reads on its I/O executor, every stage monitored),
+ *              no result store, with the SQLite file
+ *              (= `gsperf analyze DIR --no-cache --db FILE`)
+ *   engine+store  the same with the persistent result store written to a
+ *              fresh cache directory (= a cold `gsperf analyze DIR --db FILE`)
  *   ctags      `ctags -R` (universal-ctags, definitions only), one thread
  *
  * Each cell runs in a forked child so peak RSS (wait4's ru_maxrss) and
@@ -23,10 +29,17 @@
  * speedup under load while using 2x the CPU). The load average is printed
  * before and after.
  *
- * After the table, one child analyzes the tree twice through an
- * in-process result store (gsp_cache): cold, then warm (nothing parsed).
+ * After the table, the re-analysis sequence on a copy of the tree in /tmp,
+ * each run a separate process through the engine and one cache directory,
+ * as `gsperf analyze` runs would be: cold, warm (nothing changed), one file
+ * changed (a line appended), and cold again with reads on the workers
+ * changed (a line appended), nothing changed again, the same without the
+ * database, then (unless --no-io-rows) no cache with reads on the I/O
+ * executor and on the workers; with each run's stage times and hit rate.
+ * The database path stays the same across the sequence, as a user's
+ * --db FILE would. (--warm-only: only this sequence.)
  *
- * Run: bench_analyze [--rounds N] [--warm-only] [DIR...]   (default /usr/include and
+ * Run: bench_analyze [--rounds N] [--warm-only] [--no-io-rows] [DIR...]   (default /usr/include and
  * /usr/lib/python3.11; a DIR with an x86_64-linux-gnu/ subdirectory gets
  * it as an include directory, as a compiler would)
  */
@@ -48,6 +61,7 @@
 #include <unistd.h>
 
 #include "gsperf/codegraph.h"
+#include "gsperf/integration.h"
 
 const TSLanguage *tree_sitter_c(void);
 const TSLanguage *tree_sitter_python(void);
@@ -63,6 +77,7 @@ typedef struct file_ent {
 static file_ent *g_files;
 static size_t g_nfiles, g_cap, g_bytes;
 static const char *g_dir;
+static bool g_warm_only, g_io_rows = true;
 
 static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw) {
   (void)ftw;
@@ -135,29 +150,145 @@ static int run_bare(bool extract, unsigned jobs) {
   return j.defs > 0 ? 0 : 1;
 }
 
-/* Cold then warm through an in-process result store (gsp_cache): what a
- * second analysis of an unchanged tree costs when nothing is parsed. */
-static void warm_run(unsigned jobs) {
-  gsp_cache *cache = NULL;
-  if (gsp_cache_create(&(gsp_cache_config){.max_bytes = (size_t)4 << 30}, &cache) != GSP_OK) return;
-  double t[2];
-  uint64_t parsed[2];
-  for (int i = 0; i < 2; i++) {
-    gsp_cg *cg = NULL;
-    uint64_t t0 = gsp_now_ns();
-    gsp_cg_create(&(gsp_cg_config){.root = g_dir, .jobs = jobs, .results = cache}, &cg);
-    gsp_cg_run(cg);
-    t[i] = (double)(gsp_now_ns() - t0) / 1e9;
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct engine_run {
+  const char *root, *cache_dir; /* cache_dir NULL = no store */
+  const char *db;               /* database path; NULL = a temporary file */
+  unsigned jobs;
+  bool with_db, no_io, print;
+} engine_run;
+
+static void print_engine_run(const char *label, const gsp_cg_stats *st, gsp_integration *ig,
+                             double wall) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  gsp_opt_func_stats rd, ps;
+  gsp_integration_stage_stats(ig, GSP_CG_STAGE_READ, &rd);
+  gsp_integration_stage_stats(ig, GSP_CG_STAGE_PARSE, &ps);
+  uint64_t looked = st->cache_hits + st->cache_misses;
+  printf("%-14s %7.3f %7.2f %8.1f %7llu %8.2f%% %9.1f %9.1f %9.2f %10.2f %s\n", label, wall, cpu,
+         (double)ru.ru_maxrss / 1024.0, (unsigned long long)st->parsed,
+         looked ? 100.0 * (double)st->cache_hits / (double)looked : 0.0,
+         (double)rd.duration.sum / 1e6, (double)ps.duration.sum / 1e6, (double)st->parse_ns / 1e6,
+         (double)st->resolve_ns / 1e6, st->resolve_cached ? "cached" : "computed");
+}
+
+/* One `gsperf analyze` through the engine (in the calling process). */
+static int run_engine(const engine_run *er, const char *label) {
+  gsp_tier *tier = NULL;
+  char uri[4200], err[512] = "", db[128];
+  if (er->cache_dir) {
+    snprintf(uri, sizeof uri, "lmdb:%s", er->cache_dir);
+    gsp_tier_config tc = {.l3 = uri,
+                          .write_mode = GSP_TIER_WRITE_BACK,
+                          .durability = GSP_TIER_NONE,
+                          .no_promote = true};
+    if (gsp_tier_create(&tc, &tier, err, sizeof err) != GSP_OK) {
+      fprintf(stderr, "tier: %s\n", err);
+      return 1;
+    }
+  }
+  double t0 = now_s();
+  gsp_opt_config ec = {.max_workers = er->jobs > 1 ? er->jobs - 1 : 1};
+  gsp_integration *ig = NULL;
+  int rv = gsp_integration_create(
+      &(gsp_integration_config){.engine_cfg = &ec, .store = tier, .no_io = er->no_io}, &ig, err,
+      sizeof err);
+  gsp_cg *cg = NULL;
+  gsp_cg_config cfg = {.root = er->root, .jobs = er->jobs};
+  const char *incs[] = {"x86_64-linux-gnu"};
+  char inc[4200];
+  struct stat sb;
+  snprintf(inc, sizeof inc, "%s/x86_64-linux-gnu", er->root);
+  if (stat(inc, &sb) == 0 && S_ISDIR(sb.st_mode)) cfg.include_dirs = incs, cfg.n_include_dirs = 1;
+  if (rv == GSP_OK) {
+    gsp_integration_apply(ig, &cfg);
+    if (er->jobs == 1) cfg.exec = NULL;
+    rv = gsp_cg_create(&cfg, &cg);
+  }
+  snprintf(db, sizeof db, "/tmp/bench_analyze.%d.db", (int)getpid());
+  if (er->db) snprintf(db, sizeof db, "%s", er->db);
+  if (rv == GSP_OK) rv = gsp_cg_run(cg);
+  if (rv == GSP_OK && er->with_db) rv = gsp_cg_write_db(cg, db, NULL);
+  if (tier) gsp_tier_flush(tier);
+  if (rv != GSP_OK) fprintf(stderr, "engine: %s %s\n", cg ? gsp_cg_errmsg(cg) : "", err);
+  if (rv == GSP_OK && er->print) {
     gsp_cg_stats st;
     gsp_cg_stats_get(cg, &st);
-    parsed[i] = st.parsed;
-    gsp_cg_destroy(cg);
+    print_engine_run(label, &st, ig, now_s() - t0);
   }
+  if (er->db == NULL) unlink(db);
+  gsp_cg_destroy(cg);
+  gsp_integration_destroy(ig);
+  gsp_tier_destroy(tier);
+  return rv == GSP_OK ? 0 : 1;
+}
+
+static void engine_child(const engine_run *er, const char *label) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int rv = run_engine(er, label);
+    fflush(stdout);
+    _exit(rv);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) printf("%-14s FAILED\n", label);
+}
+
+/* Append a comment line to the first file of the copy (by walk order). */
+static int change_one_file(const char *copy) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s%s", copy, g_files[0].path + strlen(g_dir));
+  FILE *f = fopen(path, "a");
+  if (f == NULL) return -1;
+  fputs(g_files[0].lang == GSP_CG_LANG_PYTHON ? "\n# changed\n" : "\n/* changed */\n", f);
+  printf("(changed: %s)\n", path);
+  return fclose(f);
+}
+
+/* The re-analysis sequence on a copy of the tree (see the top comment). */
+static void reanalysis(unsigned jobs) {
+  char copy[64], cache[80], db[80], cmd[4400];
+  snprintf(copy, sizeof copy, "/tmp/bench_analyze.%d.tree", (int)getpid());
+  snprintf(cache, sizeof cache, "%s.cache", copy);
+  snprintf(db, sizeof db, "%s.db", copy);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s' && cp -R '%s' '%s'", copy, cache, db, g_dir,
+           copy);
+  if (system(cmd) != 0) {
+    printf("re-analysis: cannot copy %s to %s\n", g_dir, copy);
+    return;
+  }
+  printf("re-analysis through the engine, %u jobs, each run its own process, cache %s:\n", jobs,
+         cache);
+  printf("%-14s %7s %7s %8s %7s %9s %9s %9s %9s %10s %s\n", "run", "wall s", "cpu s", "peak MB",
+         "parsed", "hit rate", "read ms*", "file ms*", "parse ms", "resolve ms", "resolution");
+  engine_run er = {
+      .root = copy, .cache_dir = cache, .db = db, .jobs = jobs, .with_db = true, .print = true};
+  engine_child(&er, "cold");
+  engine_child(&er, "warm");
+  if (change_one_file(copy) == 0) engine_child(&er, "1 changed");
+  engine_child(&er, "warm again");
+  er.with_db = false;
+  engine_child(&er, "warm, no db");
+  if (!g_io_rows) goto out;
+  engine_run nocache = {.root = copy, .jobs = jobs, .with_db = true, .print = true};
+  engine_child(&nocache, "no-cache io");
+  nocache.no_io = true;
+  engine_child(&nocache, "no-cache sync");
+out:
   printf(
-      "in-process result store, %u jobs: cold %.2f s (%llu parsed), warm %.3f s (%llu parsed),"
-      " %.1fx\n",
-      jobs, t[0], (unsigned long long)parsed[0], t[1], (unsigned long long)parsed[1], t[0] / t[1]);
-  gsp_cache_destroy(cache);
+      "(* summed over files and threads: read = the read stage, file = store lookup or parse)\n");
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", copy, cache, db);
+  if (system(cmd) != 0) printf("cannot remove %s\n", copy);
 }
 
 static int run_analyze(unsigned jobs, bool with_db) {
@@ -191,8 +322,9 @@ static void exec_ctags(void) {
 
 /* ---- cells ---- */
 
-enum { M_TS, M_BARE, M_ANALYZE, M_ANALYZE_DB, M_CTAGS };
-static const char *const mode_name[] = {"ts-parse", "bare", "analyze", "analyze+db", "ctags -R"};
+enum { M_TS, M_BARE, M_ANALYZE, M_ANALYZE_DB, M_ENGINE, M_ENGINE_STORE, M_CTAGS };
+static const char *const mode_name[] = {"ts-parse", "bare",         "analyze", "analyze+db",
+                                        "engine",   "engine+store", "ctags -R"};
 
 typedef struct cell {
   int mode;
@@ -202,12 +334,6 @@ typedef struct cell {
   bool failed;
 } cell;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void run_cell(cell *c) {
   double t0 = now_s();
   pid_t pid = fork();
@@ -215,6 +341,16 @@ static void run_cell(cell *c) {
     if (c->mode == M_CTAGS) exec_ctags();
     if (c->mode == M_ANALYZE || c->mode == M_ANALYZE_DB)
       _exit(run_analyze(c->jobs, c->mode == M_ANALYZE_DB));
+    if (c->mode == M_ENGINE || c->mode == M_ENGINE_STORE) {
+      char cache[64], cmd[128];
+      snprintf(cache, sizeof cache, "/tmp/bench_analyze.%d.cache", (int)getpid());
+      engine_run er = {.root = g_dir, .jobs = c->jobs, .with_db = true};
+      if (c->mode == M_ENGINE_STORE) er.cache_dir = cache;
+      int rv = run_engine(&er, "");
+      snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+      if (system(cmd) != 0) rv = 1;
+      _exit(rv);
+    }
     _exit(run_bare(c->mode == M_BARE, c->jobs));
   }
   int status = 0;
@@ -252,18 +388,18 @@ static void print_load(const char *when) {
   printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
 }
 
-static bool g_warm_only;
-
 static void bench_dir(const char *dir, int rounds) {
   g_dir = dir;
   g_nfiles = g_bytes = 0;
   nftw(dir, collect, 64, FTW_PHYS);
   printf("\n== %s: %zu C/Python files, %.1f MB ==\n", dir, g_nfiles, (double)g_bytes / 1e6);
   print_load("before");
-  cell cells[] = {{.mode = M_TS, .jobs = 1},         {.mode = M_TS, .jobs = 2},
-                  {.mode = M_BARE, .jobs = 1},       {.mode = M_BARE, .jobs = 2},
-                  {.mode = M_ANALYZE, .jobs = 1},    {.mode = M_ANALYZE, .jobs = 2},
-                  {.mode = M_ANALYZE_DB, .jobs = 1}, {.mode = M_ANALYZE_DB, .jobs = 2},
+  cell cells[] = {{.mode = M_TS, .jobs = 1},           {.mode = M_TS, .jobs = 2},
+                  {.mode = M_BARE, .jobs = 1},         {.mode = M_BARE, .jobs = 2},
+                  {.mode = M_ANALYZE, .jobs = 1},      {.mode = M_ANALYZE, .jobs = 2},
+                  {.mode = M_ANALYZE_DB, .jobs = 1},   {.mode = M_ANALYZE_DB, .jobs = 2},
+                  {.mode = M_ENGINE, .jobs = 1},       {.mode = M_ENGINE, .jobs = 2},
+                  {.mode = M_ENGINE_STORE, .jobs = 1}, {.mode = M_ENGINE_STORE, .jobs = 2},
                   {.mode = M_CTAGS, .jobs = 1}};
   int nc = g_warm_only ? 0 : (int)(sizeof cells / sizeof *cells);
   for (int r = 0; r < rounds; r++)
@@ -276,26 +412,20 @@ static void bench_dir(const char *dir, int rounds) {
   double bare[3] = {0};
   for (int k = 0; k < nc; k++)
     if (cells[k].mode == M_BARE) bare[cells[k].jobs] = median(cells[k].cpu, cells[k].n);
-  printf("%-11s %4s %8s %8s %9s %11s %9s %12s\n", "pipeline", "jobs", "wall s", "cpu s", "MB/s",
+  printf("%-12s %4s %8s %8s %9s %11s %9s %12s\n", "pipeline", "jobs", "wall s", "cpu s", "MB/s",
          "MB/cpu-s", "peak MB", "cpu vs bare");
   for (int k = 0; k < nc; k++) {
     const cell *c = &cells[k];
     double w = median(c->wall, c->n), cpu = median(c->cpu, c->n), rss = median(c->rss_mb, c->n);
     double mb = (double)g_bytes / 1e6;
-    printf("%-11s %4u %8.2f %8.2f %9.2f %11.2f %9.1f", mode_name[c->mode], c->jobs, w, cpu, mb / w,
+    printf("%-12s %4u %8.2f %8.2f %9.2f %11.2f %9.1f", mode_name[c->mode], c->jobs, w, cpu, mb / w,
            cpu > 0 ? mb / cpu : 0, rss);
     if (c->mode != M_CTAGS && bare[c->jobs] > 0) printf(" %11.2fx", cpu / bare[c->jobs]);
     printf("%s\n", c->failed ? "  (FAILED)" : "");
   }
 warm:
   fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    warm_run(2);
-    fflush(stdout);
-    _exit(0);
-  }
-  waitpid(pid, NULL, 0);
+  reanalysis(2);
   for (size_t i = 0; i < g_nfiles; i++) free(g_files[i].path);
 }
 
@@ -307,6 +437,8 @@ int main(int argc, char **argv) {
       rounds = atoi(argv[++i]);
     else if (strcmp(argv[i], "--warm-only") == 0)
       g_warm_only = true;
+    else if (strcmp(argv[i], "--no-io-rows") == 0)
+      g_io_rows = false;
     else if (ndirs < 16)
       dirs[ndirs++] = argv[i];
   }

@@ -41,6 +41,7 @@
 #include "gsperf/cache.h"
 #include "gsperf/common.h"
 #include "gsperf/exec.h"
+#include "gsperf/tier.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -168,20 +169,54 @@ typedef struct gsp_cg_progress {
  */
 typedef void (*gsp_cg_progress_fn)(void *user, const gsp_cg_progress *p);
 
+/* Stages, as reported to the stage hook. */
+typedef enum gsp_cg_stage {
+  GSP_CG_STAGE_READ = 0,    /* one file read (per file) */
+  GSP_CG_STAGE_PARSE = 1,   /* one file's result: store lookup, else parse + extract + put */
+  GSP_CG_STAGE_IMPORTS = 2, /* import resolution, whole tree */
+  GSP_CG_STAGE_TYPES = 3,   /* reference binding (symbol resolution), whole tree */
+  GSP_CG_STAGE_GRAPH = 4,   /* file edges, components, order */
+  GSP_CG_STAGE_DB = 5,      /* gsp_cg_write_db */
+  GSP_CG_STAGES = 6
+} gsp_cg_stage;
+
+GSP_API const char *gsp_cg_stage_name(gsp_cg_stage s); /* "read", "parse", ... */
+
+/*
+ * Called when a stage (or, for READ and PARSE, one file's step) ends, with
+ * its wall time, status and whether the store answered it (PARSE: the
+ * result was found; IMPORTS/TYPES: the resolution was). READ and PARSE
+ * hooks run on worker threads, several at once; the rest on the thread
+ * that called gsp_cg_run / gsp_cg_write_db. No lock of the graph is held.
+ */
+typedef void (*gsp_cg_stage_fn)(void *user, gsp_cg_stage stage, uint64_t ns, int status,
+                                bool cached);
+
 typedef struct gsp_cg_config {
   const char *root;                /* directory to analyze; NULL = "." */
   const char *const *include_dirs; /* C include search path after the file's own
                                       directory, before the root; absolute or
                                       relative to root */
   size_t n_include_dirs;
-  unsigned jobs;         /* threads when exec is NULL: the caller plus jobs - 1
-                            pool workers (1 = no pool); 0 = the CPUs available */
-  gsp_exec *exec;        /* pool to run on (its workers and the caller); NULL =
-                            a private pool sized by `jobs` */
-  gsp_cache *results;    /* per-file results by content hash (the caller's
-                            cache survives across runs); NULL = a private one */
-  bool no_cache;         /* parse every file, store nothing */
-  size_t max_file_bytes; /* larger files are skipped; 0 = 16 MiB */
+  unsigned jobs;              /* threads when exec is NULL: the caller plus jobs - 1
+                                 pool workers (1 = no pool); 0 = the CPUs available */
+  gsp_exec *exec;             /* pool to run on (its workers and the caller); NULL =
+                                 a private pool sized by `jobs` */
+  gsp_cache *results;         /* per-file results by content hash (the caller's
+                                 cache survives across runs); NULL = none */
+  gsp_tier *store;            /* persistent store (the caller's multi-level cache,
+                                 e.g. L3 in a cache directory): per-file results by
+                                 content hash, and the resolution of a whole tree by
+                                 the hash of every path, content hash and include
+                                 directory; used instead of `results` when set.
+                                 Called from worker threads (the tier is thread-safe). */
+  bool no_cache;              /* parse every file, store nothing */
+  size_t max_file_bytes;      /* larger files are skipped; 0 = 16 MiB */
+  gsp_io *io;                 /* read files on this I/O executor: each worker reads its
+                                 next file there while it parses the current one;
+                                 NULL = read(2) on the worker */
+  gsp_cg_stage_fn stage_hook; /* NULL = none */
+  void *stage_user;
   gsp_cg_progress_fn progress;
   void *progress_user;
 } gsp_cg_config;
@@ -199,6 +234,9 @@ typedef struct gsp_cg_stats {
   uint64_t files_in_cycles;
   uint64_t parsed; /* files parsed in this run (the rest came from the cache) */
   uint64_t cache_hits, cache_misses;
+  bool resolve_cached; /* resolution came from the store (inputs unchanged) */
+  bool db_unchanged;   /* gsp_cg_write_db found the file already written from
+                          the same inputs and left it as it was */
   uint64_t walk_ns, parse_ns, resolve_ns, graph_ns;
   unsigned workers; /* threads that ran the parallel stages (pool workers + caller) */
 } gsp_cg_stats;
@@ -256,7 +294,11 @@ GSP_API int gsp_cg_impact(const gsp_cg *cg, size_t f, uint32_t **out, size_t *n)
 
 /*
  * Write the graph to a SQLite file at path (replaced atomically: written to
- * path.tmp, then renamed). Schema in docs/codegraph.md and db.c.
+ * path.tmp, then renamed). Schema in docs/codegraph.md and db.c. A file at
+ * path whose meta table says it was written by this gsperf version from the
+ * same root and the same inputs (every path, language, content hash and
+ * include directory) holds this very graph: it is left alone (stats
+ * db_unchanged).
  * Errors: GSP_EIO (with the SQLite message in errmsg), GSP_ENOMEM.
  */
 GSP_API int gsp_cg_write_db(gsp_cg *cg, const char *path, uint64_t *elapsed_ns);

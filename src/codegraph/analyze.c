@@ -31,7 +31,6 @@
 #include "cg_int.h"
 
 #define DEFAULT_MAX_FILE ((size_t)16 << 20)
-#define PROGRESS_EVERY_NS 100000000ull
 
 void gsp__cg_seterr(gsp_cg *cg, const char *fmt, ...) {
   va_list ap;
@@ -154,160 +153,6 @@ int gsp__cg_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn, void
 
 unsigned gsp__cg_threads(gsp_exec *ex) { return ex ? gsp_exec_workers(ex) + 1 : 1; }
 
-/* ---- parse stage ---- */
-
-typedef struct slot {
-  struct slot *next;
-  gsp_cg_parser *parser;
-  char *buf;
-  size_t cap;
-} slot;
-
-typedef struct parse_job {
-  gsp_cg *cg;
-  cg_store store;
-  bool use_store;
-  pthread_mutex_t mu;
-  slot *free_slots;
-  _Atomic uint64_t files_done, bytes_done, parsed, hits, misses, skipped, last_report;
-  atomic_flag reporting;
-  uint64_t start_ns;
-  int err;
-} parse_job;
-
-static int read_file(parse_job *j, slot *s, const cg_file *f, size_t *len) {
-  char path[4096];
-  if (snprintf(path, sizeof path, "%s/%s", j->cg->root, f->path) >= (int)sizeof path)
-    return GSP_EIO;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return GSP_EIO;
-  size_t want = (size_t)f->size + 1, n = 0;
-  if (want > s->cap) {
-    char *b = gsp_realloc(s->buf, want);
-    if (b == NULL) {
-      close(fd);
-      return GSP_ENOMEM;
-    }
-    s->buf = b, s->cap = want;
-  }
-  ssize_t r;
-  while (n < s->cap && (r = read(fd, s->buf + n, s->cap - n)) > 0) n += (size_t)r;
-  close(fd);
-  if (n >= s->cap) return GSP_EIO; /* grew while we read: skip it */
-  *len = n;
-  return GSP_OK;
-}
-
-static void make_key(const cg_file *f, const char *src, size_t len, uint8_t key[16]) {
-  XXH128_hash_t h = XXH3_128bits_withSeed(src, len, 0);
-  XXH128_canonical_t c;
-  XXH128_canonicalFromHash(&c, h);
-  memcpy((void *)f->hash, c.digest, 16);
-  /* the store key also names the language and the result format */
-  XXH128_hash_t k = XXH3_128bits_withSeed(c.digest, 16, (uint64_t)f->lang << 8 | CG_RESULT_VERSION);
-  XXH128_canonicalFromHash(&c, k);
-  memcpy(key, c.digest, 16);
-}
-
-static void report_progress(parse_job *j) {
-  gsp_cg *cg = j->cg;
-  if (cg->cfg.progress == NULL) return;
-  uint64_t now = gsp_now_ns(), last = atomic_load(&j->last_report);
-  if (now - last < PROGRESS_EVERY_NS ||
-      !atomic_compare_exchange_strong(&j->last_report, &last, now))
-    return;
-  if (atomic_flag_test_and_set(&j->reporting)) return;
-  gsp_cg_progress p = {atomic_load(&j->files_done), cg->nfiles, atomic_load(&j->bytes_done),
-                       cg->st.bytes, now - j->start_ns};
-  cg->cfg.progress(cg->cfg.progress_user, &p);
-  atomic_flag_clear(&j->reporting);
-}
-
-static int parse_one(parse_job *j, slot *s, cg_file *f) {
-  size_t len = 0;
-  int rv = f->size <= j->cg->cfg.max_file_bytes ? read_file(j, s, f, &len) : GSP_EIO;
-  if (rv == GSP_EIO) {
-    atomic_fetch_add(&j->skipped, 1);
-    return GSP_OK;
-  }
-  if (rv != GSP_OK) return rv;
-  uint8_t key[16];
-  make_key(f, s->buf, len, key);
-  if (j->use_store && j->store.get(j->store.user, key, &f->res) == GSP_OK) {
-    atomic_fetch_add(&j->hits, 1);
-  } else {
-    if (j->use_store) atomic_fetch_add(&j->misses, 1);
-    rv = gsp_cg_parse(s->parser, f->lang, s->buf, len, &f->res);
-    if (rv != GSP_OK) return rv;
-    atomic_fetch_add(&j->parsed, 1);
-    if (j->use_store) j->store.put(j->store.user, key, f->res); /* a failed put is a future miss */
-  }
-  atomic_fetch_add(&j->bytes_done, len);
-  atomic_fetch_add(&j->files_done, 1);
-  report_progress(j);
-  return GSP_OK;
-}
-
-static slot *take_slot(parse_job *j) {
-  pthread_mutex_lock(&j->mu);
-  slot *s = j->free_slots;
-  if (s) j->free_slots = s->next;
-  pthread_mutex_unlock(&j->mu);
-  if (s) return s;
-  s = gsp_calloc(1, sizeof *s);
-  if (s && gsp_cg_parser_create(&s->parser) != GSP_OK) gsp_free(s), s = NULL;
-  return s;
-}
-
-static void give_slot(parse_job *j, slot *s) {
-  pthread_mutex_lock(&j->mu);
-  s->next = j->free_slots;
-  j->free_slots = s;
-  pthread_mutex_unlock(&j->mu);
-}
-
-static int parse_range(void *user, size_t begin, size_t end) {
-  parse_job *j = user;
-  slot *s = take_slot(j);
-  if (s == NULL) return GSP_ENOMEM;
-  int rv = GSP_OK;
-  for (size_t i = begin; i < end && rv == GSP_OK; i++) {
-    rv = parse_one(j, s, &j->cg->files[i]);
-    if (rv != GSP_OK) gsp__cg_seterr(j->cg, "%s: %s", j->cg->files[i].path, gsp_strerror(rv));
-  }
-  give_slot(j, s);
-  return rv;
-}
-
-static int parse_stage(gsp_cg *cg, gsp_exec *ex) {
-  parse_job *j = gsp_calloc(1, sizeof *j);
-  if (j == NULL) return GSP_ENOMEM;
-  j->cg = cg;
-  j->reporting = (atomic_flag)ATOMIC_FLAG_INIT;
-  pthread_mutex_init(&j->mu, NULL);
-  j->use_store = !cg->cfg.no_cache && gsp__cg_store_open(cg->cfg.results, &j->store) == GSP_OK;
-  j->start_ns = gsp_now_ns();
-  size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 32 + 1) + 1;
-  if (grain > 16) grain = 16;
-  int rv = gsp__cg_for(ex, cg->nfiles, grain, parse_range, j);
-  for (slot *s = j->free_slots, *n; s; s = n) {
-    n = s->next;
-    gsp_cg_parser_destroy(s->parser);
-    gsp_free(s->buf);
-    gsp_free(s);
-  }
-  cg->st.parsed = j->parsed, cg->st.cache_hits = j->hits, cg->st.cache_misses = j->misses;
-  cg->st.files_skipped = j->skipped;
-  if (cg->cfg.progress) {
-    gsp_cg_progress p = {j->files_done, cg->nfiles, j->bytes_done, cg->st.bytes,
-                         gsp_now_ns() - j->start_ns};
-    cg->cfg.progress(cg->cfg.progress_user, &p);
-  }
-  pthread_mutex_destroy(&j->mu);
-  gsp_free(j);
-  return rv;
-}
-
 /* ---- run ---- */
 
 static int cmp_file(const void *a, const void *b) {
@@ -329,6 +174,33 @@ static void count_results(gsp_cg *cg) {
   }
 }
 
+/* Imports, file edges, references: from the store when the tree's inputs
+ * are unchanged, else computed (and stored). */
+static int resolve_stage(gsp_cg *cg, gsp_exec *ex) {
+  cg_store st;
+  const uint8_t *key = cg->inputs_key;
+  uint64_t t0 = gsp_now_ns();
+  gsp__cg_inputs_key(cg, cg->inputs_key);
+  bool stored = !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &st) == GSP_OK;
+  int rv = stored ? gsp__cg_resolution_load(cg, &st, key) : GSP_ENOENT;
+  if (rv == GSP_OK) {
+    cg->st.resolve_cached = true;
+    gsp__cg_hook(cg, GSP_CG_STAGE_IMPORTS, gsp_now_ns() - t0, rv, true);
+    gsp__cg_hook(cg, GSP_CG_STAGE_TYPES, 0, rv, true);
+    return gsp__cg_build_edges(cg);
+  }
+  if (rv != GSP_ENOENT) return rv;
+  rv = gsp__cg_resolve_imports(cg, ex);
+  if (rv == GSP_OK) rv = gsp__cg_build_edges(cg);
+  uint64_t t1 = gsp_now_ns();
+  gsp__cg_hook(cg, GSP_CG_STAGE_IMPORTS, t1 - t0, rv, false);
+  if (rv != GSP_OK) return rv;
+  rv = gsp__cg_bind_refs(cg, ex);
+  if (rv == GSP_OK && stored) gsp__cg_resolution_save(cg, &st, key);
+  gsp__cg_hook(cg, GSP_CG_STAGE_TYPES, gsp_now_ns() - t1, rv, false);
+  return rv;
+}
+
 static int run_stages(gsp_cg *cg, gsp_exec *ex) {
   uint64_t t0 = gsp_now_ns();
   int rv = gsp__cg_walk_tree(cg);
@@ -339,18 +211,17 @@ static int run_stages(gsp_cg *cg, gsp_exec *ex) {
   rv = gsp__cg_index_paths(cg);
   uint64_t t1 = gsp_now_ns();
   cg->st.walk_ns = t1 - t0;
-  if (rv == GSP_OK) rv = parse_stage(cg, ex);
+  if (rv == GSP_OK) rv = gsp__cg_parse_stage(cg, ex);
   uint64_t t2 = gsp_now_ns();
   cg->st.parse_ns = t2 - t1;
   if (rv != GSP_OK) return rv;
   count_results(cg);
-  rv = gsp__cg_resolve_imports(cg, ex);
-  if (rv == GSP_OK) rv = gsp__cg_build_edges(cg);
-  if (rv == GSP_OK) rv = gsp__cg_bind_refs(cg, ex);
+  rv = resolve_stage(cg, ex);
   uint64_t t3 = gsp_now_ns();
   cg->st.resolve_ns = t3 - t2;
   if (rv == GSP_OK) rv = gsp__cg_components(cg);
   cg->st.graph_ns = gsp_now_ns() - t3;
+  if (rv == GSP_OK) gsp__cg_hook(cg, GSP_CG_STAGE_GRAPH, cg->st.graph_ns, rv, false);
   return rv;
 }
 
@@ -381,6 +252,12 @@ int gsp_cg_run(gsp_cg *cg) {
 }
 
 /* ---- accessors ---- */
+
+const char *gsp_cg_stage_name(gsp_cg_stage s) {
+  static const char *const names[GSP_CG_STAGES] = {"read",  "parse", "imports",
+                                                   "types", "graph", "database"};
+  return (unsigned)s < GSP_CG_STAGES ? names[s] : "unknown";
+}
 
 void gsp_cg_stats_get(const gsp_cg *cg, gsp_cg_stats *out) { *out = cg->st; }
 size_t gsp_cg_nfiles(const gsp_cg *cg) { return cg->nfiles; }

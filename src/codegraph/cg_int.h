@@ -86,6 +86,10 @@ int32_t gsp__cg_add_def(cg_builder *b, uint32_t name, gsp_cg_def_kind k, uint32_
 void gsp__cg_add_ref(cg_builder *b, uint32_t name, uint32_t qual, gsp_cg_ref_kind k, uint32_t line,
                      int32_t scope);
 void gsp__cg_add_import(cg_builder *b, const cg_imp_rec *rec);
+/* Check buf[0,len) (from gsp_malloc) as gsp_cg_result_load does and, if it
+ * is sound, make it the result without a copy (*out takes buf). GSP_ECORRUPT
+ * leaves buf to the caller. */
+int gsp__cg_result_adopt(void *buf, size_t len, gsp_cg_result **out);
 /* Pack into a new result block. */
 int gsp__cg_builder_finish(cg_builder *b, gsp_cg_lang lang, bool has_error, uint32_t lines,
                            gsp_cg_result **out);
@@ -104,15 +108,19 @@ void gsp__cg_extract_py(const cg_lang_tab *t, const TSTree *tree, const char *sr
 /* ---- result store seam (store.c) ----
  * Per-file results by key (XXH3-128 of the content, seeded by language and
  * format version). get returns a new result or GSP_ENOENT; put copies the
- * bytes. Both are called from worker threads at once. */
+ * bytes. Both are called from worker threads at once. get_blob/put_blob
+ * (NULL when the store keeps only results) hold other values by key: the
+ * whole-tree resolution (resolve_cache.c). */
 typedef struct cg_store {
   int (*get)(void *user, const uint8_t key[16], gsp_cg_result **out);
   int (*put)(void *user, const uint8_t key[16], const gsp_cg_result *r);
-  void (*destroy)(void *user);
+  int (*get_blob)(void *user, const uint8_t key[16], void **val, size_t *len);
+  int (*put_blob)(void *user, const uint8_t key[16], const void *val, size_t len);
   void *user;
 } cg_store;
 
-int gsp__cg_store_open(gsp_cache *shared, cg_store *out);
+/* The store cfg names (store, else results); GSP_ENOENT when none. */
+int gsp__cg_store_open(const gsp_cg_config *cfg, cg_store *out);
 
 /* ---- the graph handle ---- */
 
@@ -148,6 +156,7 @@ struct gsp_cg {
   uint8_t *comp_cycle;
   size_t ncomp;
   gsp_cg_stats st;
+  uint8_t inputs_key[16]; /* gsp__cg_inputs_key, set by the resolve stage */
   bool ran;
   char err[512];
 };
@@ -163,11 +172,26 @@ int gsp__cg_index_paths(gsp_cg *cg);
 int gsp__cg_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn, void *user);
 /* Threads that run a gsp__cg_for: the pool's workers and the caller. */
 unsigned gsp__cg_threads(gsp_exec *ex);
+/* parse_stage.c: read, hash, look up or parse every file. */
+int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex);
+/* Tell the stage hook, if any. */
+static inline void gsp__cg_hook(const gsp_cg *cg, gsp_cg_stage s, uint64_t ns, int status,
+                                bool cached) {
+  if (cg->cfg.stage_hook) cg->cfg.stage_hook(cg->cfg.stage_user, s, ns, status, cached);
+}
 /* resolve.c */
 int gsp__cg_resolve_imports(gsp_cg *cg, gsp_exec *ex);
 int gsp__cg_bind_refs(gsp_cg *cg, gsp_exec *ex);
 /* graph.c */
 int gsp__cg_build_edges(gsp_cg *cg);
 int gsp__cg_components(gsp_cg *cg);
+/* resolve_cache.c: the hash of everything resolution reads (paths,
+ * languages, content hashes, include dirs, root package): the tree's inputs. */
+void gsp__cg_inputs_key(const gsp_cg *cg, uint8_t key[16]);
+/* The resolution of the whole tree by that key.
+ * load: GSP_OK with every imp_target/ref_target and the resolved counts
+ * filled, or GSP_ENOENT (nothing stored, or unusable). save: best effort. */
+int gsp__cg_resolution_load(gsp_cg *cg, const cg_store *st, const uint8_t key[16]);
+void gsp__cg_resolution_save(gsp_cg *cg, const cg_store *st, const uint8_t key[16]);
 
 #endif

@@ -3,7 +3,9 @@
  *
  * Schema (version 1; docs/codegraph.md has the column reference):
  *
- *   meta(key PRIMARY KEY, value)      schema_version, generator, root
+ *   meta(key PRIMARY KEY, value)      schema_version, generator, root, inputs
+ *                                     (hex XXH3-128 of every path, language,
+ *                                     content hash and include directory)
  *   files(id, path UNIQUE, lang, hash, bytes, lines, has_error, component, in_cycle)
  *   symbols(id, file_id, name, kind, line, parent_id)
  *   imports(id, file_id, module, name, alias, kind, level, line, target_file_id)
@@ -203,9 +205,17 @@ static int write_edges(writer *w, size_t f, uint64_t **keys, size_t *cap) {
   return rv;
 }
 
+static void inputs_hex(const gsp_cg *cg, char out[33]) {
+  for (size_t i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", cg->inputs_key[i]);
+}
+
 static int write_meta(writer *w) {
-  const char *kv[][2] = {
-      {"schema_version", "1"}, {"generator", "gsperf " GSP_VERSION_STRING}, {"root", w->cg->root}};
+  char hex[33];
+  inputs_hex(w->cg, hex);
+  const char *kv[][2] = {{"schema_version", "1"},
+                         {"generator", "gsperf " GSP_VERSION_STRING},
+                         {"root", w->cg->root},
+                         {"inputs", hex}};
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < sizeof kv / sizeof *kv; i++) {
     bind_text(w->st[ST_META], 1, kv[i][0]), bind_text(w->st[ST_META], 2, kv[i][1]);
@@ -254,9 +264,44 @@ static int open_db(writer *w, const char *tmp) {
   return rv;
 }
 
+/* The meta value of key in the database at path, into out ("" if none). */
+static void meta_value(sqlite3 *db, const char *key, char *out, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  out[0] = '\0';
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+}
+
+/* The file at path was written from the same inputs by this version. */
+static bool db_current(const gsp_cg *cg, const char *path) {
+  if (access(path, R_OK) != 0) return false;
+  sqlite3 *db = NULL;
+  char hex[33], v[4096];
+  bool same = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK;
+  inputs_hex(cg, hex);
+  meta_value(db, "inputs", v, sizeof v);
+  same = same && strcmp(v, hex) == 0;
+  meta_value(db, "generator", v, sizeof v);
+  same = same && strcmp(v, "gsperf " GSP_VERSION_STRING) == 0;
+  meta_value(db, "root", v, sizeof v);
+  same = same && strcmp(v, cg->root) == 0;
+  sqlite3_close(db);
+  return same;
+}
+
 int gsp_cg_write_db(gsp_cg *cg, const char *path, uint64_t *elapsed_ns) {
   if (cg == NULL || path == NULL || !cg->ran || cg->comp_of == NULL) return GSP_EINVAL;
   uint64_t t0 = gsp_now_ns();
+  cg->st.db_unchanged = db_current(cg, path);
+  if (cg->st.db_unchanged) {
+    if (elapsed_ns) *elapsed_ns = gsp_now_ns() - t0;
+    gsp__cg_hook(cg, GSP_CG_STAGE_DB, gsp_now_ns() - t0, GSP_OK, true);
+    return GSP_OK;
+  }
   writer w = {.cg = cg};
   size_t pl = strlen(path);
   char *tmp = gsp_malloc(pl + 5);
@@ -284,6 +329,8 @@ int gsp_cg_write_db(gsp_cg *cg, const char *path, uint64_t *elapsed_ns) {
 out:
   gsp_free(tmp);
   gsp_free(w.sym_base);
-  if (elapsed_ns) *elapsed_ns = gsp_now_ns() - t0;
+  uint64_t ns = gsp_now_ns() - t0;
+  if (elapsed_ns) *elapsed_ns = ns;
+  gsp__cg_hook(cg, GSP_CG_STAGE_DB, ns, rv, false);
   return rv;
 }

@@ -32,6 +32,8 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/codegraph/extract_py.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/parser.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/store.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/parse_stage.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_cache.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/walk.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/analyze.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_imports.c
@@ -44,7 +46,7 @@ list(APPEND GSP_PRIVATE_LIBS ${TREESITTER_LIBRARIES} ${SQLITE3_LIBRARIES})
 list(APPEND GSP_PRIVATE_INCLUDES ${TREESITTER_INCLUDE_DIRS} ${SQLITE3_INCLUDE_DIRS})
 list(APPEND GSP_PC_REQUIRES tree-sitter sqlite3)
 
-list(APPEND GSP_CLI_SOURCES cli/cmd_analyze.c cli/cmd_query.c)
+list(APPEND GSP_CLI_SOURCES cli/cmd_analyze.c cli/analyze_extras.c cli/cmd_query.c)
 list(APPEND GSP_CLI_VERBS
   "analyze|gsp_cmd_analyze|build the code graph of a source tree and report on it"
   "query|gsp_cmd_query|answer questions from a code-graph database")

@@ -5,6 +5,7 @@
 set -eu
 gsperf=$1 fixture=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
+export XDG_CACHE_HOME="$work/xdg" # the cache goes there, not into $HOME
 fail() { echo "cli_analyze: $*" >&2; exit 1; }
 expect_rc() { want=$1; shift; rc=0; "$@" > "$work/out" 2> "$work/err" || rc=$?;
   [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $(cat "$work/err")"; }
@@ -24,7 +25,9 @@ expect_rc 0 "$gsperf" analyze "$fixture" --json
 grep -q '"files": 17' "$work/out" || fail "--json: $(cat "$work/out")"
 
 expect_rc 2 "$gsperf" analyze --bogus
-expect_rc 2 "$gsperf" analyze "$fixture" --serve 127.0.0.1:0
+expect_rc 2 "$gsperf" analyze "$fixture" --distributed
+grep -q "distributed" "$work/err" || fail "--distributed: no reason given"
+expect_rc 2 "$gsperf" analyze "$fixture" --serve-linger x
 expect_rc 2 "$gsperf" analyze "$fixture" --jobs 0
 expect_rc 1 "$gsperf" analyze "$work/nonexistent"
 expect_rc 1 "$gsperf" query "$work/g.db" rdeps no/such.h

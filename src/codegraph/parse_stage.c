@@ -1,0 +1,251 @@
+/*
+ * parse_stage.c - the parse stage of gsp_cg_run: for every file, read it,
+ * hash it (XXH3-128), look its result up in the result store, else parse
+ * and extract it (one gsp_cg_parser per worker) and put the result into
+ * the store. gsp_exec_parallel_for over the files, in chunks.
+ *
+ * Reads: with an I/O executor (gsp_cg_config.io) a worker reads ahead: it
+ * submits the read of the next file of its chunk (gsp_io_read_file into
+ * the slot's other buffer) before it hashes and parses the current one, so
+ * the read's blocking overlaps the parse. Without one, read(2) on the
+ * worker. Either way a file that cannot be read, or grew beyond its walked
+ * size meanwhile, is skipped and counted, never an error.
+ *
+ * Data: a slot (free list, one per concurrently running chunk) holds a
+ * parser and two read buffers that grow to the largest file seen and are
+ * reused; the source text lives only there. Nothing is allocated per file
+ * but the result.
+ *
+ * Invariants: a buffer with a read in flight is touched by nobody until
+ * that read's future completes; a chunk waits for its read-ahead before it
+ * returns its slot, on every path.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "cg_int.h"
+
+#define PROGRESS_EVERY_NS 100000000ull
+#define PATH_CAP 4096
+
+typedef struct slot {
+  struct slot *next;
+  gsp_cg_parser *parser;
+  char *buf[2];
+  size_t cap[2];
+} slot;
+
+typedef struct parse_job {
+  gsp_cg *cg;
+  cg_store store;
+  bool use_store;
+  pthread_mutex_t mu;
+  slot *free_slots;
+  _Atomic uint64_t files_done, bytes_done, parsed, hits, misses, skipped, last_report;
+  atomic_flag reporting;
+  uint64_t start_ns;
+} parse_job;
+
+/* One read of one file into one of the slot's buffers. */
+typedef struct pending {
+  gsp_io_read req;
+  gsp_exec_future *fu;
+  char path[PATH_CAP];
+  uint64_t t0, t_done; /* submitted; finished (stamped on the I/O thread) */
+  int status;          /* when no future: the read's outcome */
+  size_t len;
+} pending;
+
+static int grow(slot *s, int which, size_t want) {
+  if (want <= s->cap[which]) return GSP_OK;
+  char *b = gsp_realloc(s->buf[which], want);
+  if (b == NULL) return GSP_ENOMEM;
+  s->buf[which] = b, s->cap[which] = want;
+  return GSP_OK;
+}
+
+static int sync_read(const char *path, char *buf, size_t cap, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return GSP_EIO;
+  size_t n = 0;
+  ssize_t r;
+  while (n < cap && (r = read(fd, buf + n, cap - n)) > 0) n += (size_t)r;
+  close(fd);
+  if (n >= cap) return GSP_ERANGE; /* grew while we read */
+  *len = n;
+  return GSP_OK;
+}
+
+static void read_done(gsp_io_read *req, void *user) {
+  (void)req;
+  ((pending *)user)->t_done = gsp_now_ns();
+}
+
+/* Start reading f into buffer `which`: on the I/O executor, else now. */
+static void start_read(parse_job *j, slot *s, const cg_file *f, int which, pending *p) {
+  gsp_cg *cg = j->cg;
+  p->fu = NULL, p->len = 0, p->t0 = gsp_now_ns(), p->t_done = 0;
+  p->status = f->size > cg->cfg.max_file_bytes ? GSP_EIO : grow(s, which, (size_t)f->size + 1);
+  if (p->status == GSP_OK &&
+      snprintf(p->path, sizeof p->path, "%s/%s", cg->root, f->path) >= (int)sizeof p->path)
+    p->status = GSP_EIO;
+  if (p->status != GSP_OK) return;
+  if (cg->cfg.io == NULL) {
+    p->status = sync_read(p->path, s->buf[which], s->cap[which], &p->len);
+    return;
+  }
+  p->req = (gsp_io_read){
+      .path = p->path, .buf = s->buf[which], .cap = s->cap[which], .done = read_done, .user = p};
+  if (gsp_io_read_file(cg->cfg.io, &p->req, &p->fu) != GSP_OK) { /* busy: read here */
+    p->fu = NULL;
+    p->status = sync_read(p->path, s->buf[which], s->cap[which], &p->len);
+  }
+}
+
+/* Wait for a read started by start_read; returns its status. */
+static int finish_read(const gsp_cg *cg, pending *p, size_t *len) {
+  if (p->fu != NULL) {
+    int res = GSP_OK;
+    gsp_exec_future_wait(p->fu, &res);
+    gsp_exec_future_release(p->fu);
+    p->fu = NULL;
+    p->status = p->req.status, p->len = p->req.len;
+  }
+  *len = p->len;
+  uint64_t end = p->t_done ? p->t_done : gsp_now_ns();
+  gsp__cg_hook(cg, GSP_CG_STAGE_READ, end - p->t0, p->status, false);
+  return p->status;
+}
+
+static void make_key(const cg_file *f, const char *src, size_t len, uint8_t key[16]) {
+  XXH128_hash_t h = XXH3_128bits_withSeed(src, len, 0);
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, h);
+  memcpy((void *)f->hash, c.digest, 16);
+  /* the store key also names the language and the result format */
+  XXH128_hash_t k = XXH3_128bits_withSeed(c.digest, 16, (uint64_t)f->lang << 8 | CG_RESULT_VERSION);
+  XXH128_canonicalFromHash(&c, k);
+  memcpy(key, c.digest, 16);
+}
+
+static void report_progress(parse_job *j) {
+  gsp_cg *cg = j->cg;
+  if (cg->cfg.progress == NULL) return;
+  uint64_t now = gsp_now_ns(), last = atomic_load(&j->last_report);
+  if (now - last < PROGRESS_EVERY_NS ||
+      !atomic_compare_exchange_strong(&j->last_report, &last, now))
+    return;
+  if (atomic_flag_test_and_set(&j->reporting)) return;
+  gsp_cg_progress p = {atomic_load(&j->files_done), cg->nfiles, atomic_load(&j->bytes_done),
+                       cg->st.bytes, now - j->start_ns};
+  cg->cfg.progress(cg->cfg.progress_user, &p);
+  atomic_flag_clear(&j->reporting);
+}
+
+/* The result of f from its text src[0, len): from the store, else parsed. */
+static int result_of(parse_job *j, slot *s, cg_file *f, const char *src, size_t len) {
+  uint64_t t0 = gsp_now_ns();
+  uint8_t key[16];
+  make_key(f, src, len, key);
+  bool hit = j->use_store && j->store.get(j->store.user, key, &f->res) == GSP_OK;
+  int rv = GSP_OK;
+  if (hit) {
+    atomic_fetch_add(&j->hits, 1);
+  } else {
+    if (j->use_store) atomic_fetch_add(&j->misses, 1);
+    rv = gsp_cg_parse(s->parser, f->lang, src, len, &f->res);
+    if (rv == GSP_OK) atomic_fetch_add(&j->parsed, 1);
+    if (rv == GSP_OK && j->use_store) j->store.put(j->store.user, key, f->res); /* else a miss */
+  }
+  gsp__cg_hook(j->cg, GSP_CG_STAGE_PARSE, gsp_now_ns() - t0, rv, hit);
+  if (rv != GSP_OK) return rv;
+  atomic_fetch_add(&j->bytes_done, len);
+  atomic_fetch_add(&j->files_done, 1);
+  report_progress(j);
+  return GSP_OK;
+}
+
+static slot *take_slot(parse_job *j) {
+  pthread_mutex_lock(&j->mu);
+  slot *s = j->free_slots;
+  if (s) j->free_slots = s->next;
+  pthread_mutex_unlock(&j->mu);
+  if (s) return s;
+  s = gsp_calloc(1, sizeof *s);
+  if (s && gsp_cg_parser_create(&s->parser) != GSP_OK) gsp_free(s), s = NULL;
+  return s;
+}
+
+static void give_slot(parse_job *j, slot *s) {
+  pthread_mutex_lock(&j->mu);
+  s->next = j->free_slots;
+  j->free_slots = s;
+  pthread_mutex_unlock(&j->mu);
+}
+
+/* Files [begin, end): file i is read into buffer i & 1 while file i - 1
+ * is parsed from the other. */
+static int parse_files(parse_job *j, slot *s, size_t begin, size_t end) {
+  gsp_cg *cg = j->cg;
+  pending rd[2];
+  int rv = GSP_OK;
+  start_read(j, s, &cg->files[begin], 0, &rd[0]);
+  for (size_t i = begin; i < end; i++) {
+    int cur = (int)((i - begin) & 1);
+    size_t len = 0;
+    int st = finish_read(cg, &rd[cur], &len);
+    if (rv == GSP_OK && i + 1 < end) start_read(j, s, &cg->files[i + 1], cur ^ 1, &rd[cur ^ 1]);
+    if (rv != GSP_OK) break; /* the read-ahead, if any, was waited for above */
+    if (st == GSP_ENOMEM) rv = st;
+    if (st != GSP_OK && st != GSP_ENOMEM) atomic_fetch_add(&j->skipped, 1);
+    if (st == GSP_OK) rv = result_of(j, s, &cg->files[i], s->buf[cur], len);
+    if (rv != GSP_OK) gsp__cg_seterr(cg, "%s: %s", cg->files[i].path, gsp_strerror(rv));
+  }
+  return rv;
+}
+
+static int parse_range(void *user, size_t begin, size_t end) {
+  parse_job *j = user;
+  slot *s = take_slot(j);
+  if (s == NULL) return GSP_ENOMEM;
+  int rv = begin < end ? parse_files(j, s, begin, end) : GSP_OK;
+  give_slot(j, s);
+  return rv;
+}
+
+static void finish_job(gsp_cg *cg, parse_job *j) {
+  for (slot *s = j->free_slots, *n; s; s = n) {
+    n = s->next;
+    gsp_cg_parser_destroy(s->parser);
+    gsp_free(s->buf[0]), gsp_free(s->buf[1]);
+    gsp_free(s);
+  }
+  cg->st.parsed = j->parsed, cg->st.cache_hits = j->hits, cg->st.cache_misses = j->misses;
+  cg->st.files_skipped = j->skipped;
+  if (cg->cfg.progress) {
+    gsp_cg_progress p = {j->files_done, cg->nfiles, j->bytes_done, cg->st.bytes,
+                         gsp_now_ns() - j->start_ns};
+    cg->cfg.progress(cg->cfg.progress_user, &p);
+  }
+}
+
+int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
+  parse_job *j = gsp_calloc(1, sizeof *j);
+  if (j == NULL) return GSP_ENOMEM;
+  j->cg = cg;
+  j->reporting = (atomic_flag)ATOMIC_FLAG_INIT;
+  pthread_mutex_init(&j->mu, NULL);
+  j->use_store = !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &j->store) == GSP_OK;
+  j->start_ns = gsp_now_ns();
+  size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 32 + 1) + 1;
+  if (grain > 16) grain = 16;
+  int rv = gsp__cg_for(ex, cg->nfiles, grain, parse_range, j);
+  finish_job(cg, j);
+  pthread_mutex_destroy(&j->mu);
+  gsp_free(j);
+  return rv;
+}

@@ -1,0 +1,125 @@
+/*
+ * test_integration_fault.c - the persistent-store path under allocation
+ * failure: a tier-backed result store (L3 in a cache directory) and reads
+ * on an I/O executor, the Nth allocation failing for N = 1, 2, ... until a
+ * run no longer reaches the failure. Every run must succeed or fail with
+ * GSP_ENOMEM, a run that succeeds must give the fixture's graph, and
+ * nothing allocated through the gsperf hooks may remain. Two loops: every
+ * run against a fresh cache directory (the cold path: parse, put, resolve,
+ * save), and every run against a directory already filled (the warm path:
+ * get, adopt, load the resolution).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "gsperf/codegraph.h"
+#include "gsperf/exec.h"
+#include "gsperf/tier.h"
+
+#include "../../support/fault_alloc.h"
+
+typedef struct fault_arg {
+  const char *base; /* temporary directory */
+  bool fresh;       /* a new cache directory per run */
+  long run;
+} fault_arg;
+
+static int analyze_once(fault_arg *a) {
+  char dir[128], uri[160], err[256];
+  if (a->fresh)
+    snprintf(dir, sizeof dir, "%s/c%ld", a->base, a->run++);
+  else
+    snprintf(dir, sizeof dir, "%s/warm", a->base);
+  snprintf(uri, sizeof uri, "lmdb:%s", dir);
+  gsp_tier *tier = NULL;
+  gsp_io *io = NULL;
+  gsp_cg *cg = NULL;
+  gsp_tier_config tc = {.l3 = uri,
+                        .write_mode = GSP_TIER_WRITE_BACK,
+                        .durability = GSP_TIER_NONE,
+                        .no_promote = true};
+  int rv = gsp_tier_create(&tc, &tier, err, sizeof err);
+  if (rv == GSP_OK) rv = gsp_io_create(&(gsp_io_config){.threads = 2, .no_uring = true}, &io);
+  gsp_cg_config cfg = {.root = CG_FIXTURE_DIR, .jobs = 2, .store = tier, .io = io};
+  if (rv == GSP_OK) rv = gsp_cg_create(&cfg, &cg);
+  if (rv == GSP_OK) rv = gsp_cg_run(cg);
+  if (rv == GSP_OK) {
+    gsp_cg_stats st;
+    gsp_cg_stats_get(cg, &st);
+    assert_int_equal(st.files, 17);
+    assert_int_equal(st.file_edges, 19);
+    assert_int_equal(st.files_skipped, 0);
+  }
+  gsp_cg_destroy(cg);
+  gsp_io_destroy(io);
+  gsp_tier_destroy(tier);
+  return rv;
+}
+
+static void run_faults(fault_arg *a) {
+  for (g_fail_at = 1;; g_fail_at++) {
+    g_count = 0, g_live = 0, g_failed = false;
+    int rv = analyze_once(a);
+    ok_or_nomem(rv);
+    if (g_live != 0) fail_msg("fail_at=%ld: %ld blocks leaked", g_fail_at, g_live);
+    if (!g_failed) {
+      assert_int_equal(rv, GSP_OK);
+      break;
+    }
+  }
+}
+
+static void remove_dir(const char *dir) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_cold_faults(void **state) {
+  (void)state;
+  char base[] = "/tmp/cgifaultXXXXXX";
+  assert_non_null(mkdtemp(base));
+  fault_arg a = {.base = base, .fresh = true};
+  run_faults(&a);
+  assert_true(g_fail_at > 50);
+  remove_dir(base);
+}
+
+static void test_warm_faults(void **state) {
+  (void)state;
+  char base[] = "/tmp/cgifaultXXXXXX";
+  assert_non_null(mkdtemp(base));
+  fault_arg a = {.base = base, .fresh = false};
+  g_fail_at = 0;
+  assert_int_equal(analyze_once(&a), GSP_OK); /* fill the cache */
+  run_faults(&a);
+  assert_true(g_fail_at > 20);
+  remove_dir(base);
+}
+
+static int setup(void **state) {
+  (void)state;
+  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  gsp_set_allocator(NULL);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cold_faults),
+      cmocka_unit_test(test_warm_faults),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
