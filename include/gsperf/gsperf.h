@@ -19,5 +19,6 @@
 #include "gsperf/optimize.h"
 #include "gsperf/prof.h"
 #include "gsperf/codegraph.h"
+#include "gsperf/integration.h"
 
 #endif /* GSPERF_GSPERF_H */
