@@ -18,6 +18,12 @@
  *   interleaved rounds (each round runs every subject once, in rotated
  *   order). Targets: <= 2% at 99 Hz, <= 3% at 997 Hz.
  *
+ * kernel path: the same perf task-clock event at 997 Hz on this thread,
+ *   counting only and signalling an empty handler, next to no event, over
+ *   a fixed loop: what the kernel (and, in a VM, the hypervisor) charges
+ *   per sample before the profiler's handler does anything. The gsperf
+ *   997 Hz overhead above minus this is what the profiler's own code costs.
+ *
  * heap: CPU ns per malloc+free pair of a fixed workload (heap_work, 16..256
  *   byte blocks, a window of 64 live) as reported by the child itself
  *   (its loop only): plain glibc; under libgsperf-preload.so tracking every
@@ -44,12 +50,17 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/perf_event.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,6 +134,108 @@ static void bench_zones(int rounds, long n) {
   printf("  %-34s %8.2f ns\n", "gsp_prof_zone_begin+end", zm);
   printf("  %-34s %8.2f ns  (ratio to zone %.2f)\n", "2x clock_gettime(MONOTONIC)", cm, cm / zm);
   printf("  %-34s %8.2f ns\n", "empty loop", median(e, rounds));
+}
+
+/* ---- the kernel's sampling path ------------------------------------------
+ * What a sample costs before any profiler code runs: this thread burns a
+ * fixed amount of CPU (LCG steps) with no sampling source, with a perf
+ * task-clock event at 997 Hz that only counts (its hrtimer fires, nothing
+ * is delivered), and with the same event signalling this thread on every
+ * period (one-page buffer, wakeup_events 1, F_SETOWN_EX + O_ASYNC: the path
+ * the profiler uses) into a handler that only hands the buffer back. */
+
+static volatile long g_floor_signals;
+static struct perf_event_mmap_page *g_floor_page;
+
+static void floor_handler(int sig, siginfo_t *si, void *uc) {
+  (void)sig;
+  (void)si;
+  (void)uc;
+  g_floor_signals++;
+  if (g_floor_page)
+    __atomic_store_n(&g_floor_page->data_tail,
+                     __atomic_load_n(&g_floor_page->data_head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+}
+
+static int floor_event(bool signal) {
+  struct perf_event_attr a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_SOFTWARE;
+  a.config = PERF_COUNT_SW_TASK_CLOCK;
+  a.sample_period = 1000000000ull / 997;
+  a.sample_type = PERF_SAMPLE_TID;
+  a.wakeup_events = signal ? 1 : 0;
+  a.disabled = 1;
+  a.exclude_kernel = 1;
+  int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0 || !signal) return fd;
+  void *m =
+      mmap(NULL, 2 * (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  struct f_owner_ex own = {F_OWNER_TID, (pid_t)syscall(SYS_gettid)};
+  if (m == MAP_FAILED || fcntl(fd, F_SETOWN_EX, &own) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC | O_NONBLOCK) != 0) {
+    close(fd);
+    return -1;
+  }
+  g_floor_page = m;
+  return fd;
+}
+
+/* CPU seconds of `steps` LCG steps under source s (0 none, 1 count, 2 signal). */
+static double floor_run(int s, long steps, long *signals) {
+  int fd = s ? floor_event(s == 2) : -1;
+  if (s && fd < 0) return -1;
+  g_floor_signals = 0;
+  if (fd >= 0) ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+  uint64_t x = 1;
+  double t0 = cpu_s();
+  for (long i = 0; i < steps; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    __asm__ volatile("" : "+r"(x));
+  }
+  double t = cpu_s() - t0;
+  if (fd >= 0) {
+    ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+    if (g_floor_page) munmap(g_floor_page, 2 * (size_t)sysconf(_SC_PAGESIZE));
+    g_floor_page = NULL;
+    close(fd);
+  }
+  *signals = g_floor_signals;
+  return t;
+}
+
+static void bench_floor(int rounds, bool quick) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = floor_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigaction(SIGPROF, &sa, &old);
+  static const char *const names[3] = {"no sampling source", "perf task-clock, count only",
+                                       "perf task-clock + signal (empty)"};
+  double t[3][32], over[3][32];
+  long sig[3] = {0};
+  long steps = quick ? 300000000 : 800000000;
+  for (int r = 0; r < rounds; r++) {
+    for (int i = 0; i < 3; i++)
+      t[(i + r) % 3][r] = floor_run((i + r) % 3, steps, &sig[(i + r) % 3]);
+    for (int s = 0; s < 3; s++) over[s][r] = t[s][r] / t[0][r] - 1.0;
+  }
+  sigaction(SIGPROF, &old, NULL);
+  printf("\nkernel sampling path at 997 Hz (this thread, fixed work), median of %d rounds\n",
+         rounds);
+  for (int s = 0; s < 3; s++) {
+    double m = median(t[s], rounds);
+    if (m < 0) {
+      printf("  %-34s (perf events not allowed: skipped)\n", names[s]);
+      continue;
+    }
+    printf("  %-34s %8.3f s %8.2f%%", names[s], m, s ? 100.0 * median(over[s], rounds) : 0.0);
+    if (s == 2 && sig[2] > 0)
+      printf("  (%ld signals, %.1f us each)", sig[2],
+             median(over[2], rounds) * m / (1 + median(over[2], rounds)) / (double)sig[2] * 1e6);
+    printf("\n");
+  }
 }
 
 /* ---- heap ---------------------------------------------------------------- */
@@ -392,6 +505,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   bench_cpu(&e, rounds);
+  bench_floor(rounds, quick);
   heap_env h;
   memset(&h, 0, sizeof h);
   char *slash = strrchr(e.work, '/');

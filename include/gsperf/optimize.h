@@ -94,6 +94,7 @@
 #include "gsperf/mem.h"
 #include "gsperf/metrics.h"
 #include "gsperf/monitor.h"
+#include "gsperf/prof.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -434,6 +435,19 @@ GSP_API void gsp_opt_metrics_sync(gsp_opt_engine *e);
  * Errors: GSP_EINVAL, GSP_ENOMEM.
  */
 GSP_API int gsp_opt_report_json(gsp_opt_engine *e, char **out, size_t *len);
+/*
+ * Lend the engine a profile (gsperf/prof.h) for the report's "profiler"
+ * part: with one set, the report has "available":true, the profile's
+ * sample count, "top_functions" [{name, self_pct, total_pct}] (the
+ * 20 hottest by self time, from a snapshot taken when the
+ * report is made; the profile may be running) and "zones" (the process's
+ * timing zones: name, count, total/self seconds, p50/p99); without one
+ * (the default, or p NULL to take it back) "available":false and empty
+ * lists. The profile stays the host's: it must outlive its use here
+ * (detach before gsp_prof_destroy), and its start/stop must not race a
+ * report being made. Thread safety: may be called from any thread.
+ */
+GSP_API void gsp_opt_set_profiler(gsp_opt_engine *e, gsp_prof *p);
 /*
  * Render a report's JSON text (as written by gsp_opt_report_json, possibly
  * from another process) as a text table. *out is gsp_malloc'd. Errors:

@@ -72,6 +72,7 @@ struct gsp_opt_engine {
   gsp_metric_family *f_calls, *f_errors, *f_hits, *f_misses, *f_dur;
   gsp_metric_family *c_hits, *c_misses, *c_evictions, *c_entries, *c_bytes;
   _Atomic uint64_t cpu_batches, io_tasks;
+  gsp_prof *prof; /* lent by the host (gsp_opt_set_profiler), under mu; or NULL */
   char errmsg[256];
 };
 

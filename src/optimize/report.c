@@ -15,8 +15,10 @@
  * thread runs, else a sample taken now, which like any sample may run the
  * reclaimers under pressure), <proc_root>/meminfo for the
  * system's memory, the pools' worker counts and the engine's batch
- * counters, and the lent monitor's event history for "alerts". The
- * profiler part says it is not available until prof.h lands.
+ * counters, the lent monitor's event history for "alerts", and for
+ * "profiler" the profile lent with gsp_opt_set_profiler (a symbolized
+ * snapshot: its hottest functions) and the process's timing zones; with no
+ * profile lent that part is {"available":false} with empty lists.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -278,6 +280,77 @@ static void put_alerts(sb *s, gsp_opt_engine *e) {
   sb_put(s, "]");
 }
 
+#define PROF_TOP 20
+
+void gsp_opt_set_profiler(gsp_opt_engine *e, gsp_prof *p) {
+  if (e == NULL) return;
+  pthread_mutex_lock(&e->mu);
+  e->prof = p;
+  pthread_mutex_unlock(&e->mu);
+}
+
+static void put_top(sb *s, const gsp_prof_report *r) {
+  const gsp_prof_func *fn = NULL;
+  size_t n = gsp_prof_report_functions(r, &fn);
+  sb_put(s, ",\"top_functions\":[");
+  for (size_t i = 0; i < n && i < PROF_TOP; i++) {
+    sb_put(s, "%s{\"name\":", i ? "," : "");
+    sb_str(s, fn[i].name);
+    sb_put(s, ",\"self_pct\":%.4f,\"total_pct\":%.4f,\"self_samples\":%" PRIu64 "}", fn[i].self_pct,
+           fn[i].total_pct, fn[i].self);
+  }
+  sb_put(s, "]");
+}
+
+static void put_zones(sb *s) {
+  gsp_prof_zone_stats *z = NULL;
+  size_t n = 0;
+  int rv = gsp_prof_zones_get(&z, &n);
+  if (rv != GSP_OK) {
+    s->err = rv;
+    return;
+  }
+  sb_put(s, ",\"zones\":[");
+  for (size_t i = 0; i < n; i++) {
+    sb_put(s, "%s{\"name\":", i ? "," : "");
+    sb_str(s, z[i].name);
+    sb_put(s,
+           ",\"count\":%" PRIu64
+           ",\"total_seconds\":%.9g,\"self_seconds\":%.9g,\"p50\":%.9g,\"p99\":%.9g}",
+           z[i].count, sec(z[i].total_ns), sec(z[i].self_ns), sec(z[i].p50_ns), sec(z[i].p99_ns));
+  }
+  sb_put(s, "]");
+  gsp_free(z);
+}
+
+/* The lent profile's hottest functions and the zones; unavailable without one. */
+static void put_profiler(sb *s, gsp_opt_engine *e) {
+  pthread_mutex_lock(&e->mu);
+  gsp_prof *p = e->prof;
+  pthread_mutex_unlock(&e->mu);
+  gsp_prof_report *r = NULL;
+  if (p == NULL) {
+    sb_put(s, ",\"profiler\":{\"available\":false,\"top_functions\":[],\"zones\":[]}");
+    return;
+  }
+  int rv = gsp_prof_report_create(p, &r);
+  if (rv == GSP_ENOMEM) {
+    s->err = rv;
+    return;
+  }
+  if (rv != GSP_OK) { /* e.g. the memory map unreadable: say so, keep the rest */
+    sb_put(s, ",\"profiler\":{\"available\":false,\"error\":");
+    sb_str(s, gsp_strerror(rv));
+    sb_put(s, ",\"top_functions\":[],\"zones\":[]}");
+    return;
+  }
+  sb_put(s, ",\"profiler\":{\"available\":true,\"samples\":%" PRIu64, gsp_prof_report_samples(r));
+  put_top(s, r);
+  gsp_prof_report_destroy(r);
+  put_zones(s);
+  sb_put(s, "}");
+}
+
 int gsp_opt_report_json(gsp_opt_engine *e, char **out, size_t *len) {
   if (e == NULL || out == NULL) return GSP_EINVAL;
   *out = NULL;
@@ -290,7 +363,8 @@ int gsp_opt_report_json(gsp_opt_engine *e, char **out, size_t *len) {
   put_memory(&s, e);
   put_pools(&s, e);
   put_alerts(&s, e);
-  sb_put(&s, ",\"profiler\":{\"available\":false,\"top_functions\":[]}}\n");
+  put_profiler(&s, e);
+  sb_put(&s, "}\n");
   if (s.err != GSP_OK) {
     gsp_free(s.buf);
     return s.err;

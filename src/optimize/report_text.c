@@ -7,8 +7,8 @@
  * missing show as "-", so a report from an older or newer engine still
  * renders. Output: a header line, then the functions table (calls,
  * errors, timeouts, hit rate, p50, p99), the caches table, memory,
- * pools, alerts and the profiler line. Durations are printed with a unit
- * chosen per value (ns, us, ms, s).
+ * pools, alerts and the profiler (top functions by self time, zones). Durations are printed with a
+ * unit chosen per value (ns, us, ms, s).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,10 +197,47 @@ static void alerts(out *o, json_t *root) {
   }
 }
 
+static void prof_functions(out *o, json_t *pf) {
+  json_t *fs = json_object_get(pf, "top_functions");
+  if (!json_is_array(fs) || json_array_size(fs) == 0) return;
+  put(o, "  %-48s %8s %8s\n", "function", "self %", "total %");
+  size_t i;
+  json_t *f;
+  json_array_foreach(fs, i, f) {
+    put(o, "  %-48.48s %8.2f %8.2f\n", str(f, "name"), num(f, "self_pct"), num(f, "total_pct"));
+  }
+}
+
+static void prof_zones(out *o, json_t *pf) {
+  json_t *zs = json_object_get(pf, "zones");
+  if (!json_is_array(zs) || json_array_size(zs) == 0) return;
+  put(o, "  %-32s %10s %10s %10s %10s %10s\n", "zone", "count", "total", "self", "p50", "p99");
+  size_t i;
+  json_t *z;
+  json_array_foreach(zs, i, z) {
+    char c[32], t[32], s[32], p5[32], p9[32];
+    put(o, "  %-32.32s %10s %10s %10s %10s %10s\n", str(z, "name"),
+        count(num(z, "count"), c, sizeof c), duration(num(z, "total_seconds"), t, sizeof t),
+        duration(num(z, "self_seconds"), s, sizeof s), duration(num(z, "p50"), p5, sizeof p5),
+        duration(num(z, "p99"), p9, sizeof p9));
+  }
+}
+
 static void profiler(out *o, json_t *root) {
   json_t *pf = json_object_get(root, "profiler");
-  if (json_is_object(pf) && !json_is_true(json_object_get(pf, "available")))
-    put(o, "\nprofiler: not available in this build\n");
+  if (!json_is_object(pf)) return;
+  if (!json_is_true(json_object_get(pf, "available"))) {
+    json_t *err = json_object_get(pf, "error");
+    if (json_is_string(err))
+      put(o, "\nprofiler: not available (%s)\n", json_string_value(err));
+    else
+      put(o, "\nprofiler: no profile attached\n");
+    return;
+  }
+  char a[32];
+  put(o, "\nprofiler (%s samples)\n", count(num(pf, "samples"), a, sizeof a));
+  prof_functions(o, pf);
+  prof_zones(o, pf);
 }
 
 static void header(out *o, json_t *root) {

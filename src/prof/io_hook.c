@@ -12,8 +12,14 @@
  * one "(other)" entry) and record fd -> path in fd_path[]; a call on an
  * fd opened before tracking started (stdin, a socket, a pipe) names it
  * once from /proc/self/fd (readlink), so a pipe shows as "pipe:[N]".
- * Statistics are per (path, call): count, bytes, total ns and a histogram
- * of latency in powers of two of ns, all relaxed atomic adds.
+ * Statistics are per (path, call): count, bytes, total ticks and a
+ * histogram of latency in powers of two of ticks. Each thread keeps its
+ * own (an io_thread block: one row of NCALLS io_stat per path it used,
+ * rows and block from mmap, so a hook never calls malloc and is safe in a
+ * signal handler), written by that thread alone with relaxed load + store
+ * (plain moves: no lock-prefixed instruction on the hot path); blocks are
+ * pushed on g_io_threads with one CAS when a thread first does I/O, never
+ * freed, and summed into g_stats at finish.
  *
  * The C library's internal I/O (stdio's buffered reads and writes) does
  * not pass through these entry points and is not seen; the read and
@@ -30,6 +36,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -74,6 +81,14 @@ static io_stat g_stats[MAX_PATHS][NCALLS];
 static _Atomic uint32_t g_fd_path[MAX_FDS]; /* path index + 1, 0 = unknown */
 static _Atomic int g_on;
 static __thread int t_io_guard __attribute__((tls_model("initial-exec")));
+
+typedef struct io_thread {
+  struct io_thread *next;
+  _Atomic(io_stat *) rows[MAX_PATHS]; /* NCALLS io_stat each, or NULL */
+} io_thread;
+
+static _Atomic(io_thread *) g_io_threads;
+static __thread io_thread *t_io __attribute__((tls_model("initial-exec")));
 
 typedef ssize_t (*rw_fn)(int, void *, size_t);
 typedef ssize_t (*prw_fn)(int, void *, size_t, off_t);
@@ -138,14 +153,62 @@ static uint32_t path_of_fd(int fd) {
   return p;
 }
 
+static void *map_zeroed(size_t n) {
+  void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return m == MAP_FAILED ? NULL : m;
+}
+
+/* The calling thread's row for path, made on first use; NULL if no memory. */
+__attribute__((noinline, cold)) static io_stat *new_row(uint32_t path) {
+  io_thread *t = t_io;
+  if (t == NULL) {
+    t = map_zeroed(sizeof *t);
+    if (t == NULL) return NULL;
+    t->next = atomic_load_explicit(&g_io_threads, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&g_io_threads, &t->next, t, memory_order_release,
+                                                  memory_order_relaxed)) {
+    }
+    t_io = t;
+  }
+  io_stat *row = atomic_load_explicit(&t->rows[path], memory_order_relaxed);
+  if (row != NULL) return row;
+  row = map_zeroed(NCALLS * sizeof *row);
+  if (row != NULL) atomic_store_explicit(&t->rows[path], row, memory_order_release);
+  return row;
+}
+
+/* Owner-only update: a relaxed load and store, no read-modify-write. */
+static void bump(_Atomic uint64_t *f, uint64_t v) {
+  atomic_store_explicit(f, atomic_load_explicit(f, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
 static void record(uint32_t path, int call, uint64_t t0, ssize_t bytes) {
   uint64_t ns = now_ns() - t0;
-  io_stat *s = &g_stats[path][call];
-  atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
-  if (bytes > 0) atomic_fetch_add_explicit(&s->bytes, (uint64_t)bytes, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->ns, ns, memory_order_relaxed);
+  io_thread *t = t_io;
+  io_stat *row = t ? atomic_load_explicit(&t->rows[path], memory_order_relaxed) : NULL;
+  if (__builtin_expect(row == NULL, 0) && (row = new_row(path)) == NULL) return;
+  io_stat *s = &row[call];
+  bump(&s->count, 1);
+  if (bytes > 0) bump(&s->bytes, (uint64_t)bytes);
+  bump(&s->ns, ns);
   unsigned b = ns ? 64u - (unsigned)__builtin_clzll(ns) : 0;
-  atomic_fetch_add_explicit(&s->hist[b < NBUCK ? b : NBUCK - 1], 1, memory_order_relaxed);
+  bump(&s->hist[b < NBUCK ? b : NBUCK - 1], 1);
+}
+
+/* Adds every thread's rows into g_stats (at finish). */
+static void sum_threads(void) {
+  for (io_thread *t = atomic_load_explicit(&g_io_threads, memory_order_acquire); t; t = t->next)
+    for (uint32_t p = 0; p < MAX_PATHS; p++) {
+      io_stat *row = atomic_load_explicit(&t->rows[p], memory_order_acquire);
+      for (int c = 0; row != NULL && c < NCALLS; c++) {
+        io_stat *d = &g_stats[p][c], *s = &row[c];
+        atomic_fetch_add(&d->count, atomic_load_explicit(&s->count, memory_order_relaxed));
+        atomic_fetch_add(&d->bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed));
+        atomic_fetch_add(&d->ns, atomic_load_explicit(&s->ns, memory_order_relaxed));
+        for (unsigned b = 0; b < NBUCK; b++)
+          atomic_fetch_add(&d->hist[b], atomic_load_explicit(&s->hist[b], memory_order_relaxed));
+      }
+    }
 }
 
 static bool on(void) {
@@ -328,6 +391,7 @@ void gsp__io_finish(const char *dir) {
   if (t1 > g_tsc0 && n1 > g_ns0) g_ns_per_tick = (double)(n1 - g_ns0) / (double)(t1 - g_tsc0);
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/io.%ld.txt", dir, (long)getpid());
+  sum_threads();
   FILE *f = fopen(path, "w");
   if (!f) return;
   fprintf(f, "I/O by file and call (latency in us; p50/p99 from power-of-two buckets)\n");

@@ -11,7 +11,9 @@
  * dlpi_adds/dlpi_subs counters changed: no /proc read when nothing did).
  * A thread is sampled from the first scan after it starts (<= COLLECT_MS).
  * stop() tells it to finish, joins it, drains the last samples and closes
- * the sampler.
+ * the sampler. Reports (report.c) copy the stack table through
+ * gsp__prof_snapshot, so this file does not reach the symbolizer: the
+ * preload library, which never symbolizes, does not load libdw.
  *
  * p->mu guards the stack table (collector writes, report_create copies);
  * everything else is owned by the thread calling start/stop/destroy.
@@ -236,25 +238,11 @@ void gsp_prof_stats_get(const gsp_prof *p, gsp_prof_stats *out) {
   out->threads = gsp__sampler_threads();
 }
 
-int gsp_prof_report_create(gsp_prof *p, gsp_prof_report **out) {
-  if (!p || !out) return GSP_EINVAL;
-  gsp_prof_report *r = gsp_calloc(1, sizeof *r);
-  if (!r) return GSP_ENOMEM;
+int gsp__prof_snapshot(gsp_prof *p, gsp_prof_report *r) {
   r->hz = p->cfg.hz;
   r->bottleneck_pct = p->cfg.bottleneck_pct;
   pthread_mutex_lock(&p->mu);
   int rv = gsp__stacks_copy(&r->stacks, &p->stacks);
   pthread_mutex_unlock(&p->mu);
-  char *maps = NULL;
-  size_t len = 0;
-  if (rv == GSP_OK) rv = gsp__read_file("/proc/self/maps", &maps, &len);
-  if (rv == GSP_OK) rv = gsp__symtab_create(maps, len, &r->sym);
-  if (rv == GSP_OK) rv = gsp__report_build(r);
-  gsp_free(maps);
-  if (rv != GSP_OK) {
-    gsp_prof_report_destroy(r);
-    return rv;
-  }
-  *out = r;
-  return GSP_OK;
+  return rv;
 }

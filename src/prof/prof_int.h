@@ -115,6 +115,8 @@ struct gsp_prof_report {
 };
 
 int gsp__report_build(gsp_prof_report *r);
+/* prof.c: copies p's stack table, rate and bottleneck share into r. */
+int gsp__prof_snapshot(gsp_prof *p, gsp_prof_report *r);
 /* Frame i of stack s, root first (i = 0 is the outermost caller). */
 uint32_t gsp__report_func_at(const gsp_prof_report *r, const gsp__stack *s, uint32_t i);
 /* Reads a whole file into a NUL-terminated gsp_malloc buffer. */

@@ -207,3 +207,22 @@ int gsp_prof_report_load(const char *raw_path, double bottleneck_pct, gsp_prof_r
   *out = r;
   return GSP_OK;
 }
+
+int gsp_prof_report_create(gsp_prof *p, gsp_prof_report **out) {
+  if (!p || !out) return GSP_EINVAL;
+  gsp_prof_report *r = gsp_calloc(1, sizeof *r);
+  if (!r) return GSP_ENOMEM;
+  int rv = gsp__prof_snapshot(p, r);
+  char *maps = NULL;
+  size_t len = 0;
+  if (rv == GSP_OK) rv = gsp__read_file("/proc/self/maps", &maps, &len);
+  if (rv == GSP_OK) rv = gsp__symtab_create(maps, len, &r->sym);
+  if (rv == GSP_OK) rv = gsp__report_build(r);
+  gsp_free(maps);
+  if (rv != GSP_OK) {
+    gsp_prof_report_destroy(r);
+    return rv;
+  }
+  *out = r;
+  return GSP_OK;
+}

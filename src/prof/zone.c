@@ -114,12 +114,15 @@ static uint64_t bucket_low(unsigned i) {
   return (1ull << b) + ((uint64_t)sub << (b - 2));
 }
 
-void gsp_prof_zone_begin(gsp_prof_zone_site *site) {
+/* The rare paths of begin (first use of a site or of zones on a thread, a
+ * stack too deep), kept out of line so the common path needs no saved
+ * registers. */
+__attribute__((noinline, cold)) static void begin_slow(gsp_prof_zone_site *site) {
   uint32_t id = __atomic_load_n(&site->id_, __ATOMIC_ACQUIRE);
-  if (__builtin_expect(id == 0, 0)) id = register_site(site);
+  if (id == 0) id = register_site(site);
   zone_thread *t = t_zone;
-  if (__builtin_expect(t == NULL, 0) && (t = thread_block()) == NULL) return;
-  if (__builtin_expect(t->depth >= MAX_DEPTH || id == 0, 0)) {
+  if (t == NULL && (t = thread_block()) == NULL) return;
+  if (t->depth >= MAX_DEPTH || id == 0) {
     t->depth++; /* counted, not timed; end pops it */
     return;
   }
@@ -129,23 +132,22 @@ void gsp_prof_zone_begin(gsp_prof_zone_site *site) {
   f->start = __rdtsc();
 }
 
-static zone_cell *cell_of(zone_thread *t, uint32_t id) {
-  zone_cell *c = atomic_load_explicit(&t->cells[id], memory_order_relaxed);
-  if (__builtin_expect(c != NULL, 1)) return c;
-  c = gsp_calloc(1, sizeof *c);
-  if (c) atomic_store_explicit(&t->cells[id], c, memory_order_release);
-  return c;
+void gsp_prof_zone_begin(gsp_prof_zone_site *site) {
+  uint32_t id = __atomic_load_n(&site->id_, __ATOMIC_ACQUIRE);
+  zone_thread *t = t_zone;
+  if (__builtin_expect(id == 0 || t == NULL || t->depth >= MAX_DEPTH, 0)) {
+    begin_slow(site);
+    return;
+  }
+  zone_frame *f = &t->stack[t->depth++];
+  f->id = id;
+  f->nested = 0;
+  f->start = __rdtsc();
 }
 
-void gsp_prof_zone_end(gsp_prof_zone_site *site) {
-  uint64_t now = __rdtsc();
-  zone_thread *t = t_zone;
-  if (__builtin_expect(t == NULL || t->depth == 0, 0)) return;
-  uint32_t d = --t->depth;
-  if (__builtin_expect(d >= MAX_DEPTH, 0)) return;
-  zone_frame *f = &t->stack[d];
-  zone_cell *c = cell_of(t, f->id);
-  if (!c) return;
+/* Adds the zone ending at `now` in frame f (at depth d of t) to cell c. */
+static inline void record(zone_thread *t, zone_cell *c, const zone_frame *f, uint32_t d,
+                          uint64_t now, const gsp_prof_zone_site *site) {
   if (__builtin_expect(f->id != __atomic_load_n(&site->id_, __ATOMIC_RELAXED), 0))
     bump(&c->mismatched, 1);
   uint64_t total = now - f->start;
@@ -156,6 +158,32 @@ void gsp_prof_zone_end(gsp_prof_zone_site *site) {
   if (total > atomic_load_explicit(&c->max, memory_order_relaxed))
     atomic_store_explicit(&c->max, total, memory_order_relaxed);
   if (d > 0) t->stack[d - 1].nested += total;
+}
+
+/* The first end of a site on this thread: its cell is made here, out of
+ * line, so the common path of end makes no call and saves no registers. */
+__attribute__((noinline, cold)) static void end_new_cell(zone_thread *t, const zone_frame *f,
+                                                         uint32_t d, uint64_t now,
+                                                         const gsp_prof_zone_site *site) {
+  zone_cell *c = gsp_calloc(1, sizeof *c);
+  if (c == NULL) return;
+  atomic_store_explicit(&t->cells[f->id], c, memory_order_release);
+  record(t, c, f, d, now, site);
+}
+
+void gsp_prof_zone_end(gsp_prof_zone_site *site) {
+  uint64_t now = __rdtsc();
+  zone_thread *t = t_zone;
+  if (__builtin_expect(t == NULL || t->depth == 0, 0)) return;
+  uint32_t d = --t->depth;
+  if (__builtin_expect(d >= MAX_DEPTH, 0)) return;
+  const zone_frame *f = &t->stack[d];
+  zone_cell *c = atomic_load_explicit(&t->cells[f->id], memory_order_relaxed);
+  if (__builtin_expect(c == NULL, 0)) {
+    end_new_cell(t, f, d, now, site);
+    return;
+  }
+  record(t, c, f, d, now, site);
 }
 
 gsp_prof_zone_site *gsp_prof_zone_enter(gsp_prof_zone_site *site) {
