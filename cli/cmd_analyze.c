@@ -398,10 +398,13 @@ static int watch_start(const opts *o, gsp_integration *ig, watchers *w) {
   gsp_metrics *m = gsp_opt_metrics(gsp_integration_engine(ig));
   if (o->serve && analyze_serve_start(&w->srv, o->serve, o->port_file, m) != 0) return 1;
   if (o->profile && analyze_profile_start(&w->prof, o->profile) != 0) return 1;
+  /* The optimization report then shows the run's hottest functions. */
+  if (w->prof) gsp_opt_set_profiler(gsp_integration_engine(ig), w->prof);
   return 0;
 }
 
-static int watch_stop(const opts *o, watchers *w, bool ok) {
+static int watch_stop(const opts *o, gsp_integration *ig, watchers *w, bool ok) {
+  if (w->prof) gsp_opt_set_profiler(gsp_integration_engine(ig), NULL);
   int bad = w->prof ? analyze_profile_finish(w->prof, o->profile) : 0;
   if (ok && o->serve && o->linger) {
     fflush(stdout);
@@ -435,7 +438,7 @@ static int analyze(const opts *o) {
     else
       print_text(cg, o, &r);
   }
-  if (watch_stop(o, &w, rv == GSP_OK) != 0) rv = rv ? rv : GSP_EIO;
+  if (watch_stop(o, ig, &w, rv == GSP_OK) != 0) rv = rv ? rv : GSP_EIO;
   gsp_free(r.opt_json);
   gsp_cg_destroy(cg);
   gsp_integration_destroy(ig);

@@ -31,6 +31,8 @@ for f in cpu.pb.gz cpu.collapsed flame.svg report.txt; do # (a short run may hav
   [ -f "$work/prof/$f" ] || fail "--profile: $f missing"
 done
 grep -q '^CPU samples: ' "$work/prof/report.txt" || fail "--profile: report.txt: $(head -2 "$work/prof/report.txt")"
+# The optimization report shows the attached profile (a short run may have no sample).
+grep -q '^profiler (' "$work/out" || fail "--profile: the report has no profiler part: $(grep -i profiler "$work/out")"
 rc=0; "$gsperf" analyze "$fixture" --no-cache --serve 'not an address:x' > "$work/out" 2> "$work/err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q -- '--serve' "$work/err" || fail "bad --serve: rc $rc: $(cat "$work/err")"
 echo "cli_serve: ok"
