@@ -8,9 +8,12 @@
  * A pool owns N worker threads. Each worker has its own Chase-Lev deque; a
  * task submitted from inside a task of the same pool goes to the running
  * worker's deque (LIFO for the owner, stolen FIFO by idle workers), a task
- * submitted from any other thread goes to a shared injection queue. Idle
- * workers steal from random victims, spin briefly (bounded), then sleep on
- * a condition variable until work arrives.
+ * submitted from any other thread goes to that thread's own submission
+ * slot in the pool (a deque the workers steal from in batches; a few
+ * slots per pool, claimed on a thread's first submission and given back
+ * when the thread exits), or to a shared injection queue when every slot
+ * is taken. Idle workers steal from random victims, spin briefly
+ * (bounded), then sleep on a condition variable until work arrives.
  *
  * Waiting (on a future, a group, a parallel-for) from inside a task never
  * blocks its worker: the worker runs other tasks until the awaited work is
@@ -134,7 +137,7 @@ typedef struct gsp_exec_stats {
   uint64_t tasks_stolen; /* of those, stolen from another worker */
   uint64_t workers_grown, workers_shrunk;
   unsigned workers, peak_workers, min_workers, max_workers;
-  size_t queued; /* in the shared queues now (deques not counted) */
+  size_t queued; /* from outside the pool, not started yet (workers' deques not counted) */
 } gsp_exec_stats;
 
 /* Fill *out. Errors: GSP_EINVAL. Counters may lag running workers slightly. */

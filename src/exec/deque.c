@@ -148,6 +148,36 @@ gsp__steal_result gsp__deque_steal(gsp__deque *d, void **out) {
   return GSP__STEAL_OK;
 }
 
+/*
+ * Batch steal for a deque whose owner only pushes (a submission slot of a
+ * thread outside the pool). With no pop there is no race for the last
+ * item: thieves race only each other, and the CAS from t settles it. The
+ * slots [t, t + k) read before a successful CAS are intact: top stayed t
+ * meanwhile (it only grows), so the owner could not reuse those slots.
+ */
+size_t gsp__deque_steal_batch(gsp__deque *d, void **out, size_t max) {
+  for (;;) {
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    atomic_thread_fence(memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+    if (t >= b) return 0;
+    size_t k = (size_t)(b - t + 1) / 2;
+    if (k > max) k = max;
+    gsp__deque_array *a = atomic_load_explicit(&d->array, memory_order_acquire);
+    for (size_t i = 0; i < k; i++)
+      out[i] = atomic_load_explicit(&a->slot[(t + (int64_t)i) & a->mask], memory_order_relaxed);
+    if (atomic_compare_exchange_strong_explicit(&d->top, &t, t + (int64_t)k, memory_order_seq_cst,
+                                                memory_order_relaxed))
+      return k;
+  }
+}
+
+size_t gsp__deque_size(gsp__deque *d) {
+  int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+  int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+  return b > t ? (size_t)(b - t) : 0;
+}
+
 bool gsp__deque_empty(gsp__deque *d) {
   int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
   int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);

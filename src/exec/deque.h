@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct gsp__deque_array gsp__deque_array;
@@ -37,6 +38,11 @@ int gsp__deque_push(gsp__deque *d, void *x);
 void *gsp__deque_pop(gsp__deque *d);
 /* Any thread: take the oldest item into *out. */
 gsp__steal_result gsp__deque_steal(gsp__deque *d, void **out);
+/* Any thread, on a deque whose owner never pops: take up to max of the
+   oldest items (half of those present, rounded up) into out; 0 if empty. */
+size_t gsp__deque_steal_batch(gsp__deque *d, void **out, size_t max);
+/* Any thread: about how many items are queued. */
+size_t gsp__deque_size(gsp__deque *d);
 /* Any thread: an approximate emptiness test (exact for the owner). */
 bool gsp__deque_empty(gsp__deque *d);
 

@@ -1,38 +1,46 @@
 /*
  * exec.c - the work-stealing pool: workers, submission, futures, waiting.
  *
- * Layout. Each worker owns a Chase-Lev deque (deque.c). Threads outside
- * the pool submit to one injection queue, a FIFO list under `mu`, whose
- * length is mirrored in an atomic so idle workers can skip the lock when
- * it is empty. A task submitted by a task goes to the running worker's
- * deque without any lock (one release store); if the deque cannot grow
- * (no memory) it goes to the injection queue instead, so a nested submit
- * fails only if the task itself cannot be allocated.
+ * Layout. Each worker owns a Chase-Lev deque (deque.c). A thread outside
+ * the pool submits to its own submission slot (exec_outside.c), a deque
+ * it only pushes onto, again without a lock; when every slot is taken it
+ * submits to the injection queue, a FIFO list under `mu`, whose length is
+ * mirrored in an atomic so idle workers can skip the lock when it is
+ * empty. A task submitted by a task goes to the running worker's deque
+ * without any lock (one release store). If a deque cannot grow (no
+ * memory) the task goes to the injection queue instead, so a submit fails
+ * only if the task itself cannot be allocated.
  *
- * A worker takes injected tasks in batches of up to 16: one to run, the
- * rest moved onto its own deque, where idle workers steal them.
+ * A worker takes injected tasks, and tasks of a submission slot, in
+ * batches of up to 16 (half of a slot's queue at most): one to run, the
+ * rest moved onto its own deque, where idle workers steal them. A batch
+ * from a slot costs one CAS; the slot's owner never pops, so thieves race
+ * only each other.
  *
  * Finding work, in order: own deque (newest first: cache-warm, and it
  * bounds the deque in recursive fork-join), the injection queue, then a
  * steal sweep over the other workers starting at a random one (oldest
- * first: the biggest pieces of work in divide and conquer).
+ * first: the biggest pieces of work in divide and conquer), then the
+ * submission slots.
  *
  * Sleeping. A wake-up costs 10-20 us here, so an idle worker first makes
  * `spin_iters` bounded rounds of find-work with a CPU pause between them,
- * then sleeps on `work_cv`. No wake-up is lost: the sleeper raises
- * `nsleeping` and re-checks every queue while holding `mu`, all seq_cst;
- * a producer publishes its task, then reads `nsleeping` (seq_cst), and
- * signals under `mu` only if someone sleeps. Either the sleeper's re-check
- * sees the task or the producer sees the sleeper. Producers thus pay one
- * atomic load per submission while all workers are busy. Wake-ups are
- * batched: `nwaking` counts signals sent to sleepers that have not woken
- * yet, and a producer signals only while more workers sleep than are
- * being woken, so a burst of pushes onto a deque while a sleeper takes its
- * 10-20 us to wake costs one signal, not one per push. A sleeper lowers
- * `nwaking` when it wakes. The producer's look at the two counts (after
- * its seq_cst fence, or under `mu` for the shared queues) skips the signal
- * only when every sleeper it counts has a signal on its way, and each of
- * those wakes and looks at every queue, after the task was published.
+ * counted in `nspinning`, then sleeps on `work_cv`. A producer that sees
+ * a spinner (after publishing, seq_cst) sends no signal: the spinner
+ * looks at every queue before it sleeps (it lowers `nspinning` before it
+ * raises `nsleeping` and re-checks, so it sees the task). A spinner that
+ * finds work and was the last one spinning wakes a sleeper, if any, for
+ * the tasks that may follow (no parallelism is lost to skipped signals). No wake-up is lost: the
+ * sleeper raises `nsleeping` and re-checks every queue while holding `mu`, all seq_cst; a producer
+ * publishes its task, then reads `nsleeping` (seq_cst), and signals under `mu` only if someone
+ * sleeps. Either the sleeper's re-check sees the task or the producer sees the sleeper. Producers
+ * thus pay one atomic load per submission while all workers are busy. Wake-ups are batched:
+ * `nwaking` counts signals sent to sleepers that have not woken yet, and a producer signals only
+ * while more workers sleep than are being woken, so a burst of pushes onto a deque while a sleeper
+ * takes its 10-20 us to wake costs one signal, not one per push. A sleeper lowers `nwaking` when it
+ * wakes. The producer's look at the two counts (after its seq_cst fence, or under `mu` for the
+ * shared queues) skips the signal only when every sleeper it counts has a signal on its way, and
+ * each of those wakes and looks at every queue, after the task was published.
  *
  * Tasks and futures. A task is one fixed-size object, taken from the
  * worker's magazines when a worker submits and returned there when a
@@ -118,7 +126,9 @@ static inline gsp__worker *self_of(const gsp_exec *ex) {
 }
 
 gsp__task *gsp__task_new(gsp_exec *ex, gsp_exec_fn fn, void *arg, gsp__group *g, int refs) {
-  gsp__task *t = gsp__task_alloc(ex, self_of(ex));
+  gsp__worker *w = self_of(ex);
+  gsp__task *t =
+      w != NULL ? gsp__task_alloc(ex, w) : gsp__task_alloc_outside(ex, gsp__outside_self(ex));
   if (t == NULL) return NULL;
   t->fn = fn;
   t->arg = arg;
@@ -149,9 +159,14 @@ static void signal_locked(gsp_exec *ex) {
   pthread_cond_signal(&ex->work_cv);
 }
 
-/* After a deque push: the unlocked look only skips the lock (see "Sleeping"). */
+/* After a deque push, past a seq_cst fence: no signal while a worker
+   spins (it looks at every queue before it sleeps), and the unlocked look
+   at the sleepers only skips the lock (see "Sleeping"). */
 static void wake_one(gsp_exec *ex) {
+  /* nsleeping first: rarely written, while nspinning moves with every
+     spin of a worker that keeps up with the producer. */
   if (atomic_load(&ex->nsleeping) <= atomic_load(&ex->nwaking)) return;
+  if (atomic_load(&ex->nspinning) != 0) return;
   pthread_mutex_lock(&ex->mu);
   signal_locked(ex);
   pthread_mutex_unlock(&ex->mu);
@@ -194,8 +209,15 @@ static void inject(gsp_exec *ex, gsp__fifo *q, gsp__task *t) {
 
 void gsp__exec_push(gsp_exec *ex, gsp__task *t) {
   gsp__worker *w = tl_worker;
-  if (w != NULL && w->ex == ex && gsp__deque_push(&w->dq, t) == GSP_OK) {
-    atomic_thread_fence(memory_order_seq_cst); /* publish before reading nsleeping */
+  gsp__deque *dq = NULL;
+  if (w != NULL && w->ex == ex) {
+    dq = &w->dq;
+  } else {
+    gsp__outside *s = gsp__outside_self(ex);
+    if (s != NULL) dq = &s->dq;
+  }
+  if (dq != NULL && gsp__deque_push(dq, t) == GSP_OK) {
+    atomic_thread_fence(memory_order_seq_cst); /* publish before reading nspinning, nsleeping */
     wake_one(ex);
     return;
   }
@@ -242,24 +264,62 @@ static uint64_t xorshift(uint64_t *s) {
   return *s = x;
 }
 
+/* One task from d, retrying lost races; NULL when d is empty. */
+static gsp__task *steal_from(gsp__worker *self, gsp__deque *d) {
+  void *x = NULL;
+  gsp__steal_result r;
+  while ((r = gsp__deque_steal(d, &x)) == GSP__STEAL_ABORT) cpu_relax();
+  if (r != GSP__STEAL_OK) return NULL;
+  gsp__stat_inc(&self->st.stolen);
+  if (self->ex->m.stolen != NULL) gsp_counter_inc(self->ex->m.stolen);
+  return x;
+}
+
+/*
+ * Take up to INJECT_BATCH tasks (half of those queued) from d, an outside
+ * thread's slot: run the first, push the rest onto self's deque where the
+ * other workers can steal them. One CAS per batch instead of one per task
+ * on the line every worker contends for. A push that fails (no memory)
+ * sends the rest to the injection queue. Not counted as steals (like
+ * tasks taken from the injection queue): a task moved here may be stolen
+ * from self's deque later, and is counted then.
+ */
+static gsp__task *steal_outside_batch(gsp__worker *self, gsp__deque *d) {
+  void *x[INJECT_BATCH];
+  size_t k = gsp__deque_steal_batch(d, x, INJECT_BATCH);
+  if (k == 0) return NULL;
+  for (size_t i = 1; i < k; i++)
+    if (gsp__deque_push(&self->dq, x[i]) != GSP_OK) inject(self->ex, &self->ex->inj, x[i]);
+  return x[0];
+}
+
+/* Tasks from the slot of a thread outside the pool, starting at a random one. */
+static gsp__task *steal_outside(gsp__worker *self) {
+  gsp_exec *ex = self->ex;
+  unsigned n = atomic_load_explicit(&ex->nout, memory_order_acquire);
+  if (n == 0) return NULL;
+  unsigned start = n == 1 ? 0 : (unsigned)(xorshift(&self->rng) % n);
+  for (unsigned i = 0; i < n; i++) {
+    gsp__deque *d = &ex->out[(start + i) % n].dq;
+    if (gsp__deque_empty(d)) continue; /* a peek without the steal's fence */
+    gsp__task *t = steal_outside_batch(self, d);
+    if (t != NULL) return t;
+  }
+  return NULL;
+}
+
 static gsp__task *steal_sweep(gsp__worker *self) {
   gsp_exec *ex = self->ex;
   unsigned n = atomic_load_explicit(&ex->nslots, memory_order_acquire);
-  if (n < 2) return NULL;
+  if (n < 2) return steal_outside(self);
   unsigned start = (unsigned)(xorshift(&self->rng) % n);
   for (unsigned i = 0; i < n; i++) {
     gsp__worker *v = &ex->w[(start + i) % n];
     if (v == self) continue;
-    void *x = NULL;
-    gsp__steal_result r;
-    while ((r = gsp__deque_steal(&v->dq, &x)) == GSP__STEAL_ABORT) cpu_relax();
-    if (r == GSP__STEAL_OK) {
-      gsp__stat_inc(&self->st.stolen);
-      if (ex->m.stolen != NULL) gsp_counter_inc(ex->m.stolen);
-      return x;
-    }
+    gsp__task *t = steal_from(self, &v->dq);
+    if (t != NULL) return t;
   }
-  return NULL;
+  return steal_outside(self);
 }
 
 static gsp__task *find_work(gsp__worker *w) {
@@ -372,6 +432,9 @@ bool gsp__exec_any_work(gsp_exec *ex) {
   unsigned n = atomic_load(&ex->nslots);
   for (unsigned i = 0; i < n; i++)
     if (!gsp__deque_empty(&ex->w[i].dq)) return true;
+  n = atomic_load(&ex->nout);
+  for (unsigned i = 0; i < n; i++)
+    if (!gsp__deque_empty(&ex->out[i].dq)) return true;
   return false;
 }
 
@@ -408,16 +471,31 @@ static bool idle_sleep(gsp__worker *w) {
   return keep;
 }
 
+/*
+ * Look for work spin_iters times, counted in `nspinning` meanwhile so that
+ * producers skip their wake-up (see "Sleeping"). A spinner that finds work
+ * and was the last one wakes a sleeper if there is one: more work may
+ * follow that no producer signalled for.
+ */
+static gsp__task *spin_for_work(gsp__worker *w) {
+  gsp_exec *ex = w->ex;
+  gsp__task *t = NULL;
+  debt_flush(w);
+  atomic_fetch_add(&ex->nspinning, 1);
+  for (unsigned s = 0; t == NULL && s < ex->spin_iters; s++) {
+    for (int p = 0; p < PAUSES_PER_SPIN; p++) cpu_relax();
+    t = find_work(w);
+  }
+  if (atomic_fetch_sub(&ex->nspinning, 1) == 1 && t != NULL) wake_one(ex);
+  return t;
+}
+
 void *gsp__exec_worker_main(void *arg) {
   gsp__worker *w = arg;
   tl_worker = w;
   for (;;) {
     gsp__task *t = find_work(w);
-    if (t == NULL) debt_flush(w);
-    for (unsigned s = 0; t == NULL && s < w->ex->spin_iters; s++) {
-      for (int p = 0; p < PAUSES_PER_SPIN; p++) cpu_relax();
-      t = find_work(w);
-    }
+    if (t == NULL) t = spin_for_work(w);
     if (t != NULL) {
       run_task(w, t);
       continue;
@@ -633,12 +711,15 @@ int gsp_exec_create(const gsp_exec_config *cfg, gsp_exec **out) {
   if (rv != GSP_OK) goto out_sync;
   rv = gsp__exec_metrics_init(ex, cfg);
   if (rv != GSP_OK) goto out_slots;
+  rv = gsp__outside_init(ex);
+  if (rv != GSP_OK) goto out_slots;
   rv = start_initial(ex, cfg);
   if (rv != GSP_OK) goto out_stop;
   *out = ex;
   return GSP_OK;
 out_stop:
   gsp__exec_stop_all(ex);
+  gsp__outside_fini(ex);
 out_slots:
   gsp__exec_slots_free(ex);
 out_sync:
@@ -652,6 +733,7 @@ void gsp_exec_shutdown(gsp_exec *ex, gsp_exec_shutdown_mode mode) {
   if (ex == NULL) return;
   if (mode == GSP_EXEC_CANCEL) atomic_store(&ex->canceling, true);
   gsp__exec_stop_all(ex);
+  gsp__outside_fini(ex);
   gsp__exec_slots_free(ex);
   fini_sync(ex);
   gsp_free(ex);

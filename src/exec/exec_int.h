@@ -61,6 +61,14 @@ typedef struct gsp__magazine {
 
 enum { GSP__DEPOT_CHAINS = 1024 }; /* full chains the pool keeps for reuse, at most */
 
+/* A submission slot of a thread outside the pool (exec_outside.c). */
+enum { GSP__OUTSIDE_SLOTS = 8 };
+typedef struct gsp__outside {
+  gsp__deque dq;     /* the owning thread pushes, workers steal */
+  gsp__magazine mag; /* free tasks, owner only */
+  bool owned;        /* a live thread holds it (under the process-wide slot mutex) */
+} gsp__outside;
+
 /* Per-worker counters: written by the owner only (load + store), read by anyone. */
 typedef struct gsp__wstats {
   _Atomic uint64_t run;    /* tasks run (or dropped on cancel) by this worker */
@@ -111,6 +119,7 @@ struct gsp_exec {
   pthread_mutex_t done_mu;
   pthread_cond_t done_cv;
   _Atomic unsigned nwaiters;
+  _Atomic unsigned nspinning; /* workers looking for work before they sleep (exec.c) */
   /* The scaler thread (only when scaling), under mu. */
   pthread_t scaler;
   bool scaler_started;
@@ -119,7 +128,12 @@ struct gsp_exec {
   /* Free task chains from workers that free more than they allocate (exec_task.c). */
   pthread_mutex_t depot_mu;
   _Atomic unsigned ndepot; /* written under depot_mu, peeked without it */
+  _Atomic unsigned nout;   /* outside slots ever claimed: workers steal below it */
   gsp__task *depot[GSP__DEPOT_CHAINS];
+  /* Slots of submitting threads outside the pool (exec_outside.c). */
+  gsp__outside *out;   /* GSP__OUTSIDE_SLOTS */
+  uint64_t id;         /* unique in the process */
+  gsp_exec *live_next; /* list of live pools, under the slot mutex */
   /* Statistics. */
   _Atomic uint64_t grown, shrunk;
   _Atomic unsigned peak;
@@ -136,6 +150,15 @@ int gsp__exec_submit_drop(gsp_exec *ex, gsp_exec_priority prio, gsp_exec_fn fn, 
 /* exec_task.c: task objects from w's magazines (w NULL: a thread outside the pool). */
 gsp__task *gsp__task_alloc(gsp_exec *ex, gsp__worker *w);
 void gsp__task_release(gsp_exec *ex, gsp__worker *w, gsp__task *t);
+/* A task for a thread outside the pool that owns slot s (s NULL: none). */
+gsp__task *gsp__task_alloc_outside(gsp_exec *ex, gsp__outside *s);
+/* gsp_free() every task of a chain linked through next. */
+void gsp__task_chain_free(gsp__task *t);
+/* exec_outside.c: create (and register) and free the pool's outside slots. */
+int gsp__outside_init(gsp_exec *ex);
+void gsp__outside_fini(gsp_exec *ex);
+/* The calling thread's slot in ex, claimed on first use; NULL if none is free. */
+gsp__outside *gsp__outside_self(gsp_exec *ex);
 /* Free w's magazines (its thread has exited or is exiting). */
 void gsp__task_cache_flush(gsp__worker *w);
 /* Free every worker's magazines and the depot; the workers have exited. */

@@ -97,5 +97,7 @@ int gsp_exec_stats_get(gsp_exec *ex, gsp_exec_stats *out) {
   out->workers_grown = atomic_load(&ex->grown);
   out->workers_shrunk = atomic_load(&ex->shrunk);
   out->queued = atomic_load(&ex->inj.len) + atomic_load(&ex->latency.len);
+  unsigned nout = atomic_load(&ex->nout); /* outside threads' slots: the shared queue's stand-in */
+  for (unsigned i = 0; i < nout; i++) out->queued += gsp__deque_size(&ex->out[i].dq);
   return GSP_OK;
 }

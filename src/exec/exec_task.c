@@ -25,9 +25,13 @@
  * worker swinging between allocating and freeing around a magazine
  * boundary does not go to the depot each time (Bonwick's two magazines).
  *
- * Threads outside the pool allocate with gsp_malloc() and free with
- * gsp_free(): they have no magazine, and a future may be released after
- * the pool is gone, so a free from outside must not touch the pool.
+ * A thread outside the pool that holds a submission slot
+ * (exec_outside.c) allocates from the slot's magazine, refilled with one
+ * full chain from the depot at a time, else with gsp_malloc(); workers
+ * that run its tasks return them to their magazines and, in full chains,
+ * to the depot, where the slot takes them again. A thread outside the
+ * pool frees with gsp_free(): a future may be released after the pool is
+ * gone, so a free from outside must not touch the pool.
  * Every cached object came from gsp_malloc() and goes back through
  * gsp_free() when the pool is freed (gsp__task_cache_free) or a worker
  * retires (gsp__task_cache_flush), so allocation-failure tests see every
@@ -37,7 +41,7 @@
 
 enum { MAG_SIZE = 64 };
 
-static void chain_free(gsp__task *t) {
+void gsp__task_chain_free(gsp__task *t) {
   while (t != NULL) {
     gsp__task *next = t->next;
     gsp_free(t);
@@ -69,7 +73,7 @@ static void depot_put(gsp_exec *ex, gsp__task *chain) {
     chain = NULL;
   }
   pthread_mutex_unlock(&ex->depot_mu);
-  chain_free(chain);
+  gsp__task_chain_free(chain);
 }
 
 static void mag_swap(gsp__worker *w) {
@@ -94,6 +98,16 @@ gsp__task *gsp__task_alloc(gsp_exec *ex, gsp__worker *w) {
   return t;
 }
 
+gsp__task *gsp__task_alloc_outside(gsp_exec *ex, gsp__outside *s) {
+  if (s == NULL || (s->mag.n == 0 && !depot_take(ex, &s->mag)))
+    return gsp_malloc(sizeof(gsp__task));
+  gsp__task *t = s->mag.head;
+  s->mag.head = t->next;
+  s->mag.n--;
+  if (s->mag.head != NULL) __builtin_prefetch(s->mag.head, 1); /* last freed on a worker */
+  return t;
+}
+
 void gsp__task_release(gsp_exec *ex, gsp__worker *w, gsp__task *t) {
   if (w == NULL) {
     gsp_free(t);
@@ -110,14 +124,14 @@ void gsp__task_release(gsp_exec *ex, gsp__worker *w, gsp__task *t) {
 }
 
 void gsp__task_cache_flush(gsp__worker *w) {
-  chain_free(w->loaded.head);
-  chain_free(w->spare.head);
+  gsp__task_chain_free(w->loaded.head);
+  gsp__task_chain_free(w->spare.head);
   w->loaded = w->spare = (gsp__magazine){NULL, 0};
 }
 
 void gsp__task_cache_free(gsp_exec *ex) {
   for (unsigned i = 0; i < ex->max_workers; i++) gsp__task_cache_flush(&ex->w[i]);
   unsigned n = atomic_load_explicit(&ex->ndepot, memory_order_relaxed);
-  for (unsigned i = 0; i < n; i++) chain_free(ex->depot[i]);
+  for (unsigned i = 0; i < n; i++) gsp__task_chain_free(ex->depot[i]);
   atomic_store_explicit(&ex->ndepot, 0, memory_order_relaxed);
 }

@@ -5,6 +5,7 @@
 list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/exec/exec_map.c
   ${PROJECT_SOURCE_DIR}/src/exec/exec_task.c
+  ${PROJECT_SOURCE_DIR}/src/exec/exec_outside.c
   ${PROJECT_SOURCE_DIR}/src/exec/exec_scale.c
   ${PROJECT_SOURCE_DIR}/src/exec/exec_stats.c)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
