@@ -12,8 +12,10 @@
  * shard's lock (an adaptive mutex held for a few dozen nanoseconds: replay
  * of logged hits, chain walk, key compare, policy bookkeeping); an operation
  * touches exactly one shard, so there is no global lock anywhere. Hashing
- * (XXH3) and all allocation happen before the lock is taken; value copies
- * larger than a cache line on the locked path happen after it is released.
+ * (XXH3) and all allocation happen before the lock is taken (a recycled
+ * block is taken and filled under it, for values up to SMALL_COPY bytes);
+ * value copies larger than a cache line on the locked path happen after it
+ * is released.
  *
  * Data layout. An entry (cache_int.h) holds the hash chain link, the key
  * inline when short, the current value pointer and its own value block in
@@ -27,7 +29,9 @@
  * pointer, the table pointer) so lock-free readers see complete entries.
  * Unlinking leaves the entry's own chain link intact. What a reader may
  * still hold (unlinked entries, replaced values, old tables) is retired to
- * the shard's limbo and freed two epochs later; WEAK caches have no
+ * the shard's limbo and freed, or recycled into the shard's pool of entry
+ * blocks, two epochs later (cache_lf.c); a put of a small value fills a
+ * pooled block under the lock instead of allocating. WEAK caches have no
  * lock-free readers and free at once.
  *
  * Eviction is exact within a shard: after an insert, the policy names
@@ -86,18 +90,17 @@ static const gsp__policy_ops *policy_for(gsp_cache_strategy s) {
 
 static size_t long_key_bytes(size_t klen) { return gsp__long_key_bytes(klen); }
 
-gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
-                           bool with_value) {
+size_t gsp__entry_size(size_t klen, size_t vlen) {
   size_t size = sizeof(gsp__entry) + long_key_bytes(klen);
-  if (with_value) {
-    if (vlen > SIZE_MAX - size) return NULL;
-    size += vlen;
-  }
-  gsp__entry *e = gsp_malloc(size);
-  if (e == NULL) return NULL;
+  if (vlen > SIZE_MAX - size - 15u) return 0;
+  return (size + vlen + 15u) & ~(size_t)15u; /* a size class of the recycling pools */
+}
+
+void gsp__entry_init(gsp__entry *e, uint64_t hash, const void *key, size_t klen, const void *val,
+                     size_t vlen, bool with_value) {
   memset(e, 0, sizeof *e);
   e->klen = (uint32_t)klen;
-  e->hash = gsp__cache_hash(key, klen);
+  e->hash = hash;
   if (klen) memcpy((unsigned char *)gsp__entry_key(e), key, klen);
   if (with_value) {
     gsp__vblock *vb = &e->hvb;
@@ -107,6 +110,15 @@ gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t
     atomic_init(&e->vb, vb);
     e->has_home = 1;
   }
+}
+
+gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
+                           bool with_value) {
+  size_t size = gsp__entry_size(klen, with_value ? vlen : 0);
+  if (size == 0) return NULL;
+  gsp__entry *e = gsp_malloc(size);
+  if (e == NULL) return NULL;
+  gsp__entry_init(e, gsp__cache_hash(key, klen), key, klen, val, vlen, with_value);
   return e;
 }
 
@@ -548,29 +560,62 @@ static void replace_value_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gs
   evict_while_locked(c, sh, 0, 0, g);
 }
 
+/* Insert *freshp or move its value into the entry with its key; sets
+ * *freshp to NULL when consumed. Under the shard lock. */
+static int put_entry_locked(gsp_cache *c, gsp__shard *sh, gsp__entry **freshp, gsp__graveyard *g) {
+  gsp__entry *fresh = *freshp;
+  gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, gsp__entry_key(fresh), fresh->klen, g);
+  if (e != NULL) {
+    replace_value_locked(c, sh, e, fresh, g);
+    *freshp = NULL; /* now g's donor */
+    return GSP_OK;
+  }
+  int rv = gsp__insert_locked(c, sh, fresh, g);
+  if (rv == GSP_OK) *freshp = NULL;
+  return rv;
+}
+
 int gsp__put_entry(gsp_cache *c, gsp__entry *fresh, const gsp_cache_put_opts *opts) {
   gsp__entry_account(c, fresh, opts);
   gsp__graveyard g = {0};
   gsp__shard *sh = gsp__cache_shard(c, fresh->hash);
-  int rv = GSP_OK;
   gsp__shard_lock(c, sh);
-  gsp__entry *e = gsp__lookup_locked(c, sh, fresh->hash, gsp__entry_key(fresh), fresh->klen, &g);
-  if (e != NULL) {
-    replace_value_locked(c, sh, e, fresh, &g);
-    fresh = NULL; /* now g's donor */
-  } else {
-    rv = gsp__insert_locked(c, sh, fresh, &g);
-    if (rv == GSP_OK) fresh = NULL;
-  }
+  int rv = put_entry_locked(c, sh, &fresh, &g);
   gsp__shard_unlock(c, sh, &g);
   gsp__entry_free(fresh); /* not inserted: never reachable */
   return rv;
+}
+
+/* A put into a block recycled from the shard's pool (cache_lf.c): no
+ * allocation, and memory an eviction of this shard released a moment ago.
+ * False when the pool has no block of the size (then nothing was done). */
+static bool put_recycled(gsp_cache *c, const void *key, size_t klen, const void *val, size_t vlen,
+                         const gsp_cache_put_opts *opts, int *rv) {
+  uint64_t h = gsp__cache_hash(key, klen);
+  gsp__shard *sh = gsp__cache_shard(c, h);
+  size_t size = gsp__entry_size(klen, vlen);
+  if (size == 0 || !gsp__pool_may_have(sh, size)) return false;
+  gsp__graveyard g = {0};
+  gsp__shard_lock(c, sh);
+  gsp__entry *fresh = gsp__pool_take_locked(sh, size);
+  bool took = fresh != NULL;
+  if (took) {
+    gsp__entry_init(fresh, h, key, klen, val, vlen, true);
+    gsp__entry_account(c, fresh, opts);
+    *rv = put_entry_locked(c, sh, &fresh, &g);
+  }
+  gsp__shard_unlock(c, sh, &g);
+  gsp__entry_free(fresh); /* not inserted: never reachable (NULL-safe) */
+  return took;
 }
 
 int gsp_cache_put(gsp_cache *c, const void *key, size_t klen, const void *val, size_t vlen,
                   const gsp_cache_put_opts *opts) {
   if (c == NULL || bad_key(key, klen) || (val == NULL && vlen != 0)) return GSP_EINVAL;
   if (c->cfg.strategy == GSP_CACHE_WEAK) return GSP_ENOTSUP;
+  int rv = GSP_OK;
+  if (c->lockfree && vlen <= SMALL_COPY && put_recycled(c, key, klen, val, vlen, opts, &rv))
+    return rv;
   gsp__entry *fresh = gsp__entry_new(key, klen, val, vlen, true);
   if (fresh == NULL) return GSP_ENOMEM;
   return gsp__put_entry(c, fresh, opts);

@@ -48,6 +48,10 @@ typedef struct gsp__stripe {
   gsp__hitrec rec[GSP__RING];
 } __attribute__((aligned(64))) gsp__stripe;
 
+/* Entry block sizes the recycling pools keep: sizeof(gsp__entry) plus
+ * 0, 16, ..., 16 * (GSP__POOL_CLASSES - 1) bytes of long key and value. */
+#define GSP__POOL_CLASSES 16u
+
 /* Retired memory of a shard, oldest first; under the shard lock. */
 typedef struct gsp__limbo {
   gsp__retired *head, *tail;
@@ -73,6 +77,11 @@ typedef struct gsp__shard {
   gsp__limbo limbo;     /* retired entries (and value donors) */
   gsp__limbo old_tabs;  /* retired hash tables */
   uint64_t retired;     /* retirements since the last epoch advance attempt */
+  /* Recycling pools (cache_lf.c): reclaimed entry blocks by size class,
+   * linked through rn; pool_n is written under the lock and read without
+   * it by puts deciding whether to look. */
+  gsp__retired *pool[GSP__POOL_CLASSES];
+  _Atomic uint32_t pool_n[GSP__POOL_CLASSES];
 } __attribute__((aligned(64))) gsp__shard;
 
 /* A WEAK entry's link to its object. */
@@ -158,7 +167,11 @@ void gsp__lf_retire_locked(gsp__shard *sh, gsp__graveyard *g);
 void gsp__lf_retire_table_locked(gsp__shard *sh, gsp__table *t);
 /* After unlocking: free what retire_locked took out, maybe advance. */
 void gsp__lf_reclaim(gsp__graveyard *g);
-/* Free a shard's limbo now (destroy: no reader left). */
+/* Whether the shard's pool may hold a block of this size (a hint read
+ * without the lock), and take one (NULL if none). */
+bool gsp__pool_may_have(gsp__shard *sh, size_t size);
+gsp__entry *gsp__pool_take_locked(gsp__shard *sh, size_t size);
+/* Free a shard's limbo and pools now (destroy: no reader left). */
 void gsp__lf_limbo_free_all(gsp__shard *sh);
 /* Wait (bounded) until everything retired so far is safe, then free it. */
 void gsp__lf_reclaim_all(struct gsp_cache *c);
@@ -179,6 +192,11 @@ void gsp__graveyard_flush(struct gsp_cache *c, gsp__graveyard *g);
  * block holding a copy of val (WEAK entries have none). */
 gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                            bool with_value);
+/* The allocation size of an entry block (16-byte multiple; 0: too large),
+ * and the initialization of a block of that size. */
+size_t gsp__entry_size(size_t klen, size_t vlen);
+void gsp__entry_init(gsp__entry *e, uint64_t hash, const void *key, size_t klen, const void *val,
+                     size_t vlen, bool with_value);
 /* Free an unlinked entry (its memory may outlive it, see gsp__vblock). */
 void gsp__entry_free(gsp__entry *e);
 void gsp__vblock_pin(gsp__vblock *vb);

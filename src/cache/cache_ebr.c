@@ -19,12 +19,22 @@
  * see everything unlinked before. Where membarrier is unavailable readers
  * fence themselves (gsp__ebr_fenced).
  *
- * Reclaimer. Memory unlinked under a shard lock is tagged t = G, read after
- * a full fence (so the unlink is visible before t is read). G moves from g
- * to g + 1 only when no reader is inside a section entered at an epoch
- * below g. A reader that could still reach the memory read G <= t before
- * the unlink was visible, and blocks the step from t + 1 to t + 2 for as
- * long as it stays in its section; so once G >= t + 2 nobody can reach it.
+ * Reclaimer. G moves from g to g + 1 only when no reader is inside a
+ * section entered at an epoch below g. Memory unlinked under a shard lock
+ * gets a tag t and is freed once G >= t + 2. With readers fencing
+ * themselves, t = G read after a full fence (the unlink is visible before
+ * t is read): a reader that could still reach the memory read G <= t
+ * before the unlink was visible, and blocks the step from t + 1 to t + 2
+ * for as long as it stays in its section. With membarrier the retiring
+ * thread does not fence (one full fence per put cost a fifth of a
+ * miss+put): it reads G = r and tags t = r + 1. Let M be the first
+ * advance whose membarrier() ran after the unlink store executed; that
+ * barrier drains the store, so readers that read the value M's CAS writes,
+ * or a later one, cannot reach the memory: the ones that can entered at an
+ * epoch <= g, where g -> g + 1 is M's step. The barrier of the step to g
+ * ran after the CAS to g - 1 and before the unlink, hence before the load
+ * of G that follows it in program order: r >= g - 1, so t >= g, and the
+ * step from t + 1 to t + 2 >= g + 2 waits for every such reader.
  *
  * Invariants: G never decreases; a slot's state is 0 whenever its thread
  * is outside a section; a slot is used by at most one thread at a time.
@@ -86,8 +96,13 @@ gsp__ebr_slot *gsp__ebr_register(void) {
 }
 
 uint64_t gsp__ebr_tag(void) {
-  atomic_thread_fence(memory_order_seq_cst);
-  return atomic_load_explicit(&gsp__ebr_epoch, memory_order_acquire);
+  if (gsp__ebr_fenced) {
+    atomic_thread_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&gsp__ebr_epoch, memory_order_acquire);
+  }
+  /* No fence: the unlink may still sit in this thread's store buffer when
+   * G is read, so tag one epoch later (see "Reclaimer" above). */
+  return atomic_load_explicit(&gsp__ebr_epoch, memory_order_acquire) + 1;
 }
 
 bool gsp__ebr_try_advance(void) {

@@ -37,15 +37,26 @@
  *   ignore hits (FIFO, TTL) only count them in `extra`.
  *   Reclamation. Unlinked entries, replaced values (through the donor entry
  *   that brought the new value, whose `vb` then holds the old one) and old
- *   tables go to the shard's limbo with an EBR tag, under the lock, and are
- *   freed once the epoch has moved two steps past the tag. A shard tries to
- *   advance the epoch every ADVANCE_EVERY retirements (one membarrier()),
+ *   tables go to the shard's limbo with an EBR tag, under the lock, and
+ *   leave it once the epoch has moved two steps past the tag. A shard tries
+ *   to advance the epoch every ADVANCE_EVERY retirements (one membarrier()),
  *   or sooner when its limbo holds more than LIMBO_BYTES.
+ *   Recycling. An entry leaving the limbo whose block nobody else holds
+ *   (its own value current and unpinned) goes to the shard's pool for its
+ *   size class (a LIFO list, at most POOL_MAX blocks per class) instead of
+ *   free(); a put of a small value whose shard has a block of its class
+ *   takes it under the lock and fills it there (gsp_cache_put), so a full
+ *   cache's miss+put allocates and frees nothing and writes into memory an
+ *   eviction of the same shard released a moment ago. Entry blocks are
+ *   allocated at their class size (gsp__entry_size), so any block of a
+ *   class fits any entry of that class. Pools are emptied by destroy and
+ *   by gsp__lf_reclaim_all (shrink, clear, expire).
  *
  * Invariants: a hit is counted exactly once (ring record or `extra`); a
  * record is applied only to an entry found linked in its shard; memory in
- * a limbo is not reachable from the table; nothing is freed while a reader
- * that could reach it is in its section.
+ * a limbo or a pool is not reachable from the table; nothing is freed or
+ * reused while a reader that could reach it is in its section; a pooled
+ * block holds no pin and no other entry's value.
  */
 #include <string.h>
 
@@ -53,6 +64,7 @@
 
 #define ADVANCE_EVERY 64u               /* retirements between epoch advance attempts */
 #define LIMBO_BYTES ((uint64_t)1 << 20) /* retired bytes that hurry an attempt */
+#define POOL_MAX 32u                    /* blocks a shard keeps per size class */
 
 /* ---- readers ---------------------------------------------------------- */
 
@@ -143,6 +155,7 @@ static bool log_miss(gsp_cache *c, gsp__shard *sh, const gsp__ebr_slot *me, uint
     atomic_fetch_add_explicit(&s->misses, 1, memory_order_relaxed);
     return true;
   }
+  if (sh->pol.ops->prefetch_miss != NULL) sh->pol.ops->prefetch_miss(&sh->pol, h);
   if (ring_push(s, MISS_MARK, h)) return true;
   if (pthread_mutex_trylock(&sh->lock) != 0) return false;
   gsp__lf_drain_locked(c, sh, true);
@@ -268,6 +281,73 @@ static gsp__retired *limbo_take_safe(gsp__limbo *l, bool entries) {
   return first;
 }
 
+/* ---- recycling pools ------------------------------------------------------ */
+
+static unsigned pool_class(size_t size) { return (unsigned)((size - sizeof(gsp__entry)) / 16u); }
+
+bool gsp__pool_may_have(gsp__shard *sh, size_t size) {
+  unsigned k = pool_class(size);
+  return k < GSP__POOL_CLASSES && atomic_load_explicit(&sh->pool_n[k], memory_order_relaxed) != 0;
+}
+
+gsp__entry *gsp__pool_take_locked(gsp__shard *sh, size_t size) {
+  unsigned k = pool_class(size);
+  if (k >= GSP__POOL_CLASSES || sh->pool[k] == NULL) return NULL;
+  gsp__retired *r = sh->pool[k];
+  sh->pool[k] = r->next;
+  uint32_t n = atomic_load_explicit(&sh->pool_n[k], memory_order_relaxed);
+  atomic_store_explicit(&sh->pool_n[k], n - 1, memory_order_relaxed);
+  return gsp__entry_of_rn(r);
+}
+
+/* A reclaimed entry whose block nobody else holds: no reader can reach it,
+ * its own value is its current one and is not pinned (as in the fast path
+ * of gsp__entry_free), so the whole block can take a new entry. The class
+ * is that of its allocation size. */
+static unsigned recycle_class(const gsp__entry *e) {
+  if (!e->has_home || atomic_load_explicit(&e->vb, memory_order_relaxed) != &e->hvb ||
+      atomic_load_explicit(&e->hvb.refs, memory_order_acquire) != 2)
+    return GSP__POOL_CLASSES;
+  return pool_class(gsp__entry_size(e->klen, e->hvb.vlen));
+}
+
+/* Move what can be reused from a reclaimed list into the pools, newest
+ * first out (the warmest memory); returns the rest, to be freed. */
+static gsp__retired *pool_keep_locked(gsp__shard *sh, gsp__retired *list) {
+  gsp__retired *rest = NULL;
+  while (list != NULL) {
+    gsp__retired *r = list;
+    list = r->next;
+    unsigned k = recycle_class(gsp__entry_of_rn(r));
+    uint32_t n = k < GSP__POOL_CLASSES ? atomic_load_explicit(&sh->pool_n[k], memory_order_relaxed)
+                                       : POOL_MAX;
+    if (n < POOL_MAX) {
+      r->next = sh->pool[k];
+      sh->pool[k] = r;
+      atomic_store_explicit(&sh->pool_n[k], n + 1, memory_order_relaxed);
+    } else {
+      r->next = rest;
+      rest = r;
+    }
+  }
+  return rest;
+}
+
+/* Empty the pools onto list (their blocks are plain unlinked entries that
+ * gsp__entry_free frees at once). Under the shard lock, or at destroy. */
+static gsp__retired *pool_take_all(gsp__shard *sh, gsp__retired *list) {
+  for (unsigned k = 0; k < GSP__POOL_CLASSES; k++) {
+    while (sh->pool[k] != NULL) {
+      gsp__retired *r = sh->pool[k];
+      sh->pool[k] = r->next;
+      r->next = list;
+      list = r;
+    }
+    atomic_store_explicit(&sh->pool_n[k], 0, memory_order_relaxed);
+  }
+  return list;
+}
+
 void gsp__lf_retire_table_locked(gsp__shard *sh, gsp__table *t) {
   limbo_push(&sh->old_tabs, &t->rn, gsp__ebr_tag(), 0);
 }
@@ -289,7 +369,7 @@ void gsp__lf_retire_locked(gsp__shard *sh, gsp__graveyard *g) {
     g->old_vb = NULL;
     sh->retired++;
   }
-  g->reclaim = limbo_take_safe(&sh->limbo, true);
+  g->reclaim = pool_keep_locked(sh, limbo_take_safe(&sh->limbo, true));
   g->tables = limbo_take_safe(&sh->old_tabs, false);
   if (sh->retired >= ADVANCE_EVERY || (sh->limbo.bytes >= LIMBO_BYTES && sh->retired >= 4) ||
       sh->old_tabs.count != 0) {
@@ -325,6 +405,7 @@ void gsp__lf_reclaim(gsp__graveyard *g) {
 void gsp__lf_limbo_free_all(gsp__shard *sh) {
   free_entries(sh->limbo.head);
   free_tables(sh->old_tabs.head);
+  free_entries(pool_take_all(sh, NULL));
   sh->limbo = (gsp__limbo){0};
   sh->old_tabs = (gsp__limbo){0};
 }
@@ -336,7 +417,7 @@ void gsp__lf_reclaim_all(gsp_cache *c) {
     gsp__shard *sh = &c->shards[i];
     gsp__graveyard g = {0};
     pthread_mutex_lock(&sh->lock);
-    g.reclaim = limbo_take_safe(&sh->limbo, true);
+    g.reclaim = pool_take_all(sh, limbo_take_safe(&sh->limbo, true));
     g.tables = limbo_take_safe(&sh->old_tabs, false);
     pthread_mutex_unlock(&sh->lock);
     gsp__lf_reclaim(&g);

@@ -700,6 +700,19 @@ static void tune(aq_state *s, uint64_t h, uint64_t charge) {
   if (!s->conf->duel) s->pending = NULL;
 }
 
+/* Start the loads the replay of a miss will wait on (its sketch counters
+ * and ghost bucket), called by the lock-free reader that logs the miss, so
+ * they arrive while the caller computes and puts the value. Runs without
+ * the shard lock: it reads only what init set (the arrays' addresses and
+ * sizes) and only prefetches. */
+static void adaptive_prefetch_miss(const gsp__policy *p, uint64_t hash) {
+  const aq_state *s = p->state;
+  uint64_t step = mix64(hash) | 1u;
+  for (uint64_t i = 0; i < 4; i++)
+    __builtin_prefetch(&s->sketch.word[counter_of(&s->sketch, hash + i * step) >> 4], 1, 1);
+  __builtin_prefetch(ghost_bucket(&s->ghost, hash), 1, 1);
+}
+
 static void adaptive_on_miss(gsp__policy *p, uint64_t hash) {
   aq_state *s = p->state;
   sketch_add(&s->sketch, hash);
@@ -747,7 +760,15 @@ static void adaptive_on_update(gsp__policy *p, gsp__entry *e, uint64_t old_charg
 static void adaptive_on_remove(gsp__policy *p, gsp__entry *e) {
   aq_state *s = p->state;
   if (e == s->pending) s->pending = NULL;
-  list_unlink(&s->q[e->pn.seg], e);
+  aq_list *l = &s->q[e->pn.seg];
+  bool was_head = list_head(l) == e;
+  list_unlink(l, e);
+  gsp__entry *next = list_head(l);
+  if (!was_head || next == NULL) return;
+  /* Two victims ahead: the header of the one after next; next's header was
+   * prefetched one eviction ago, so its hash can name its ghost bucket. */
+  gsp__prefetch_victim(next->pn.next);
+  __builtin_prefetch(ghost_bucket(&s->ghost, next->hash), 1, 1);
 }
 
 /* ---- eviction ------------------------------------------------------- */
@@ -821,5 +842,6 @@ const gsp__policy_ops gsp__policy_adaptive = {
     .on_update = adaptive_on_update,
     .on_remove = adaptive_on_remove,
     .on_miss = adaptive_on_miss,
+    .prefetch_miss = adaptive_prefetch_miss,
     .victim = adaptive_victim,
 };

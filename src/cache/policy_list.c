@@ -47,7 +47,12 @@ static void fifo_update(gsp__policy *p, gsp__entry *e, uint64_t old_charge) {
   (void)old_charge;
 }
 
-static void list_remove(gsp__policy *p, gsp__entry *e) { gsp__elist_remove(p->state, e); }
+static void list_remove(gsp__policy *p, gsp__entry *e) {
+  gsp__elist *l = p->state;
+  bool was_tail = l->tail == e;
+  gsp__elist_remove(l, e);
+  if (was_tail && l->tail != NULL) gsp__prefetch_victim(l->tail);
+}
 
 static gsp__entry *list_victim(gsp__policy *p) { return ((gsp__elist *)p->state)->tail; }
 
