@@ -132,6 +132,7 @@ static void load_dir(corpus *c, const char *dir, const char *suffix) {
 static void load_corpus(corpus *c) {
   memset(c, 0, sizeof *c);
   load_dir(c, "/usr/include", ".h");
+  c->n_c = c->n;
   load_dir(c, "/usr/lib/python3.11", ".py");
   c->all = malloc(c->bytes + 1);
   size_t off = 0;

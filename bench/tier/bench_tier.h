@@ -18,7 +18,8 @@ typedef struct corpus {
   char **data;
   size_t *len;
   size_t n, bytes;
-  char *all; /* every file concatenated */
+  size_t n_c; /* data[0, n_c) are C headers, the rest Python */
+  char *all;  /* every file concatenated */
 } corpus;
 
 double now_s(clockid_t c);

@@ -1,6 +1,7 @@
 /*
  * bench_tier_mem.c - sections l2, zipf and restart of bench_tier (see
- * bench_tier.c): L2's LZ4 against zstd level 1 on real source files, and
+ * bench_tier.c): L2's LZ4 against zstd level 1 on real source files and on
+ * their serialized parse results (what the code graph caches), and
  * the whole hierarchy against L1 alone on a Zipf workload larger than L1.
  */
 #include <lz4.h>
@@ -12,6 +13,7 @@
 
 #include "bench_tier.h"
 #include "gsperf/cache.h"
+#include "gsperf/codegraph.h"
 
 /* ---- l2: codecs ------------------------------------------------------------------ */
 
@@ -88,7 +90,48 @@ static void tier_l2(const corpus *c) {
   gsp_tier_destroy(t);
 }
 
+/* The same files as the code graph keeps them in the tier: each file's
+ * parse result (definitions, references, imports), serialized. */
+static void parsed_corpus(const corpus *c, corpus *out) {
+  memset(out, 0, sizeof *out);
+  gsp_cg_parser *p = NULL;
+  if (gsp_cg_parser_create(&p) != GSP_OK) return;
+  out->data = calloc(c->n, sizeof *out->data);
+  out->len = calloc(c->n, sizeof *out->len);
+  for (size_t i = 0; i < c->n && out->data && out->len; i++) {
+    gsp_cg_lang lang = i < c->n_c ? GSP_CG_LANG_C : GSP_CG_LANG_PYTHON;
+    gsp_cg_result *r = NULL;
+    if (gsp_cg_parse(p, lang, c->data[i], c->len[i], &r) != GSP_OK) continue;
+    size_t len = 0;
+    const void *b = gsp_cg_result_bytes(r, &len);
+    out->data[out->n] = malloc(len);
+    if (out->data[out->n] != NULL) {
+      memcpy(out->data[out->n], b, len);
+      out->len[out->n++] = len;
+      out->bytes += len;
+    }
+    gsp_cg_result_free(r);
+  }
+  gsp_cg_parser_destroy(p);
+}
+
+static void free_corpus(corpus *c) {
+  for (size_t i = 0; i < c->n; i++) free(c->data[i]);
+  free(c->data);
+  free(c->len);
+}
+
+static void l2_codecs(const corpus *c, const char *what);
+
 void section_l2(const corpus *c) {
+  l2_codecs(c, "source files");
+  corpus pc;
+  parsed_corpus(c, &pc);
+  if (pc.n > 0) l2_codecs(&pc, "serialized parse results of the same files");
+  free_corpus(&pc);
+}
+
+static void l2_codecs(const corpus *c, const char *what) {
   size_t maxlen = 0;
   for (size_t i = 0; i < c->n; i++)
     if (c->len[i] > maxlen) maxlen = c->len[i];
@@ -104,7 +147,7 @@ void section_l2(const corpus *c) {
       cz[s][r] = runs[s].comp_s;
       dz[s][r] = runs[s].decomp_s;
     }
-  printf("== l2: %zu source files, %.1f MB, one value per file (CPU time)\n", c->n,
+  printf("== l2: %zu %s, %.1f MB, one value per file (CPU time)\n", c->n, what,
          (double)c->bytes / 1e6);
   printf("%-26s %8s %14s %14s\n", "codec", "ratio", "compress MB/s", "decomp MB/s");
   static const char *const names[2] = {"LZ4 (L2's codec)", "zstd level 1"};
