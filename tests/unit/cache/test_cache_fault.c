@@ -93,21 +93,22 @@ static bool weak_life(void) {
   return true;
 }
 
+/* One life of a strategy, as fault_each_allocation() calls it. */
+typedef struct {
+  bool (*fn)(gsp_cache_strategy);
+  gsp_cache_strategy s;
+} strategy_life;
+
+static void run_strategy_life(void *arg) {
+  strategy_life *l = arg;
+  (void)l->fn(l->s);
+}
+
 static void run_all_failures(bool (*fn)(gsp_cache_strategy), gsp_cache_strategy s) {
-  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
-  long runs = 0;
-  for (g_fail_at = 1;; g_fail_at++, runs++) {
-    g_count = 0;
-    g_live = 0;
-    g_failed = false;
-    fn(s);
-    if (g_live != 0)
-      fail_msg("%s: failing allocation %ld leaked %ld blocks", gsp_cache_strategy_name(s),
-               g_fail_at, g_live);
-    if (!g_failed) break; /* the whole life ran without reaching N */
-  }
-  gsp_set_allocator(NULL);
-  assert_true(runs > 20);
+  strategy_life l = {fn, s};
+  long runs = fault_each_allocation(run_strategy_life, &l);
+  if (runs <= 20)
+    fail_msg("%s: only %ld allocations failed in turn", gsp_cache_strategy_name(s), runs);
 }
 
 static bool weak_adapter(gsp_cache_strategy s) {
@@ -140,28 +141,25 @@ static void test_fault_weak(void **st) {
   run_all_failures(weak_adapter, GSP_CACHE_WEAK);
 }
 
+static void manager_life(void *arg) {
+  (void)arg;
+  gsp_cache_manager *m = NULL;
+  int rv = gsp_cache_manager_create(&m);
+  ok_or_nomem(rv);
+  if (rv == GSP_OK) {
+    gsp_cache_config cfg = {.max_entries = 100};
+    char name[16];
+    for (int i = 0; i < 12; i++) {
+      snprintf(name, sizeof name, "c%d", i);
+      ok_or_nomem(gsp_cache_manager_create_cache(m, name, &cfg, NULL));
+    }
+    gsp_cache_manager_destroy(m);
+  }
+}
+
 static void test_fault_manager(void **st) {
   (void)st;
-  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
-  for (g_fail_at = 1;; g_fail_at++) {
-    g_count = g_live = 0;
-    g_failed = false;
-    gsp_cache_manager *m = NULL;
-    int rv = gsp_cache_manager_create(&m);
-    ok_or_nomem(rv);
-    if (rv == GSP_OK) {
-      gsp_cache_config cfg = {.max_entries = 100};
-      char name[16];
-      for (int i = 0; i < 12; i++) {
-        snprintf(name, sizeof name, "c%d", i);
-        ok_or_nomem(gsp_cache_manager_create_cache(m, name, &cfg, NULL));
-      }
-      gsp_cache_manager_destroy(m);
-    }
-    if (g_live != 0) fail_msg("manager: failing allocation %ld leaked %ld", g_fail_at, g_live);
-    if (!g_failed) break;
-  }
-  gsp_set_allocator(NULL);
+  (void)fault_each_allocation(manager_life, NULL);
 }
 
 int main(void) {

@@ -21,6 +21,8 @@
 #include "gsperf/common.h"
 #include "trace.h"
 
+#include "../../support/fault_alloc.h"
+
 static char g_dir[256];
 static char g_err[512];
 
@@ -312,28 +314,22 @@ static void test_empty_and_missing(void **state) {
 
 /* ---- allocation failures leak nothing --------------------------------------------- */
 
-static long g_live, g_fail_at, g_count;
-
-static void *fi_malloc(void *u, size_t n) {
-  (void)u;
-  if (++g_count == g_fail_at) return NULL;
-  void *p = malloc(n);
-  if (p) g_live++;
-  return p;
-}
-
-static void *fi_realloc(void *u, void *p, size_t n) {
-  (void)u;
-  if (++g_count == g_fail_at) return NULL;
-  void *q = realloc(p, n);
-  if (q && !p) g_live++;
-  return q;
-}
-
-static void fi_free(void *u, void *p) {
-  (void)u;
-  if (p) g_live--;
-  free(p);
+/* One load + Belady run of a trace file, as fault_each_allocation() calls it. */
+static void load_and_run(void *path) {
+  cs_trace t;
+  int64_t *next = NULL;
+  cs_next_source src;
+  int64_t bad;
+  uint64_t m;
+  int rv = load(path, CS_FMT_AUTO, &t);
+  if (rv == GSP_OK) rv = cs_belady_next(&t, &next, &src, &bad);
+  if (rv == GSP_OK) rv = cs_belady_run(&t, next, 2, true, &m);
+  if (rv != GSP_OK && strstr(g_err, "out of memory") == NULL && g_err[0] != '\0')
+    fail_msg("failing allocation %ld: unexpected error '%s'", g_fail_at, g_err);
+  gsp_free(next);
+  cs_trace_free(&t);
+  if (rv != GSP_OK) assert_int_equal(rv, GSP_ENOMEM);
+  if (!g_failed) assert_int_equal(rv, GSP_OK); /* nothing failed: the run must succeed */
 }
 
 static void test_alloc_failures(void **state) {
@@ -343,28 +339,8 @@ static void test_alloc_failures(void **state) {
       write_bytes("fi.txt", keys_text, strlen(keys_text)),
       write_zst("fi.lis.zst", lis_text, strlen(lis_text), 0),
       write_bytes("fi.bin", buf, oracle_bytes(buf, or_id, or_size, or_next, 5))};
-  for (int k = 0; k < 3; k++) {
-    for (g_fail_at = 1;; g_fail_at++) {
-      cs_trace t;
-      int64_t *next = NULL;
-      cs_next_source src;
-      int64_t bad;
-      uint64_t m;
-      g_live = g_count = 0;
-      gsp_set_allocator(&(gsp_allocator){fi_malloc, fi_realloc, fi_free, NULL});
-      int rv = load(paths[k], CS_FMT_AUTO, &t);
-      if (rv == GSP_OK) rv = cs_belady_next(&t, &next, &src, &bad);
-      if (rv == GSP_OK) rv = cs_belady_run(&t, next, 2, true, &m);
-      if (rv != GSP_OK && strstr(g_err, "out of memory") == NULL && g_err[0] != '\0')
-        fail_msg("unexpected error '%s'", g_err);
-      gsp_free(next);
-      cs_trace_free(&t);
-      gsp_set_allocator(NULL);
-      assert_int_equal(g_live, 0);
-      if (rv == GSP_OK) break;
-      assert_int_equal(rv, GSP_ENOMEM);
-    }
-  }
+  for (int k = 0; k < 3; k++)
+    assert_true(fault_each_allocation(load_and_run, (void *)paths[k]) > 0);
 }
 
 /* ---- Belady's MIN ------------------------------------------------------------------- */

@@ -17,7 +17,8 @@
 
 #include "../../support/fault_alloc.h"
 
-static void one_run(void) {
+static void one_run(void *arg) {
+  (void)arg;
   gsp_metrics *m = NULL;
   gsp_monitor *mon = NULL;
   gsp_http *h = NULL;
@@ -39,20 +40,9 @@ static void one_run(void) {
 
 static void test_create_fault(void **state) {
   (void)state;
-  gsp_allocator a = {f_malloc, f_realloc, f_free, NULL};
-  gsp_set_allocator(&a);
-  long n;
-  for (n = 1;; n++) {
-    g_fail_at = n;
-    g_count = g_live = 0;
-    g_failed = false;
-    one_run();
-    if (g_live != 0) fail_msg("N=%ld: %ld blocks leaked", n, g_live);
-    if (!g_failed) break;
-  }
-  gsp_set_allocator(NULL);
-  print_message("fault injection: %ld allocation points\n", n - 1);
-  assert_true(n > 3);
+  long failed = fault_each_allocation(one_run, NULL);
+  print_message("fault injection: %ld allocation points\n", failed);
+  assert_true(failed > 2);
 }
 
 int main(void) {

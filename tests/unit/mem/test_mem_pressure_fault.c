@@ -25,7 +25,8 @@ static size_t give(void *user, gsp_mem_level level, size_t wanted) {
   return 1;
 }
 
-static void one_run(void) {
+static void one_run(void *arg) {
+  (void)arg;
   gsp_metrics *m = NULL;
   gsp_mempressure *mp = NULL;
   int calls = 0;
@@ -47,17 +48,7 @@ static void one_run(void) {
 
 static void test_fault_each_allocation(void **st) {
   (void)st;
-  gsp_allocator a = {f_malloc, f_realloc, f_free, NULL};
-  gsp_set_allocator(&a);
-  for (g_fail_at = 1;; g_fail_at++) {
-    g_count = g_live = 0;
-    g_failed = false;
-    one_run();
-    assert_int_equal(g_live, 0);
-    if (!g_failed) break;
-  }
-  assert_true(g_fail_at > 5);
-  gsp_set_allocator(NULL);
+  assert_true(fault_each_allocation(one_run, NULL) > 4);
 }
 
 int main(void) {

@@ -57,7 +57,8 @@ static void detector(void) {
   gsp_regress_destroy(r);
 }
 
-static void life(void) {
+static void life(void *arg) {
+  (void)arg;
   gsp_metrics *m = NULL;
   int rv = gsp_metrics_create(NULL, &m);
   ok_or_nomem(rv);
@@ -90,20 +91,10 @@ static void test_fail_each_allocation(void **state) {
       "\"comparison\": \">\", \"threshold\": 0.0015, \"level\": \"ERROR\"}]",
       f);
   fclose(f);
-  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
-  long n;
-  for (n = 1; n < 100000; n++) {
-    g_fail_at = n;
-    g_count = g_live = 0;
-    g_failed = false;
-    life();
-    if (g_live != 0) fail_msg("fail_at=%ld: %ld allocations leaked", n, g_live);
-    if (!g_failed) break;
-  }
-  gsp_set_allocator(NULL);
+  long failed = fault_each_allocation(life, NULL);
   unlink(g_rules);
-  print_message("monitor fault injection: %ld allocation sites exercised\n", n - 1);
-  assert_true(n > 30);
+  print_message("monitor fault injection: %ld allocation sites exercised\n", failed);
+  assert_true(failed > 29);
 }
 
 int main(void) {

@@ -33,7 +33,7 @@ __attribute__((noinline)) static void burn(double cpu_s) {
   g_sink = x;
 }
 
-static void one_run(gsp_prof *sampled) {
+static void one_run(void *sampled) {
   gsp_prof *p = NULL;
   int rv = gsp_prof_create(&(gsp_prof_config){.hz = 997}, &p);
   ok_or_nomem(rv);
@@ -65,16 +65,7 @@ static void test_report_faults(void **state) {
   burn(0.1);
   gsp_prof_zone_end(&site);
   assert_int_equal(gsp_prof_stop(p), GSP_OK);
-  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
-  for (g_fail_at = 1;; g_fail_at++) {
-    g_failed = false;
-    g_count = 0;
-    long live = g_live;
-    one_run(p);
-    assert_int_equal(g_live, live);
-    if (!g_failed) break;
-  }
-  gsp_set_allocator(NULL);
+  (void)fault_each_allocation(one_run, p);
   gsp_prof_destroy(p);
 }
 

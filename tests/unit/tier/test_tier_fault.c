@@ -94,19 +94,10 @@ static bool life(gsp_tier_write_mode mode) {
   return true;
 }
 
+static void life_of_mode(void *mode) { (void)life(*(gsp_tier_write_mode *)mode); }
+
 static void run_all_failures(gsp_tier_write_mode mode) {
-  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
-  long runs = 0;
-  for (g_fail_at = 1;; g_fail_at++, runs++) {
-    g_count = 0;
-    g_live = 0;
-    g_failed = false;
-    life(mode);
-    if (g_live != 0) fail_msg("failing allocation %ld leaked %ld blocks", g_fail_at, g_live);
-    if (!g_failed) break;
-  }
-  gsp_set_allocator(NULL);
-  assert_true(runs > 50);
+  assert_true(fault_each_allocation(life_of_mode, &mode) > 50);
 }
 
 static void test_fault_write_through(void **st) {
