@@ -10,7 +10,9 @@
  * directory), and the report adds the cache hit rates per level and the
  * engine's optimization report. A progress line (files, MB/s, ETA) is drawn
  * on stderr only when stderr is a terminal; --serve and --profile are in
- * analyze_extras.c. --distributed (MPI) is refused with exit 2: not done.
+ * analyze_extras.c. --distributed farms the parse stage out to MPI ranks
+ * (analyze_dist.c): under mpirun, rank 0 runs everything else and the
+ * other ranks only parse; without mpirun it runs locally.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analyze_dist.h"
 #include "analyze_extras.h"
 #include "cmd.h"
 #include "gsperf/codegraph.h"
@@ -36,14 +39,15 @@ typedef struct opts {
   const char *incs[MAX_INCLUDES];
   size_t nincs;
   unsigned jobs, top;
-  bool json, no_cache, have_dir;
+  bool json, no_cache, have_dir, distributed;
 } opts;
 
 static void help(void) {
   printf(
       "usage: gsperf analyze [DIR] [--db FILE] [--jobs N] [-I DIR]... [--cache-dir DIR]\n"
       "                      [--no-cache] [--top K] [--json] [--serve ADDR[:PORT]]\n"
-      "                      [--port-file FILE] [--serve-linger SECS] [--profile DIR]\n\n"
+      "                      [--port-file FILE] [--serve-linger SECS] [--profile DIR]\n"
+      "                      [--distributed]\n\n"
       "Walks DIR (default '.'; skips .git, honours .gitignore), parses every C\n"
       "and Python file with tree-sitter, resolves includes/imports and references,\n"
       "builds the file dependency graph and reports on it.\n\n"
@@ -66,9 +70,11 @@ static void help(void) {
       "  --serve-linger SECS\n"
       "                     with --serve: keep serving this long after the report\n"
       "  --profile DIR      CPU-profile the run (all threads); writes DIR/cpu.pb.gz,\n"
-      "                     cpu.collapsed, flame.svg, report.txt\n\n"
-      "Not available in this build: --distributed (the run uses local threads;\n"
-      "see docs/codegraph.md).\n"
+      "                     cpu.collapsed, flame.svg, report.txt\n"
+      "  --distributed      under 'mpirun -np N': rank 0 walks, resolves and writes;\n"
+      "                     ranks 1..N-1 read and parse the files (shared file system).\n"
+      "                     Per-file results then bypass the cache. Without mpirun, or\n"
+      "                     in a build without Open MPI, the run is local\n\n"
       "Exit: 0 analyzed, 1 failed (the message names the file), 2 bad usage.\n");
 }
 
@@ -88,14 +94,13 @@ static int usage(const char *what, const char *arg) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-  static const char *const later[] = {"--distributed"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    for (size_t k = 0; k < sizeof later / sizeof *later; k++)
-      if (strcmp(a, later[k]) == 0) return usage("option not available in this build:", a);
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return help(), -1;
     if (strcmp(a, "--json") == 0)
       o->json = true;
+    else if (strcmp(a, "--distributed") == 0)
+      o->distributed = true;
     else if (strcmp(a, "--no-cache") == 0)
       o->no_cache = true;
     else if (strcmp(a, "--db") == 0 && v)
@@ -175,6 +180,7 @@ typedef struct report {
   uint32_t top[MAX_TOP];
   size_t ntop;
   bool cached; /* a result cache was used */
+  int ranks;   /* MPI ranks (rank 0 + parse ranks); 1 = local */
   gsp_tier_stats ts;
   char *opt_json; /* the engine's optimization report */
 } report;
@@ -263,9 +269,9 @@ static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
       ms(s->walk_ns), ms(s->parse_ns), ms(s->resolve_ns), ms(s->graph_ns), ms(r->store_ns),
       s->db_unchanged ? "true" : "false");
   printf(
-      " \"workers\": %u, \"parsed\": %llu, \"cache\": {\"enabled\": %s, \"hits\": %llu, "
-      "\"misses\": %llu, \"resolution_cached\": %s, \"levels\": [",
-      s->workers, (unsigned long long)s->parsed, r->cached ? "true" : "false",
+      " \"workers\": %u, \"ranks\": %d, \"parsed\": %llu, \"cache\": {\"enabled\": %s, "
+      "\"hits\": %llu, \"misses\": %llu, \"resolution_cached\": %s, \"levels\": [",
+      s->workers, r->ranks, (unsigned long long)s->parsed, r->cached ? "true" : "false",
       (unsigned long long)s->cache_hits, (unsigned long long)s->cache_misses,
       s->resolve_cached ? "true" : "false");
   for (int l = 0; l < GSP_TIER_LEVELS; l++) {
@@ -328,10 +334,15 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
     gsp_cg_rdeps(cg, r->top[i], &n);
     printf("    %6zu  %s\n", n, gsp_cg_file_path(cg, r->top[i]));
   }
+  char on[64];
+  if (r->ranks > 1)
+    snprintf(on, sizeof on, "%d parse ranks", r->ranks - 1);
+  else
+    snprintf(on, sizeof on, "%u workers", s->workers);
   printf(
-      "  stages       walk %.1f ms, parse %.1f ms (%.1f MB/s on %u workers), resolve %.1f ms,"
+      "  stages       walk %.1f ms, parse %.1f ms (%.1f MB/s on %s), resolve %.1f ms,"
       " graph %.1f ms%s",
-      ms(s->walk_ns), ms(s->parse_ns), secs > 0 ? (double)s->bytes / 1e6 / secs : 0.0, s->workers,
+      ms(s->walk_ns), ms(s->parse_ns), secs > 0 ? (double)s->bytes / 1e6 / secs : 0.0, on,
       ms(s->resolve_ns), ms(s->graph_ns), o->db ? "," : "\n");
   if (o->db)
     printf(" store %.1f ms (%s%s)\n", ms(r->store_ns), o->db,
@@ -347,7 +358,9 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
 /* The engine for `jobs` threads: jobs - 1 CPU workers and the caller. */
 static int open_engine(const opts *o, gsp_tier *tier, gsp_integration **out) {
   unsigned jobs = o->jobs ? o->jobs : gsp_exec_default_workers();
-  gsp_opt_config ec = {.max_workers = jobs > 1 ? jobs - 1 : 1};
+  /* Each parse thread has at most one read ahead in flight, so `jobs` I/O
+   * threads are enough; more only add idle threads and wake-ups. */
+  gsp_opt_config ec = {.max_workers = jobs > 1 ? jobs - 1 : 1, .io_workers = jobs};
   char err[512] = "";
   int rv = gsp_integration_create(&(gsp_integration_config){.engine_cfg = &ec, .store = tier}, out,
                                   err, sizeof err);
@@ -355,7 +368,7 @@ static int open_engine(const opts *o, gsp_tier *tier, gsp_integration **out) {
   return rv == GSP_OK ? 0 : 1;
 }
 
-static int run(const opts *o, gsp_integration *ig, gsp_cg **cg, report *r) {
+static int run(const opts *o, gsp_integration *ig, analyze_dist *dist, gsp_cg **cg, report *r) {
   progress_ctx pc = {.tty = isatty(STDERR_FILENO), .ig = ig};
   gsp_cg_config cfg = {.root = o->dir,
                        .include_dirs = o->incs,
@@ -366,6 +379,7 @@ static int run(const opts *o, gsp_integration *ig, gsp_cg **cg, report *r) {
                        .progress_user = &pc};
   gsp_integration_apply(ig, &cfg);
   if (o->jobs == 1) cfg.exec = NULL; /* the caller alone */
+  if (dist) analyze_dist_apply(dist, &cfg);
   int rv = gsp_cg_create(&cfg, cg);
   if (rv == GSP_OK) rv = gsp_cg_run(*cg);
   if (rv == GSP_OK && o->db) rv = gsp_cg_write_db(*cg, o->db, &r->store_ns);
@@ -414,7 +428,7 @@ static int watch_stop(const opts *o, gsp_integration *ig, watchers *w, bool ok) 
   return bad;
 }
 
-static int analyze(const opts *o) {
+static int analyze(const opts *o, analyze_dist *dist) {
   gsp_cg *cg = NULL;
   gsp_tier *tier = NULL;
   gsp_integration *ig = NULL;
@@ -424,8 +438,8 @@ static int analyze(const opts *o) {
     gsp_tier_destroy(tier);
     return 1;
   }
-  report r = {.cached = tier != NULL};
-  int rv = watch_start(o, ig, &w) == 0 ? run(o, ig, &cg, &r) : GSP_EINVAL;
+  report r = {.cached = tier != NULL, .ranks = dist ? analyze_dist_size(dist) : 1};
+  int rv = watch_start(o, ig, &w) == 0 ? run(o, ig, dist, &cg, &r) : GSP_EINVAL;
   if (rv == GSP_EINVAL && cg == NULL) {
     /* the watchers said why */
   } else if (rv != GSP_OK) {
@@ -450,5 +464,10 @@ int gsp_cmd_analyze(int argc, char **argv) {
   opts o = {.dir = ".", .top = 10};
   int rv = parse_args(argc, argv, &o);
   if (rv != 0) return rv < 0 ? 0 : rv;
-  return analyze(&o);
+  if (!o.distributed) return analyze(&o, NULL);
+  analyze_dist *dist = NULL;
+  if (analyze_dist_open(&dist) != 0) return 1;
+  rv = analyze_dist_is_worker(dist) ? analyze_dist_serve(dist) : analyze(&o, dist);
+  analyze_dist_close(dist);
+  return rv;
 }

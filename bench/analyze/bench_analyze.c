@@ -196,7 +196,8 @@ static int run_engine(const engine_run *er, const char *label) {
     }
   }
   double t0 = now_s();
-  gsp_opt_config ec = {.max_workers = er->jobs > 1 ? er->jobs - 1 : 1};
+  /* as `gsperf analyze`: one I/O thread per parse thread (one read ahead each) */
+  gsp_opt_config ec = {.max_workers = er->jobs > 1 ? er->jobs - 1 : 1, .io_workers = er->jobs};
   gsp_integration *ig = NULL;
   int rv = gsp_integration_create(
       &(gsp_integration_config){.engine_cfg = &ec, .store = tier, .no_io = er->no_io}, &ig, err,

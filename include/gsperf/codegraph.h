@@ -192,6 +192,33 @@ GSP_API const char *gsp_cg_stage_name(gsp_cg_stage s); /* "read", "parse", ... *
 typedef void (*gsp_cg_stage_fn)(void *user, gsp_cg_stage stage, uint64_t ns, int status,
                                 bool cached);
 
+/*
+ * Parse farm: the parse stage handed to someone else (e.g. other MPI ranks,
+ * see `gsperf analyze --distributed`). For each of n files the farm sets
+ * res (a result the run then owns, or NULL when the file could not be
+ * read: it is skipped) and hash (XXH3-128 of the content, canonical
+ * bytes, as gsp_cg_parse_file computes it). path is relative to root.
+ * Called once per run, on the thread that called gsp_cg_run; returns
+ * GSP_OK or an error that fails the run. The result store is not used for
+ * per-file results when a farm is set.
+ */
+typedef struct gsp_cg_farm_file {
+  const char *path;
+  gsp_cg_lang lang;
+  uint8_t hash[16];
+  gsp_cg_result *res;
+} gsp_cg_farm_file;
+typedef int (*gsp_cg_farm_fn)(void *user, const char *root, gsp_cg_farm_file *files, size_t n);
+
+/*
+ * Read the file at path (at most max_bytes; 0 = 16 MiB), hash its content
+ * (hash as above) and parse it as lang. GSP_EIO when it cannot be read or
+ * is too large, else as gsp_cg_parse. Thread safety: as gsp_cg_parse (one
+ * parser per thread).
+ */
+GSP_API int gsp_cg_parse_file(gsp_cg_parser *p, const char *path, gsp_cg_lang lang,
+                              size_t max_bytes, uint8_t hash[16], gsp_cg_result **out);
+
 typedef struct gsp_cg_config {
   const char *root;                /* directory to analyze; NULL = "." */
   const char *const *include_dirs; /* C include search path after the file's own
@@ -219,6 +246,8 @@ typedef struct gsp_cg_config {
   void *stage_user;
   gsp_cg_progress_fn progress;
   void *progress_user;
+  gsp_cg_farm_fn farm; /* parse stage done by this farm; NULL = on the pool */
+  void *farm_user;
 } gsp_cg_config;
 
 /* Per-stage wall times and totals of one run. */

@@ -174,6 +174,8 @@ int gsp__cg_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn, void
 unsigned gsp__cg_threads(gsp_exec *ex);
 /* parse_stage.c: read, hash, look up or parse every file. */
 int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex);
+/* farm.c: the parse stage done by cfg.farm. */
+int gsp__cg_farm_stage(gsp_cg *cg);
 /* Tell the stage hook, if any. */
 static inline void gsp__cg_hook(const gsp_cg *cg, gsp_cg_stage s, uint64_t ns, int status,
                                 bool cached) {

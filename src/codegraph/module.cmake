@@ -33,6 +33,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/codegraph/parser.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/store.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/parse_stage.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/farm.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_cache.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/walk.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/analyze.c
@@ -47,6 +48,16 @@ list(APPEND GSP_PRIVATE_INCLUDES ${TREESITTER_INCLUDE_DIRS} ${SQLITE3_INCLUDE_DI
 list(APPEND GSP_PC_REQUIRES tree-sitter sqlite3)
 
 list(APPEND GSP_CLI_SOURCES cli/cmd_analyze.c cli/analyze_extras.c cli/cmd_query.c)
+# `gsperf analyze --distributed` farms the parse stage out over MPI through
+# the dist library (src/dist/module.cmake, same Open MPI check); without
+# Open MPI the tool is built with analyze_dist_none.c and runs locally.
+pkg_check_modules(CG_OMPI QUIET ompi-c)
+if(CG_OMPI_FOUND)
+  list(APPEND GSP_CLI_SOURCES cli/analyze_dist.c)
+  list(APPEND GSP_CLI_LIBS gsperf_dist_static)
+else()
+  list(APPEND GSP_CLI_SOURCES cli/analyze_dist_none.c)
+endif()
 list(APPEND GSP_CLI_VERBS
   "analyze|gsp_cmd_analyze|build the code graph of a source tree and report on it"
   "query|gsp_cmd_query|answer questions from a code-graph database")

@@ -234,6 +234,7 @@ static void finish_job(gsp_cg *cg, parse_job *j) {
 }
 
 int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
+  if (cg->cfg.farm) return gsp__cg_farm_stage(cg);
   parse_job *j = gsp_calloc(1, sizeof *j);
   if (j == NULL) return GSP_ENOMEM;
   j->cg = cg;

@@ -25,8 +25,11 @@ expect_rc 0 "$gsperf" analyze "$fixture" --json
 grep -q '"files": 17' "$work/out" || fail "--json: $(cat "$work/out")"
 
 expect_rc 2 "$gsperf" analyze --bogus
-expect_rc 2 "$gsperf" analyze "$fixture" --distributed
-grep -q "distributed" "$work/err" || fail "--distributed: no reason given"
+# --distributed without mpirun: a local run, the same database
+expect_rc 0 "$gsperf" analyze "$fixture" --no-cache --db "$work/local.db"
+expect_rc 0 "$gsperf" analyze "$fixture" --distributed --no-cache --db "$work/dist1.db"
+cmp -s "$work/local.db" "$work/dist1.db" || fail "--distributed (local): database differs"
+grep -q 'MB/s on [0-9]* workers' "$work/out" || fail "--distributed (local): $(cat "$work/out")"
 expect_rc 2 "$gsperf" analyze "$fixture" --serve-linger x
 expect_rc 2 "$gsperf" analyze "$fixture" --jobs 0
 expect_rc 1 "$gsperf" analyze "$work/nonexistent"

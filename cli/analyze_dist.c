@@ -1,0 +1,168 @@
+/*
+ * analyze_dist.c - `gsperf analyze --distributed` over MPI (gsperf/dist.h).
+ *
+ * Every rank registers the task "cg.parse". Rank 0 runs the analysis with
+ * a parse farm (gsp_cg_config.farm) that makes one task per file and calls
+ * gsp_dist_map once; the other ranks call gsp_dist_map with no inputs,
+ * which serves tasks until rank 0 is done. If rank 0's run fails before
+ * its parse stage, analyze_dist_close makes the empty map that releases
+ * the workers, so every rank makes exactly one map.
+ *
+ * Task input: one byte, the language, then the file's path (root/path,
+ * NUL-terminated). Task output: the 16-byte content hash, then the
+ * serialized result (gsp_cg_result_bytes); no output at all when the file
+ * cannot be read (rank 0 then counts it as skipped, as the local run does).
+ *
+ * Data: a stack of parsers, one per pool thread that has run a task,
+ * under a mutex (tasks run concurrently on each rank's pool).
+ * Invariants: a parser is used by one task at a time; every parser is
+ * destroyed by analyze_dist_close.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analyze_dist.h"
+#include "gsperf/dist.h"
+
+#define TASK "cg.parse"
+#define MAX_PARSERS 256
+#define BATCH 64 /* files per message: fewer round trips; measured best of 4..256 */
+
+struct analyze_dist {
+  gsp_dist *d;
+  bool mapped; /* this rank has made its one map */
+  pthread_mutex_t mu;
+  gsp_cg_parser *parsers[MAX_PARSERS];
+  size_t nparsers;
+};
+
+static gsp_cg_parser *take_parser(analyze_dist *a) {
+  gsp_cg_parser *p = NULL;
+  pthread_mutex_lock(&a->mu);
+  if (a->nparsers > 0) p = a->parsers[--a->nparsers];
+  pthread_mutex_unlock(&a->mu);
+  if (p == NULL && gsp_cg_parser_create(&p) != GSP_OK) p = NULL;
+  return p;
+}
+
+static void give_parser(analyze_dist *a, gsp_cg_parser *p) {
+  pthread_mutex_lock(&a->mu);
+  if (a->nparsers < MAX_PARSERS) a->parsers[a->nparsers++] = p, p = NULL;
+  pthread_mutex_unlock(&a->mu);
+  gsp_cg_parser_destroy(p);
+}
+
+/* The task: read, hash and parse one file. */
+static int parse_task(void *user, const void *in, size_t in_len, void **out, size_t *out_len) {
+  const char *s = in;
+  *out = NULL, *out_len = 0;
+  if (in_len < 3 || s[in_len - 1] != '\0') return GSP_EINVAL;
+  analyze_dist *a = user;
+  gsp_cg_parser *p = take_parser(a);
+  if (p == NULL) return GSP_ENOMEM;
+  uint8_t hash[16];
+  gsp_cg_result *r = NULL;
+  int rv = gsp_cg_parse_file(p, s + 1, (gsp_cg_lang)(unsigned char)s[0], 0, hash, &r);
+  give_parser(a, p);
+  if (rv == GSP_EIO) return GSP_OK; /* unreadable: skipped */
+  if (rv != GSP_OK) return rv;
+  size_t len = 0;
+  const void *bytes = gsp_cg_result_bytes(r, &len);
+  char *o = gsp_malloc(16 + len);
+  if (o != NULL) memcpy(o, hash, 16), memcpy(o + 16, bytes, len);
+  gsp_cg_result_free(r);
+  if (o == NULL) return GSP_ENOMEM;
+  *out = o, *out_len = 16 + len;
+  return GSP_OK;
+}
+
+int analyze_dist_open(analyze_dist **out) {
+  analyze_dist *a = gsp_calloc(1, sizeof *a);
+  if (a == NULL) return fprintf(stderr, "gsperf analyze: %s\n", gsp_strerror(GSP_ENOMEM)), 1;
+  pthread_mutex_init(&a->mu, NULL);
+  int rv = gsp_dist_create(&(gsp_dist_config){.mode = GSP_DIST_AUTO, .batch = BATCH}, &a->d);
+  if (rv == GSP_OK) rv = gsp_dist_register(a->d, TASK, parse_task, a);
+  if (rv != GSP_OK) {
+    fprintf(stderr, "gsperf analyze: --distributed: %s\n", gsp_strerror(rv));
+    a->mapped = true; /* nothing to release */
+    analyze_dist_close(a);
+    return 1;
+  }
+  *out = a;
+  return 0;
+}
+
+bool analyze_dist_is_worker(const analyze_dist *a) { return !gsp_dist_is_master(a->d); }
+int analyze_dist_size(const analyze_dist *a) { return gsp_dist_size(a->d); }
+
+int analyze_dist_serve(analyze_dist *a) {
+  a->mapped = true;
+  int rv = gsp_dist_map(a->d, TASK, 0, NULL, NULL);
+  if (rv != GSP_OK)
+    fprintf(stderr, "gsperf analyze: rank %d: %s\n", gsp_dist_rank(a->d), gsp_strerror(rv));
+  return rv == GSP_OK ? 0 : 1;
+}
+
+/* Inputs for n files: "<lang>root/path\0" each, in one block. */
+static int make_inputs(const char *root, const gsp_cg_farm_file *ff, size_t n, char **block,
+                       gsp_dist_input *in) {
+  size_t rl = strlen(root), total = 0;
+  for (size_t i = 0; i < n; i++) total += rl + strlen(ff[i].path) + 3;
+  char *b = gsp_malloc(total + 1);
+  if (b == NULL) return GSP_ENOMEM;
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    int k = sprintf(b + at, "%c%s/%s", (char)ff[i].lang, root, ff[i].path);
+    in[i] = (gsp_dist_input){.data = b + at, .len = (size_t)k + 1};
+    at += (size_t)k + 1;
+  }
+  *block = b;
+  return GSP_OK;
+}
+
+static int take_results(gsp_cg_farm_file *ff, size_t n, const gsp_dist_result *res) {
+  for (size_t i = 0; i < n; i++) {
+    if (res[i].data == NULL) continue; /* unreadable: skipped */
+    if (res[i].len < 16) return GSP_ECORRUPT;
+    memcpy(ff[i].hash, res[i].data, 16);
+    int rv = gsp_cg_result_load((const char *)res[i].data + 16, res[i].len - 16, &ff[i].res);
+    if (rv != GSP_OK) return rv;
+  }
+  return GSP_OK;
+}
+
+/* The parse farm on rank 0: one task per file, results in file order. */
+static int farm(void *user, const char *root, gsp_cg_farm_file *ff, size_t n) {
+  analyze_dist *a = user;
+  gsp_dist_input *in = gsp_calloc(n + 1, sizeof *in);
+  gsp_dist_result *res = gsp_calloc(n + 1, sizeof *res);
+  char *block = NULL;
+  int rv = in && res ? make_inputs(root, ff, n, &block, in) : GSP_ENOMEM;
+  a->mapped = true;
+  /* Map even on failure (with no inputs) so that the workers stop. */
+  int mrv = gsp_dist_map(a->d, TASK, rv == GSP_OK ? n : 0, rv == GSP_OK ? in : NULL,
+                         rv == GSP_OK ? res : NULL);
+  if (rv == GSP_OK) rv = mrv;
+  if (rv == GSP_OK) rv = take_results(ff, n, res);
+  if (res) gsp_dist_results_free(res, n);
+  gsp_free(res), gsp_free(in), gsp_free(block);
+  return rv;
+}
+
+void analyze_dist_apply(analyze_dist *a, gsp_cg_config *cfg) {
+  if (gsp_dist_uses_mpi(a->d) && gsp_dist_size(a->d) > 1) {
+    cfg->farm = farm;
+    cfg->farm_user = a;
+  }
+}
+
+void analyze_dist_close(analyze_dist *a) {
+  if (a == NULL) return;
+  if (a->d && !a->mapped && gsp_dist_is_master(a->d))
+    (void)gsp_dist_map(a->d, TASK, 0, NULL, NULL); /* release the workers */
+  gsp_dist_destroy(a->d);
+  for (size_t i = 0; i < a->nparsers; i++) gsp_cg_parser_destroy(a->parsers[i]);
+  pthread_mutex_destroy(&a->mu);
+  gsp_free(a);
+}
