@@ -29,12 +29,13 @@
  *               threads sized for blocking work), so the blocking calls
  *               overlap; an item the executor refuses (max_pending) runs
  *               on the caller's thread.
- *   MEMORY      results larger than max_value_bytes are not cached, nor is
- *               anything while the memory-pressure level is WARNING or
- *               above; batches run at most batch_size items at a time; the
- *               engine's caches are reclaimers of the memory-pressure
- *               monitor, whose limit is memory_limit_mb. (Caching large
- *               results compressed in an L2 tier waits for tier.h.)
+ *   MEMORY      results larger than max_value_bytes are cached compressed
+ *               in the function's own multi-level cache (tier.h: an L1 of
+ *               one entry and an LZ4 L2), smaller ones in its named cache;
+ *               nothing is cached while the memory-pressure level is
+ *               WARNING or above; batches run at most batch_size items at
+ *               a time; the engine's caches are reclaimers of the memory-
+ *               pressure monitor, whose limit is memory_limit_mb.
  *   LATENCY     cache first; on a miss the work goes to the CPU pool in
  *               its latency class (gsp_exec_submit_prio: it starts before
  *               every queued batch chunk) with single-flight, and each caller waits until its own
@@ -145,7 +146,7 @@ typedef struct gsp_opt_config {
   uint64_t memory_limit_mb;      /* memory-pressure limit; 0 = physical memory / cgroup */
   double timeout_seconds;        /* default deadline of a LATENCY call; 0 = none */
   size_t cache_entries;          /* capacity of caches the engine creates; 0 = 10000 */
-  size_t max_value_bytes;        /* MEMORY: results above this are not cached; 0 = 64 KiB */
+  size_t max_value_bytes;        /* MEMORY: results above this are cached compressed; 0 = 64 KiB */
   unsigned batch_size;           /* default batch size (MEMORY, THROUGHPUT); 0 = 64, <= 65536 */
   unsigned batch_window_us;      /* THROUGHPUT: longest wait for a running batch; 0 = 200,
                                     <= 60 s */

@@ -16,9 +16,8 @@
  *
  * Caches live in the engine's gsp_cache_manager: "default" from the
  * start, others made on demand when a function names them (LRU,
- * cache_entries). When the multi-level cache (tier.h) lands, a function's
- * cache becomes a tier handle here (gsp__opt_cache_for), and MEMORY's
- * large results go to its compressed L2 instead of not being cached.
+ * cache_entries). A MEMORY function also owns a compressed multi-level
+ * cache for its large results (memstore.c), destroyed with the function.
  *
  * Memory. The engine's own gsp_mempressure (unless one is lent) has
  * max_memory_mb = memory_limit_mb, the level's shedding strategy, and
@@ -220,6 +219,7 @@ int gsp_opt_engine_create(const gsp_opt_config *cfg, gsp_opt_engine **out) {
 }
 
 static void func_free(gsp_opt_func *f) {
+  gsp_tier_destroy(f->big);
   pthread_mutex_destroy(&f->fl_mu);
   pthread_mutex_destroy(&f->tp_mu);
   gsp_free(f->cache_name);

@@ -99,6 +99,7 @@ static gsp_opt_func *func_new(gsp_opt_engine *e, const char *name, const gsp_opt
 }
 
 static void func_discard(gsp_opt_func *f) {
+  gsp_tier_destroy(f->big);
   pthread_mutex_destroy(&f->fl_mu);
   pthread_mutex_destroy(&f->tp_mu);
   gsp_free(f->cache_name);
@@ -132,6 +133,7 @@ static int do_register(gsp_opt_engine *e, const char *name, gsp_opt_fn fn, void 
   f->fn = fn;
   f->user = user;
   if (f->cache_name != NULL) rv = gsp__opt_cache_for(e, f->cache_name, &f->cache);
+  if (rv == GSP_OK) rv = gsp__opt_memstore_create(f);
   if (rv == GSP_OK) {
     pthread_mutex_lock(&e->mu);
     rv = add_locked(e, f);
@@ -337,11 +339,20 @@ static bool lookup(gsp__opt_call *c, gsp_opt_result *out) {
 static int serve_get_put(gsp__opt_call *c, gsp_opt_strategy s, gsp_opt_result *out) {
   gsp_opt_func *f = c->f;
   if (f->cache != NULL && lookup(c, out)) return GSP_OK;
+  if (s == GSP_OPT_MEMORY && gsp__opt_memstore_get(f, c, out)) {
+    c->hit = true;
+    return GSP_OK;
+  }
   void *val = NULL;
   size_t vlen = 0;
   int rv = gsp__opt_run_fn(f, c->arg, c->arglen, &val, &vlen);
   if (rv != GSP_OK) return rv;
-  if (gsp__opt_should_store(f, s, c->arg, c->arglen, vlen)) gsp__opt_store(f, c, val, vlen);
+  if (gsp__opt_should_store(f, s, c->arg, c->arglen, vlen)) {
+    gsp__opt_store(f, c, val, vlen);
+  } else if (s == GSP_OPT_MEMORY && vlen > f->e->cfg.max_value_bytes &&
+             gsp_mempressure_level(f->e->mem) == GSP_MEM_NORMAL) {
+    gsp__opt_memstore_put(f, c, val, vlen);
+  }
   out->own_ = val;
   out->data = val;
   out->len = vlen;

@@ -5,6 +5,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/optimize/config.c
   ${PROJECT_SOURCE_DIR}/src/optimize/engine.c
   ${PROJECT_SOURCE_DIR}/src/optimize/func.c
+  ${PROJECT_SOURCE_DIR}/src/optimize/memstore.c
   ${PROJECT_SOURCE_DIR}/src/optimize/flight.c
   ${PROJECT_SOURCE_DIR}/src/optimize/gather.c
   ${PROJECT_SOURCE_DIR}/src/optimize/batch.c

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 
 #include "gsperf/optimize.h"
+#include "gsperf/tier.h"
 
 #define GSP__OPT_NAME_MAX 128u
 #define GSP__OPT_KEYBUF 256u /* keys up to this size are built on the stack */
@@ -41,6 +42,7 @@ struct gsp_opt_func {
   gsp_opt_func_opts o; /* resolved: strategy, batch_size, timeout_ms set */
   gsp_cache *cache;    /* NULL when caching is off */
   char *cache_name;
+  gsp_tier *big; /* MEMORY: results above max_value_bytes, L1 + LZ4 L2; or NULL */
   gsp_counter *calls, *errors, *hits, *misses;
   gsp_hist *dur;
   _Atomic uint64_t timeouts, batches;
@@ -103,6 +105,11 @@ int gsp__opt_item(gsp_opt_func *f, gsp_opt_strategy s, const void *arg, size_t a
 bool gsp__opt_should_store(gsp_opt_func *f, gsp_opt_strategy s, const void *arg, size_t arglen,
                            size_t vlen);
 void gsp__opt_store(gsp_opt_func *f, const gsp__opt_call *c, const void *val, size_t vlen);
+
+/* memstore.c (MEMORY's compressed store) */
+int gsp__opt_memstore_create(gsp_opt_func *f);
+bool gsp__opt_memstore_get(gsp_opt_func *f, const gsp__opt_call *c, gsp_opt_result *out);
+void gsp__opt_memstore_put(gsp_opt_func *f, const gsp__opt_call *c, const void *val, size_t vlen);
 
 /* flight.c (LATENCY) */
 int gsp__opt_latency(gsp__opt_call *c, gsp_opt_result *out);

@@ -10,8 +10,9 @@
  * set; alert rule and series names are escaped.
  *
  * Sources: function statistics (gsp_opt_func_stats_get), each cache of the
- * engine's manager (gsp_cache_stats_get; every cache is level "L1" until
- * the tier lands), the memory-pressure monitor (the last sample when its
+ * engine's manager (gsp_cache_stats_get; level "L1"), each MEMORY
+ * function's compressed store (gsp_tier_stats_get, "<function>:compressed",
+ * every configured level under "levels"), the memory-pressure monitor (the last sample when its
  * thread runs, else a sample taken now, which like any sample may run the
  * reclaimers under pressure), <proc_root>/meminfo for the
  * system's memory, the pools' worker counts and the engine's batch
@@ -124,6 +125,44 @@ static void put_funcs(sb *s, gsp_opt_engine *e) {
   sb_put(s, "}");
 }
 
+/* One level of a tier's statistics, as "Ln":{...}. */
+static void put_level(sb *s, bool comma, int i, const gsp_tier_level_stats *l) {
+  sb_put(s,
+         "%s\"L%d\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"entries\":%" PRIu64
+         ",\"bytes\":%" PRIu64 ",\"raw_bytes\":%" PRIu64 ",\"capacity\":%" PRIu64
+         ",\"promotions\":%" PRIu64 ",\"demotions\":%" PRIu64 ",\"corrupt\":%" PRIu64
+         ",\"errors\":%" PRIu64 ",\"compression_ratio\":%.6g}",
+         comma ? "," : "", i + 1, l->hits, l->misses, l->entries, l->bytes, l->raw_bytes,
+         l->capacity, l->promotions, l->demotions, l->corrupt, l->errors, l->compression_ratio);
+}
+
+/* A MEMORY function's compressed store, named "<function>:compressed":
+ * the totals as a cache's, and each configured level under "levels". */
+static void put_tier(sb *s, gsp_opt_func *f) {
+  gsp_tier_stats ts;
+  (void)gsp_tier_stats_get(f->big, &ts); /* ENOMEM leaves only latencies zero */
+  uint64_t entries = 0, bytes = 0;
+  for (int i = 0; i < GSP_TIER_LEVELS; i++) {
+    entries += ts.level[i].entries;
+    bytes += ts.level[i].bytes;
+  }
+  char name[GSP__OPT_NAME_MAX + 16];
+  snprintf(name, sizeof name, "%s:compressed", f->name);
+  sb_str(s, name);
+  sb_put(s,
+         ":{\"level\":\"L1+L2\",\"strategy\":\"lru\",\"max_entries\":0,\"hits\":%" PRIu64
+         ",\"misses\":%" PRIu64 ",\"hit_rate\":%.6g,\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64
+         ",\"levels\":{",
+         ts.hits, ts.lookups - ts.hits, ts.hit_rate, entries, bytes);
+  bool first = true;
+  for (int i = 0; i < GSP_TIER_LEVELS; i++) {
+    if (!ts.level[i].present) continue;
+    put_level(s, !first, i, &ts.level[i]);
+    first = false;
+  }
+  sb_put(s, "}}");
+}
+
 static void put_caches(sb *s, gsp_opt_engine *e) {
   sb_put(s, ",\"cache_stats\":{");
   pthread_mutex_lock(&e->mu); /* names stay valid: the engine creates caches under mu */
@@ -143,11 +182,21 @@ static void put_caches(sb *s, gsp_opt_engine *e) {
     sb_put(s,
            ":{\"level\":\"L1\",\"strategy\":\"%s\",\"max_entries\":%zu,\"hits\":%" PRIu64
            ",\"misses\":%" PRIu64 ",\"hit_rate\":%.6g,\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64
-           ",\"insertions\":%" PRIu64 ",\"evictions\":%" PRIu64 ",\"expirations\":%" PRIu64 "}",
+           ",\"insertions\":%" PRIu64 ",\"evictions\":%" PRIu64 ",\"expirations\":%" PRIu64
+           ",\"levels\":{\"L1\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"entries\":%" PRIu64
+           ",\"bytes\":%" PRIu64 "}}}",
            gsp_cache_strategy_name(cc.strategy), cc.max_entries, st.hits, st.misses, st.hit_rate,
-           st.entries, st.bytes, st.insertions, st.evictions, st.expirations);
+           st.entries, st.bytes, st.insertions, st.evictions, st.expirations, st.hits, st.misses,
+           st.entries, st.bytes);
   }
+  gsp_opt_func *list = e->funcs;
   pthread_mutex_unlock(&e->mu);
+  for (gsp_opt_func *f = list; f != NULL; f = f->next) {
+    if (f->big == NULL) continue;
+    sb_put(s, "%s", first ? "" : ",");
+    first = false;
+    put_tier(s, f);
+  }
   sb_put(s, "}");
 }
 

@@ -118,6 +118,22 @@ static void functions(out *o, json_t *root) {
   }
 }
 
+/* The levels of a multi-level cache, one indented line each ("L2" with its
+ * compression ratio); nothing for a cache that has L1 only. */
+static void cache_levels(out *o, json_t *lv) {
+  if (!json_is_object(lv) || json_object_size(lv) < 2) return;
+  const char *name;
+  json_t *l;
+  json_object_foreach(lv, name, l) {
+    char a[32], b[32], h[32], m[32], r[32];
+    double cr = num(l, "compression_ratio");
+    if (cr > 0) (void)snprintf(r, sizeof r, "%.2fx", cr);
+    put(o, "    %-18.18s %-5s %-9s %9s %10s %10s %10s %8s\n", "", name, "",
+        count(num(l, "entries"), a, sizeof a), bytes(num(l, "bytes"), b, sizeof b),
+        count(num(l, "hits"), h, sizeof h), count(num(l, "misses"), m, sizeof m), cr > 0 ? r : "-");
+  }
+}
+
 static void caches(out *o, json_t *root) {
   json_t *cs = json_object_get(root, "cache_stats");
   if (!json_is_object(cs)) return;
@@ -132,6 +148,7 @@ static void caches(out *o, json_t *root) {
         bytes(num(c, "bytes"), b, sizeof b), count(num(c, "hits"), h, sizeof h),
         count(num(c, "misses"), m, sizeof m), percent(num(c, "hit_rate"), r, sizeof r),
         count(num(c, "evictions"), v, sizeof v));
+    cache_levels(o, json_object_get(c, "levels"));
   }
 }
 
