@@ -401,6 +401,11 @@ static void finish_report(const opts *o, gsp_cg *cg, gsp_integration *ig, gsp_ti
   r->peak_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }
 
+/* GET /api/v1/report on the --serve server: the engine's report, live. */
+static int report_route(void *user, char **out, size_t *len) {
+  return gsp_opt_report_json(user, out, len);
+}
+
 /* What watches the run: the server and the profiler (either may be off). */
 typedef struct watchers {
   analyze_serve srv;
@@ -411,6 +416,10 @@ static int watch_start(const opts *o, gsp_integration *ig, watchers *w) {
   *w = (watchers){.prof = NULL};
   gsp_metrics *m = gsp_opt_metrics(gsp_integration_engine(ig));
   if (o->serve && analyze_serve_start(&w->srv, o->serve, o->port_file, m) != 0) return 1;
+  /* The server stops (watch_stop) before the engine is destroyed. */
+  if (o->serve && gsp_http_add_json_route(w->srv.http, "/api/v1/report", report_route,
+                                          gsp_integration_engine(ig)) != GSP_OK)
+    fprintf(stderr, "gsperf analyze: --serve: /api/v1/report is not served\n");
   if (o->profile && analyze_profile_start(&w->prof, o->profile) != 0) return 1;
   /* The optimization report then shows the run's hottest functions. */
   if (w->prof) gsp_opt_set_profiler(gsp_integration_engine(ig), w->prof);

@@ -137,6 +137,25 @@ GSP_API void gsp_http_destroy(gsp_http *h);
 /* The port the server is bound to (the kernel's pick for an ephemeral port). */
 GSP_API uint16_t gsp_http_port(const gsp_http *h);
 
+/*
+ * A host's JSON route: fn renders the body into *out (gsp_malloc'd, the
+ * server frees it) and its length into *len; a non-zero return is answered
+ * 503 {"error":...} naming the code. fn runs on a server thread, possibly
+ * on several at once (cfg.threads > 1), so it must be thread-safe.
+ */
+typedef int (*gsp_http_json_fn)(void *user, char **out, size_t *len);
+/*
+ * Serve GET/HEAD `path` (an absolute path, at most 128 bytes, copied) with
+ * fn, under the same token, rate limit and self-metrics (route label
+ * "host") as the built-in routes. At most 8 per server. May be called from
+ * any thread while the server runs; the route is live when the call
+ * returns and stays until gsp_http_destroy(). fn and user are borrowed:
+ * they must outlive the server. Errors: GSP_EINVAL (bad path or NULL fn),
+ * GSP_EEXIST (the path is a built-in route, a dashboard file, or already
+ * added), GSP_ENOSPC (8 routes already), GSP_ENOMEM.
+ */
+GSP_API int gsp_http_add_json_route(gsp_http *h, const char *path, gsp_http_json_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,8 @@
 #ifndef GSP_HTTP_INT_H
 #define GSP_HTTP_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +92,7 @@ typedef enum gsp__route {
   GSP__R_ALERTS,
   GSP__R_HEALTHZ,
   GSP__R_DASHBOARD, /* any embedded file: "/", "/app.js", ... */
+  GSP__R_HOST,      /* a route added by the host (gsp_http_add_json_route) */
   GSP__R_OTHER,
   GSP__R_COUNT
 } gsp__route;
@@ -116,5 +119,26 @@ void gsp__route_series(gsp_monitor *mon, const gsp__kv *kv, size_t n, gsp__resp 
 void gsp__route_alerts(gsp_monitor *mon, gsp__resp *r);
 /* An embedded file: 200, or 304 when if_none_match names its ETag. */
 void gsp__route_static(const char *path, const char *if_none_match, gsp__resp *r);
+
+/* Routes added by the host: a fixed table published by count (release on
+ * add, acquire on lookup), so lookups take no lock; adds are serialized by
+ * mu. Entries are never removed before the server is destroyed. */
+#define GSP__HOST_ROUTES 8
+typedef struct gsp__host_route {
+  char *path;
+  gsp_http_json_fn fn;
+  void *user;
+} gsp__host_route;
+typedef struct gsp__host_routes {
+  pthread_mutex_t mu;
+  bool mu_made;
+  _Atomic size_t n;
+  gsp__host_route r[GSP__HOST_ROUTES];
+} gsp__host_routes;
+int gsp__host_routes_init(gsp__host_routes *t);
+void gsp__host_routes_fini(gsp__host_routes *t);
+int gsp__host_route_add(gsp__host_routes *t, const char *path, gsp_http_json_fn fn, void *user);
+const gsp__host_route *gsp__host_route_find(gsp__host_routes *t, const char *path);
+void gsp__route_host(const gsp__host_route *hr, gsp__resp *r);
 
 #endif

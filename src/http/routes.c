@@ -18,7 +18,8 @@
 /* The route label of the dashboard's files is "/" (one label for all of
  * them, so the label set stays fixed). */
 static const char *const route_paths[GSP__R_COUNT] = {
-    "/metrics", "/api/v1/metrics", "/api/v1/series", "/api/v1/alerts", "/healthz", "/", "other",
+    "/metrics", "/api/v1/metrics", "/api/v1/series", "/api/v1/alerts", "/healthz", "/",
+    "host",     "other",
 };
 
 gsp__route gsp__route_of(const char *path) {
@@ -214,4 +215,61 @@ void gsp__route_alerts(gsp_monitor *mon, gsp__resp *r) {
   gsp__jb_lit(&b, "]}\n");
   gsp_free(ev);
   resp_json(r, 200, &b);
+}
+
+/* ---- routes added by the host ---------------------------------------------- */
+
+int gsp__host_routes_init(gsp__host_routes *t) {
+  memset(t, 0, sizeof *t);
+  atomic_init(&t->n, 0);
+  if (pthread_mutex_init(&t->mu, NULL) != 0) return GSP_ESYS;
+  t->mu_made = true;
+  return GSP_OK;
+}
+
+void gsp__host_routes_fini(gsp__host_routes *t) {
+  size_t n = atomic_load(&t->n);
+  for (size_t i = 0; i < n; i++) gsp_free(t->r[i].path);
+  if (t->mu_made) pthread_mutex_destroy(&t->mu);
+  t->mu_made = false;
+}
+
+const gsp__host_route *gsp__host_route_find(gsp__host_routes *t, const char *path) {
+  size_t n = atomic_load_explicit(&t->n, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(t->r[i].path, path) == 0) return &t->r[i];
+  return NULL;
+}
+
+int gsp__host_route_add(gsp__host_routes *t, const char *path, gsp_http_json_fn fn, void *user) {
+  size_t plen = path ? strlen(path) : 0;
+  if (fn == NULL || plen < 2 || plen > 128 || path[0] != '/' || strchr(path, '?') != NULL)
+    return GSP_EINVAL;
+  if (gsp__route_of(path) != GSP__R_OTHER) return GSP_EEXIST;
+  pthread_mutex_lock(&t->mu);
+  size_t n = atomic_load_explicit(&t->n, memory_order_relaxed);
+  int rv = gsp__host_route_find(t, path) ? GSP_EEXIST : n == GSP__HOST_ROUTES ? GSP_ENOSPC : GSP_OK;
+  char *copy = rv == GSP_OK ? gsp_strdup(path) : NULL;
+  if (rv == GSP_OK && copy == NULL) rv = GSP_ENOMEM;
+  if (rv == GSP_OK) {
+    t->r[n] = (gsp__host_route){.path = copy, .fn = fn, .user = user};
+    atomic_store_explicit(&t->n, n + 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&t->mu);
+  return rv;
+}
+
+void gsp__route_host(const gsp__host_route *hr, gsp__resp *r) {
+  char *body = NULL;
+  size_t len = 0;
+  int rv = hr->fn(hr->user, &body, &len);
+  if (rv != GSP_OK || body == NULL) {
+    gsp_free(body);
+    gsp__resp_error(r, 503, rv == GSP_OK ? "no body" : gsp_strerror(rv), NULL);
+    return;
+  }
+  r->status = 200;
+  r->ctype = JSON_CT;
+  r->body = body;
+  r->len = len;
 }

@@ -87,6 +87,7 @@ struct gsp_http {
   gsp_hist *dur[GSP__R_COUNT];
   bool rate_lock_made;
   rate_limit rate;
+  gsp__host_routes host; /* routes added by the host */
 };
 
 /* ---- request bookkeeping ------------------------------------------------- */
@@ -256,7 +257,11 @@ static void route_request(gsp_http *h, struct MHD_Connection *c, const char *pat
                           gsp__resp *r) {
   bool need_metrics = rt == GSP__R_METRICS || rt == GSP__R_API_METRICS;
   bool need_monitor = rt == GSP__R_SERIES || rt == GSP__R_ALERTS;
-  if (rt == GSP__R_OTHER || (need_metrics && !h->metrics) || (need_monitor && !h->monitor)) {
+  const gsp__host_route *hr = rt == GSP__R_HOST ? gsp__host_route_find(&h->host, path) : NULL;
+  if (hr != NULL) {
+    gsp__route_host(hr, r);
+  } else if (rt == GSP__R_OTHER || rt == GSP__R_HOST || (need_metrics && !h->metrics) ||
+             (need_monitor && !h->monitor)) {
     gsp__resp_error(r, 404, "not found", NULL);
   } else if (rt == GSP__R_DASHBOARD) {
     gsp__route_static(path, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r);
@@ -350,6 +355,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   gsp_http *h = cls;
   uint64_t t0 = gsp_now_ns();
   gsp__route rt = gsp__route_of(url ? url : "");
+  if (rt == GSP__R_OTHER && gsp__host_route_find(&h->host, url ? url : "")) rt = GSP__R_HOST;
   gsp__resp r = {.status = 500,
                  .ctype = "text/plain",
                  .body = NULL,
@@ -471,7 +477,8 @@ int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf, si
   if (rv != GSP_OK) return rv;
   gsp_http *h = gsp_calloc(1, sizeof *h);
   if (h == NULL) return GSP_ENOMEM;
-  rv = init(h, cfg, err, elen);
+  rv = gsp__host_routes_init(&h->host);
+  if (rv == GSP_OK) rv = init(h, cfg, err, elen);
   if (rv != GSP_OK) {
     gsp_http_destroy(h);
     return rv;
@@ -484,8 +491,14 @@ void gsp_http_destroy(gsp_http *h) {
   if (h == NULL) return;
   if (h->d) MHD_stop_daemon(h->d);
   if (h->rate_lock_made) pthread_mutex_destroy(&h->rate.lock);
+  gsp__host_routes_fini(&h->host);
   gsp_free(h->token);
   gsp_free(h);
 }
 
 uint16_t gsp_http_port(const gsp_http *h) { return h ? h->port : 0; }
+
+int gsp_http_add_json_route(gsp_http *h, const char *path, gsp_http_json_fn fn, void *user) {
+  if (h == NULL) return GSP_EINVAL;
+  return gsp__host_route_add(&h->host, path, fn, user);
+}

@@ -18,6 +18,8 @@ done
 port=$(cat "$work/port")
 curl -sf "http://127.0.0.1:$port/metrics" > "$work/metrics" || { kill $pid; fail "GET /metrics failed"; }
 curl -sf "http://127.0.0.1:$port/" > "$work/index" || { kill $pid; fail "GET / failed"; }
+curl -sf "http://127.0.0.1:$port/api/v1/report" > "$work/report.json" ||
+  { kill $pid; fail "GET /api/v1/report failed"; }
 wait $pid || fail "analyze exited $?: $(cat "$work/err")"
 grep -q '^gsperf_function_calls_total{function="optimize_parsing"} 17$' "$work/metrics" ||
   fail "parsing calls missing: $(grep optimize_parsing "$work/metrics" | head -3)"
@@ -26,6 +28,8 @@ grep -q '^gsperf_function_cache_misses_total{function="optimize_parsing"} 17$' "
 grep -q '^gsperf_function_duration_seconds_count{function="optimize_file_ops"} 17$' "$work/metrics" ||
   fail "file_ops histogram missing"
 grep -q '^gsperf_analyze_cache_lookups{level="l3"}' "$work/metrics" || fail "cache level gauges missing"
+grep -q '"cache_stats"' "$work/report.json" && grep -q '"optimize_parsing"' "$work/report.json" ||
+  fail "/api/v1/report is not the engine's report: $(head -c 300 "$work/report.json")"
 grep -q 'dashboard http://127.0.0.1:' "$work/err" || fail "no URL printed: $(cat "$work/err")"
 for f in cpu.pb.gz cpu.collapsed flame.svg report.txt; do # (a short run may have no sample)
   [ -f "$work/prof/$f" ] || fail "--profile: $f missing"

@@ -236,6 +236,53 @@ static void test_oversized(void **state) {
   expect(hc_req(f->port, "GET", "/healthz", NULL), 200, NULL, "ok");
 }
 
+static int report_fn(void *user, char **out, size_t *len) {
+  int *calls = user;
+  (*calls)++;
+  char buf[64];
+  int n = snprintf(buf, sizeof buf, "{\"calls\":%d}", *calls);
+  *out = gsp_strdup(buf);
+  if (*out == NULL) return GSP_ENOMEM;
+  *len = (size_t)n;
+  return GSP_OK;
+}
+
+static int failing_fn(void *user, char **out, size_t *len) {
+  (void)user, (void)out, (void)len;
+  return GSP_EIO;
+}
+
+/* A host's JSON route: served with the token like the built-in routes,
+ * its failure is 503, and it cannot shadow a built-in route or a file. */
+static void test_host_route(void **state) {
+  fixture *f = *state;
+  gsp_http_config cfg = {.metrics = f->m, .token = "tk"};
+  start(f, &cfg);
+  const char *auth = "Authorization: Bearer tk\r\n";
+  expect(hc_req(f->port, "GET", "/api/v1/report", auth), 404, NULL, "not found");
+  int calls = 0;
+  assert_int_equal(gsp_http_add_json_route(f->h, "/api/v1/report", report_fn, &calls), GSP_OK);
+  expect(hc_req(f->port, "GET", "/api/v1/report", auth), 200, "application/json", "{\"calls\":1}");
+  expect(hc_req(f->port, "GET", "/api/v1/report", NULL), 401, NULL, NULL);
+  assert_int_equal(calls, 1);
+  assert_int_equal(gsp_http_add_json_route(f->h, "/api/v1/report", report_fn, &calls), GSP_EEXIST);
+  assert_int_equal(gsp_http_add_json_route(f->h, "/metrics", report_fn, &calls), GSP_EEXIST);
+  assert_int_equal(gsp_http_add_json_route(f->h, "/app.js", report_fn, &calls), GSP_EEXIST);
+  assert_int_equal(gsp_http_add_json_route(f->h, "nope", report_fn, &calls), GSP_EINVAL);
+  assert_int_equal(gsp_http_add_json_route(f->h, "/x", NULL, NULL), GSP_EINVAL);
+  assert_int_equal(gsp_http_add_json_route(f->h, "/api/v1/broken", failing_fn, NULL), GSP_OK);
+  expect(hc_req(f->port, "GET", "/api/v1/broken", auth), 503, "application/json", "error");
+  char p[32];
+  for (int i = 2; i < 8; i++) {
+    snprintf(p, sizeof p, "/api/v1/r%d", i);
+    assert_int_equal(gsp_http_add_json_route(f->h, p, report_fn, &calls), GSP_OK);
+  }
+  assert_int_equal(gsp_http_add_json_route(f->h, "/api/v1/r9", report_fn, &calls), GSP_ENOSPC);
+  expect(hc_req(f->port, "GET", "/api/v1/r7", auth), 200, NULL, "{\"calls\":2}");
+  expect(hc_req(f->port, "GET", "/metrics", auth), 200, NULL,
+         "gsp_http_requests_total{route=\"host\",code=\"200\"} 2");
+}
+
 static void test_token(void **state) {
   fixture *f = *state;
   gsp_http_config cfg = {.metrics = f->m, .token = "s3cret"};
@@ -407,6 +454,7 @@ int main(void) {
       cmocka_unit_test(test_etag_match),
       cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
       cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_host_route, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rate_default_and_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nothing_served, setup, teardown),
