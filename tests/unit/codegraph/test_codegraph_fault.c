@@ -58,17 +58,23 @@ static int analyze_once(const char *db) {
   return rv;
 }
 
-static void run_faults(int (*fn)(void *), void *arg) {
-  for (g_fail_at = 1;; g_fail_at++) {
-    g_count = 0, g_live = 0, g_failed = false;
-    int rv = fn(arg);
-    ok_or_nomem(rv);
-    if (g_live != 0) fail_msg("fail_at=%ld: %ld blocks leaked", g_fail_at, g_live);
-    if (!g_failed) {
-      assert_int_equal(rv, GSP_OK);
-      break;
-    }
-  }
+typedef struct fault_run {
+  int (*fn)(void *);
+  void *arg;
+} fault_run;
+
+/* One life under fault injection: a clean GSP_ENOMEM, or GSP_OK once no
+   allocation failed. */
+static void run_life(void *p) {
+  fault_run *r = p;
+  int rv = r->fn(r->arg);
+  ok_or_nomem(rv);
+  if (!g_failed) assert_int_equal(rv, GSP_OK);
+}
+
+static long run_faults(int (*fn)(void *), void *arg) {
+  fault_run r = {fn, arg};
+  return fault_each_allocation(run_life, &r);
 }
 
 static int parse_fn(void *arg) {
@@ -79,8 +85,7 @@ static int analyze_fn(void *arg) { return analyze_once(arg); }
 
 static void test_parse_faults(void **state) {
   (void)state;
-  run_faults(parse_fn, NULL);
-  assert_true(g_fail_at > 5);
+  assert_true(run_faults(parse_fn, NULL) >= 5);
 }
 
 static void test_analyze_faults(void **state) {
@@ -88,22 +93,9 @@ static void test_analyze_faults(void **state) {
   char dir[] = "/tmp/cgfaultXXXXXX", db[64];
   assert_non_null(mkdtemp(dir));
   snprintf(db, sizeof db, "%s/f.db", dir);
-  run_faults(analyze_fn, db);
-  assert_true(g_fail_at > 50);
+  assert_true(run_faults(analyze_fn, db) >= 50);
   unlink(db);
   rmdir(dir);
-}
-
-static int setup(void **state) {
-  (void)state;
-  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsp_set_allocator(NULL);
-  return 0;
 }
 
 int main(void) {
@@ -111,5 +103,5 @@ int main(void) {
       cmocka_unit_test(test_parse_faults),
       cmocka_unit_test(test_analyze_faults),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, NULL, NULL);
 }

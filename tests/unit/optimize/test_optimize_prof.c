@@ -154,29 +154,17 @@ static void life_with_profile(void) {
   gsp_opt_engine_destroy(e);
 }
 
+static void life_with_profile_v(void *arg) {
+  (void)arg;
+  life_with_profile();
+}
+
 static void test_faults_with_profile(void **state) {
   (void)state;
   static gsp_prof_zone_site z = {"opt.fault_zone", 0};
   gsp_prof_zone_begin(&z); /* this thread's zone block, made before counting */
   gsp_prof_zone_end(&z);
-  gsp_set_allocator(&(gsp_allocator){f_malloc, f_realloc, f_free, NULL});
-  for (long n = 1;; n++) {
-    pthread_mutex_lock(&g_fault_mu);
-    g_fail_at = n;
-    g_count = 0;
-    g_live = 0;
-    g_failed = false;
-    pthread_mutex_unlock(&g_fault_mu);
-    life_with_profile();
-    pthread_mutex_lock(&g_fault_mu);
-    long live = g_live;
-    bool failed = g_failed;
-    pthread_mutex_unlock(&g_fault_mu);
-    if (live != 0) fail_msg("failing allocation %ld leaked %ld blocks", n, live);
-    if (!failed) break;
-    assert_true(n < 100000);
-  }
-  gsp_set_allocator(NULL);
+  (void)fault_each_allocation(life_with_profile_v, NULL);
 }
 
 int main(void) {
