@@ -1,5 +1,6 @@
 /*
- * cache.c - the cache core: shards, hash tables, entries, put/get/delete.
+ * cache.c - the cache core: shards, hash tables, put/get/delete (entries
+ * and value blocks themselves: cache_entry.c).
  *
  * Design. The key space is split by hash into a power-of-two number of
  * shards (by default sixteen per CPU, at most 256, fewer for small caches so
@@ -84,95 +85,6 @@ static const gsp__policy_ops *policy_for(gsp_cache_strategy s) {
       return &gsp__policy_adaptive;
   }
   return NULL;
-}
-
-/* ---- entries and value blocks ---------------------------------------- */
-
-static size_t long_key_bytes(size_t klen) { return gsp__long_key_bytes(klen); }
-
-size_t gsp__entry_size(size_t klen, size_t vlen) {
-  size_t size = sizeof(gsp__entry) + long_key_bytes(klen);
-  if (vlen > SIZE_MAX - size - 15u) return 0;
-  return (size + vlen + 15u) & ~(size_t)15u; /* a size class of the recycling pools */
-}
-
-void gsp__entry_init(gsp__entry *e, uint64_t hash, const void *key, size_t klen, const void *val,
-                     size_t vlen, bool with_value) {
-  memset(e, 0, sizeof *e);
-  e->klen = (uint32_t)klen;
-  e->hash = hash;
-  if (klen) memcpy((unsigned char *)gsp__entry_key(e), key, klen);
-  if (with_value) {
-    gsp__vblock *vb = &e->hvb;
-    atomic_init(&vb->refs, 2); /* home + current value of e */
-    vb->vlen = vlen;
-    if (vlen) memcpy(gsp__vblock_data(vb), val, vlen);
-    atomic_init(&e->vb, vb);
-    e->has_home = 1;
-  }
-}
-
-gsp__entry *gsp__entry_new(const void *key, size_t klen, const void *val, size_t vlen,
-                           bool with_value) {
-  size_t size = gsp__entry_size(klen, with_value ? vlen : 0);
-  if (size == 0) return NULL;
-  gsp__entry *e = gsp_malloc(size);
-  if (e == NULL) return NULL;
-  gsp__entry_init(e, gsp__cache_hash(key, klen), key, klen, val, vlen, with_value);
-  return e;
-}
-
-void gsp__entry_free(gsp__entry *e) {
-  if (e == NULL) return;
-  if (!e->has_home && e->weak != NULL) {
-    gsp_rc_unwatch(e->weak->rc, &e->weak->watcher);
-    gsp_rc_weak_release(e->weak->rc);
-    gsp_free(e->weak);
-  }
-  /* Unpinned and holding its own value: nobody else can reach it (it is
-   * unlinked, and pins are only taken through a linked entry), so skip the
-   * two atomic decrements. The acquire pairs with a last unpin's release. */
-  gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
-  if (vb == &e->hvb && atomic_load_explicit(&e->hvb.refs, memory_order_acquire) == 2) {
-    gsp_free(e);
-    return;
-  }
-  gsp__vblock_unref(vb);
-  if (e->has_home)
-    gsp__vblock_unref(&e->hvb); /* may free e itself: last touch of e */
-  else
-    gsp_free(e);
-}
-
-void gsp__vblock_unref(gsp__vblock *vb) {
-  if (vb == NULL) return;
-  if (atomic_fetch_sub_explicit(&vb->refs, 1, memory_order_acq_rel) == 1)
-    gsp_free(gsp__vblock_home(vb));
-}
-
-void gsp__vblock_pin(gsp__vblock *vb) {
-  atomic_fetch_add_explicit(&vb->refs, 1, memory_order_relaxed);
-}
-
-static uint64_t entry_bytes(const gsp__entry *e) {
-  const gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
-  return (uint64_t)e->klen + (vb ? vb->vlen : 0) + GSP_CACHE_ENTRY_OVERHEAD;
-}
-
-void gsp__entry_account(gsp_cache *c, gsp__entry *e, const gsp_cache_put_opts *opts) {
-  uint64_t ttl_ms = c->cfg.ttl_ms;
-  if (opts != NULL && opts->charge != 0)
-    e->charge = opts->charge;
-  else
-    e->charge = c->count_units ? 1 : entry_bytes(e);
-  if (opts != NULL && opts->ttl_ms != 0) ttl_ms = opts->ttl_ms;
-  if (opts != NULL && opts->no_expire) ttl_ms = 0;
-  uint64_t expire_ns = ttl_ms ? gsp__cache_now(c) + ttl_ms * 1000000u : 0;
-  gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
-  if (vb != NULL)
-    vb->expire_ns = expire_ns; /* the entry is not published yet */
-  else
-    e->weak->expire_ns = expire_ns;
 }
 
 /* ---- hash table --------------------------------------------------------- */
@@ -280,7 +192,7 @@ void gsp__unlink_locked(gsp__shard *sh, gsp__entry *e, gsp_cache_reason why, gsp
   if (next != NULL) next->hpprev = e->hpprev;
   sh->pol.ops->on_remove(&sh->pol, e);
   sh->pol.used -= e->charge;
-  sh->bytes -= entry_bytes(e);
+  sh->bytes -= gsp__entry_bytes(e);
   sh->count--;
   e->linked = 0;
   e->reason = (uint8_t)why;
@@ -300,7 +212,8 @@ static void evict_while_locked(gsp_cache *c, gsp__shard *sh, uint64_t charge, ui
 }
 
 static bool too_big(const gsp_cache *c, const gsp__shard *sh, const gsp__entry *e) {
-  return e->charge > sh->pol.capacity || (c->shard_bytes != 0 && entry_bytes(e) > c->shard_bytes);
+  return e->charge > sh->pol.capacity ||
+         (c->shard_bytes != 0 && gsp__entry_bytes(e) > c->shard_bytes);
 }
 
 /* An entry larger than the shard is declined without flushing the shard. */
@@ -325,7 +238,7 @@ static void reap_expired_locked(gsp_cache *c, gsp__shard *sh, gsp__graveyard *g)
 
 int gsp__insert_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__graveyard *g) {
   bool bounded = c->cfg.strategy != GSP_CACHE_WEAK;
-  uint64_t bytes = entry_bytes(e);
+  uint64_t bytes = gsp__entry_bytes(e);
   if (bounded && too_big(c, sh, e)) {
     decline_locked(sh, e, g);
     return GSP_OK;
@@ -546,13 +459,13 @@ static bool bad_key(const void *key, size_t klen) {
 static void replace_value_locked(gsp_cache *c, gsp__shard *sh, gsp__entry *e, gsp__entry *fresh,
                                  gsp__graveyard *g) {
   uint64_t old_charge = e->charge;
-  uint64_t old_bytes = entry_bytes(e);
+  uint64_t old_bytes = gsp__entry_bytes(e);
   g->old_vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
   atomic_store_explicit(&e->vb, atomic_load_explicit(&fresh->vb, memory_order_relaxed),
                         memory_order_release);
   atomic_store_explicit(&fresh->vb, NULL, memory_order_relaxed);
   g->donor = fresh;
-  sh->bytes += entry_bytes(e) - old_bytes;
+  sh->bytes += gsp__entry_bytes(e) - old_bytes;
   sh->pol.used += fresh->charge - old_charge;
   e->charge = fresh->charge;
   sh->st.updates++;
@@ -785,7 +698,7 @@ static uint64_t shrink_shard(gsp_cache *c, gsp__shard *sh, uint64_t want) {
   while (freed < want && sh->count > 0) {
     gsp__entry *v = sh->pol.ops->victim(&sh->pol);
     if (v == NULL) break;
-    freed += entry_bytes(v);
+    freed += gsp__entry_bytes(v);
     gsp__unlink_locked(sh, v, GSP_CACHE_EVICTED, &g);
   }
   gsp__shard_unlock(c, sh, &g);

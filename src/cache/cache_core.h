@@ -203,6 +203,12 @@ void gsp__vblock_pin(gsp__vblock *vb);
 void gsp__vblock_unref(gsp__vblock *vb);
 /* Fill the entry's charge and expiry from the put options. */
 void gsp__entry_account(struct gsp_cache *c, gsp__entry *e, const gsp_cache_put_opts *opts);
+
+/* Bytes an entry counts against a byte bound: key, value and overhead. */
+static inline uint64_t gsp__entry_bytes(const gsp__entry *e) {
+  const gsp__vblock *vb = atomic_load_explicit(&e->vb, memory_order_relaxed);
+  return (uint64_t)e->klen + (vb ? vb->vlen : 0) + GSP_CACHE_ENTRY_OVERHEAD;
+}
 /* Insert fresh (a new unlinked value entry) or, if its key is present, move
  * its value into the existing entry. Consumes fresh in every case. */
 int gsp__put_entry(struct gsp_cache *c, gsp__entry *fresh, const gsp_cache_put_opts *opts);

@@ -3,37 +3,9 @@
  * ARC-style adaptive probation queue and a TinyLFU duel; caches small
  * enough to simulate in full also switch member online.
  *
- * What it is
- *   - The family is S3-FIFO (Yang et al., SOSP 2023): a small probationary
- *     FIFO queue S in front of a main queue M run as a CLOCK with 2-bit
- *     reuse counters, plus a ghost of recently dropped keys. New keys enter
- *     S; a key hit while in S moves to M when it reaches the head of S; one
- *     that is not is dropped and remembered in the ghost. A missed key that
- *     the ghost remembers goes straight into M.
- *   - Knobs a member sets (aq_confs below): S's share of capacity; how far
- *     back the ghost remembers keys dropped from S and, separately, from M
- *     (ARC's B1 and B2); whether S's share is adapted ARC-style (a ghost hit
- *     on an S-dropped key grows S, one on an M-dropped key shrinks it,
- *     scaled by the ratio of the two ghost windows, as in Megiddo & Modha's
- *     ARC); and whether the TinyLFU duel is on (Einziger et al., 2017: a
- *     ghost-returned key entering a full M stays only if a count-min sketch
- *     says it is at least as frequent as M's next victim; otherwise it is
- *     itself the victim).
- *     Member 0, the default and the only one for caches above SHADOW_MAX
- *     units: S starts at 10% and adapts, ghost windows 100% / 50% of the
- *     entries, duel. Member 1: S 2%, duel (loops, mixed scans). Member 2:
- *     S 10% fixed, duel (classic S3-FIFO + duel).
- *   - Switching (caches of at most SHADOW_MAX units only): each member also
- *     runs as a shadow cache of the same capacity that sees every access
- *     (a miniature simulation at rate 1, Waldspurger et al., USENIX ATC
- *     2017), keeping 32-bit fingerprints, never values. Every `epoch`
- *     accesses (one cache's worth of entries) each shadow's score becomes
- *     score/2 + its misses in the epoch and the real cache follows the
- *     lowest. Larger caches are not shadowed: sampled shadows misjudged the
- *     members (sampling noise, and a scaled-down sketch that duels
- *     differently), costing more than switching gained.
- *     Members differ only in targets and flags, so a switch needs no
- *     migration: S drains or refills through normal evictions.
+ * The design, the members and the algorithm step by step are described in
+ * docs/cache.md ("ADAPTIVE in detail"); the layout and the invariants
+ * the code keeps are here.
  *
  * Data layout
  *   aq_state: lists S and M (circular, heap-allocated sentinels, head =
@@ -60,22 +32,6 @@
  *   fingerprint, and its own ghost and (duel members) sketch, both fed
  *   mix64(fingerprint) so a node needs no full hash.
  *
- * Algorithm (real cache and shadows alike)
- *   on_miss(h): count h in the sketch; take h out of the ghost, remembering
- *               whether and from where it was dropped.
- *   on_insert:  adapt S's target if the member adapts; ghost hit -> tail of
- *               M ("pending" duel if the member duels); else tail of S;
- *               feed the tuner.
- *   on_hit:     count in the sketch; freq = min(freq + 1, 3); feed the
- *               tuner (small caches). O(1), no allocation, no list movement.
- *   victim:     1. while S is over target (or M is empty) the head of S
- *                  moves to M if reused, else it is the victim (ghost: S).
- *               2. else CLOCK over M: freq > 0 -> tail with freq - 1; the
- *                  first with freq 0 is the victim (ghost: M, or S when the
- *                  member keeps no M window).
- *               3. duel members: a pending entry is returned instead when
- *                  its sketch estimate is lower than the victim's.
- *
  * Trade-offs
  *   Hits do no list surgery. Small caches pay three shadow updates per
  *   access for exact member choice; large ones pay nothing for tuning.
@@ -91,16 +47,6 @@
  *   - `pending` is NULL or an entry linked in M.
  *   - the tuner is enabled iff capacity <= SHADOW_MAX; a shadow then holds
  *     at most `pool - 1` nodes and at most capacity units.
- *
- * Memory bound
- *   N = min(capacity, 2^20). Real ghost: pow2 >= 3N + 4 slots of 6 bytes
- *   (18..36 bytes per unit); sketch 32N four-bit counters (16 bytes per
- *   unit). Shadows (capacity <= 512 only): per member capacity + 3 nodes of
- *   16 bytes, pow2 >= 2 x capacity + 4 index slots of 2 bytes, a ghost of
- *   pow2 >= 2 x share x capacity 6-byte slots and a sketch of 32 x capacity
- *   counters: < 100 KB per shard in all. Measured, empty / full with
- *   16-byte values: 147,456 entries in 8 shards 5.8 / 31.3 MB, in 64 shards
- *   7.7 MB empty. Everything is allocated in init; nothing afterwards.
  */
 #include "cache_int.h"
 
