@@ -6,6 +6,13 @@
  *   /api/v1/alerts                 -> the rules table and recent events
  *   /api/v1/metrics                -> the caches panel, the top-functions
  *                                     panel and the metrics table
+ *   /api/v1/report                 -> the optimization report panel: every
+ *                                     section of the engine's report (functions,
+ *                                     caches by level, memory and pressure
+ *                                     events, pools and scaling, alerts, the
+ *                                     profiler's top functions and zones);
+ *                                     hidden while the route is 404, its error
+ *                                     (e.g. a bad report file) shown in place
  * The two panels read the registry by the naming convention the library's
  * exporters and the optimization engine share:
  *   per cache     gsperf_cache_{hits,misses,evictions}_total{cache=NAME},
@@ -59,14 +66,41 @@
   }
   const token = takeToken();
 
-  async function getJSON(path) {
+  function authHeaders() {
     const headers = { Accept: "application/json" };
     if (token) headers.Authorization = "Bearer " + token;
-    const r = await fetch(path, { headers, cache: "no-store" });
+    return headers;
+  }
+  const NOT_AUTHORISED = "not authorised: open the page with ?token=YOUR_TOKEN";
+
+  async function getJSON(path) {
+    const r = await fetch(path, { headers: authHeaders(), cache: "no-store" });
     if (r.status === 404) return null;
-    if (r.status === 401) throw new Error("not authorised: open the page with ?token=YOUR_TOKEN");
+    if (r.status === 401) throw new Error(NOT_AUTHORISED);
     if (!r.ok) throw new Error(path.split("?")[0] + ": HTTP " + r.status);
     return r.json();
+  }
+
+  // The report: null when the server has none (404); { error } when the
+  // server could not make or read it (its message names the cause). After
+  // a 404 the route is asked again only every REPORT_RETRY refreshes (a
+  // host may add it later), not to fill the console with 404s.
+  const REPORT_RETRY = 15;
+  let reportSkips = 0;
+  async function getReport() {
+    if (reportSkips > 0) {
+      reportSkips--;
+      return null;
+    }
+    const r = await fetch("/api/v1/report", { headers: authHeaders(), cache: "no-store" });
+    if (r.status === 404) {
+      reportSkips = REPORT_RETRY;
+      return null;
+    }
+    if (r.status === 401) throw new Error(NOT_AUTHORISED);
+    const body = await r.json().catch(() => null);
+    if (!r.ok) return { error: (body && body.error) || "/api/v1/report: HTTP " + r.status };
+    return body != null ? body : { error: "/api/v1/report: not JSON" };
   }
 
   // ---- formatting ------------------------------------------------------------
@@ -371,6 +405,176 @@
     }
   }
 
+
+  // ---- the optimization report (/api/v1/report) ------------------------------------
+
+  const has = (v) => v != null && isFinite(v);
+  const rate01 = (v) => (has(v) ? (100 * v).toFixed(1) + " %" : "–");
+  const ns = (v) => (has(v) ? fmtSeconds(v / 1e9) : "–");
+
+  function fillBody(id, rows, span, emptyText) {
+    const body = $(id).tBodies[0];
+    body.textContent = "";
+    if (rows.length === 0) body.append(rowOf([el("td", "empty", emptyText)], span));
+    for (const r of rows) body.append(r);
+  }
+
+  function fillList(id, items, emptyText) {
+    const ol = $(id);
+    ol.textContent = "";
+    if (items.length === 0) ol.append(el("li", "empty", emptyText));
+    for (const it of items) ol.append(it);
+  }
+
+  function reportFunctions(fns) {
+    const rows = Object.entries(fns || {}).map(([name, f]) => {
+      const d = f.duration_seconds || {};
+      const tr = el("tr");
+      tr.dataset.function = name;
+      const looked = (f.cache_hits || 0) + (f.cache_misses || 0);
+      tr.append(el("td", "mono", name), el("td", null, f.strategy || "–"),
+        numCell(fmtNum(f.calls)), numCell(fmtNum(f.errors), f.errors > 0 ? "bad" : ""),
+        numCell(fmtNum(f.timeouts)), numCell(looked > 0 ? rate01(f.hit_rate) : "–"),
+        numCell(d.count ? fmtSeconds(d.p50) : "–"), numCell(d.count ? fmtSeconds(d.p99) : "–"));
+      return { tr, calls: f.calls || 0 };
+    });
+    rows.sort((a, b) => b.calls - a.calls);
+    fillBody("report-functions", rows.map((r) => r.tr), 8, "no function registered");
+  }
+
+  function cacheRow(name, level, c, isLevel) {
+    const tr = el("tr", isLevel ? "level" : null);
+    tr.dataset.cache = name;
+    tr.dataset.level = level;
+    const looked = (c.hits || 0) + (c.misses || 0);
+    tr.append(el("td", "mono", isLevel ? level : name), el("td", null, isLevel ? "" : level),
+      el("td", null, isLevel ? "" : (c.strategy || "–")), numCell(fmtNum(c.entries)),
+      numCell(fmtBytes(c.bytes)), numCell(fmtNum(c.hits)), numCell(fmtNum(c.misses)),
+      numCell(looked > 0 ? pct(c.hits || 0, looked) : "–"),
+      numCell(has(c.evictions) ? fmtNum(c.evictions) : "–"),
+      numCell(has(c.compression_ratio) ? c.compression_ratio.toFixed(2) + "×" : "–"));
+    return tr;
+  }
+
+  function reportCaches(caches) {
+    const rows = [];
+    for (const name of Object.keys(caches || {}).sort()) {
+      const c = caches[name];
+      rows.push(cacheRow(name, c.level || "–", c, false));
+      for (const lv of Object.keys(c.levels || {}).sort())
+        rows.push(cacheRow(name, lv, c.levels[lv], true));
+    }
+    fillBody("report-caches", rows, 10, "no cache");
+  }
+
+  function kvRow(key, label, value) {
+    const tr = el("tr");
+    tr.dataset.key = key;
+    tr.append(el("th", null, label), el("td", "num", value));
+    return tr;
+  }
+
+  function reportMemory(m) {
+    m = m || {};
+    const p = m.process_memory || {}, s = m.system_memory || {}, pr = m.pressure || {};
+    const rows = [
+      kvRow("rss", "Process RSS", fmtBytes(p.rss_bytes)),
+      kvRow("heap", "Process heap", fmtBytes(p.heap_bytes)),
+      kvRow("system", "System memory used", s.available === false ? "unavailable"
+        : fmt("pct", s.memory_percent) + " (" + fmtBytes(s.used_bytes) + " of " +
+          fmtBytes(s.total_bytes) + ")"),
+      kvRow("available", "System memory available", fmtBytes(s.available_bytes)),
+      kvRow("pressure", "Pressure level", (pr.level || "–") + (has(pr.usage_ratio)
+        ? " · " + rate01(pr.usage_ratio) + " of " + fmtBytes(pr.limit_bytes) : "")),
+      kvRow("events", "Pressure events", fmtNum(pr.events)),
+      kvRow("reclaims", "Reclaims", fmtNum(pr.reclaims) + " (" + fmtBytes(pr.reclaimed_bytes) +
+        ")"),
+    ];
+    fillBody("report-memory", rows, 2, "");
+    const evs = (pr.history || []).slice(-8).reverse().map((e) => el("li", null, e.from + " → " +
+      e.to + " at RSS " + fmtBytes(e.rss_bytes) + " (" + rate01(e.ratio) + " of the limit)"));
+    fillList("report-pressure-events", evs, "none");
+  }
+
+  function poolRow(name, p) {
+    const tr = el("tr");
+    tr.dataset.pool = name;
+    const w = p.queue_wait_ns || {}, sc = p.scaling || {};
+    tr.append(el("td", null, name), numCell(fmtNum(p.workers)), numCell(fmtNum(p.tasks_run)),
+      numCell(fmtNum(p.tasks_stolen)), numCell(w.count ? ns(w.p50) : "–"),
+      numCell(w.count ? ns(w.p99) : "–"),
+      el("td", null, sc.enabled ? sc.min_workers + "–" + sc.max_workers + " (peak " +
+        sc.peak_workers + ")" : "fixed"),
+      numCell(fmtNum(sc.grown)), numCell(fmtNum(sc.shrunk)));
+    return tr;
+  }
+
+  function reportPools(pools) {
+    const rows = Object.entries(pools || {}).map(([name, p]) => poolRow(name, p));
+    fillBody("report-pools", rows, 9, "no pool");
+  }
+
+  function reportAlerts(alerts) {
+    const items = (alerts || []).slice(-8).reverse().map((a) => {
+      const li = el("li");
+      li.dataset.rule = a.rule;
+      li.append(badge((a.level || "").toUpperCase()), " " + a.kind + ": " + a.rule + " (" +
+        a.series + " = " + fmtByName(a.series, a.value) + ", threshold " +
+        fmtByName(a.series, a.threshold) + ")");
+      return li;
+    });
+    fillList("report-alerts", items, "none");
+  }
+
+  function reportProfiler(pf) {
+    pf = pf || {};
+    $("report-profiler-title").textContent = "Profiler: top functions" + (pf.available
+      ? " (" + fmtNum(pf.samples) + " samples" + (pf.source ? ", " + pf.source + " profile" : "") +
+        ")" : "");
+    const top = (pf.top_functions || []).map((f) => {
+      const tr = el("tr");
+      tr.dataset.function = f.name;
+      tr.append(el("td", "mono", f.name), numCell(has(f.self_pct) ? f.self_pct.toFixed(2) : "–"),
+        numCell(has(f.total_pct) ? f.total_pct.toFixed(2) : "–"), numCell(fmtNum(f.self_samples)));
+      return tr;
+    });
+    fillBody("report-profiler", top, 4, pf.available ? "no samples yet"
+      : "no profile running" + (pf.error ? " (" + pf.error + ")" : ""));
+    const zones = (pf.zones || []).map((z) => {
+      const tr = el("tr");
+      tr.dataset.zone = z.name;
+      tr.append(el("td", "mono", z.name), numCell(fmtNum(z.count)),
+        numCell(fmtSeconds(z.total_seconds)), numCell(fmtSeconds(z.self_seconds)),
+        numCell(fmtSeconds(z.p50)), numCell(fmtSeconds(z.p99)));
+      return tr;
+    });
+    fillBody("report-zones", zones, 6, "no zones");
+  }
+
+  function renderReport(rep) {
+    const panel = $("report-panel");
+    panel.hidden = rep == null;
+    window.gspDashboard.report = rep;
+    if (rep == null) return;
+    const bad = rep.error != null;
+    $("report-error").hidden = !bad;
+    $("report-body").hidden = bad;
+    if (bad) {
+      $("report-error").textContent = rep.error;
+      return;
+    }
+    const e = rep.engine || {};
+    $("report-engine").textContent = (e.name ? "engine " + e.name + " · " : "") + "level " +
+      (e.level || "–") + " · strategy " + (e.strategy || "–") + " · " + fmtNum(e.max_workers) +
+      " CPU + " + fmtNum(e.io_workers) + " I/O workers";
+    reportFunctions(rep.optimized_functions);
+    reportCaches(rep.cache_stats);
+    reportMemory(rep.memory_stats);
+    reportPools(rep.pool_stats);
+    reportAlerts(rep.alerts);
+    reportProfiler(rep.profiler);
+  }
+
   // ---- the loop --------------------------------------------------------------------
 
   function setStatus(text, bad) {
@@ -386,8 +590,9 @@
     try {
       const range = $("range").value;
       const work = [...charts.values()].map((c) => refreshChart(c, range));
-      const [alerts, metrics] = await Promise.all([getJSON("/api/v1/alerts"),
-        getJSON("/api/v1/metrics"), ...work]);
+      const [alerts, metrics, report] = await Promise.all([getJSON("/api/v1/alerts"),
+        getJSON("/api/v1/metrics"), getReport(), ...work]);
+      renderReport(report);
       renderAlerts(alerts);
       renderCaches(metrics);
       renderFunctions(metrics);

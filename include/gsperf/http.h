@@ -140,8 +140,11 @@ GSP_API uint16_t gsp_http_port(const gsp_http *h);
 /*
  * A host's JSON route: fn renders the body into *out (gsp_malloc'd, the
  * server frees it) and its length into *len; a non-zero return is answered
- * 503 {"error":...} naming the code. fn runs on a server thread, possibly
- * on several at once (cfg.threads > 1), so it must be thread-safe.
+ * 503 {"error":...} naming the code, followed by ": " and the first 256
+ * bytes of *out when fn left a message there (text of *len bytes, freed by
+ * the server), e.g. {"error":"bad format: report.json: ..."}. fn runs on a
+ * server thread, possibly on several at once (cfg.threads > 1), so it must
+ * be thread-safe.
  */
 typedef int (*gsp_http_json_fn)(void *user, char **out, size_t *len);
 /*

@@ -35,7 +35,13 @@
  *               nothing is cached while the memory-pressure level is
  *               WARNING or above; batches run at most batch_size items at
  *               a time; the engine's caches are reclaimers of the memory-
- *               pressure monitor, whose limit is memory_limit_mb.
+ *               pressure monitor, whose limit is memory_limit_mb. Misses
+ *               are single-flight (with or without a cache): the first
+ *               caller of a key runs fn on its own thread, concurrent
+ *               callers of that key wait for it and share its result (each
+ *               gets its own copy, counted as a hit) or its error; no
+ *               deadline. A call released as a future before it starts
+ *               never runs; one that started completes for its sharers.
  *   LATENCY     cache first; on a miss the work goes to the CPU pool in
  *               its latency class (gsp_exec_submit_prio: it starts before
  *               every queued batch chunk) with single-flight, and each caller waits until its own
@@ -73,7 +79,8 @@
  * caller's thread or on a worker of the CPU pool or the I/O executor (said per strategy
  * above); they may call other wrapped functions, but a function must not
  * wait on a call of itself (LATENCY and THROUGHPUT would wait forever on
- * their own batch or flight). fn may run on several threads at once.
+ * their own batch or flight, MEMORY on its own flight). fn may run on
+ * several threads at once.
  *
  * Ownership: the engine copies names and options. A gsp_opt_func handle is
  * valid until the engine is destroyed. A result (gsp_opt_result) is the
@@ -163,6 +170,16 @@ typedef struct gsp_opt_config {
    * scales between min_workers and io_workers alike. At most max_workers.
    */
   unsigned min_workers;
+  /*
+   * The engine's name (copied; NULL = "default"; 1-128 of
+   * [A-Za-z0-9_.:/-]), in the report ("engine":{"name":...}) and in the
+   * labels of its pools' series, so engines sharing one metrics registry
+   * keep theirs apart: pool="optimize_cpu" and pool="optimize_io" for the
+   * engine named "default", pool="optimize_cpu:NAME" and
+   * pool="optimize_io:NAME" for any other. Set from code only (not from a
+   * file or the environment).
+   */
+  const char *name;
 } gsp_opt_config;
 
 /*
@@ -355,7 +372,7 @@ GSP_API int gsp_opt_call_batch(gsp_opt_func *f, const gsp_opt_arg *args, size_t 
 /*
  * Asynchronous calls (the seed's async_enabled): start a call on one of
  * the engine's pools and return at once with a future. Calls that may
- * block waiting (IO, LATENCY, THROUGHPUT) run on the I/O executor, the others
+ * block waiting (IO, LATENCY, THROUGHPUT, MEMORY) run on the I/O executor, the others
  * on the CPU pool; without pools (enable_async OFF) the call runs inside
  * gsp_opt_submit and the future is complete. The argument is copied.
  * Errors: GSP_EINVAL, GSP_ENOMEM, GSP_ESTATE (the engine is going away),
@@ -442,9 +459,13 @@ GSP_API int gsp_opt_report_json(gsp_opt_engine *e, char **out, size_t *len);
  * sample count, "top_functions" [{name, self_pct, total_pct}] (the
  * 20 hottest by self time, from a snapshot taken when the
  * report is made; the profile may be running) and "zones" (the process's
- * timing zones: name, count, total/self seconds, p50/p99); without one
- * (the default, or p NULL to take it back) "available":false and empty
- * lists. The profile stays the host's: it must outlive its use here
+ * timing zones: name, count, total/self seconds, p50/p99), and "source":
+ * "lent". Without one (the default, or p NULL to take it back) the report
+ * finds a profile on its own: the CPU profile running in this process
+ * (gsp_prof_with_active: "source":"active"), else the preload library's
+ * profile of this process under `gsperf profile` (its raw file
+ * $GSP_PROF_DIR/cpu.<pid>.raw: "source":"preload"); with neither,
+ * "available":false and empty lists. The profile stays the host's: it must outlive its use here
  * (detach before gsp_prof_destroy), and its start/stop must not race a
  * report being made. Thread safety: may be called from any thread.
  */

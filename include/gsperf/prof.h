@@ -105,6 +105,19 @@ GSP_API int gsp_prof_start(gsp_prof *p);
 /* Stops sampling and drains what was captured. GSP_ESTATE if not started. */
 GSP_API int gsp_prof_stop(gsp_prof *p);
 
+/*
+ * The CPU profile running in this process (started with gsp_prof_start,
+ * not yet stopped), for code that did not start it, e.g. a report: runs
+ * fn(profile, user) while holding a lock that gsp_prof_stop (and so
+ * gsp_prof_destroy) takes first, so the profile stays valid during fn.
+ * fn may call gsp_prof_report_create and gsp_prof_stats_get on it, never
+ * stop or destroy it. Returns fn's result, or GSP_ENOENT when no CPU
+ * profile runs. (A profile of the preload library, `gsperf profile`, is
+ * in the preload's own copy of this code: find it by its raw file,
+ * $GSP_PROF_DIR/cpu.<pid>.raw.) Thread-safe.
+ */
+GSP_API int gsp_prof_with_active(int (*fn)(gsp_prof *p, void *user), void *user);
+
 typedef struct gsp_prof_stats {
   uint64_t samples;    /* samples aggregated */
   uint64_t dropped;    /* samples lost because the ring was full */

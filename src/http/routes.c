@@ -9,6 +9,7 @@
  * gsp_monitor_events).
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http_int.h"
@@ -264,8 +265,13 @@ void gsp__route_host(const gsp__host_route *hr, gsp__resp *r) {
   size_t len = 0;
   int rv = hr->fn(hr->user, &body, &len);
   if (rv != GSP_OK || body == NULL) {
+    char msg[320];
+    if (rv != GSP_OK && body != NULL && len > 0) /* the host's words: "<code>: <text>" */
+      snprintf(msg, sizeof msg, "%s: %.*s", gsp_strerror(rv), (int)(len < 256 ? len : 256), body);
+    else
+      snprintf(msg, sizeof msg, "%s", rv == GSP_OK ? "no body" : gsp_strerror(rv));
     gsp_free(body);
-    gsp__resp_error(r, 503, rv == GSP_OK ? "no body" : gsp_strerror(rv), NULL);
+    gsp__resp_error(r, 503, msg, NULL);
     return;
   }
   r->status = 200;

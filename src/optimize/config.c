@@ -109,6 +109,10 @@ int gsp_opt_config_check(const gsp_opt_config *c, char *err, size_t cap) {
     put_err(err, cap, "timeout_seconds: %g is not in [0, 1e7]", c->timeout_seconds);
     return GSP_EINVAL;
   }
+  if (c->name != NULL && !gsp__opt_name_ok(c->name)) {
+    put_err(err, cap, "name: \"%.130s\" is not 1-128 of [A-Za-z0-9_.:/-]", c->name);
+    return GSP_EINVAL;
+  }
   return GSP_OK;
 }
 

@@ -10,7 +10,9 @@
  * blocking work (IO and LATENCY batch items, asynchronous calls that may
  * block): io_workers threads, scaling from min_workers alike. Both pools
  * export their statistics into the engine's registry (pool="optimize_cpu"
- * and pool="optimize_io"); the engine keeps their queue-wait histograms
+ * and pool="optimize_io", with ":NAME" after them for an engine not named
+ * "default", so engines sharing a registry keep their series apart); the
+ * engine keeps their queue-wait histograms
  * for the report. With enable_async OFF neither pool exists and
  * everything runs on the caller's thread.
  *
@@ -138,8 +140,7 @@ static int wait_hist(gsp_opt_engine *e, const char *pool, gsp_hist **out) {
 static int create_pools(gsp_opt_engine *e) {
   if (e->cfg.enable_async != GSP_OPT_ON) return GSP_OK;
   unsigned min = e->cfg.min_workers;
-  gsp_exec_config cc = {
-      .workers = e->cfg.max_workers, .metrics = e->metrics, .name = "optimize_cpu"};
+  gsp_exec_config cc = {.workers = e->cfg.max_workers, .metrics = e->metrics, .name = e->cpu_pool};
   if (min != 0 && min < e->cfg.max_workers) {
     cc.workers = min;
     cc.min_workers = min;
@@ -149,11 +150,11 @@ static int create_pools(gsp_opt_engine *e) {
   gsp_io_config ic = {.threads = io_threads,
                       .min_threads = min != 0 && min < io_threads ? min : io_threads,
                       .metrics = e->metrics,
-                      .name = "optimize_io"};
+                      .name = e->io_pool};
   int rv = gsp_exec_create(&cc, &e->cpu);
   if (rv == GSP_OK) rv = gsp_io_create(&ic, &e->io);
-  if (rv == GSP_OK) rv = wait_hist(e, "optimize_cpu", &e->cpu_wait);
-  if (rv == GSP_OK) rv = wait_hist(e, "optimize_io", &e->io_wait);
+  if (rv == GSP_OK) rv = wait_hist(e, e->cpu_pool, &e->cpu_wait);
+  if (rv == GSP_OK) rv = wait_hist(e, e->io_pool, &e->io_wait);
   return rv;
 }
 
@@ -192,6 +193,23 @@ static int create_parts(gsp_opt_engine *e) {
   return rv;
 }
 
+/* The config's strings become the engine's; the pools' label values. */
+static int copy_strings(gsp_opt_engine *e) {
+  const char *name = e->cfg.name != NULL ? e->cfg.name : "default";
+  bool want_root = e->cfg.proc_root != NULL;
+  e->name = gsp_strdup(name);
+  if (want_root) e->proc_root = gsp_strdup(e->cfg.proc_root);
+  e->cfg.name = e->name;
+  e->cfg.proc_root = e->proc_root;
+  if (e->name == NULL || (want_root && e->proc_root == NULL)) return GSP_ENOMEM;
+  bool dflt = strcmp(name, "default") == 0;
+  (void)snprintf(e->cpu_pool, sizeof e->cpu_pool, "optimize_cpu%s%s", dflt ? "" : ":",
+                 dflt ? "" : name);
+  (void)snprintf(e->io_pool, sizeof e->io_pool, "optimize_io%s%s", dflt ? "" : ":",
+                 dflt ? "" : name);
+  return GSP_OK;
+}
+
 int gsp_opt_engine_create(const gsp_opt_config *cfg, gsp_opt_engine **out) {
   if (out == NULL) return GSP_EINVAL;
   *out = NULL;
@@ -203,12 +221,7 @@ int gsp_opt_engine_create(const gsp_opt_config *cfg, gsp_opt_engine **out) {
     gsp_free(e);
     return GSP_ENOMEM;
   }
-  int rv = GSP_OK;
-  if (e->cfg.proc_root != NULL) {
-    e->proc_root = gsp_strdup(e->cfg.proc_root);
-    if (e->proc_root == NULL) rv = GSP_ENOMEM;
-  }
-  e->cfg.proc_root = e->proc_root;
+  int rv = copy_strings(e);
   if (rv == GSP_OK) rv = create_parts(e);
   if (rv != GSP_OK) {
     gsp_opt_engine_destroy(e);
@@ -241,6 +254,7 @@ void gsp_opt_engine_destroy(gsp_opt_engine *e) {
   if (e->own_metrics) gsp_metrics_destroy(e->metrics);
   gsp_free(e->syncs);
   gsp_free(e->proc_root);
+  gsp_free(e->name);
   pthread_mutex_destroy(&e->mu);
   gsp_free(e);
 }

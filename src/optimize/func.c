@@ -9,10 +9,12 @@
  *
  *   BALANCED, CPU, IO   gsp_cache_get_or_compute (single-flight) with fn
  *                       on the caller's thread; or fn alone without a cache.
- *   MEMORY, CUSTOM      get; on a miss run fn and put the result only if
- *                       gsp__opt_should_store() agrees (size, pressure, the
- *                       host's cacheable callback). No single-flight: a
- *                       waiter would hold a large result's memory too.
+ *   MEMORY              get (the cache, then the compressed store); on a
+ *                       miss, single-flight (mflight.c): one caller runs fn
+ *                       and stores the result if gsp__opt_should_store()
+ *                       agrees (size, pressure, the host's cacheable
+ *                       callback), concurrent callers of the key share it.
+ *   CUSTOM              get; on a miss run fn and put as MEMORY does.
  *   LATENCY             flight.c;  THROUGHPUT  gather.c.
  *
  * Then it records: calls, errors, cache hits or misses (when the cache was
@@ -343,6 +345,12 @@ static int serve_get_put(gsp__opt_call *c, gsp_opt_strategy s, gsp_opt_result *o
     c->hit = true;
     return GSP_OK;
   }
+  if (s == GSP_OPT_MEMORY) return gsp__opt_memory(c, out); /* single-flight */
+  return gsp__opt_compute_store(c, s, out);
+}
+
+int gsp__opt_compute_store(gsp__opt_call *c, gsp_opt_strategy s, gsp_opt_result *out) {
+  gsp_opt_func *f = c->f;
   void *val = NULL;
   size_t vlen = 0;
   int rv = gsp__opt_run_fn(f, c->arg, c->arglen, &val, &vlen);
@@ -389,7 +397,7 @@ int gsp__opt_item(gsp_opt_func *f, gsp_opt_strategy s, const void *arg, size_t a
   uint64_t t0 = (mo & GSP_OPT_MON_DURATION) ? 0 : gsp_now_ns();
   gsp__opt_call c = {.f = f, .arg = arg, .arglen = arglen};
   unsigned char buf[GSP__OPT_KEYBUF], *heap = NULL;
-  bool keyed = f->cache != NULL || s == GSP_OPT_LATENCY; /* flights need a key */
+  bool keyed = f->cache != NULL || s == GSP_OPT_LATENCY || s == GSP_OPT_MEMORY; /* flights too */
   int rv = keyed ? build_key(f, &c, buf, sizeof buf, &heap) : GSP_OK;
   if (rv == GSP_OK) rv = serve(&c, s, out);
   gsp_free(heap);

@@ -5,9 +5,9 @@
  *
  * The call itself is an ordinary one (gsp__opt_item: cache, strategy,
  * monitoring) run by a pool task. Calls that may block waiting (IO,
- * LATENCY, THROUGHPUT) go to the I/O executor, so a worker of the CPU pool
- * never sleeps on a flight or a batch; the others (BALANCED, CPU, MEMORY)
- * to the CPU pool. Without pools (enable_async OFF) the call runs at
+ * LATENCY, THROUGHPUT, MEMORY: its single-flight) go to the I/O executor,
+ * so a worker of the CPU pool never sleeps on a flight or a batch; the
+ * others (BALANCED, CPU) to the CPU pool. Without pools (enable_async OFF) the call runs at
  * submit, on the caller's thread, and the future is complete at once.
  *
  * Layout: one block holding the argument copy, the result and the pool's
@@ -54,7 +54,7 @@ static int fut_task(void *p) {
 }
 
 static bool blocking(gsp_opt_strategy s) {
-  return s == GSP_OPT_IO || s == GSP_OPT_LATENCY || s == GSP_OPT_THROUGHPUT;
+  return s == GSP_OPT_IO || s == GSP_OPT_LATENCY || s == GSP_OPT_THROUGHPUT || s == GSP_OPT_MEMORY;
 }
 
 int gsp_opt_submit(gsp_opt_func *f, const void *arg, size_t arglen, gsp_opt_future **out) {

@@ -7,6 +7,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/optimize/func.c
   ${PROJECT_SOURCE_DIR}/src/optimize/memstore.c
   ${PROJECT_SOURCE_DIR}/src/optimize/flight.c
+  ${PROJECT_SOURCE_DIR}/src/optimize/mflight.c
   ${PROJECT_SOURCE_DIR}/src/optimize/gather.c
   ${PROJECT_SOURCE_DIR}/src/optimize/batch.c
   ${PROJECT_SOURCE_DIR}/src/optimize/future.c

@@ -3,7 +3,7 @@
  * files of src/optimize (engine, functions, strategies, report).
  *
  * Locks: engine->mu guards the function list, the cache-metrics table and
- * errmsg; each function's fl_mu guards its LATENCY flights and tp_mu its
+ * errmsg; each function's fl_mu guards its LATENCY and MEMORY flights and tp_mu its
  * THROUGHPUT batch being gathered. Lock order: engine->mu before nothing
  * else of the engine (the cache manager's, the metrics registry's and the
  * memory monitor's own locks may be taken under it, never the reverse);
@@ -22,6 +22,7 @@
 #define GSP__OPT_KEYBUF 256u /* keys up to this size are built on the stack */
 
 typedef struct gsp__opt_flight gsp__opt_flight;
+typedef struct gsp__opt_mflight gsp__opt_mflight;
 typedef struct gsp__opt_tpbatch gsp__opt_tpbatch;
 
 /* One cache's metrics and the statistics last pushed into them. */
@@ -46,8 +47,9 @@ struct gsp_opt_func {
   gsp_counter *calls, *errors, *hits, *misses;
   gsp_hist *dur;
   _Atomic uint64_t timeouts, batches;
-  pthread_mutex_t fl_mu; /* LATENCY flights */
+  pthread_mutex_t fl_mu; /* LATENCY and MEMORY flights */
   gsp__opt_flight *flights;
+  gsp__opt_mflight *mflights;
   pthread_mutex_t tp_mu; /* THROUGHPUT: the batch being gathered */
   gsp__opt_tpbatch *gathering;
   unsigned tp_running; /* batches running now */
@@ -56,6 +58,9 @@ struct gsp_opt_func {
 struct gsp_opt_engine {
   gsp_opt_config cfg; /* resolved defaults; borrowed pointers kept */
   char *proc_root;
+  char *name;                            /* cfg.name points here */
+  char cpu_pool[GSP__OPT_NAME_MAX + 16]; /* the pools' label values */
+  char io_pool[GSP__OPT_NAME_MAX + 16];
   gsp_exec *cpu;                /* the CPU pool (scaling when min_workers is set) */
   gsp_io *io;                   /* the I/O executor */
   gsp_hist *cpu_wait, *io_wait; /* the pools' queue-wait histograms (ns) */
@@ -105,11 +110,19 @@ int gsp__opt_item(gsp_opt_func *f, gsp_opt_strategy s, const void *arg, size_t a
 bool gsp__opt_should_store(gsp_opt_func *f, gsp_opt_strategy s, const void *arg, size_t arglen,
                            size_t vlen);
 void gsp__opt_store(gsp_opt_func *f, const gsp__opt_call *c, const void *val, size_t vlen);
+/* Run fn for the call and keep its result as strategy s does (the cache, or
+   MEMORY's compressed store); the result goes to *out. */
+int gsp__opt_compute_store(gsp__opt_call *c, gsp_opt_strategy s, gsp_opt_result *out);
 
 /* memstore.c (MEMORY's compressed store) */
 int gsp__opt_memstore_create(gsp_opt_func *f);
 bool gsp__opt_memstore_get(gsp_opt_func *f, const gsp__opt_call *c, gsp_opt_result *out);
 void gsp__opt_memstore_put(gsp_opt_func *f, const gsp__opt_call *c, const void *val, size_t vlen);
+
+/* mflight.c (MEMORY's single-flight; c->key set) */
+int gsp__opt_memory(gsp__opt_call *c, gsp_opt_result *out);
+/* Callers now waiting on f's MEMORY flights (for tests). */
+unsigned gsp__opt_memory_waiters(gsp_opt_func *f);
 
 /* flight.c (LATENCY) */
 int gsp__opt_latency(gsp__opt_call *c, gsp_opt_result *out);

@@ -17,9 +17,12 @@
  * reclaimers under pressure), <proc_root>/meminfo for the
  * system's memory, the pools' worker counts and the engine's batch
  * counters, the lent monitor's event history for "alerts", and for
- * "profiler" the profile lent with gsp_opt_set_profiler (a symbolized
- * snapshot: its hottest functions) and the process's timing zones; with no
- * profile lent that part is {"available":false} with empty lists.
+ * "profiler" a symbolized snapshot of a profile (its hottest functions)
+ * and the process's timing zones. The profile is the first found of: the
+ * one lent with gsp_opt_set_profiler ("source":"lent"), the CPU profile
+ * running in this process (gsp_prof_with_active, "active"), the preload
+ * library's raw file of this process ($GSP_PROF_DIR/cpu.<pid>.raw,
+ * "preload"); with none that part is {"available":false} with empty lists.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opt_int.h"
 
@@ -80,12 +84,13 @@ static double sec(uint64_t ns) { return (double)ns / 1e9; }
 
 static void put_engine(sb *s, const gsp_opt_config *c) {
   sb_put(s,
-         "\"engine\":{\"level\":\"%s\",\"strategy\":\"%s\",\"max_workers\":%u,"
+         "\"engine\":{\"name\":\"%s\",\"level\":\"%s\",\"strategy\":\"%s\",\"max_workers\":%u,"
          "\"io_workers\":%u,\"enable_async\":%s,\"enable_caching\":%s,"
          "\"memory_limit_mb\":%" PRIu64
          ",\"timeout_seconds\":%.6g,\"cache_entries\":%zu,"
          "\"max_value_bytes\":%zu,\"batch_size\":%u,\"batch_window_us\":%u}",
-         gsp_opt_level_name(c->level), gsp_opt_strategy_name(c->strategy), c->max_workers,
+         c->name != NULL ? c->name : "default", gsp_opt_level_name(c->level),
+         gsp_opt_strategy_name(c->strategy), c->max_workers,
          c->enable_async == GSP_OPT_ON ? c->io_workers : 0,
          c->enable_async == GSP_OPT_ON ? "true" : "false",
          c->enable_caching == GSP_OPT_ON ? "true" : "false", c->memory_limit_mb, c->timeout_seconds,
@@ -372,17 +377,42 @@ static void put_zones(sb *s) {
   gsp_free(z);
 }
 
-/* The lent profile's hottest functions and the zones; unavailable without one. */
-static void put_profiler(sb *s, gsp_opt_engine *e) {
+static int active_report(gsp_prof *p, void *user) { return gsp_prof_report_create(p, user); }
+
+/* The preload library's profile of this process (`gsperf profile`): its raw
+ * file, $GSP_PROF_DIR/cpu.<pid>.raw, read as it is being appended to. */
+static int preload_report(gsp_prof_report **r) {
+  const char *dir = getenv("GSP_PROF_DIR");
+  if (dir == NULL || dir[0] == '\0') return GSP_ENOENT;
+  char path[4096];
+  int n = snprintf(path, sizeof path, "%s/cpu.%ld.raw", dir, (long)getpid());
+  if (n < 0 || (size_t)n >= sizeof path || access(path, R_OK) != 0) return GSP_ENOENT;
+  return gsp_prof_report_load(path, 0, r);
+}
+
+/* The profile to report, first found: lent, running in-process, preload. */
+static int find_profile(gsp_opt_engine *e, gsp_prof_report **r, const char **source) {
   pthread_mutex_lock(&e->mu);
-  gsp_prof *p = e->prof;
+  gsp_prof *p = e->prof; /* the host keeps it alive while lent */
   pthread_mutex_unlock(&e->mu);
+  *source = "lent";
+  if (p != NULL) return gsp_prof_report_create(p, r);
+  *source = "active";
+  int rv = gsp_prof_with_active(active_report, r);
+  if (rv != GSP_ENOENT) return rv;
+  *source = "preload";
+  return preload_report(r);
+}
+
+/* A profile's hottest functions and the zones; unavailable without one. */
+static void put_profiler(sb *s, gsp_opt_engine *e) {
   gsp_prof_report *r = NULL;
-  if (p == NULL) {
+  const char *source = NULL;
+  int rv = find_profile(e, &r, &source);
+  if (rv == GSP_ENOENT) {
     sb_put(s, ",\"profiler\":{\"available\":false,\"top_functions\":[],\"zones\":[]}");
     return;
   }
-  int rv = gsp_prof_report_create(p, &r);
   if (rv == GSP_ENOMEM) {
     s->err = rv;
     return;
@@ -390,14 +420,14 @@ static void put_profiler(sb *s, gsp_opt_engine *e) {
   if (rv != GSP_OK) { /* e.g. the memory map unreadable: say so, keep the rest */
     sb_put(s, ",\"profiler\":{\"available\":false,\"error\":");
     sb_str(s, gsp_strerror(rv));
-    sb_put(s, ",\"top_functions\":[],\"zones\":[]}");
+    sb_put(s, ",\"top_functions\":[],\"zones\":[],\"source\":\"%s\"}", source);
     return;
   }
   sb_put(s, ",\"profiler\":{\"available\":true,\"samples\":%" PRIu64, gsp_prof_report_samples(r));
   put_top(s, r);
   gsp_prof_report_destroy(r);
   put_zones(s);
-  sb_put(s, "}");
+  sb_put(s, ",\"source\":\"%s\"}", source);
 }
 
 int gsp_opt_report_json(gsp_opt_engine *e, char **out, size_t *len) {

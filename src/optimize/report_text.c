@@ -248,11 +248,14 @@ static void profiler(out *o, json_t *root) {
     if (json_is_string(err))
       put(o, "\nprofiler: not available (%s)\n", json_string_value(err));
     else
-      put(o, "\nprofiler: no profile attached\n");
+      put(o, "\nprofiler: no profile attached or running\n");
     return;
   }
   char a[32];
-  put(o, "\nprofiler (%s samples)\n", count(num(pf, "samples"), a, sizeof a));
+  json_t *src = json_object_get(pf, "source");
+  put(o, "\nprofiler (%s samples%s%s%s)\n", count(num(pf, "samples"), a, sizeof a),
+      json_is_string(src) ? ", " : "", json_is_string(src) ? json_string_value(src) : "",
+      json_is_string(src) ? " profile" : "");
   prof_functions(o, pf);
   prof_zones(o, pf);
 }
@@ -261,9 +264,10 @@ static void header(out *o, json_t *root) {
   json_t *e = json_object_get(root, "engine");
   char a[32], b[32];
   put(o,
-      "gsperf optimization report\nengine: level %s, strategy %s, %s cpu + %s io workers, "
+      "gsperf optimization report\nengine %s: level %s, strategy %s, %s cpu + %s io workers, "
       "caching %s, async %s\n",
-      str(e, "level"), str(e, "strategy"), count(num(e, "max_workers"), a, sizeof a),
+      json_is_string(json_object_get(e, "name")) ? str(e, "name") : "default", str(e, "level"),
+      str(e, "strategy"), count(num(e, "max_workers"), a, sizeof a),
       count(num(e, "io_workers"), b, sizeof b),
       json_is_true(json_object_get(e, "enable_caching")) ? "on" : "off",
       json_is_true(json_object_get(e, "enable_async")) ? "on" : "off");

@@ -56,6 +56,36 @@ static void set_err(gsp_prof *p, const char *what, const char *detail) {
   snprintf(p->errmsg, sizeof p->errmsg, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
 }
 
+/* ---- the running CPU profile, for readers in this process ------------------
+ * g_active is the CPU profile started first among those running (one at
+ * a time can sample). It is set at the end of a successful start and
+ * cleared at the start of stop, both under g_active_mu, which
+ * gsp_prof_with_active holds while its callback runs: so a profile is
+ * never stopped or destroyed under a reader. */
+static pthread_mutex_t g_active_mu = PTHREAD_MUTEX_INITIALIZER;
+static gsp_prof *g_active;
+
+static void active_set(gsp_prof *p) {
+  if (!(p->cfg.types & GSP_PROF_CPU)) return;
+  pthread_mutex_lock(&g_active_mu);
+  if (g_active == NULL) g_active = p;
+  pthread_mutex_unlock(&g_active_mu);
+}
+
+static void active_clear(gsp_prof *p) {
+  pthread_mutex_lock(&g_active_mu);
+  if (g_active == p) g_active = NULL;
+  pthread_mutex_unlock(&g_active_mu);
+}
+
+int gsp_prof_with_active(int (*fn)(gsp_prof *p, void *user), void *user) {
+  if (!fn) return GSP_EINVAL;
+  pthread_mutex_lock(&g_active_mu);
+  int rv = g_active ? fn(g_active, user) : GSP_ENOENT;
+  pthread_mutex_unlock(&g_active_mu);
+  return rv;
+}
+
 int gsp_prof_create(const gsp_prof_config *cfg, gsp_prof **out) {
   if (!out) return GSP_EINVAL;
   gsp_prof_config c = cfg ? *cfg : (gsp_prof_config){0};
@@ -207,12 +237,14 @@ int gsp_prof_start(gsp_prof *p) {
     p->raw_fd = -1;
   }
   if (rv == GSP_OK) p->running = true;
+  if (rv == GSP_OK) active_set(p);
   return rv;
 }
 
 int gsp_prof_stop(gsp_prof *p) {
   if (!p) return GSP_EINVAL;
   if (!p->running) return GSP_ESTATE;
+  active_clear(p);
   p->running = false;
   if (!(p->cfg.types & GSP_PROF_CPU)) return GSP_OK;
   atomic_store(&p->stop, 1);

@@ -16,14 +16,27 @@
 // more than it, and not zero), and that the hit-ratio rule fires.
 // Screenshot: $GSP_OUT_DIR/dashboard-panels.png.
 //
+// "report": starts `gsperf serve --report FILE` with a copy of a known
+// report (tests/browser/report.json) and checks that the optimization
+// report panel shows every section's key figures: functions (calls,
+// errors, timeouts, hit rate, p99), caches with each level (L1/L2/L3,
+// entries, compression), memory (process RSS, system percent, pressure
+// level, events and their history), pools (workers, tasks, steals,
+// queue-wait p50/p99, scaling range, grown/shrunk), alerts, and the
+// profiler's top functions and zones; then that a rewritten file shows
+// up live, that a bad file is shown as an error naming it, and that a
+// good file again brings the report back. Screenshot:
+// $GSP_OUT_DIR/dashboard-report.png.
+//
 // Both processes are stopped on every outcome. run.sh picks the test by
 // name. Env (set by run.sh): GSPERF_BIN, GSP_HOST_BIN (panels),
-// GSP_WEB_DIR, GSP_OUT_DIR, GSP_CHROMIUM.
+// GSP_REPORT (report), GSP_WEB_DIR, GSP_OUT_DIR, GSP_CHROMIUM.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, renameSync }
+  from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -95,6 +108,12 @@ async function launch(work) {
   });
 }
 
+// The page asks for /api/v1/report and hides the report panel on its 404:
+// that answer is expected from a server without a report.
+function reportAbsent(m) {
+  return /status of 404/.test(m.text()) && (m.location().url || "").endsWith("/api/v1/report");
+}
+
 async function stopServer(srv) {
   if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
   const gone = new Promise((r) => srv.child.once("exit", r));
@@ -115,7 +134,9 @@ test("serve: dashboard shows live charts, the firing alert and metrics", { timeo
     page.setDefaultTimeout(20_000);
     const problems = [];
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+    page.on("console", (m) => {
+      if (m.type() === "error" && !reportAbsent(m)) problems.push(`console: ${m.text()}`);
+    });
 
     const base = `http://127.0.0.1:${port}`;
     const resp = await page.goto(`${base}/?token=${TOKEN}`, { waitUntil: "load" });
@@ -220,7 +241,9 @@ test("panels: caches and top functions show a host's real data", { timeout: 90_0
     page.setDefaultTimeout(20_000);
     const problems = [];
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+    page.on("console", (m) => {
+      if (m.type() === "error" && !reportAbsent(m)) problems.push(`console: ${m.text()}`);
+    });
     const resp = await page.goto(`http://127.0.0.1:${port}/?token=${TOKEN}`, { waitUntil: "load" });
     assert.equal(resp.status(), 200);
 
@@ -273,6 +296,137 @@ test("panels: caches and top functions show a host's real data", { timeout: 90_0
         fullPage: true }).catch(() => {});
     }
     e.message += `\n--- dashboard_host stderr ---\n${srv.stderr()}`;
+    throw e;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await stopServer(srv);
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// ---- the optimization report panel ---------------------------------------------------
+
+// Replace the file as a host should: write aside, then rename over it.
+function replaceFile(file, text) {
+  writeFileSync(file + ".tmp", text);
+  renameSync(file + ".tmp", file);
+}
+
+async function cellsOf(page, sel) {
+  await page.locator(sel).first().waitFor({ state: "attached" });
+  return page.evaluate((s) => [...document.querySelector(s).cells].map((c) => c.textContent), sel);
+}
+
+test("report: the optimization report panel shows every section of a saved report",
+  { timeout: 120_000, skip: process.env.GSP_REPORT ? false : "GSP_REPORT not set" }, async () => {
+  const work = mkdtempSync(path.join(tmpdir(), "gsperf-report-"));
+  const file = path.join(work, "report.json");
+  const fixture = readFileSync(process.env.GSP_REPORT, "utf8");
+  writeFileSync(file, fixture);
+  const srv = spawnWithRules(work, gsperf, [], ["serve", "--listen", "127.0.0.1:0",
+    "--interval", "500", "--report", file]);
+  let browser = null, page = null;
+  try {
+    const port = await waitPort(srv);
+    browser = await launch(work);
+    page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    const problems = [];
+    let expect503 = false;
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => {
+      if (m.type() !== "error") return;
+      if (expect503 && /status of 503/.test(m.text())) return; // the bad file, on purpose
+      problems.push(`console: ${m.text()}`);
+    });
+    const resp = await page.goto(`http://127.0.0.1:${port}/?token=${TOKEN}`, { waitUntil: "load" });
+    assert.equal(resp.status(), 200);
+    await page.locator("#report-panel").waitFor({ state: "visible", timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector("#report-engine").textContent
+      .includes("browser-fixture"), null, { timeout: 20_000, polling: 100 });
+    assert.match(await page.locator("#report-engine").textContent(), /level aggressive/);
+
+    // functions
+    const pf = await cellsOf(page, '#report-functions tr[data-function="parse_file"]');
+    assert.deepEqual([pf[1], pf[2], pf[3], pf[5], pf[7]],
+      ["cpu_optimized", "4,321", "7", "69.4 %", "37.5 ms"], `parse_file: ${pf}`);
+    const fr = await cellsOf(page, '#report-functions tr[data-function="fetch_remote"]');
+    assert.deepEqual([fr[2], fr[3], fr[4], fr[5], fr[7]], ["88", "3", "3", "–", "250.0 ms"],
+      `fetch_remote: ${fr}`);
+
+    // caches, each level
+    const c1 = await cellsOf(page, '#report-caches tr[data-cache="parse"]:not(.level)');
+    assert.deepEqual([c1[1], c1[2], c1[3], c1[4], c1[7], c1[8]],
+      ["L1", "lru", "1,290", "5.00 MiB", "69.4 %", "31"], `parse: ${c1}`);
+    const big = '#report-caches tr[data-cache="parse_file:compressed"]';
+    const l2 = await cellsOf(page, `${big}.level[data-level="L2"]`);
+    assert.deepEqual([l2[0], l2[3], l2[4], l2[7], l2[9]], ["L2", "40", "2.75 MiB", "60.0 %", "3.64×"],
+      `L2: ${l2}`);
+    const l3 = await cellsOf(page, `${big}.level[data-level="L3"]`);
+    assert.deepEqual([l3[0], l3[3], l3[4]], ["L3", "5,000", "100.0 MiB"], `L3: ${l3}`);
+    assert.ok(await page.locator(`${big}.level[data-level="L1"]`).count() === 1);
+
+    // memory: process, system, pressure and its events
+    const mem = async (k) => (await cellsOf(page, `#report-memory tr[data-key="${k}"]`))[1];
+    assert.equal(await mem("rss"), "150.0 MiB");
+    assert.equal(await mem("heap"), "90.0 MiB");
+    assert.match(await mem("system"), /^50\.0 % \(12\.0 GiB of 24\.0 GiB\)$/);
+    assert.match(await mem("pressure"), /^warning · 83\.0 % of 512\.0 MiB$/);
+    assert.equal(await mem("events"), "2");
+    assert.equal(await mem("reclaims"), "5 (20.0 MiB)");
+    const evs = await page.locator("#report-pressure-events li").allTextContents();
+    assert.equal(evs.length, 2, `pressure events: ${evs}`);
+    assert.match(evs[0], /warning → critical at RSS 486\.0 MiB \(95\.0 % of the limit\)/);
+    assert.match(evs[1], /normal → warning/);
+
+    // pools and scaling
+    const cpu = await cellsOf(page, '#report-pools tr[data-pool="cpu"]');
+    assert.deepEqual(cpu.slice(1), ["2", "9,876", "543", "14.5 µs", "2.8 ms", "1–2 (peak 2)", "3",
+      "2"], `cpu pool: ${cpu}`);
+    const io = await cellsOf(page, '#report-pools tr[data-pool="io"]');
+    assert.deepEqual(io.slice(1), ["6", "321", "0", "61.0 µs", "1.9 ms", "1–8 (peak 8)", "11", "6"],
+      `io pool: ${io}`);
+
+    // alerts and the profiler
+    const al = await page.locator('#report-alerts li[data-rule="rss_high"]').textContent();
+    assert.match(al, /CRITICAL/);
+    assert.match(al, /firing: rss_high \(gsp_process_resident_bytes = 150\.0 MiB, threshold 100\.0 MiB\)/);
+    const top = await cellsOf(page, '#report-profiler tr[data-function="ts_parser_parse"]');
+    assert.deepEqual(top.slice(1), ["41.50", "62.25", "622"], `top function: ${top}`);
+    const zone = await cellsOf(page, '#report-zones tr[data-zone="analyze.parse"]');
+    assert.deepEqual(zone.slice(1), ["4,321", "9.07 s", "8.50 s", "1.3 ms", "37.5 ms"], `zone: ${zone}`);
+    assert.match(await page.locator("#report-profiler-title").textContent(),
+      /1,500 samples, lent profile/);
+    await sleep(300);
+    await page.screenshot({ path: path.join(outDir, "dashboard-report.png"), fullPage: true });
+
+    // live: a rewritten report shows up on the page
+    replaceFile(file, fixture.replace('"calls": 4321', '"calls": 5005'));
+    await page.waitForFunction(() => {
+      const r = document.querySelector('#report-functions tr[data-function="parse_file"]');
+      return r && r.cells[2].textContent === "5,005";
+    }, null, { timeout: 20_000, polling: 100 });
+
+    // a bad file: its error, naming it, in place of the report
+    expect503 = true;
+    replaceFile(file, "{ this is not json");
+    await page.locator("#report-error").waitFor({ state: "visible", timeout: 20_000 });
+    const err = await page.locator("#report-error").textContent();
+    assert.ok(err.includes(file), `error does not name the file: ${err}`);
+    assert.ok(await page.locator("#report-body").isHidden());
+    assert.ok(srv.stderr().includes(file), `stderr: ${srv.stderr()}`);
+
+    // good again
+    replaceFile(file, fixture);
+    await page.locator("#report-body").waitFor({ state: "visible", timeout: 20_000 });
+    assert.ok(await page.locator("#report-error").isHidden());
+    assert.deepEqual(problems, []);
+  } catch (e) {
+    if (page) {
+      await page.screenshot({ path: path.join(outDir, "dashboard-report-failed.png"),
+        fullPage: true }).catch(() => {});
+    }
+    e.message += `\n--- gsperf serve stderr ---\n${srv.stderr()}`;
     throw e;
   } finally {
     if (browser) await browser.close().catch(() => {});

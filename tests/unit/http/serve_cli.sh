@@ -3,7 +3,11 @@
 #   sh serve_cli.sh GSPERF HTTP_GET WORKDIR CASE
 # Cases: serve (port 0 + --port-file, GET /healthz and /metrics with a
 # token, SIGTERM, exit 0), badflag (exit 2 naming the flag), badrules
-# (exit 1 naming the file and the field).
+# (exit 1 naming the file and the field), report (--report FILE: the file's
+# JSON at /api/v1/report; a file made bad meanwhile is a 503 naming it and
+# a line on stderr; a good one again is served again; without --report the
+# route is 404), badreport (not a report, or absent, at start: exit 1
+# naming the file).
 set -u
 gsperf=$1 client=$2 work=$3 case=$4
 rm -rf "$work" && mkdir -p "$work"
@@ -58,6 +62,47 @@ badrules)
   [ "$rc" -eq 1 ] || die "bad rules: exit $rc, want 1"
   grep -q "r.json" "$work/err" || die "error does not name the file"
   grep -q "comparison" "$work/err" || die "error does not name the field"
+  ;;
+report)
+  fixture=$(dirname "$0")/../../browser/report.json
+  cp "$fixture" "$work/r.json"
+  "$gsperf" serve --listen 127.0.0.1:0 --port-file "$work/port" --report "$work/r.json" \
+    2> "$work/err" &
+  pid=$!
+  "$client" "$work/port" /api/v1/report > "$work/a" || die "no answer on /api/v1/report"
+  head -n1 "$work/a" | grep -qx 200 || die "/api/v1/report: $(head -c 300 "$work/a")"
+  grep -q '"browser-fixture"' "$work/a" || die "not the file's report"
+  printf '{"schema": "something.else"}' > "$work/r.tmp" && mv "$work/r.tmp" "$work/r.json"
+  "$client" "$work/port" /api/v1/report > "$work/b" || die "no answer after the change"
+  head -n1 "$work/b" | grep -qx 503 || die "bad file: $(head -c 300 "$work/b")"
+  grep -q "r.json" "$work/b" || die "the 503 does not name the file: $(cat "$work/b")"
+  grep -q "r.json" "$work/err" || die "stderr does not name the bad file"
+  sed 's/browser-fixture/second-version/' "$fixture" > "$work/r.tmp" && mv "$work/r.tmp" "$work/r.json"
+  "$client" "$work/port" /api/v1/report > "$work/c" || die "no answer after the fix"
+  head -n1 "$work/c" | grep -qx 200 || die "good again: $(head -c 300 "$work/c")"
+  grep -q '"second-version"' "$work/c" || die "the new file is not served"
+  rm "$work/r.json"
+  "$client" "$work/port" /api/v1/report > "$work/d" || die "no answer after the removal"
+  head -n1 "$work/d" | grep -qx 503 || die "removed file: $(head -c 300 "$work/d")"
+  kill -TERM "$pid"
+  wait "$pid"; rc=$?
+  pid=
+  [ "$rc" -eq 0 ] || die "exit $rc after SIGTERM"
+  "$gsperf" serve --listen 127.0.0.1:0 --port-file "$work/port2" 2> "$work/err2" &
+  pid=$!
+  "$client" "$work/port2" /api/v1/report > "$work/e" || die "no answer without --report"
+  head -n1 "$work/e" | grep -qx 404 || die "without --report: $(head -n1 "$work/e")"
+  kill -TERM "$pid"
+  wait "$pid"
+  ;;
+badreport)
+  printf '{"not": "a report"}' > "$work/bad.json"
+  "$gsperf" serve --listen 127.0.0.1:0 --report "$work/bad.json" 2> "$work/err"; rc=$?
+  [ "$rc" -eq 1 ] || die "bad report: exit $rc, want 1"
+  grep -q "bad.json" "$work/err" || die "error does not name the file"
+  "$gsperf" serve --listen 127.0.0.1:0 --report "$work/absent.json" 2> "$work/err"; rc=$?
+  [ "$rc" -eq 1 ] || die "absent report: exit $rc, want 1"
+  grep -q "absent.json" "$work/err" || die "error does not name the absent file"
   ;;
 *) die "unknown case $case" ;;
 esac

@@ -247,13 +247,18 @@ static int report_fn(void *user, char **out, size_t *len) {
   return GSP_OK;
 }
 
+/* Fails; with a message when user is set (the server adds it to the 503). */
 static int failing_fn(void *user, char **out, size_t *len) {
-  (void)user, (void)out, (void)len;
+  if (user != NULL) {
+    *out = gsp_strdup(user);
+    *len = *out ? strlen(*out) : 0;
+  }
   return GSP_EIO;
 }
 
 /* A host's JSON route: served with the token like the built-in routes,
- * its failure is 503, and it cannot shadow a built-in route or a file. */
+ * its failure is 503 (with the host's message when it left one), and it
+ * cannot shadow a built-in route or a file. */
 static void test_host_route(void **state) {
   fixture *f = *state;
   gsp_http_config cfg = {.metrics = f->m, .token = "tk"};
@@ -272,13 +277,17 @@ static void test_host_route(void **state) {
   assert_int_equal(gsp_http_add_json_route(f->h, "/x", NULL, NULL), GSP_EINVAL);
   assert_int_equal(gsp_http_add_json_route(f->h, "/api/v1/broken", failing_fn, NULL), GSP_OK);
   expect(hc_req(f->port, "GET", "/api/v1/broken", auth), 503, "application/json", "error");
+  assert_int_equal(
+      gsp_http_add_json_route(f->h, "/api/v1/said", failing_fn, "run/r.json: bad \"x\""), GSP_OK);
+  expect(hc_req(f->port, "GET", "/api/v1/said", auth), 503, "application/json",
+         ": run/r.json: bad \\\"x\\\"\"}");
   char p[32];
-  for (int i = 2; i < 8; i++) {
+  for (int i = 2; i < 7; i++) {
     snprintf(p, sizeof p, "/api/v1/r%d", i);
     assert_int_equal(gsp_http_add_json_route(f->h, p, report_fn, &calls), GSP_OK);
   }
   assert_int_equal(gsp_http_add_json_route(f->h, "/api/v1/r9", report_fn, &calls), GSP_ENOSPC);
-  expect(hc_req(f->port, "GET", "/api/v1/r7", auth), 200, NULL, "{\"calls\":2}");
+  expect(hc_req(f->port, "GET", "/api/v1/r6", auth), 200, NULL, "{\"calls\":2}");
   expect(hc_req(f->port, "GET", "/metrics", auth), 200, NULL,
          "gsp_http_requests_total{route=\"host\",code=\"200\"} 2");
 }

@@ -2,7 +2,9 @@
  * test_optimize_pools.c - the engine on the pool's parts: IO work on the
  * dedicated I/O executor (gsp_io), LATENCY work in the CPU pool's latency
  * class, an auto-scaling CPU pool (min_workers), a release before the
- * start on the I/O executor, and the pool statistics in the report.
+ * start on the I/O executor, the pool statistics in the report, and two
+ * engines sharing one registry (their pools' series labelled by engine
+ * name, each report reading only its own).
  *
  * Nothing here measures time: overlap is shown by calls that wait for
  * each other (a rendezvous that only completes when they run at once),
@@ -325,6 +327,73 @@ static void test_dist_adapter(void **state) {
   gsp_opt_engine_destroy(e);
 }
 
+/* ---- two engines, one registry ------------------------------------------------ */
+
+static int plain_fn(void *user, const void *arg, size_t n, void **out, size_t *outlen) {
+  (void)user;
+  return echo_result(arg, n, out, outlen);
+}
+
+/* The report's pool_stats.<pool>.queue_wait_ns.count. */
+static json_int_t wait_count(gsp_opt_engine *e, const char *pool) {
+  char *js = NULL;
+  assert_int_equal(gsp_opt_report_json(e, &js, NULL), GSP_OK);
+  json_t *root = json_loads(js, 0, NULL);
+  assert_non_null(root);
+  gsp_free(js);
+  json_t *w =
+      json_object_get(json_object_get(json_object_get(root, "pool_stats"), pool), "queue_wait_ns");
+  json_int_t n = json_integer_value(json_object_get(w, "count"));
+  json_decref(root);
+  return n;
+}
+
+static void test_shared_registry_names(void **state) {
+  (void)state;
+  gsp_metrics *m = NULL;
+  assert_int_equal(gsp_metrics_create(NULL, &m), GSP_OK);
+  gsp_opt_engine *a = engine(&(gsp_opt_config){.max_workers = 2, .metrics = m});
+  gsp_opt_engine *b = engine(&(gsp_opt_config){.max_workers = 2, .metrics = m, .name = "indexer"});
+  gsp_opt_config got;
+  gsp_opt_config_get(b, &got);
+  assert_string_equal(got.name, "indexer");
+  gsp_opt_config_get(a, &got);
+  assert_string_equal(got.name, "default");
+  /* a CPU batch on engine a only: tasks on a's pool */
+  gsp_opt_func *f = NULL;
+  gsp_opt_func_opts o = {.strategy = GSP_OPT_CPU, .caching = GSP_OPT_OFF};
+  assert_int_equal(gsp_opt_register(a, "work", plain_fn, NULL, &o, &f), GSP_OK);
+  gsp_opt_arg args[16];
+  gsp_opt_result res[16];
+  for (int i = 0; i < 16; i++) args[i] = (gsp_opt_arg){"x", 1};
+  assert_int_equal(gsp_opt_call_batch(f, args, 16, res), GSP_OK);
+  for (int i = 0; i < 16; i++) gsp_opt_result_release(&res[i]);
+  assert_true(wait_count(a, "cpu") > 0);
+  assert_int_equal(wait_count(b, "cpu"), 0); /* not a's series */
+  char *text = NULL;
+  assert_int_equal(gsp_metrics_render(m, GSP_METRICS_PROMETHEUS, &text, NULL), GSP_OK);
+  assert_non_null(strstr(text, "pool=\"optimize_cpu\""));
+  assert_non_null(strstr(text, "pool=\"optimize_cpu:indexer\""));
+  assert_non_null(strstr(text, "pool=\"optimize_io:indexer\""));
+  gsp_free(text);
+  /* the report names the engine */
+  char *js = NULL;
+  assert_int_equal(gsp_opt_report_json(b, &js, NULL), GSP_OK);
+  assert_non_null(strstr(js, "\"engine\":{\"name\":\"indexer\""));
+  gsp_free(js);
+  gsp_opt_engine_destroy(b);
+  gsp_opt_engine_destroy(a);
+  gsp_metrics_destroy(m);
+  /* a bad name is refused, naming the field */
+  char err[200] = "";
+  gsp_opt_engine *bad = NULL;
+  assert_int_equal(gsp_opt_config_check(&(gsp_opt_config){.name = "two words"}, err, sizeof err),
+                   GSP_EINVAL);
+  assert_non_null(strstr(err, "name"));
+  assert_int_equal(gsp_opt_engine_create(&(gsp_opt_config){.name = ""}, &bad), GSP_EINVAL);
+  assert_null(bad);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_io_batch_on_io_executor),
@@ -332,6 +401,7 @@ int main(void) {
       cmocka_unit_test(test_latency_goes_first),
       cmocka_unit_test(test_cpu_pool_scales),
       cmocka_unit_test(test_dist_adapter),
+      cmocka_unit_test(test_shared_registry_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,10 +4,12 @@
  * (gsp_opt_set_profiler) that ran over a known hot function inside a
  * zone, the JSON has available:true, the sample count, that function at
  * the top of top_functions with its self and total shares, and the zone;
- * the text table shows both; taking the profile back makes the part
- * unavailable again. Under fault injection (every allocation failed in
- * turn) a report with a profile lent succeeds or fails with GSP_ENOMEM and
- * frees everything.
+ * the text table shows both; taken back while it runs, the profile is
+ * still found as the process's running one ("source":"active"), and once
+ * stopped the part is unavailable; a profile started and never lent is
+ * found; reports race profiles being started, stopped and destroyed on
+ * another thread. Under fault injection (every allocation failed in turn) a report with a profile
+ * lent succeeds or fails with GSP_ENOMEM and frees everything.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -64,7 +66,7 @@ static void test_no_profile(void **state) {
   json_t *pf = json_object_get(root, "profiler");
   assert_true(json_is_false(json_object_get(pf, "available")));
   assert_int_equal(json_array_size(json_object_get(pf, "top_functions")), 0);
-  assert_non_null(strstr(text, "profiler: no profile attached"));
+  assert_non_null(strstr(text, "profiler: no profile attached or running"));
   gsp_free(text);
   json_decref(root);
   gsp_opt_engine_destroy(e);
@@ -120,12 +122,81 @@ static void test_profile_lent(void **state) {
   json_decref(root);
 
   gsp_opt_set_profiler(e, NULL);
+  root = report(e, &text); /* taken back, but still running: found as the active one */
+  pf = json_object_get(root, "profiler");
+  assert_true(json_is_true(json_object_get(pf, "available")));
+  assert_string_equal(json_string_value(json_object_get(pf, "source")), "active");
+  gsp_free(text);
+  json_decref(root);
+  assert_int_equal(gsp_prof_stop(p), GSP_OK);
+  root = report(e, &text); /* stopped: nothing to find */
+  assert_true(json_is_false(json_object_get(json_object_get(root, "profiler"), "available")));
+  gsp_free(text);
+  json_decref(root);
+  gsp_prof_destroy(p);
+  gsp_opt_engine_destroy(e);
+}
+
+/* A profile started in the process and never lent: the report finds it. */
+static void test_profile_found(void **state) {
+  (void)state;
+  gsp_opt_engine *e = NULL;
+  assert_int_equal(gsp_opt_engine_create(&(gsp_opt_config){0}, &e), GSP_OK);
+  gsp_prof *p = NULL;
+  assert_int_equal(gsp_prof_create(&(gsp_prof_config){.types = GSP_PROF_CPU, .hz = 997}, &p),
+                   GSP_OK);
+  assert_int_equal(gsp_prof_start(p), GSP_OK);
+  opt_prof_hot(0.3);
+  char *text = NULL;
+  json_t *root = report(e, &text);
+  json_t *pf = json_object_get(root, "profiler");
+  assert_true(json_is_true(json_object_get(pf, "available")));
+  assert_string_equal(json_string_value(json_object_get(pf, "source")), "active");
+  assert_true(json_integer_value(json_object_get(pf, "samples")) >= 30);
+  json_t *first = json_array_get(json_object_get(pf, "top_functions"), 0);
+  assert_int_equal(strncmp(json_string_value(json_object_get(first, "name")), "opt_prof_hot", 12),
+                   0);
+  assert_non_null(strstr(text, "active profile"));
+  gsp_free(text);
+  json_decref(root);
+  gsp_prof_destroy(p); /* destroy stops it: no longer found */
   root = report(e, &text);
   assert_true(json_is_false(json_object_get(json_object_get(root, "profiler"), "available")));
   gsp_free(text);
   json_decref(root);
-  assert_int_equal(gsp_prof_stop(p), GSP_OK);
-  gsp_prof_destroy(p);
+  gsp_opt_engine_destroy(e);
+}
+
+/* Reports made while another thread starts, stops and destroys profiles:
+ * a report never reads a profile being torn down (TSan and ASan watch). */
+static _Atomic bool g_churn_stop;
+
+static void *churn(void *arg) {
+  (void)arg;
+  while (!atomic_load(&g_churn_stop)) {
+    gsp_prof *p = NULL;
+    assert_int_equal(gsp_prof_create(&(gsp_prof_config){.types = GSP_PROF_CPU}, &p), GSP_OK);
+    if (gsp_prof_start(p) == GSP_OK) opt_prof_hot(0.002);
+    gsp_prof_destroy(p);
+  }
+  return NULL;
+}
+
+static void test_profile_churn(void **state) {
+  (void)state;
+  gsp_opt_engine *e = NULL;
+  assert_int_equal(gsp_opt_engine_create(&(gsp_opt_config){0}, &e), GSP_OK);
+  pthread_t th;
+  atomic_store(&g_churn_stop, false);
+  assert_int_equal(pthread_create(&th, NULL, churn, NULL), 0);
+  for (int i = 0; i < 20; i++) {
+    char *js = NULL;
+    assert_int_equal(gsp_opt_report_json(e, &js, NULL), GSP_OK);
+    assert_non_null(strstr(js, "\"profiler\":{\"available\":"));
+    gsp_free(js);
+  }
+  atomic_store(&g_churn_stop, true);
+  pthread_join(th, NULL);
   gsp_opt_engine_destroy(e);
 }
 
@@ -169,8 +240,8 @@ static void test_faults_with_profile(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_no_profile),
-      cmocka_unit_test(test_profile_lent),
+      cmocka_unit_test(test_no_profile),          cmocka_unit_test(test_profile_lent),
+      cmocka_unit_test(test_profile_found),       cmocka_unit_test(test_profile_churn),
       cmocka_unit_test(test_faults_with_profile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
