@@ -39,7 +39,7 @@ typedef struct opts {
   const char *incs[MAX_INCLUDES];
   size_t nincs;
   unsigned jobs, top;
-  bool json, no_cache, have_dir, distributed;
+  bool json, no_cache, have_dir, distributed, mem_aggressive;
 } opts;
 
 static void help(void) {
@@ -47,7 +47,7 @@ static void help(void) {
       "usage: gsperf analyze [DIR] [--db FILE] [--jobs N] [-I DIR]... [--cache-dir DIR]\n"
       "                      [--no-cache] [--top K] [--json] [--serve ADDR[:PORT]]\n"
       "                      [--port-file FILE] [--serve-linger SECS] [--profile DIR]\n"
-      "                      [--distributed]\n\n"
+      "                      [--distributed] [--memory default|aggressive]\n\n"
       "Walks DIR (default '.'; skips .git, honours .gitignore), parses every C\n"
       "and Python file with tree-sitter, resolves includes/imports and references,\n"
       "builds the file dependency graph and reports on it.\n\n"
@@ -72,9 +72,12 @@ static void help(void) {
       "  --profile DIR      CPU-profile the run (all threads); writes DIR/cpu.pb.gz,\n"
       "                     cpu.collapsed, flame.svg, report.txt\n"
       "  --distributed      under 'mpirun -np N': rank 0 walks, resolves and writes;\n"
-      "                     ranks 1..N-1 read and parse the files (shared file system).\n"
-      "                     Per-file results then bypass the cache. Without mpirun, or\n"
-      "                     in a build without Open MPI, the run is local\n\n"
+      "                     ranks 1..N-1 parse the files rank 0's cache does not hold\n"
+      "                     (shared file system). Without mpirun, or in a build\n"
+      "                     without Open MPI, the run is local\n"
+      "  --memory aggressive\n"
+      "                     memory first: SQLite cache 4 MiB, result cache L1 1 MiB,\n"
+      "                     no L2, LZ4 in L3 (same graph and database; default: speed)\n\n"
       "Exit: 0 analyzed, 1 failed (the message names the file), 2 bad usage.\n");
 }
 
@@ -113,7 +116,11 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->port_file = v, i++;
     else if (strcmp(a, "--profile") == 0 && v)
       o->profile = v, i++;
-    else if (strcmp(a, "--serve-linger") == 0 && v) {
+    else if (strcmp(a, "--memory") == 0 && v) {
+      if (analyze_memory_parse(v, &o->mem_aggressive) != 0)
+        return usage("--memory wants default or aggressive, got", v);
+      i++;
+    } else if (strcmp(a, "--serve-linger") == 0 && v) {
       if (!parse_uint(v, 0, 86400, &o->linger))
         return usage("--serve-linger wants 0..86400, got", v);
       i++;
@@ -226,6 +233,7 @@ static int open_cache(const opts *o, gsp_tier **out) {
                         .durability = GSP_TIER_NONE,
                         .no_promote = true,
                         .l3_rebuild = true};
+  if (o->mem_aggressive) analyze_memory_tier(&tc);
   int rv = gsp_tier_create(&tc, out, err, sizeof err);
   if (rv != GSP_OK) {
     fprintf(stderr, "gsperf analyze: cache %s: %s\n(use --no-cache or --cache-dir DIR)\n", dir,
@@ -361,6 +369,7 @@ static int open_engine(const opts *o, gsp_tier *tier, gsp_integration **out) {
   /* Each parse thread has at most one read ahead in flight, so `jobs` I/O
    * threads are enough; more only add idle threads and wake-ups. */
   gsp_opt_config ec = {.max_workers = jobs > 1 ? jobs - 1 : 1, .io_workers = jobs};
+  if (o->mem_aggressive) ec.strategy = GSP_OPT_MEMORY; /* applied to the run by integration */
   char err[512] = "";
   int rv = gsp_integration_create(&(gsp_integration_config){.engine_cfg = &ec, .store = tier}, out,
                                   err, sizeof err);

@@ -199,8 +199,10 @@ typedef void (*gsp_cg_stage_fn)(void *user, gsp_cg_stage stage, uint64_t ns, int
  * read: it is skipped) and hash (XXH3-128 of the content, canonical
  * bytes, as gsp_cg_parse_file computes it). path is relative to root.
  * Called once per run, on the thread that called gsp_cg_run; returns
- * GSP_OK or an error that fails the run. The result store is not used for
- * per-file results when a farm is set.
+ * GSP_OK or an error that fails the run. With a result store (store or
+ * results, unless no_cache) the run first reads, hashes and looks up every
+ * file itself (on exec) and hands the farm only the files the store does
+ * not hold (n may be 0), then puts what the farm returns into the store.
  */
 typedef struct gsp_cg_farm_file {
   const char *path;
@@ -218,6 +220,19 @@ typedef int (*gsp_cg_farm_fn)(void *user, const char *root, gsp_cg_farm_file *fi
  */
 GSP_API int gsp_cg_parse_file(gsp_cg_parser *p, const char *path, gsp_cg_lang lang,
                               size_t max_bytes, uint8_t hash[16], gsp_cg_result **out);
+
+/*
+ * Memory strategy of a run. DEFAULT favours speed: SQLite's page cache of
+ * 64 MiB and its sorts in memory while the database is written.
+ * AGGRESSIVE favours memory: a 4 MiB page cache and sorts that spill to
+ * temporary files (the file written is the same, byte for byte). Callers
+ * that own the result store bound it too (`gsperf analyze --memory
+ * aggressive`: L1 of 1 MiB, no L2, LZ4 in L3).
+ */
+typedef enum gsp_cg_memory {
+  GSP_CG_MEMORY_DEFAULT = 0,
+  GSP_CG_MEMORY_AGGRESSIVE = 1,
+} gsp_cg_memory;
 
 typedef struct gsp_cg_config {
   const char *root;                /* directory to analyze; NULL = "." */
@@ -248,6 +263,7 @@ typedef struct gsp_cg_config {
   void *progress_user;
   gsp_cg_farm_fn farm; /* parse stage done by this farm; NULL = on the pool */
   void *farm_user;
+  gsp_cg_memory memory; /* see gsp_cg_memory; 0 = DEFAULT */
 } gsp_cg_config;
 
 /* Per-stage wall times and totals of one run. */

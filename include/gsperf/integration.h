@@ -70,8 +70,9 @@ GSP_API gsp_opt_engine *gsp_integration_engine(gsp_integration *ig);
 /*
  * Route a code-graph run through the engine: sets cfg->exec (the CPU
  * pool), cfg->io (the I/O executor, unless no_io or async is off),
- * cfg->store (the tier; no_cache when there is none) and the stage hook.
- * Other fields are left alone.
+ * cfg->store (the tier; no_cache when there is none) and the stage hook;
+ * cfg->memory to GSP_CG_MEMORY_AGGRESSIVE when the engine's strategy is
+ * MEMORY or its level AGGRESSIVE. Other fields are left alone.
  */
 GSP_API void gsp_integration_apply(gsp_integration *ig, gsp_cg_config *cfg);
 

@@ -252,9 +252,11 @@ static int open_db(writer *w, const char *tmp) {
     gsp__cg_seterr(w->cg, "%s: %s", tmp, w->db ? sqlite3_errmsg(w->db) : "cannot open");
     return GSP_EIO;
   }
-  int rv = exec_sql(w,
-                    "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;"
-                    " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
+  bool low = w->cg->cfg.memory == GSP_CG_MEMORY_AGGRESSIVE; /* bounded cache, sorts spill */
+  int rv = exec_sql(w, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;");
+  if (rv == GSP_OK)
+    rv = exec_sql(w, low ? "PRAGMA cache_size=-4096; PRAGMA temp_store=FILE;"
+                         : "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
   if (rv == GSP_OK) rv = exec_sql(w, schema_sql);
   for (int i = 0; rv == GSP_OK && i < ST__N; i++)
     if (sqlite3_prepare_v2(w->db, insert_sql[i], -1, &w->st[i], NULL) != SQLITE_OK) {

@@ -152,6 +152,10 @@ void gsp_integration_apply(gsp_integration *ig, gsp_cg_config *cfg) {
   if (ig->store == NULL) cfg->no_cache = true;
   cfg->stage_hook = on_stage;
   cfg->stage_user = ig;
+  gsp_opt_config ec; /* the seed's aggressive memory strategy: a memory-first run */
+  gsp_opt_config_get(ig->engine, &ec);
+  if (ec.strategy == GSP_OPT_MEMORY || ec.level == GSP_OPT_LEVEL_AGGRESSIVE)
+    cfg->memory = GSP_CG_MEMORY_AGGRESSIVE;
 }
 
 int gsp_integration_stage_stats(gsp_integration *ig, gsp_cg_stage s, gsp_opt_func_stats *out) {
