@@ -69,8 +69,31 @@ extern "C" {
 
 /* ---- profiles ------------------------------------------------------------ */
 
-/* What a profile gathers (bits). MEMORY and IO are gathered only by the
- * preload library of `gsperf profile`; in-process they are GSP_ENOTSUP. */
+/*
+ * What a profile gathers (bits).
+ *
+ * MEMORY and IO in-process. While such a profile runs, the process's
+ * calls of malloc, calloc, realloc, free, posix_memalign, aligned_alloc,
+ * memalign, valloc (MEMORY) and of read, write, pread, pwrite, readv,
+ * writev, open, openat, close, fsync, fdatasync, send, recv (IO) are
+ * redirected to the profiler by rewriting the GOT/PLT slots through which
+ * every loaded object calls them (libraries dlopen'ed meanwhile too);
+ * stop puts every slot back. The library exports none of these symbols.
+ * Calls that do not go through such a slot are not seen: the C library's
+ * internal I/O (stdio's buffer reads and writes), calls inside one object
+ * to its own functions, the dynamic loader's allocations, and a function
+ * pointer taken before start. Live blocks are kept in an address table,
+ * so a block allocated before start and freed during the profile, or
+ * allocated during it and freed after stop, is handled (the first is not
+ * counted, the second stays live in the results). One MEMORY and one IO
+ * profile at a time per process (GSP_EBUSY). With heap_sample_bytes 0
+ * (every allocation), stop runs a leak check: a reachability scan of the
+ * objects' data, and of the stacks, registers and TLS of every thread,
+ * stopped for the scan by a signal (SIGRTMAX-3; a thread that blocks it
+ * is not scanned, see gsp_prof_stats.threads_unscanned). Results:
+ * gsp_prof_heap_get (sites, peak, leaks) and gsp_prof_io_get (by path and
+ * call). Under AddressSanitizer the hooks wrap ASan's own allocator.
+ */
 enum {
   GSP_PROF_CPU = 1u << 0,
   GSP_PROF_MEMORY = 1u << 1,
@@ -79,16 +102,19 @@ enum {
 };
 
 typedef struct gsp_prof_config {
-  unsigned types;        /* GSP_PROF_* bits; 0 = GSP_PROF_CPU | GSP_PROF_FUNCTION */
-  unsigned hz;           /* samples per CPU-second per thread, 1..10000; 0 = 99 */
-  unsigned max_depth;    /* frames kept per sample, 1..128; 0 = 64 */
-  double bottleneck_pct; /* a function whose self share reaches this is a
-                            bottleneck in the report; 0 = 5.0 */
-  const char *raw_path;  /* optional: append every sample to this file as
-                            it is drained (and the memory map to
-                            raw_path".maps"), for gsp_prof_report_load */
-  bool force_timers;     /* sample from POSIX CPU-time timers even where
-                            perf events are allowed (see below) */
+  unsigned types;             /* GSP_PROF_* bits; 0 = GSP_PROF_CPU | GSP_PROF_FUNCTION */
+  unsigned hz;                /* samples per CPU-second per thread, 1..10000; 0 = 99 */
+  unsigned max_depth;         /* frames kept per sample, 1..128; 0 = 64 */
+  double bottleneck_pct;      /* a function whose self share reaches this is a
+                                 bottleneck in the report; 0 = 5.0 */
+  const char *raw_path;       /* optional: append every sample to this file as
+                                 it is drained (and the memory map to
+                                 raw_path".maps"), for gsp_prof_report_load */
+  bool force_timers;          /* sample from POSIX CPU-time timers even where
+                                 perf events are allowed (see below) */
+  uint64_t heap_sample_bytes; /* MEMORY: track one allocation per this many
+                                 bytes a thread allocates, no leak check;
+                                 0 = every allocation, leak check at stop */
 } gsp_prof_config;
 
 typedef struct gsp_prof gsp_prof;
@@ -119,11 +145,13 @@ GSP_API int gsp_prof_stop(gsp_prof *p);
 GSP_API int gsp_prof_with_active(int (*fn)(gsp_prof *p, void *user), void *user);
 
 typedef struct gsp_prof_stats {
-  uint64_t samples;    /* samples aggregated */
-  uint64_t dropped;    /* samples lost because the ring was full */
-  uint64_t threads;    /* threads that got a timer */
-  uint64_t bad_unwind; /* samples whose unwinding stopped with an error
-                          (kept, with the frames found) */
+  uint64_t samples;           /* samples aggregated */
+  uint64_t dropped;           /* samples lost because the ring was full */
+  uint64_t threads;           /* threads that got a timer */
+  uint64_t bad_unwind;        /* samples whose unwinding stopped with an error
+                                 (kept, with the frames found) */
+  uint64_t threads_unscanned; /* MEMORY leak check: threads that did not
+                                 stop for the scan (their stacks unscanned) */
 } gsp_prof_stats;
 GSP_API void gsp_prof_stats_get(const gsp_prof *p, gsp_prof_stats *out);
 
@@ -201,6 +229,35 @@ GSP_API int gsp_prof_heap_write_text(const gsp_prof_heap *h, FILE *f, size_t top
 GSP_API int gsp_prof_heap_write_pprof(const gsp_prof_heap *h, const char *path);
 /* JSON array [{"bytes":B,"count":N,"stack":["f",...]}] of the leaks. */
 GSP_API int gsp_prof_heap_write_leaks_json(const gsp_prof_heap *h, FILE *f);
+
+/* ---- in-process heap and I/O results --------------------------------------
+ * From a profile with GSP_PROF_MEMORY / GSP_PROF_IO, while it runs (a
+ * snapshot) or after stop (until the next start). GSP_ESTATE when p never
+ * ran such a profile or another profile has taken the hooks since.
+ * Thread safety: from any thread, but not racing with start/stop/destroy
+ * of p. The hooks themselves are thread-safe and reentrant: any thread
+ * may allocate or do I/O while a profile starts, runs or stops. */
+
+/* Writes p's heap sites (and leaks) in the preload's heap file format to
+ * path (via path.tmp and rename) and the memory map to path".maps", for
+ * gsp_prof_heap_load. GSP_EIO when they cannot be written. */
+GSP_API int gsp_prof_heap_save(gsp_prof *p, const char *path);
+/* p's heap sites and leaks, symbolized (through a temporary file pair in
+ * $TMPDIR or /tmp, removed before return). */
+GSP_API int gsp_prof_heap_get(gsp_prof *p, gsp_prof_heap **out);
+
+typedef struct gsp_prof_io_stat {
+  const char *path; /* file, "pipe:[N]", "socket:[N]", or "(other)" */
+  const char *call; /* "read", "write", "pread", ... */
+  uint64_t count, bytes, total_ns;
+  double p50_ns, p99_ns; /* from power-of-two latency buckets */
+} gsp_prof_io_stat;
+
+/* p's I/O by path and call; *out from gsp_malloc (the caller frees it),
+ * its strings belong to the process and stay valid until it exits. */
+GSP_API int gsp_prof_io_get(gsp_prof *p, gsp_prof_io_stat **out, size_t *n);
+/* The same as a text table. */
+GSP_API int gsp_prof_io_write_text(gsp_prof *p, FILE *f);
 
 /* ---- zones --------------------------------------------------------------- */
 

@@ -29,17 +29,14 @@
  * default for the leak check) every allocation is tracked.
  *
  * Leaks (every-allocation mode, at exit from the library destructor,
- * after the program's own exit handlers). Tracking stops, the tracked
- * blocks are gathered and sorted by address, and every aligned word of
- * the roots is checked for a pointer into a block (interior pointers
- * count): the writable PT_LOAD segments of every loaded object except
- * this library (the C library's buffers and the loader's data are
- * reachable from there), the calling thread's stack from the current
- * frame up, and its static TLS block (below the thread pointer). A block
- * found is marked and its payload scanned in turn (an explicit work
- * stack). What stays unmarked is a leak, counted on its site. Limits:
- * stacks and registers of threads still running at exit are not scanned
- * (their blocks may show as leaks), nor TLS of such threads.
+ * after the program's own exit handlers). Tracking stops and the
+ * reachability scan of heap_scan.c runs over the tracked blocks: roots
+ * are the writable segments of every loaded object except this library
+ * (the C library's buffers and the loader's data are reachable from
+ * there), and the stacks, registers and TLS of every thread, those still
+ * running at exit included (stopped by a signal for the scan). What
+ * stays unmarked is a leak, counted on its site (blocks the loader
+ * allocated for itself, such as a thread's DTV, excepted).
  *
  * Output: $GSP_PROF_DIR/heap.<pid>.raw, one line per site (see
  * heap_report.c for the format), with heap.<pid>.raw.maps.
@@ -339,149 +336,96 @@ void gsp__heap_start(uint64_t sample_bytes) {
   atomic_store(&g_tracking, 1);
 }
 
-/* ---- leak check ---------------------------------------------------------- */
+/* ---- leak check (heap_scan.c does the scan) ----------------------------- */
 
-typedef struct scan {
-  hdr **blk; /* sorted by address */
-  size_t n;
-  uint8_t *mark;
-  size_t *work;
-  size_t nwork;
-  uintptr_t lo, hi; /* of all payloads */
-} scan;
-
-static size_t find_block(const scan *s, uintptr_t v) {
-  if (v < s->lo || v >= s->hi) return SIZE_MAX;
-  size_t a = 0, b = s->n;
-  while (a < b) {
-    size_t m = (a + b) / 2;
-    if ((uintptr_t)s->blk[m] + HDR <= v)
-      a = m + 1;
-    else
-      b = m;
-  }
-  /* a = first block whose payload starts after v; the candidate is a-1 */
-  if (a == 0) return SIZE_MAX;
-  hdr *h = s->blk[a - 1];
-  uintptr_t p = (uintptr_t)h + HDR;
-  return v >= p && v < p + (h->size ? h->size : 1) ? a - 1 : SIZE_MAX;
-}
-
-static void scan_range(scan *s, uintptr_t lo, uintptr_t hi) {
-  for (uintptr_t a = (lo + 7) & ~(uintptr_t)7; a + 8 <= hi; a += 8) {
-    size_t i =
-        find_block(s, *(const uintptr_t *)a);  // NOLINT(performance-no-int-to-ptr): a root word
-    if (i == SIZE_MAX || s->mark[i]) continue;
-    s->mark[i] = 1;
-    s->work[s->nwork++] = i;
-  }
-}
-
-static void drain_work(scan *s) {
-  while (s->nwork > 0) {
-    hdr *h = s->blk[s->work[--s->nwork]];
-    uintptr_t p = (uintptr_t)h + HDR;
-    scan_range(s, p, p + h->size);
-  }
-}
-
-static int scan_object(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size;
-  scan *s = arg;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
-    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-    if (info->dlpi_addr == g_self_base) continue; /* our lists and sites */
-    scan_range(s, lo, hi);
-  }
-  return 0;
-}
-
-static int tls_size_of(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size;
-  for (int i = 0; i < info->dlpi_phnum; i++)
-    if (info->dlpi_phdr[i].p_type == PT_TLS)
-      *(size_t *)arg += (info->dlpi_phdr[i].p_memsz + 63) & ~(size_t)63;
-  return 0;
-}
-
-static void scan_thread(scan *s) {
-  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-  extern void *__libc_stack_end;
-  uintptr_t top = (uintptr_t)__libc_stack_end;
-  if (top > sp && top - sp < (64u << 20)) scan_range(s, sp, top + 4096 - (top & 4095));
-  size_t tls = 0;
-  dl_iterate_phdr(tls_size_of, &tls);
-  uintptr_t tp;
-  __asm__("mov %%fs:0, %0" : "=r"(tp));
-  scan_range(s, tp - tls, tp + 2304); /* static TLS, then the TCB (dtv, ...) */
-}
-
-static int by_addr(const void *a, const void *b) {
-  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static size_t gather(hdr **out, size_t cap) {
-  size_t n = 0;
+static void quiesce(void *u, bool on) {
+  (void)u;
   for (unsigned i = 0; i < SHARDS; i++) {
-    shard *sh = &g_shards[i];
-    lock(sh);
-    for (hdr *h = sh->head.next; h != &sh->head && n < cap; h = h->next) out[n++] = h;
-    unlock(sh);
+    if (on)
+      lock(&g_shards[i]);
+    else
+      unlock(&g_shards[i]);
   }
+}
+
+static size_t count(void *u) {
+  (void)u;
+  size_t n = 0;
+  for (unsigned i = 0; i < SHARDS; i++)
+    for (hdr *h = g_shards[i].head.next; h != &g_shards[i].head; h = h->next) n++;
   return n;
 }
 
-static void find_leaks(void) {
-  size_t cap = 0;
-  for (unsigned i = 0; i < NSITES; i++) cap += atomic_load(&g_sites[i].live_count);
-  cap += 1024;
-  scan s = {0};
-  s.blk = __libc_malloc(cap * sizeof(void *));
-  s.mark = __libc_calloc(cap, 1);
-  s.work = __libc_malloc(cap * sizeof *s.work);
-  if (!s.blk || !s.mark || !s.work) goto out;
-  s.n = gather(s.blk, cap);
-  if (s.n == 0) goto out;
-  qsort(s.blk, s.n, sizeof(void *), by_addr);
-  s.lo = (uintptr_t)s.blk[0] + HDR;
-  s.hi = (uintptr_t)s.blk[s.n - 1] + HDR + s.blk[s.n - 1]->size + 1;
-  dl_iterate_phdr(scan_object, &s);
-  scan_thread(&s);
-  drain_work(&s);
-  for (size_t i = 0; i < s.n; i++) {
-    if (s.mark[i] || s.blk[i]->site == UINT32_MAX) continue;
-    site *st = &g_sites[s.blk[i]->site];
-    if (st->pcs[0] >= g_ld_lo && st->pcs[0] < g_ld_hi) continue;
-    st->leaks++;
-    st->leak_bytes += s.blk[i]->size;
-  }
-out:
-  __libc_free(s.blk);
-  __libc_free(s.mark);
-  __libc_free(s.work);
+static size_t gather(void *u, gsp__blk *out, size_t cap) {
+  (void)u;
+  size_t n = 0;
+  for (unsigned i = 0; i < SHARDS; i++)
+    for (hdr *h = g_shards[i].head.next; h != &g_shards[i].head && n < cap; h = h->next)
+      out[n++] = (gsp__blk){(uintptr_t)h + HDR, h->size, h->site, 0};
+  return n;
 }
 
-static void write_sites(int fd, bool leaks_checked) {
-  char line[64 + SITE_DEPTH * 20];
-  int n = snprintf(line, sizeof line, "gsperf-heap 1 sample %llu leaks %d\n",
-                   (unsigned long long)g_sample_bytes, leaks_checked ? 1 : 0);
-  if (write(fd, line, (size_t)n) != n) return;
+static void verdict(void *u, const gsp__blk *b, size_t n) {
+  (void)u;
+  for (size_t i = 0; i < n; i++) {
+    if (b[i].mark || b[i].site == UINT32_MAX) continue;
+    site *st = &g_sites[b[i].site];
+    if (st->pcs[0] >= g_ld_lo && st->pcs[0] < g_ld_hi) continue;
+    st->leaks++;
+    st->leak_bytes += b[i].size;
+  }
+}
+
+static void find_leaks(void) {
+  gsp__reach_ops ops = {quiesce, count, gather, verdict, NULL, g_self_base, HDR};
+  gsp__reach_stats st;
+  gsp__heap_reach(&ops, &st);
+}
+
+/* Appends str (without its NUL) to line (async-signal-safe). */
+static size_t put_str(char *line, size_t n, const char *str) {
+  while (*str) line[n++] = *str++;
+  return n;
+}
+
+/* Appends v in base 10 or 16 to line (async-signal-safe). */
+static size_t put_num(char *line, size_t n, uint64_t v, unsigned base) {
+  char tmp[24];
+  size_t k = 0;
+  do {
+    tmp[k++] = "0123456789abcdef"[v % base];
+    v /= base;
+  } while (v);
+  while (k) line[n++] = tmp[--k];
+  return n;
+}
+
+/* The sites in the heap file format (heap_report.c), formatted by hand:
+ * this runs in a fatal-signal handler too. */
+int gsp__heap_write_sites(int fd, bool leaks_checked) {
+  char line[64 + 10 * 24 + SITE_DEPTH * 20];
+  size_t n = put_str(line, 0, "gsperf-heap 1 sample ");
+  n = put_num(line, n, g_sample_bytes, 10);
+  n = put_str(line, n, leaks_checked ? " leaks 1\n" : " leaks 0\n");
+  if (write(fd, line, n) != (ssize_t)n) return GSP_EIO;
   for (unsigned i = 1; i < NSITES; i++) {
     site *s = &g_sites[i];
     if (!atomic_load(&s->ready)) continue;
-    n = snprintf(line, sizeof line, "%llu %llu %llu %llu %llu %llu %llu %u",
-                 (unsigned long long)s->allocs, (unsigned long long)s->bytes,
-                 (unsigned long long)s->live, (unsigned long long)s->live_count,
-                 (unsigned long long)s->peak, (unsigned long long)s->leaks,
-                 (unsigned long long)s->leak_bytes, s->depth);
-    for (uint32_t d = 0; d < s->depth && n < (int)sizeof line - 20; d++)
-      n += snprintf(line + n, sizeof line - (size_t)n, " %llx", (unsigned long long)s->pcs[d]);
+    uint64_t v[8] = {s->allocs, s->bytes, s->live,       s->live_count,
+                     s->peak,   s->leaks, s->leak_bytes, s->depth};
+    n = 0;
+    for (int k = 0; k < 8; k++) {
+      if (k) line[n++] = ' ';
+      n = put_num(line, n, v[k], 10);
+    }
+    for (uint32_t d = 0; d < s->depth; d++) {
+      line[n++] = ' ';
+      n = put_num(line, n, s->pcs[d], 16);
+    }
     line[n++] = '\n';
-    if (write(fd, line, (size_t)n) != n) return;
+    if (write(fd, line, n) != (ssize_t)n) return GSP_EIO;
   }
+  return GSP_OK;
 }
 
 void gsp__heap_finish(const char *dir) {
@@ -489,13 +433,14 @@ void gsp__heap_finish(const char *dir) {
   t_guard = 1;
   bool check = g_sample_bytes == 0;
   if (check) find_leaks();
-  char path[PATH_MAX], maps[PATH_MAX + 8];
+  char path[PATH_MAX], tmp[PATH_MAX + 8], maps[PATH_MAX + 8];
   snprintf(path, sizeof path, "%s/heap.%ld.raw", dir, (long)getpid());
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
   snprintf(maps, sizeof maps, "%s.maps", path);
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {
-    write_sites(fd, check);
-    close(fd);
+    int rv = gsp__heap_write_sites(fd, check);
+    if (close(fd) == 0 && rv == GSP_OK) rename(tmp, path);
     gsp__maps_save(maps);
   }
 }

@@ -17,7 +17,12 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/prof/pprof.c
   ${PROJECT_SOURCE_DIR}/src/prof/flame.c
   ${PROJECT_SOURCE_DIR}/src/prof/prof.c
-  ${PROJECT_SOURCE_DIR}/src/prof/heap_report.c)
+  ${PROJECT_SOURCE_DIR}/src/prof/heap_report.c
+  ${PROJECT_SOURCE_DIR}/src/prof/got.c
+  ${PROJECT_SOURCE_DIR}/src/prof/heap_scan.c
+  ${PROJECT_SOURCE_DIR}/src/prof/inproc.c
+  ${PROJECT_SOURCE_DIR}/src/prof/inproc_heap.c
+  ${PROJECT_SOURCE_DIR}/src/prof/io_hook.c)
 list(APPEND GSP_PRIVATE_LIBS ${GSP_PROF_DW_LIBRARIES} ${GSP_PROF_UNWIND_LIBRARIES}
      ${GSP_PROF_ZLIB_LIBRARIES})
 list(APPEND GSP_PRIVATE_INCLUDES ${GSP_PROF_DW_INCLUDE_DIRS} ${GSP_PROF_UNWIND_INCLUDE_DIRS}
@@ -30,7 +35,8 @@ list(APPEND GSP_CLI_VERBS "profile|gsp_cmd_profile|run a program under the profi
 # libgsperf-preload.so, next to the gsperf binary in the build tree (the
 # tool looks there, then in ../lib); it carries the library statically.
 add_library(gsperf-preload SHARED ${PROJECT_SOURCE_DIR}/src/prof/preload.c
-            ${PROJECT_SOURCE_DIR}/src/prof/heap_hook.c ${PROJECT_SOURCE_DIR}/src/prof/io_hook.c)
+            ${PROJECT_SOURCE_DIR}/src/prof/heap_hook.c ${PROJECT_SOURCE_DIR}/src/prof/preload_io.c
+            ${PROJECT_SOURCE_DIR}/src/prof/heap_save.c)
 target_include_directories(gsperf-preload PRIVATE ${PROJECT_SOURCE_DIR}/include
                            ${PROJECT_SOURCE_DIR}/src/prof)
 target_link_libraries(gsperf-preload PRIVATE gsperf_static Threads::Threads ${CMAKE_DL_LIBS})

@@ -10,7 +10,9 @@
  * stops the CPU profile and, with heap tracking, runs the leak check and
  * writes heap.<pid>.raw. Because CPU samples reach the file every few
  * milliseconds, a program that crashes, calls _exit or is killed leaves
- * what was gathered up to then (the heap file is written at exit only).
+ * what was gathered up to then; the heap file is written every
+ * GSP_PROF_HEAP_SAVE_MS (default 1000; 0: only at exit and on a fatal
+ * signal) and on fatal signals (heap_save.c), and at exit with the leaks.
  * Nothing is printed; the tool reads the files after the program ended.
  *
  * The library's own allocations (gsp_malloc) go straight to the C
@@ -105,7 +107,13 @@ __attribute__((constructor)) static void gsp_preload_start(void) {
   gsp_set_allocator(&(gsp_allocator){raw_malloc, raw_realloc, raw_free, NULL});
   uint64_t sample = env_num("GSP_PROF_HEAP", 0, 1ul << 40, 0, &g_heap);
   g_io = env_num("GSP_PROF_IO", 0, 1, 0, NULL) == 1;
-  if (g_heap) gsp__heap_start(sample);
+  if (g_heap) {
+    gsp__heap_start(sample);
+    unsigned period = (unsigned)env_num("GSP_PROF_HEAP_SAVE_MS", 0, 3600000, 1000, NULL);
+    guard(true);
+    gsp__heap_autosave_start(g_dir, period);
+    guard(false);
+  }
   if (g_io) gsp__io_start();
   guard(true);
   if (env_num("GSP_PROF_CPU", 0, 1, 1, NULL)) start_cpu();
@@ -118,6 +126,7 @@ __attribute__((destructor)) static void gsp_preload_stop(void) {
   guard(true);
   gsp_prof_destroy(p);
   if (g_io) gsp__io_finish(g_dir);
+  if (g_heap) gsp__heap_autosave_stop();
   guard(false);
   if (g_heap) gsp__heap_finish(g_dir);
 }

@@ -15,6 +15,10 @@
  * gsp__prof_snapshot, so this file does not reach the symbolizer: the
  * preload library, which never symbolizes, does not load libdw.
  *
+ * MEMORY and IO profiles are started before the CPU profile and stopped
+ * after it through inproc.c (GOT-patched hooks, process-wide); the
+ * collector thread's own allocations and I/O are not tracked.
+ *
  * p->mu guards the stack table (collector writes, report_create copies);
  * everything else is owned by the thread calling start/stop/destroy.
  */
@@ -94,7 +98,6 @@ int gsp_prof_create(const gsp_prof_config *cfg, gsp_prof **out) {
   if (c.max_depth == 0) c.max_depth = 64;
   if (c.bottleneck_pct <= 0) c.bottleneck_pct = 5.0;
   if (c.hz > 10000 || c.max_depth > GSP__PROF_MAX_DEPTH) return GSP_EINVAL;
-  if (c.types & (GSP_PROF_MEMORY | GSP_PROF_IO)) return GSP_ENOTSUP;
   gsp_prof *p = gsp_calloc(1, sizeof *p);
   if (!p) return GSP_ENOMEM;
   p->cfg = c;
@@ -120,6 +123,7 @@ int gsp_prof_create(const gsp_prof_config *cfg, gsp_prof **out) {
 void gsp_prof_destroy(gsp_prof *p) {
   if (!p) return;
   if (p->running) gsp_prof_stop(p);
+  gsp__inproc_forget(p);
   gsp__stacks_free(&p->stacks);
   pthread_mutex_destroy(&p->mu);
   gsp_free(p->raw_path);
@@ -177,6 +181,7 @@ extern void gsp__prof_thread_hook(void) __attribute__((weak));
 static void *collector(void *arg) {
   gsp_prof *p = arg;
   if (gsp__prof_thread_hook) gsp__prof_thread_hook();
+  gsp__inproc_thread_init();
   pid_t self = (pid_t)syscall(SYS_gettid);
   while (!atomic_load(&p->stop)) {
     gsp__sampler_scan_threads(self);
@@ -215,10 +220,7 @@ static int start_collector(gsp_prof *p) {
   return GSP_OK;
 }
 
-int gsp_prof_start(gsp_prof *p) {
-  if (!p) return GSP_EINVAL;
-  if (p->running) return GSP_ESTATE;
-  p->errmsg[0] = '\0';
+static int start_cpu(gsp_prof *p) {
   if (!(p->cfg.types & GSP_PROF_CPU)) {
     p->running = true;
     return GSP_OK;
@@ -241,11 +243,20 @@ int gsp_prof_start(gsp_prof *p) {
   return rv;
 }
 
-int gsp_prof_stop(gsp_prof *p) {
+/* MEMORY and IO (inproc.c) around the CPU profile. */
+int gsp_prof_start(gsp_prof *p) {
   if (!p) return GSP_EINVAL;
-  if (!p->running) return GSP_ESTATE;
-  active_clear(p);
-  p->running = false;
+  if (p->running) return GSP_ESTATE;
+  p->errmsg[0] = '\0';
+  int rv = gsp__inproc_start(p, p->cfg.types, p->cfg.heap_sample_bytes);
+  if (rv == GSP_EBUSY) set_err(p, "another MEMORY or IO profile runs in this process", NULL);
+  if (rv != GSP_OK) return rv;
+  rv = start_cpu(p);
+  if (rv != GSP_OK) gsp__inproc_stop(p, p->cfg.types);
+  return rv;
+}
+
+static int stop_cpu(gsp_prof *p) {
   if (!(p->cfg.types & GSP_PROF_CPU)) return GSP_OK;
   atomic_store(&p->stop, 1);
   pthread_join(p->thread, NULL);
@@ -259,6 +270,16 @@ int gsp_prof_stop(gsp_prof *p) {
   return GSP_OK;
 }
 
+int gsp_prof_stop(gsp_prof *p) {
+  if (!p) return GSP_EINVAL;
+  if (!p->running) return GSP_ESTATE;
+  active_clear(p);
+  p->running = false;
+  int rv = stop_cpu(p);
+  gsp__inproc_stop(p, p->cfg.types);
+  return rv;
+}
+
 void gsp_prof_stats_get(const gsp_prof *p, gsp_prof_stats *out) {
   memset(out, 0, sizeof *out);
   if (!p) return;
@@ -266,6 +287,7 @@ void gsp_prof_stats_get(const gsp_prof *p, gsp_prof_stats *out) {
   out->samples = p->stacks.total;
   out->bad_unwind = p->bad_unwind;
   pthread_mutex_unlock((pthread_mutex_t *)&p->mu);
+  out->threads_unscanned = gsp__inproc_unscanned(p);
   out->dropped = gsp__sampler_dropped();
   out->threads = gsp__sampler_threads();
 }

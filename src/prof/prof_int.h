@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "gsperf/prof.h"
@@ -122,6 +123,79 @@ uint32_t gsp__report_func_at(const gsp_prof_report *r, const gsp__stack *s, uint
 /* Reads a whole file into a NUL-terminated gsp_malloc buffer. */
 int gsp__read_file(const char *path, char **buf, size_t *len);
 
+/* ---- GOT patching (got.c) -------------------------------------------------
+ * Redirects every loaded object's calls of fns[i].name (JUMP_SLOT and
+ * GLOB_DAT slots) to fns[i].hook; objects dlopen'ed later are patched
+ * too. Groups are patched and restored independently. GSP_EBUSY: group
+ * already patched; GSP_ENOSPC: too many functions. Not for hooks. */
+typedef struct gsp__got_fn {
+  const char *name;
+  void *hook;
+} gsp__got_fn;
+enum { GSP__GOT_HEAP = 1, GSP__GOT_IO = 2 };
+int gsp__got_patch(unsigned group, const gsp__got_fn *fns, size_t n);
+/* Restores every slot of group that still holds its hook. */
+void gsp__got_unpatch(unsigned group);
+/* Slots of group currently patched (tests). */
+size_t gsp__got_patched(unsigned group);
+
+/* ---- reachability scan (heap_scan.c) ---------------------------------------
+ * Marks the tracked blocks reachable from the roots (objects' writable
+ * segments, every thread's stack, registers and TLS), with the other
+ * threads stopped. The callbacks: quiesce takes (on) or releases the
+ * tracker's locks; count (quiesced) bounds the number of blocks; gather
+ * (quiesced, world stopped: no malloc, no locks) copies them out; verdict
+ * (quiesced, world running again) gets them sorted by address, mark set
+ * on the reachable ones. skip_base: load base of an object whose data is
+ * no root (0: none). */
+typedef struct gsp__blk {
+  uintptr_t addr; /* payload */
+  uint64_t size;
+  uint32_t site;
+  uint32_t mark;
+} gsp__blk;
+typedef struct gsp__reach_ops {
+  void (*quiesce)(void *user, bool on);
+  size_t (*count)(void *user);
+  size_t (*gather)(void *user, gsp__blk *out, size_t cap);
+  void (*verdict)(void *user, const gsp__blk *blk, size_t n);
+  void *user;
+  uintptr_t skip_base;
+  unsigned chunk_bias; /* bytes from glibc's user pointer to the block */
+} gsp__reach_ops;
+typedef struct gsp__reach_stats {
+  size_t blocks, unreachable;
+  size_t threads;        /* the caller included */
+  size_t threads_missed; /* did not stop in time: their stacks not scanned */
+} gsp__reach_stats;
+int gsp__heap_reach(const gsp__reach_ops *ops, gsp__reach_stats *st);
+
+/* ---- in-process heap tracking (inproc_heap.c) ----------------------------- */
+
+/* Patches malloc & co. GSP_EBUSY: a MEMORY profile already runs. */
+int gsp__iheap_start(uint64_t sample_bytes);
+/* Restores the slots; with every allocation tracked, runs the leak check. */
+void gsp__iheap_stop(void);
+/* Writes the sites in the heap file format (heap_report.c) to fd. */
+int gsp__iheap_write(int fd);
+/* Allocations of the calling thread untracked (on) or tracked again;
+ * returns the previous setting. */
+bool gsp__iheap_guard(bool on);
+/* Threads of the last leak check that could not be stopped. */
+size_t gsp__iheap_threads_missed(void);
+
+/* ---- in-process MEMORY / IO profiles (inproc.c) ----------------------------- */
+
+/* Starts the hooks types asks for (GSP_PROF_MEMORY, GSP_PROF_IO) on
+ * behalf of p; GSP_EBUSY when another profile holds them. */
+int gsp__inproc_start(const gsp_prof *p, unsigned types, uint64_t heap_sample);
+void gsp__inproc_stop(const gsp_prof *p, unsigned types);
+/* p is destroyed: its results are no longer asked for. */
+void gsp__inproc_forget(const gsp_prof *p);
+uint64_t gsp__inproc_unscanned(const gsp_prof *p);
+/* On the profiler's own threads: their calls are not the program's. */
+void gsp__inproc_thread_init(void);
+
 /* ---- heap hooks (heap_hook.c, preload library only) ---------------------- */
 
 /* Starts tracking: every allocation (sample_bytes 0) or one per
@@ -132,9 +206,39 @@ void gsp__heap_start(uint64_t sample_bytes);
 void gsp__heap_finish(const char *dir);
 /* Allocations of the calling thread untracked (on) or tracked again. */
 void gsp__heap_guard(bool on);
+/* Writes the sites (heap file format) to fd; async-signal-safe. */
+int gsp__heap_write_sites(int fd, bool leaks_checked);
+/* heap_save.c: writes DIR/heap.<pid>.raw every period_ms (tmp + rename)
+ * from a thread of its own, and from fatal-signal handlers. */
+void gsp__heap_autosave_start(const char *dir, unsigned period_ms);
+/* Stops that thread (before gsp__heap_finish) and the handlers. */
+void gsp__heap_autosave_stop(void);
 
-/* ---- I/O hooks (io_hook.c, preload library only) ------------------------- */
+/* ---- I/O hooks (io_hook.c) -------------------------------------------------
+ * The hooks, exported under the C library's names by preload_io.c, and
+ * patched into the GOT by gsp__io_inproc_start. */
+ssize_t gsp__io_read(int fd, void *b, size_t n);
+ssize_t gsp__io_write(int fd, const void *b, size_t n);
+ssize_t gsp__io_pread(int fd, void *b, size_t n, off_t off);
+ssize_t gsp__io_pwrite(int fd, const void *b, size_t n, off_t off);
+struct iovec;
+ssize_t gsp__io_readv(int fd, const struct iovec *v, int n);
+ssize_t gsp__io_writev(int fd, const struct iovec *v, int n);
+int gsp__io_open(const char *path, int flags, ...);
+int gsp__io_openat(int dirfd, const char *path, int flags, ...);
+int gsp__io_close(int fd);
+int gsp__io_fsync(int fd);
+int gsp__io_fdatasync(int fd);
+ssize_t gsp__io_send(int fd, const void *b, size_t n, int flags);
+ssize_t gsp__io_recv(int fd, void *b, size_t n, int flags);
+/* In-process: statistics zeroed, slots patched. GSP_EBUSY if running. */
+int gsp__io_inproc_start(void);
+void gsp__io_inproc_stop(void);
+/* Rows with a count, up to cap copied to out; returns how many exist. */
+size_t gsp__io_rows(gsp_prof_io_stat *out, size_t cap);
+int gsp__io_write_table(FILE *f, const gsp_prof_io_stat *rows, size_t n);
 
+/* Preload: starts recording (the exported hooks are always in place). */
 void gsp__io_start(void);
 /* Stops tracking and writes DIR/io.<pid>.txt. */
 void gsp__io_finish(const char *dir);
