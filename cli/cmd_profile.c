@@ -11,11 +11,15 @@
  * of an earlier run, fork; the child sets GSP_PROF_DIR, GSP_PROF_HZ and
  * LD_PRELOAD (the preload first, an existing LD_PRELOAD kept after it)
  * and execs CMD. The parent ignores SIGINT and SIGQUIT while it waits
- * (like system(): the terminal's signal goes to CMD), then reads the raw
- * file of every process CMD became (cpu.<pid>.raw), picks the one with
- * the most samples (the others are listed in report.txt), and writes
- * cpu.pb.gz, cpu.collapsed, flame.svg, report.txt; it prints the top hot
- * spots (or, with --json, the JSON summary) on stdout.
+ * (like system(): the terminal's signal goes to CMD) as the child
+ * subreaper of the run (so orphaned descendants that ended are reaped
+ * and their exit statuses known), then reads the files of every process
+ * CMD became (cpu.<pid>.raw, heap.<pid>.raw, io.<pid>.txt), merges them
+ * (gsp_prof_multi_load, gsp_prof_heap_load_dir, the I/O tables below)
+ * and writes cpu.pb.gz, cpu.collapsed, flame.svg, heap.pb.gz,
+ * report.txt; it prints the processes, top hot spots, leaks and I/O (or,
+ * with --json, the JSON summary) on stdout. A file that cannot be read
+ * is named on stderr and in the report; the others are still reported.
  *
  * Exit: CMD's exit status (128+N if a signal N ended it; 127 if it could
  * not be run); 2 for bad usage; 1 when the profiler itself failed
@@ -29,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +58,10 @@ static void help(void) {
       "Runs CMD with the profiler preloaded (libgsperf-preload.so) and writes to DIR:\n"
       "with --cpu cpu.pb.gz (pprof), cpu.collapsed (FlameGraph), flame.svg; with\n"
       "--heap or --leaks heap.pb.gz (pprof); always report.txt.\n"
-      "With no profile named, --cpu.\n\n"
+      "With no profile named, --cpu. Every process CMD becomes (programs it runs,\n"
+      "their children) is profiled and merged: pprof samples carry pid/comm/exe\n"
+      "labels (go tool pprof -tags, -tagfocus=pid=N), collapsed stacks and the\n"
+      "flame graph a root frame \"comm [pid]\" per process.\n\n"
       "  --cpu       sample the CPU time of every thread of every process CMD becomes\n"
       "  --heap      track allocations, one per B bytes allocated (--heap-sample,\n"
       "              default 524288): live and peak bytes per call site\n"
@@ -147,11 +155,6 @@ static bool find_preload(char *out, size_t cap) {
   return false;
 }
 
-static bool is_raw_name(const char *name, const char *kind) {
-  size_t n = strlen(name), k = strlen(kind);
-  return strncmp(name, kind, k) == 0 && n > k + 4 && strcmp(name + n - 4, ".raw") == 0;
-}
-
 static void remove_old_raw(const char *dir) {
   DIR *d = opendir(dir);
   if (!d) return;
@@ -184,10 +187,245 @@ static void child_exec(const prof_opts *o, const char *preload) {
   _exit(127);
 }
 
-static int run_child(prof_opts *o, const char *preload) {
+/* ---- I/O tables of every process, merged per file and call --------------
+ * io.<pid>.txt (written by the preload library): a title line, a column
+ * line, then rows "call count bytes total_ms mean p50 p99  path". Rows
+ * of the same (path, call) are summed; the mean is recomputed from the
+ * sums; percentiles cannot be merged, so p50/p99 are the highest of the
+ * processes' own. A file that is not one, or a row that does not parse,
+ * is a problem naming the file (the rows before it are kept). */
+
+#define IO_MAX_PIDS 4
+
+typedef struct io_row {
+  char call[16];
+  char *path;
+  unsigned long long count, bytes;
+  double total_us, p50, p99; /* total: the sum of the processes' mean x count */
+  long pids[IO_MAX_PIDS];
+  size_t npids;
+} io_row;
+
+typedef struct io_table {
+  io_row *rows;
+  size_t n, cap, nfiles;
+  char **problems;
+  size_t nproblems;
+} io_table;
+
+static void io_table_free(io_table *t) {
+  for (size_t i = 0; i < t->n; i++) gsp_free(t->rows[i].path);
+  for (size_t i = 0; i < t->nproblems; i++) gsp_free(t->problems[i]);
+  gsp_free(t->rows);
+  gsp_free(t->problems);
+}
+
+static int io_problem(io_table *t, const char *path, const char *what, unsigned line) {
+  char msg[PATH_MAX + 128];
+  snprintf(msg, sizeof msg, "%s: %s%.0u", path, what, line);
+  char **v = gsp_realloc(t->problems, (t->nproblems + 1) * sizeof *v);
+  if (!v) return GSP_ENOMEM;
+  t->problems = v;
+  if (!(t->problems[t->nproblems] = gsp_strdup(msg))) return GSP_ENOMEM;
+  t->nproblems++;
+  return GSP_OK;
+}
+
+static io_row *io_find(io_table *t, const char *call, const char *path) {
+  for (size_t i = 0; i < t->n; i++)
+    if (strcmp(t->rows[i].call, call) == 0 && strcmp(t->rows[i].path, path) == 0)
+      return &t->rows[i];
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    io_row *v = gsp_realloc(t->rows, cap * sizeof *v);
+    if (!v) return NULL;
+    t->rows = v;
+    t->cap = cap;
+  }
+  io_row *r = &t->rows[t->n];
+  memset(r, 0, sizeof *r);
+  snprintf(r->call, sizeof r->call, "%.15s", call);
+  if (!(r->path = gsp_strdup(path))) return NULL;
+  t->n++;
+  return r;
+}
+
+/* The numbers of a row: count, bytes, then total ms, mean, p50, p99;
+ * *rest is what follows them. false when one is missing. */
+static bool io_numbers(char *p, unsigned long long n[2], double d[4], char **rest) {
+  char *end;
+  for (int i = 0; i < 2; i++, p = end) {
+    n[i] = strtoull(p, &end, 10);
+    if (end == p) return false;
+  }
+  for (int i = 0; i < 4; i++, p = end) {
+    d[i] = strtod(p, &end);
+    if (end == p) return false;
+  }
+  *rest = p;
+  return true;
+}
+
+/* One row line of process pid; 1 when it does not parse. */
+static int io_add_line(io_table *t, char *line, long pid) {
+  unsigned long long n[2];
+  double d[4]; /* total ms, mean, p50, p99 */
+  char *rest;
+  line[strcspn(line, "\n")] = '\0';
+  size_t k = strcspn(line, " ");
+  if (k == 0 || k >= sizeof t->rows[0].call || line[k] != ' ') return 1;
+  line[k] = '\0';
+  if (!io_numbers(line + k + 1, n, d, &rest) || strncmp(rest, "  ", 2) != 0) return 1;
+  io_row *r = io_find(t, line, rest + 2);
+  if (!r) return GSP_ENOMEM;
+  r->count += n[0];
+  r->bytes += n[1];
+  r->total_us += d[1] * (double)n[0]; /* total ms has only 0.1 ms steps */
+  if (d[2] > r->p50) r->p50 = d[2];
+  if (d[3] > r->p99) r->p99 = d[3];
+  if (r->npids < IO_MAX_PIDS) r->pids[r->npids] = pid; /* a file has a row once */
+  r->npids++;
+  return 0;
+}
+
+static int io_load_file(io_table *t, const char *path, long pid) {
+  FILE *f = fopen(path, "r");
+  if (!f) return io_problem(t, path, "cannot be read: skipped", 0);
+  char line[PATH_MAX + 256];
+  int rv = GSP_OK;
+  unsigned n = 0;
+  if (!fgets(line, sizeof line, f) || strncmp(line, "I/O by file and call", 20) != 0 ||
+      !fgets(line, sizeof line, f)) {
+    rv = io_problem(t, path, "not a gsperf I/O file: skipped", 0);
+  } else {
+    t->nfiles++;
+    for (n = 3; rv == GSP_OK && fgets(line, sizeof line, f); n++) {
+      rv = io_add_line(t, line, pid);
+      if (rv == 1) {
+        rv = io_problem(t, path, "bad row, the rest skipped: line ", n);
+        break;
+      }
+    }
+  }
+  fclose(f);
+  return rv;
+}
+
+static int io_by_path(const void *a, const void *b) {
+  const io_row *x = a, *y = b;
+  int c = strcmp(x->path, y->path);
+  return c ? c : strcmp(x->call, y->call);
+}
+
+static int io_table_load(io_table *t, const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return GSP_ENOENT;
+  struct dirent *e;
+  char p[PATH_MAX];
+  int rv = GSP_OK;
+  while (rv == GSP_OK && (e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    if (strncmp(e->d_name, "io.", 3) != 0 || len < 8 || strcmp(e->d_name + len - 4, ".txt") != 0)
+      continue;
+    char *end;
+    long pid = strtol(e->d_name + 3, &end, 10);
+    if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
+    if (pid <= 0 || strcmp(end, ".txt") != 0)
+      rv = io_problem(t, p, "not named io.<pid>.txt: skipped", 0);
+    else
+      rv = io_load_file(t, p, pid);
+  }
+  closedir(d);
+  if (t->n) qsort(t->rows, t->n, sizeof *t->rows, io_by_path);
+  return rv;
+}
+
+/* The first pids, and "+N" for the others when more (text only). */
+static void io_pids(const io_row *r, FILE *f, bool more) {
+  for (size_t j = 0; j < r->npids && j < IO_MAX_PIDS; j++)
+    fprintf(f, "%s%ld", j ? "," : "", r->pids[j]);
+  if (more && r->npids > IO_MAX_PIDS) fprintf(f, ",+%zu", r->npids - IO_MAX_PIDS);
+}
+
+static void io_table_text(const io_table *t, FILE *f) {
+  fprintf(f,
+          "I/O by file and call, %zu process(es) (latency in us; p50/p99: the highest of the "
+          "processes' own)\n%-10s %10s %14s %12s %10s %10s %10s %-12s %s\n",
+          t->nfiles, "call", "count", "bytes", "total ms", "mean", "p50", "p99", "pids", "file");
+  for (size_t i = 0; i < t->n; i++) {
+    const io_row *r = &t->rows[i];
+    double mean = r->count ? r->total_us / (double)r->count : 0.0;
+    fprintf(f, "%-10s %10llu %14llu %12.1f %10.1f %10.1f %10.1f ", r->call, r->count, r->bytes,
+            r->total_us / 1e3, mean, r->p50, r->p99);
+    char pids[64];
+    FILE *m = fmemopen(pids, sizeof pids, "w");
+    if (m) {
+      io_pids(r, m, true);
+      fputc('\0', m);
+      fclose(m);
+    }
+    fprintf(f, "%-12s %s\n", m ? pids : "?", r->path);
+  }
+}
+
+static void json_text(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static void io_table_json(const io_table *t, FILE *f) {
+  fputc('[', f);
+  for (size_t i = 0; i < t->n; i++) {
+    const io_row *r = &t->rows[i];
+    fprintf(f,
+            "%s{\"call\":\"%s\",\"count\":%llu,\"bytes\":%llu,\"total_ms\":%.3f,"
+            "\"mean_us\":%.1f,\"p99_us\":%.1f,\"pids\":[",
+            i ? "," : "", r->call, r->count, r->bytes, r->total_us / 1e3,
+            r->count ? r->total_us / (double)r->count : 0.0, r->p99);
+    io_pids(r, f, false);
+    fprintf(f, "],\"processes\":%zu,\"file\":", r->npids);
+    json_text(f, r->path);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
+
+/* Exit statuses known after the run: CMD's, and those of orphaned
+ * descendants reaped because this process is their subreaper. */
+typedef struct exits {
+  long pid[256];
+  int code[256];
+  size_t n;
+} exits;
+
+static int shell_status(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void reap_orphans(exits *ex) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (ex->n == sizeof ex->pid / sizeof ex->pid[0]) continue;
+    ex->pid[ex->n] = pid;
+    ex->code[ex->n++] = shell_status(status);
+  }
+}
+
+static int run_child(prof_opts *o, const char *preload, exits *ex) {
   struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
   sigaction(SIGINT, &ign, &old_int);
   sigaction(SIGQUIT, &ign, &old_quit);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); /* best effort: orphans' exits */
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
@@ -202,7 +440,11 @@ static int run_child(prof_opts *o, const char *preload) {
   } else {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    code = shell_status(status);
+    ex->pid[0] = pid;
+    ex->code[0] = code;
+    ex->n = 1;
+    reap_orphans(ex);
     if (WIFSIGNALED(status))
       fprintf(stderr, "gsperf profile: %s killed by signal %d; reporting what was gathered\n",
               o->cmd[0], WTERMSIG(status));
@@ -212,100 +454,98 @@ static int run_child(prof_opts *o, const char *preload) {
   return code;
 }
 
-/* Loads every raw file; keeps the one with most samples in *best. */
-static int load_best(const prof_opts *o, gsp_prof_report **best, FILE *others) {
-  DIR *d = opendir(o->dir);
-  if (!d) return GSP_ENOENT;
-  struct dirent *e;
-  char p[PATH_MAX];
-  *best = NULL;
-  while ((e = readdir(d)) != NULL) {
-    if (!is_raw_name(e->d_name, "cpu.")) continue;
-    if (snprintf(p, sizeof p, "%s/%s", o->dir, e->d_name) >= (int)sizeof p) continue;
-    gsp_prof_report *r;
-    int rv = gsp_prof_report_load(p, 0, &r);
-    if (rv != GSP_OK) {
-      fprintf(stderr, "gsperf profile: %s: %s\n", p, gsp_strerror(rv));
-      continue;
-    }
-    fprintf(others, "process file %s: %llu samples\n", e->d_name,
-            (unsigned long long)gsp_prof_report_samples(r));
-    if (!*best || gsp_prof_report_samples(r) > gsp_prof_report_samples(*best)) {
-      gsp_prof_report_destroy(*best);
-      *best = r;
-    } else {
-      gsp_prof_report_destroy(r);
-    }
-  }
-  closedir(d);
-  return *best ? GSP_OK : GSP_ENOENT;
-}
-
 static void write_one(int rv, const char *dir, const char *name) {
   if (rv != GSP_OK)
     fprintf(stderr, "gsperf profile: cannot write %s/%s: %s\n", dir, name, gsp_strerror(rv));
 }
 
-static void write_outputs(const prof_opts *o, const gsp_prof_report *r, const char *procs) {
-  char p[PATH_MAX];
-  snprintf(p, sizeof p, "%s/cpu.pb.gz", o->dir);
-  write_one(gsp_prof_report_write_pprof(r, p), o->dir, "cpu.pb.gz");
-  snprintf(p, sizeof p, "%s/cpu.collapsed", o->dir);
-  write_one(gsp_prof_report_write_collapsed(r, p), o->dir, "cpu.collapsed");
-  snprintf(p, sizeof p, "%s/flame.svg", o->dir);
-  write_one(gsp_prof_report_write_flame(r, p, o->cmd[0]), o->dir, "flame.svg");
-  snprintf(p, sizeof p, "%s/report.txt", o->dir);
-  FILE *f = fopen(p, "w");
-  int rv = GSP_EIO;
-  if (f) {
-    fprintf(f, "%s", procs);
-    rv = gsp_prof_report_write_text(r, f, o->top);
-    if (fclose(f) != 0) rv = GSP_EIO;
-  }
-  write_one(rv, o->dir, "report.txt");
+static void print_problems(const char *const *msg, size_t n) {
+  for (size_t i = 0; i < n; i++) fprintf(stderr, "gsperf profile: %s\n", msg[i]);
 }
 
-/* The heap file of CMD's own process, else the first one found. */
-static gsp_prof_heap *load_heap(const prof_opts *o) {
+/* Writes report.txt: the CPU part (or nothing); later parts append. */
+static void write_outputs(const prof_opts *o, const gsp_prof_multi *m) {
   char p[PATH_MAX];
-  gsp_prof_heap *h = NULL;
-  snprintf(p, sizeof p, "%s/heap.%ld.raw", o->dir, (long)o->child);
-  if (gsp_prof_heap_load(p, &h) == GSP_OK) return h;
-  DIR *d = opendir(o->dir);
-  struct dirent *e;
-  while (d && !h && (e = readdir(d)) != NULL) {
-    if (!is_raw_name(e->d_name, "heap.")) continue;
-    if (snprintf(p, sizeof p, "%s/%s", o->dir, e->d_name) >= (int)sizeof p) continue;
-    int rv = gsp_prof_heap_load(p, &h);
-    if (rv != GSP_OK) fprintf(stderr, "gsperf profile: %s: %s\n", p, gsp_strerror(rv));
+  snprintf(p, sizeof p, "%s/report.txt", o->dir);
+  FILE *f = fopen(p, "w");
+  int rv = f ? GSP_OK : GSP_EIO;
+  if (f && m) rv = gsp_prof_multi_write_text(m, f, o->top);
+  if (f && fclose(f) != 0) rv = GSP_EIO;
+  write_one(rv, o->dir, "report.txt");
+  if (!m) return;
+  snprintf(p, sizeof p, "%s/cpu.pb.gz", o->dir);
+  write_one(gsp_prof_multi_write_pprof(m, p), o->dir, "cpu.pb.gz");
+  snprintf(p, sizeof p, "%s/cpu.collapsed", o->dir);
+  write_one(gsp_prof_multi_write_collapsed(m, p), o->dir, "cpu.collapsed");
+  snprintf(p, sizeof p, "%s/flame.svg", o->dir);
+  write_one(gsp_prof_multi_write_flame(m, p, o->cmd[0]), o->dir, "flame.svg");
+}
+
+/* Every process's CPU file, merged; NULL (said on stderr) when none. */
+static gsp_prof_multi *load_cpu(const prof_opts *o, const exits *ex) {
+  gsp_prof_multi *m = NULL;
+  int rv = gsp_prof_multi_load(o->dir, 0, &m);
+  if (rv != GSP_OK) {
+    fprintf(stderr, "gsperf profile: cannot read %s: %s\n", o->dir, gsp_strerror(rv));
+    return NULL;
   }
-  if (d) closedir(d);
-  if (!h) fprintf(stderr, "gsperf profile: no heap data was written to %s\n", o->dir);
+  const char *const *msg = NULL;
+  size_t nmsg = gsp_prof_multi_problems(m, &msg);
+  print_problems(msg, nmsg);
+  const gsp_prof_process *procs;
+  if (gsp_prof_multi_processes(m, &procs) == 0) {
+    fprintf(stderr, "gsperf profile: no CPU samples were written to %s\n", o->dir);
+    gsp_prof_multi_destroy(m);
+    return NULL;
+  }
+  for (size_t i = 0; i < ex->n; i++) gsp_prof_multi_set_exit(m, ex->pid[i], ex->code[i]);
+  return m;
+}
+
+static gsp_prof_heap *load_heap(const prof_opts *o) {
+  gsp_prof_heap *h = NULL;
+  int rv = gsp_prof_heap_load_dir(o->dir, &h);
+  if (rv != GSP_OK) {
+    fprintf(stderr, "gsperf profile: cannot read %s: %s\n", o->dir, gsp_strerror(rv));
+    return NULL;
+  }
+  const char *const *msg = NULL;
+  size_t nmsg = gsp_prof_heap_problems(h, &msg);
+  print_problems(msg, nmsg);
+  if (gsp_prof_heap_processes(h) == 0) {
+    fprintf(stderr, "gsperf profile: no heap data was written to %s\n", o->dir);
+    gsp_prof_heap_destroy(h);
+    return NULL;
+  }
   return h;
 }
 
-static void append_heap_text(const prof_opts *o, const gsp_prof_heap *h) {
+static void report_heap(const prof_opts *o, const gsp_prof_heap *h) {
   char p[PATH_MAX];
   snprintf(p, sizeof p, "%s/report.txt", o->dir);
   FILE *f = fopen(p, "a");
-  if (!f) return;
-  fputc('\n', f);
-  gsp_prof_heap_write_text(h, f, o->top);
-  fclose(f);
+  if (f) {
+    fputc('\n', f);
+    gsp_prof_heap_write_text(h, f, o->top);
+    fclose(f);
+  }
+  snprintf(p, sizeof p, "%s/heap.pb.gz", o->dir);
+  write_one(gsp_prof_heap_write_pprof(h, p), o->dir, "heap.pb.gz");
 }
 
-/* JSON: the CPU report's object with "leaks" added (empty when no leak
- * check ran). */
-static void print_json(const prof_opts *o, gsp_prof_report *r, const gsp_prof_heap *h) {
+/* JSON: the CPU report's object with "leaks" and "io" added (empty
+ * when not gathered). */
+static void print_json(const prof_opts *o, const gsp_prof_multi *m, const gsp_prof_heap *h,
+                       const io_table *io) {
   char *buf = NULL;
   size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  if (!m) return;
-  if (r)
-    gsp_prof_report_write_json(r, m, o->top);
+  FILE *mem = open_memstream(&buf, &len);
+  if (!mem) return;
+  if (m)
+    gsp_prof_multi_write_json(m, mem, o->top);
   else
-    fputs("{\"samples\":0,\"functions\":[]}", m);
-  fclose(m);
+    fputs("{\"samples\":0,\"processes\":[],\"functions\":[]}", mem);
+  fclose(mem);
   if (len > 0 && buf[len - 1] == '}') buf[--len] = '\0';
   fputs(buf, stdout);
   free(buf);
@@ -314,78 +554,55 @@ static void print_json(const prof_opts *o, gsp_prof_report *r, const gsp_prof_he
     gsp_prof_heap_write_leaks_json(h, stdout);
   else
     fputs("[]", stdout);
+  fputs(",\"io\":", stdout);
+  io_table_json(io, stdout);
   fputs("}\n", stdout);
 }
 
-static int report_cpu(const prof_opts *o, gsp_prof_report **out) {
-  char *procs = NULL;
-  size_t plen = 0;
-  FILE *pf = open_memstream(&procs, &plen);
-  if (!pf) return 1;
-  int rv = load_best(o, out, pf);
-  fclose(pf);
-  if (rv != GSP_OK) {
-    fprintf(stderr, "gsperf profile: no CPU samples were written to %s\n", o->dir);
-    free(procs);
-    return 1;
-  }
-  write_outputs(o, *out, procs);
-  free(procs);
-  return 0;
-}
-
-/* Appends CMD's io.<pid>.txt to report.txt and, unless JSON, to stdout. */
-static int report_io(const prof_opts *o) {
-  char p[PATH_MAX], line[PATH_MAX + 128];
-  snprintf(p, sizeof p, "%s/io.%ld.txt", o->dir, (long)o->child);
-  FILE *in = fopen(p, "r");
-  if (!in) {
+static int report_io(const prof_opts *o, io_table *io) {
+  int rv = io_table_load(io, o->dir);
+  for (size_t i = 0; i < io->nproblems; i++)
+    fprintf(stderr, "gsperf profile: %s\n", io->problems[i]);
+  if (rv != 0 || io->nfiles == 0) {
     fprintf(stderr, "gsperf profile: no I/O data was written to %s\n", o->dir);
     return 1;
   }
+  char p[PATH_MAX];
   snprintf(p, sizeof p, "%s/report.txt", o->dir);
   FILE *out = fopen(p, "a");
-  if (out) fputc('\n', out);
-  if (!o->json) fputc('\n', stdout);
-  while (fgets(line, sizeof line, in)) {
-    if (out) fputs(line, out);
-    if (!o->json) fputs(line, stdout);
+  if (out) {
+    fputc('\n', out);
+    io_table_text(io, out);
+    fclose(out);
   }
-  fclose(in);
-  if (out) fclose(out);
   return 0;
 }
 
-static int report(const prof_opts *o) {
-  gsp_prof_report *r = NULL;
+static int report(const prof_opts *o, const exits *ex) {
+  gsp_prof_multi *m = o->cpu ? load_cpu(o, ex) : NULL;
   gsp_prof_heap *h = NULL;
-  int rv = 0;
-  if (o->cpu) rv |= report_cpu(o, &r);
-  if (!o->cpu) {
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/report.txt", o->dir);
-    FILE *f = fopen(p, "w");
-    if (f) fclose(f);
-  }
+  io_table io = {0};
+  int rv = o->cpu && !m;
+  write_outputs(o, m);
   if (o->heap || o->leaks) {
     h = load_heap(o);
-    if (h) append_heap_text(o, h);
-    if (h) {
-      char p[PATH_MAX];
-      snprintf(p, sizeof p, "%s/heap.pb.gz", o->dir);
-      write_one(gsp_prof_heap_write_pprof(h, p), o->dir, "heap.pb.gz");
-    }
+    if (h) report_heap(o, h);
     rv |= h == NULL;
   }
-  if (o->io) rv |= report_io(o);
+  if (o->io) rv |= report_io(o, &io);
   if (o->json) {
-    print_json(o, r, h);
+    print_json(o, m, h, &io);
   } else {
-    if (r) gsp_prof_report_write_text(r, stdout, o->top < 10 ? o->top : 10);
+    if (m) gsp_prof_multi_write_text(m, stdout, o->top < 10 ? o->top : 10);
     if (h) gsp_prof_heap_write_text(h, stdout, o->top < 10 ? o->top : 10);
+    if (io.nfiles) {
+      fputc('\n', stdout);
+      io_table_text(&io, stdout);
+    }
     printf("\nreports in %s/\n", o->dir);
   }
-  gsp_prof_report_destroy(r);
+  io_table_free(&io);
+  gsp_prof_multi_destroy(m);
   gsp_prof_heap_destroy(h);
   return rv;
 }
@@ -404,8 +621,9 @@ int gsp_cmd_profile(int argc, char **argv) {
     return 1;
   }
   remove_old_raw(o.dir);
-  int code = run_child(&o, preload);
+  exits ex = {.n = 0};
+  int code = run_child(&o, preload, &ex);
   fflush(stdout);
-  report(&o);
+  report(&o, &ex);
   return code;
 }

@@ -195,6 +195,81 @@ GSP_API int gsp_prof_report_write_text(const gsp_prof_report *r, FILE *f, size_t
  * "bottlenecks":[name...],"hot_paths":[{stack:[...],pct}]}. */
 GSP_API int gsp_prof_report_write_json(const gsp_prof_report *r, FILE *f, size_t top);
 
+/* ---- several processes (a `gsperf profile` output directory) ------------
+ * A program run by `gsperf profile` may become several processes (a shell
+ * script, make, a test runner): each writes cpu.<pid>.raw (+ .maps) into
+ * the directory. gsp_prof_multi_load reads every one of them, symbolizes
+ * each against its own memory map, and merges them: functions are summed
+ * by name and source file over all processes (shares of all samples; the
+ * C library's memcpy is one function whoever called it, two programs'
+ * own mains are two), every sample keeps its process. A file that cannot be read (garbage, a
+ * foreign file, a missing map) is skipped with a problem naming it, and the others are still read;
+ * a file whose last record was cut short (a killed writer) is read up to its last whole record,
+ * with a problem saying so.
+ *
+ * Thread safety: a multi-process report is immutable once loaded except
+ * for gsp_prof_multi_set_exit, which must not race with any other call on
+ * it; the other calls may run from any threads at once. Ownership: every
+ * string and array returned lives until gsp_prof_multi_destroy. */
+
+typedef struct gsp_prof_multi gsp_prof_multi;
+
+#define GSP_PROF_EXIT_UNKNOWN (-1)
+
+typedef struct gsp_prof_process {
+  long pid;
+  const char *exe;  /* the program file (its first file mapping), or "" */
+  const char *comm; /* base name of exe, or "pid N" */
+  const char *file; /* the raw file it was read from (path as found) */
+  uint64_t samples; /* samples of all its threads */
+  unsigned hz;      /* its sampling rate */
+  bool truncated;   /* its last record was cut short (see the problems) */
+  int exit;         /* shell-style status (128+N for signal N), or
+                       GSP_PROF_EXIT_UNKNOWN; see gsp_prof_multi_set_exit */
+} gsp_prof_process;
+
+/* A merged function: gsp_prof_func over all processes, and which ones. */
+typedef struct gsp_prof_multi_func {
+  gsp_prof_func f;
+  size_t nprocs;       /* processes that sampled it */
+  const size_t *procs; /* their indices in gsp_prof_multi_processes */
+} gsp_prof_multi_func;
+
+/* Reads DIR/cpu.<pid>.raw for every pid. GSP_ENOENT: DIR cannot be
+ * opened; GSP_ENOMEM. Files that fail are problems, not errors: a
+ * directory without a readable file gives a report with no process. */
+GSP_API int gsp_prof_multi_load(const char *dir, double bottleneck_pct, gsp_prof_multi **out);
+GSP_API void gsp_prof_multi_destroy(gsp_prof_multi *m);
+/* Processes by samples, most first (then by pid). */
+GSP_API size_t gsp_prof_multi_processes(const gsp_prof_multi *m, const gsp_prof_process **out);
+/* One message per file skipped or cut short, each naming the file. */
+GSP_API size_t gsp_prof_multi_problems(const gsp_prof_multi *m, const char *const **out);
+/* The single-process report of process i (as gsp_prof_report_load). */
+GSP_API const gsp_prof_report *gsp_prof_multi_report(const gsp_prof_multi *m, size_t i);
+GSP_API uint64_t gsp_prof_multi_samples(const gsp_prof_multi *m);
+/* Merged functions sorted by self samples (then total), most first. */
+GSP_API size_t gsp_prof_multi_functions(const gsp_prof_multi *m, const gsp_prof_multi_func **out);
+/* Records the exit status of process pid (false: no such process). */
+GSP_API bool gsp_prof_multi_set_exit(gsp_prof_multi *m, long pid, int status);
+
+/* Writers, as the single-process ones. pprof: every sample carries the
+ * labels pid (number), comm and exe (strings), so `go tool pprof
+ * -tagfocus=pid=N` or `-tags` split it. Collapsed stacks and the flame
+ * graph put a root frame "comm [pid]" under each process's stacks. The
+ * text and JSON forms list the processes (pid, exe, samples, exit), the
+ * merged top functions with their pids, hot paths with their process,
+ * the bottlenecks and the problems. */
+GSP_API int gsp_prof_multi_write_pprof(const gsp_prof_multi *m, const char *path);
+GSP_API int gsp_prof_multi_write_collapsed(const gsp_prof_multi *m, const char *path);
+GSP_API int gsp_prof_multi_write_flame(const gsp_prof_multi *m, const char *path,
+                                       const char *title);
+GSP_API int gsp_prof_multi_write_text(const gsp_prof_multi *m, FILE *f, size_t top);
+/* {"samples","hz","processes":[{pid,exe,comm,samples,pct,exit,file,
+ * truncated}],"functions":[{name,self_pct,total_pct,file,line,pids}],
+ * "bottlenecks":[{name,self_pct,pids}],"hot_paths":[{pct,pid,stack}],
+ * "problems":[...]}; exit is null when unknown. */
+GSP_API int gsp_prof_multi_write_json(const gsp_prof_multi *m, FILE *f, size_t top);
+
 /* ---- heap profiles (from the preload library) ----------------------------
  * The preload library of `gsperf profile --heap/--leaks` writes, at the
  * program's exit, one file per process with each allocation site's
@@ -210,10 +285,22 @@ typedef struct gsp_prof_heap_site {
   uint64_t live_bytes, live_count; /* still allocated at exit */
   uint64_t peak_bytes;             /* most live bytes at once */
   uint64_t leak_count, leak_bytes; /* unreachable at exit */
+  long pid;                        /* the process (from the file name), 0 if unknown */
+  const char *comm;                /* its program's base name, or "" */
 } gsp_prof_heap_site;
 
 /* GSP_ENOENT: the file or its .maps is missing; GSP_EFORMAT: not one. */
 GSP_API int gsp_prof_heap_load(const char *raw_path, gsp_prof_heap **out);
+/* Every DIR/heap.<pid>.raw merged into one heap profile, each site with
+ * its pid; a file that cannot be read is skipped and named in a problem
+ * (a last line cut short is dropped, with a problem). GSP_ENOENT: DIR
+ * cannot be opened. A directory without a readable file gives an empty
+ * profile (gsp_prof_heap_processes() == 0). */
+GSP_API int gsp_prof_heap_load_dir(const char *dir, gsp_prof_heap **out);
+/* Processes whose heap file was read. */
+GSP_API size_t gsp_prof_heap_processes(const gsp_prof_heap *h);
+/* Messages naming each file skipped or cut short. */
+GSP_API size_t gsp_prof_heap_problems(const gsp_prof_heap *h, const char *const **out);
 GSP_API void gsp_prof_heap_destroy(gsp_prof_heap *h);
 /* Sites by peak bytes, most first. */
 GSP_API size_t gsp_prof_heap_sites(const gsp_prof_heap *h, const gsp_prof_heap_site **out);
@@ -227,7 +314,10 @@ GSP_API int gsp_prof_heap_write_text(const gsp_prof_heap *h, FILE *f, size_t top
 /* pprof profile.proto, gzipped: alloc_objects, alloc_space, inuse_objects,
  * inuse_space (live at exit) per allocation stack. GSP_EIO on write. */
 GSP_API int gsp_prof_heap_write_pprof(const gsp_prof_heap *h, const char *path);
-/* JSON array [{"bytes":B,"count":N,"stack":["f",...]}] of the leaks. */
+/* JSON array [{"bytes":B,"count":N,"stack":["f",...],"pid":P,"comm":C}]
+ * of the leaks (pid and comm when the file name gave the pid). With
+ * several processes, the text form has a pid column and pprof samples a
+ * pid label. */
 GSP_API int gsp_prof_heap_write_leaks_json(const gsp_prof_heap *h, FILE *f);
 
 /* ---- in-process heap and I/O results --------------------------------------

@@ -14,6 +14,7 @@
  *           8 has_filenames, 9 has_line_numbers}
  *   Location{1 id, 2 mapping_id, 3 address, 4 Line{1 function_id, 2 line}}
  *   Function{1 id, 2 name, 3 system_name, 4 filename}
+ *   Label{1 key, 2 str, 3 num} (Sample field 3; multi-process profiles)
  * Sample values: [samples count, cpu nanoseconds]; location ids are
  * leaf first, as the format wants. Ids are index + 1. Strings are
  * interned pointers (from the symbol table), indexed through a map.
@@ -23,7 +24,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "prof_int.h"
+#include "multi_int.h"
 
 typedef struct pbuf {
   uint8_t *p;
@@ -126,17 +127,22 @@ static void value_type(pbuf *b, unsigned field, strtab *st, const char *type, co
   field_msg(b, field, tmp);
 }
 
-static void samples(const gsp_prof_report *r, pbuf *b, pbuf *tmp, pbuf *packed) {
+/* Every stack of r as a Sample; loc_base offsets its location ids, and
+ * labels (encoded Sample.label fields, may be empty) go into each. */
+static void samples(const gsp_prof_report *r, pbuf *b, pbuf *tmp, pbuf *packed, uint64_t loc_base,
+                    const pbuf *labels) {
   uint64_t period = r->hz ? 1000000000ull / r->hz : 0;
   const gsp__stacks *t = &r->stacks;
   for (size_t i = 0; i < t->cap; i++) {
     if (t->hash[i] == 0) continue;
     const gsp__stack *s = &t->v[i];
-    for (uint32_t d = 0; d < s->depth; d++) varint(packed, r->frame_loc[s->off + d] + 1ull);
+    for (uint32_t d = 0; d < s->depth; d++)
+      varint(packed, loc_base + r->frame_loc[s->off + d] + 1ull);
     field_msg(tmp, 1, packed);
     varint(packed, s->count);
     varint(packed, s->count * period);
     field_msg(tmp, 2, packed);
+    put(tmp, labels->p, labels->n);
     field_msg(b, 2, tmp);
   }
 }
@@ -152,22 +158,32 @@ static uint64_t mapping_id(const gsp_prof_report *r, size_t loc, const char **fi
   return ++*nfiles;
 }
 
+/* Ids of one report's locations and mappings in a profile: location i
+ * is loc_base + i + 1, its module map_base + m + 1, its function
+ * fmap[func] + 1 (fmap NULL: func + 1). */
+typedef struct idmap {
+  uint64_t loc_base, map_base;
+  const uint32_t *fmap;
+} idmap;
+
 static void locations(const gsp_prof_report *r, pbuf *b, pbuf *tmp, pbuf *line, strtab *st,
-                      const char **files, size_t *nfiles, size_t *first_loc_of_file) {
+                      const char **files, size_t *nfiles, size_t *first_loc_of_file,
+                      const idmap *ids) {
   for (size_t i = 0; i < r->nlocs; i++) {
     uint64_t mid = mapping_id(r, i, files, nfiles);
     if (mid && first_loc_of_file[mid - 1] == SIZE_MAX) first_loc_of_file[mid - 1] = i;
-    field_u64(tmp, 1, i + 1);
-    if (mid) field_u64(tmp, 2, mid);
+    field_u64(tmp, 1, ids->loc_base + i + 1);
+    if (mid) field_u64(tmp, 2, ids->map_base + mid);
     field_u64(tmp, 3, r->locs[i].pc);
-    field_u64(line, 1, r->locs[i].func + 1ull);
+    uint32_t fn = ids->fmap ? ids->fmap[r->locs[i].func] : r->locs[i].func;
+    field_u64(line, 1, fn + 1ull);
     if (r->locs[i].line) field_u64(line, 2, r->locs[i].line);
     field_msg(tmp, 4, line);
     field_msg(b, 4, tmp);
   }
   for (size_t m = 0; m < *nfiles; m++) {
     const gsp__sym *s = &r->loc_sym[first_loc_of_file[m]];
-    field_u64(tmp, 1, m + 1);
+    field_u64(tmp, 1, ids->map_base + m + 1);
     field_u64(tmp, 2, s->map_start);
     field_u64(tmp, 3, s->map_limit);
     field_u64(tmp, 5, (uint64_t)str_id(st, s->map_file));
@@ -200,8 +216,8 @@ static int encode(const gsp_prof_report *r, pbuf *b) {
     for (size_t i = 0; i <= r->nlocs; i++) first[i] = SIZE_MAX;
     value_type(b, 1, &st, "samples", "count", &tmp);
     value_type(b, 1, &st, "cpu", "nanoseconds", &tmp);
-    samples(r, b, &tmp, &packed);
-    locations(r, b, &tmp, &inner, &st, files, &nfiles, first);
+    samples(r, b, &tmp, &packed, 0, &(pbuf){0});
+    locations(r, b, &tmp, &inner, &st, files, &nfiles, first, &(idmap){0, 0, NULL});
     functions(r, b, &tmp, &st);
     for (size_t i = 0; i < st.n; i++) field_bytes(b, 6, st.v[i], strlen(st.v[i]));
     uint64_t period = r->hz ? 1000000000ull / r->hz : 0;
@@ -228,6 +244,100 @@ int gsp_prof_report_write_pprof(const gsp_prof_report *r, const char *path) {
   return rv;
 }
 
+/* ---- several processes -----------------------------------------------------
+ * One profile for all processes: each process's locations and mappings
+ * get their own id ranges (its addresses mean nothing in another), the
+ * functions are the merged ones (one Function per name), and every
+ * Sample carries Label{pid: number} and Label{comm, exe: strings}. */
+
+static void label(pbuf *out, strtab *st, const char *key, const char *str, long num, pbuf *tmp) {
+  field_u64(tmp, 1, (uint64_t)str_id(st, key));
+  if (str)
+    field_u64(tmp, 2, (uint64_t)str_id(st, str));
+  else
+    field_u64(tmp, 3, (uint64_t)num);
+  field_msg(out, 3, tmp);
+}
+
+typedef struct mbufs {
+  pbuf tmp, inner, packed, labels;
+  const char **files;
+  size_t *first;
+} mbufs;
+
+static void multi_proc(const gsp_prof_multi *m, size_t p, pbuf *b, strtab *st, mbufs *w,
+                       idmap *ids) {
+  const gsp_prof_report *r = m->reps[p];
+  const gsp_prof_process *pr = &m->procs[p];
+  label(&w->labels, st, "pid", NULL, pr->pid, &w->tmp);
+  label(&w->labels, st, "comm", pr->comm, 0, &w->tmp);
+  if (pr->exe[0]) label(&w->labels, st, "exe", pr->exe, 0, &w->tmp);
+  samples(r, b, &w->tmp, &w->packed, ids->loc_base, &w->labels);
+  if (w->labels.oom) b->oom = true;
+  w->labels.n = 0;
+  size_t nfiles = 0;
+  for (size_t i = 0; i <= r->nlocs; i++) w->first[i] = SIZE_MAX;
+  ids->fmap = m->fmap + m->fmap_off[p];
+  locations(r, b, &w->tmp, &w->inner, st, w->files, &nfiles, w->first, ids);
+  ids->loc_base += r->nlocs;
+  ids->map_base += nfiles;
+}
+
+static void multi_functions(const gsp_prof_multi *m, pbuf *b, pbuf *tmp, strtab *st) {
+  for (size_t i = 0; i < m->nfuncs; i++) {
+    field_u64(tmp, 1, i + 1);
+    int64_t name = str_id(st, m->funcs[i].f.name);
+    field_u64(tmp, 2, (uint64_t)name);
+    field_u64(tmp, 3, (uint64_t)name);
+    field_u64(tmp, 4, (uint64_t)str_id(st, m->funcs[i].f.file));
+    field_msg(b, 5, tmp);
+  }
+}
+
+static int encode_multi(const gsp_prof_multi *m, pbuf *b) {
+  size_t maxlocs = 0, nstr = 2 * m->nfuncs + 16;
+  for (size_t p = 0; p < m->n; p++) {
+    if (m->reps[p]->nlocs > maxlocs) maxlocs = m->reps[p]->nlocs;
+    nstr += m->reps[p]->nlocs + 2;
+  }
+  strtab st;
+  mbufs w = {0};
+  w.files = gsp_calloc(maxlocs + 1, sizeof *w.files);
+  w.first = gsp_malloc((maxlocs + 1) * sizeof *w.first);
+  int rv = strtab_init(&st, nstr);
+  if (rv == GSP_OK && (!w.files || !w.first)) rv = GSP_ENOMEM;
+  if (rv == GSP_OK) {
+    value_type(b, 1, &st, "samples", "count", &w.tmp);
+    value_type(b, 1, &st, "cpu", "nanoseconds", &w.tmp);
+    idmap ids = {0, 0, NULL};
+    for (size_t p = 0; p < m->n; p++) multi_proc(m, p, b, &st, &w, &ids);
+    multi_functions(m, b, &w.tmp, &st);
+    value_type(b, 11, &st, "cpu", "nanoseconds", &w.tmp);
+    for (size_t i = 0; i < st.n; i++) field_bytes(b, 6, st.v[i], strlen(st.v[i]));
+    uint64_t period = m->hz ? 1000000000ull / m->hz : 0;
+    if (m->hz) field_u64(b, 10, m->total * period);
+    field_u64(b, 12, period);
+    if (b->oom || w.tmp.oom || w.inner.oom || w.packed.oom) rv = GSP_ENOMEM;
+  }
+  gsp_free(w.tmp.p);
+  gsp_free(w.inner.p);
+  gsp_free(w.packed.p);
+  gsp_free(w.labels.p);
+  gsp_free(w.files);
+  gsp_free(w.first);
+  strtab_free(&st);
+  return rv;
+}
+
+int gsp_prof_multi_write_pprof(const gsp_prof_multi *m, const char *path) {
+  if (!m || !path) return GSP_EINVAL;
+  pbuf b = {0};
+  int rv = encode_multi(m, &b);
+  if (rv == GSP_OK) rv = write_gz(&b, path);
+  gsp_free(b.p);
+  return rv;
+}
+
 /* ---- heap profiles ---------------------------------------------------------
  * A heap profile has no addresses left (heap_report.c keeps names): each
  * distinct function name is one Function and one Location (address 0,
@@ -248,6 +358,14 @@ static void heap_sample(pbuf *b, pbuf *tmp, pbuf *packed, strtab *st, bool *seen
   varint(packed, s->live_count);
   varint(packed, s->live_bytes);
   field_msg(tmp, 2, packed);
+  if (s->pid > 0) {
+    field_u64(packed, 1, (uint64_t)str_id(st, "pid"));
+    field_u64(packed, 3, (uint64_t)s->pid);
+    field_msg(tmp, 3, packed);
+    field_u64(packed, 1, (uint64_t)str_id(st, "comm"));
+    field_u64(packed, 2, (uint64_t)str_id(st, s->comm));
+    field_msg(tmp, 3, packed);
+  }
   field_msg(b, 2, tmp);
 }
 
@@ -268,7 +386,7 @@ static void heap_funcs(pbuf *b, pbuf *tmp, pbuf *line, const strtab *st, const b
 static int encode_heap(const gsp_prof_heap *h, pbuf *b) {
   const gsp_prof_heap_site *sites;
   size_t n = gsp_prof_heap_sites(h, &sites), names = 0;
-  for (size_t i = 0; i < n; i++) names += sites[i].depth;
+  for (size_t i = 0; i < n; i++) names += sites[i].depth + 1; /* + its comm */
   strtab st;
   pbuf tmp = {0}, inner = {0}, packed = {0};
   int rv = strtab_init(&st, names + 16);

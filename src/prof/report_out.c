@@ -6,11 +6,18 @@
  *
  * Hot paths are found by a partial selection over the stack table (top N
  * by count, N small), so a report costs O(stacks * N).
+ *
+ * A multi-process report (multi_int.h) is written the same way, with the
+ * processes first (pid, samples, share, exit, hottest function,
+ * program) and the problems met while loading; functions are the merged
+ * ones, each with its process ("[comm pid]" or "[N processes]"), hot
+ * paths are selected over every process's stacks and name their process,
+ * and bottlenecks are shares of all processes' samples.
  */
 #include <inttypes.h>
 #include <string.h>
 
-#include "prof_int.h"
+#include "multi_int.h"
 
 #define HOT_PATHS 5
 
@@ -132,5 +139,211 @@ int gsp_prof_report_write_json(const gsp_prof_report *r, FILE *f, size_t top) {
   fprintf(f, "],");
   json_paths(r, f);
   fprintf(f, "}");
+  return ferror(f) ? GSP_EIO : GSP_OK;
+}
+
+/* ---- several processes ---------------------------------------------------- */
+
+size_t gsp_prof_multi_processes(const gsp_prof_multi *m, const gsp_prof_process **out) {
+  *out = m->procs;
+  return m->n;
+}
+
+size_t gsp_prof_multi_problems(const gsp_prof_multi *m, const char *const **out) {
+  *out = (const char *const *)m->problems;
+  return m->nproblems;
+}
+
+const gsp_prof_report *gsp_prof_multi_report(const gsp_prof_multi *m, size_t i) {
+  return i < m->n ? m->reps[i] : NULL;
+}
+
+uint64_t gsp_prof_multi_samples(const gsp_prof_multi *m) { return m ? m->total : 0; }
+
+size_t gsp_prof_multi_functions(const gsp_prof_multi *m, const gsp_prof_multi_func **out) {
+  *out = m->funcs;
+  return m->nfuncs;
+}
+
+bool gsp_prof_multi_set_exit(gsp_prof_multi *m, long pid, int status) {
+  for (size_t i = 0; m && i < m->n; i++) {
+    if (m->procs[i].pid != pid) continue;
+    m->procs[i].exit = status;
+    return true;
+  }
+  return false;
+}
+
+typedef struct mstack {
+  size_t proc;
+  const gsp__stack *s;
+} mstack;
+
+/* The (up to) n most sampled stacks over all processes, most first. */
+static size_t multi_top_stacks(const gsp_prof_multi *m, mstack *top, size_t n) {
+  size_t k = 0;
+  for (size_t p = 0; p < m->n; p++) {
+    const gsp__stacks *t = &m->reps[p]->stacks;
+    for (size_t i = 0; i < t->cap; i++) {
+      if (t->hash[i] == 0) continue;
+      const gsp__stack *s = &t->v[i];
+      size_t j = k < n ? k++ : n;
+      if (j == n && s->count <= top[n - 1].s->count) continue;
+      if (j == n) j = n - 1;
+      while (j > 0 && top[j - 1].s->count < s->count) {
+        top[j] = top[j - 1];
+        j--;
+      }
+      top[j] = (mstack){p, s};
+    }
+  }
+  return k;
+}
+
+static double share(uint64_t part, uint64_t all) {
+  return all ? 100.0 * (double)part / (double)all : 0.0;
+}
+
+/* "comm [pid]" of the one process of f, or "N processes". */
+static void text_owner(const gsp_prof_multi *m, const gsp_prof_multi_func *f, FILE *out) {
+  if (f->nprocs == 1)
+    fprintf(out, "  [%s %ld]", m->procs[f->procs[0]].comm, m->procs[f->procs[0]].pid);
+  else
+    fprintf(out, "  [%zu processes]", f->nprocs);
+}
+
+/* The processes with samples, a known exit status or a cut file, up to
+ * top of them; the others (a script's short commands) counted in a line. */
+static void text_procs(const gsp_prof_multi *m, FILE *f, size_t top) {
+  fprintf(f, "Processes: %zu\n%8s %10s %7s %5s  %-24s %s\n", m->n, "pid", "samples", "share",
+          "exit", "hottest function", "program");
+  size_t shown = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    const gsp_prof_process *p = &m->procs[i];
+    const gsp_prof_report *r = m->reps[i];
+    if (shown == top || (!p->samples && p->exit == GSP_PROF_EXIT_UNKNOWN && !p->truncated))
+      continue;
+    shown++;
+    char ex[16] = "?";
+    if (p->exit != GSP_PROF_EXIT_UNKNOWN) snprintf(ex, sizeof ex, "%d", p->exit);
+    fprintf(f, "%8ld %10" PRIu64 " %6.2f%% %5s  %-24s %s%s\n", p->pid, p->samples,
+            share(p->samples, m->total), ex, r->nfuncs ? r->funcs[0].name : "-",
+            p->exe[0] ? p->exe : p->comm, p->truncated ? " (file cut short)" : "");
+  }
+  if (shown < m->n)
+    fprintf(f, "%8s and %zu more, without samples or not listed\n", "", m->n - shown);
+  for (size_t i = 0; i < m->nproblems; i++) fprintf(f, "problem: %s\n", m->problems[i]);
+}
+
+int gsp_prof_multi_write_text(const gsp_prof_multi *m, FILE *f, size_t top) {
+  if (!m || !f) return GSP_EINVAL;
+  text_procs(m, f, top);
+  fprintf(f, "\nCPU samples: %" PRIu64 " at %u Hz per thread (%.3f CPU-seconds)\n\n", m->total,
+          m->hz, m->hz ? (double)m->total / m->hz : 0.0);
+  fprintf(f, "%7s %7s  %s\n", "self%", "total%", "function (file:line)  [process]");
+  for (size_t i = 0; i < m->nfuncs && i < top; i++) {
+    const gsp_prof_multi_func *fn = &m->funcs[i];
+    fprintf(f, "%6.2f%% %6.2f%%  %s", fn->f.self_pct, fn->f.total_pct, fn->f.name);
+    if (fn->f.file[0]) fprintf(f, " (%s:%u)", fn->f.file, fn->f.line);
+    text_owner(m, fn, f);
+    fputc('\n', f);
+  }
+  mstack st[HOT_PATHS];
+  size_t k = multi_top_stacks(m, st, HOT_PATHS);
+  fprintf(f, "\nHot call paths\n");
+  for (size_t i = 0; i < k; i++) {
+    const gsp_prof_process *p = &m->procs[st[i].proc];
+    fprintf(f, "%6.2f%%  [%s %ld] ", share(st[i].s->count, m->total), p->comm, p->pid);
+    text_path(m->reps[st[i].proc], st[i].s, f);
+    fputc('\n', f);
+  }
+  fprintf(f, "\nBottlenecks (self >= %.1f%% of all processes' samples)\n", m->bottleneck_pct);
+  for (size_t i = 0; i < m->nfuncs && m->funcs[i].f.self_pct >= m->bottleneck_pct; i++) {
+    fprintf(f, "  %s (%.2f%%)", m->funcs[i].f.name, m->funcs[i].f.self_pct);
+    text_owner(m, &m->funcs[i], f);
+    fputc('\n', f);
+  }
+  return ferror(f) ? GSP_EIO : GSP_OK;
+}
+
+static void json_pids(const gsp_prof_multi *m, const gsp_prof_multi_func *fn, FILE *f) {
+  fputs(",\"pids\":[", f);
+  for (size_t j = 0; j < fn->nprocs; j++)
+    fprintf(f, "%s%ld", j ? "," : "", m->procs[fn->procs[j]].pid);
+  fputc(']', f);
+}
+
+static void json_procs(const gsp_prof_multi *m, FILE *f) {
+  fputs("\"processes\":[", f);
+  for (size_t i = 0; i < m->n; i++) {
+    const gsp_prof_process *p = &m->procs[i];
+    fprintf(f, "%s{\"pid\":%ld,\"exe\":", i ? "," : "", p->pid);
+    json_str(f, p->exe);
+    fputs(",\"comm\":", f);
+    json_str(f, p->comm);
+    fprintf(f, ",\"samples\":%" PRIu64 ",\"pct\":%.3f,\"exit\":", p->samples,
+            share(p->samples, m->total));
+    if (p->exit == GSP_PROF_EXIT_UNKNOWN)
+      fputs("null", f);
+    else
+      fprintf(f, "%d", p->exit);
+    fputs(",\"file\":", f);
+    json_str(f, p->file);
+    fprintf(f, ",\"truncated\":%s}", p->truncated ? "true" : "false");
+  }
+  fputs("],", f);
+}
+
+static void json_multi_funcs(const gsp_prof_multi *m, FILE *f, size_t top) {
+  fputs("\"functions\":[", f);
+  for (size_t i = 0; i < m->nfuncs && i < top; i++) {
+    const gsp_prof_multi_func *fn = &m->funcs[i];
+    fprintf(f, "%s{\"name\":", i ? "," : "");
+    json_str(f, fn->f.name);
+    fprintf(f, ",\"self_pct\":%.3f,\"total_pct\":%.3f,\"file\":", fn->f.self_pct, fn->f.total_pct);
+    json_str(f, fn->f.file);
+    fprintf(f, ",\"line\":%u", fn->f.line);
+    json_pids(m, fn, f);
+    fputc('}', f);
+  }
+  fputs("],\"bottlenecks\":[", f);
+  for (size_t i = 0; i < m->nfuncs && m->funcs[i].f.self_pct >= m->bottleneck_pct; i++) {
+    fprintf(f, "%s{\"name\":", i ? "," : "");
+    json_str(f, m->funcs[i].f.name);
+    fprintf(f, ",\"self_pct\":%.3f", m->funcs[i].f.self_pct);
+    json_pids(m, &m->funcs[i], f);
+    fputc('}', f);
+  }
+  fputs("],", f);
+}
+
+static void json_multi_paths(const gsp_prof_multi *m, FILE *f) {
+  mstack st[HOT_PATHS];
+  size_t k = multi_top_stacks(m, st, HOT_PATHS);
+  fputs("\"hot_paths\":[", f);
+  for (size_t i = 0; i < k; i++) {
+    fprintf(f, "%s{\"pct\":%.3f,\"pid\":%ld,\"stack\":[", i ? "," : "",
+            share(st[i].s->count, m->total), m->procs[st[i].proc].pid);
+    for (uint32_t d = 0; d < st[i].s->depth; d++) {
+      if (d) fputc(',', f);
+      json_str(f, m->funcs[gsp__multi_func_at(m, st[i].proc, st[i].s, d)].f.name);
+    }
+    fputs("]}", f);
+  }
+  fputs("],", f);
+}
+
+int gsp_prof_multi_write_json(const gsp_prof_multi *m, FILE *f, size_t top) {
+  if (!m || !f) return GSP_EINVAL;
+  fprintf(f, "{\"samples\":%" PRIu64 ",\"hz\":%u,", m->total, m->hz);
+  json_procs(m, f);
+  json_multi_funcs(m, f, top);
+  json_multi_paths(m, f);
+  fputs("\"problems\":[", f);
+  for (size_t i = 0; i < m->nproblems; i++) {
+    if (i) fputc(',', f);
+    json_str(f, m->problems[i]);
+  }
+  fputs("]}", f);
   return ferror(f) ? GSP_EIO : GSP_OK;
 }
