@@ -1,6 +1,7 @@
 /*
- * gsperf/codegraph.h - the code graph: walk a source tree, parse C and
- * Python with tree-sitter, extract definitions, references and imports,
+ * gsperf/codegraph.h - the code graph: walk a source tree, parse C,
+ * Python, JavaScript and TypeScript with tree-sitter (and package.json
+ * files for their entry points), extract definitions, references and imports,
  * resolve imports to files and references to definitions, build the file
  * dependency graph (cycles, topological order, fan-in/fan-out, impact of a
  * change), write it to one SQLite file and query that file.
@@ -51,6 +52,10 @@ typedef enum gsp_cg_lang {
   GSP_CG_LANG_NONE = 0,
   GSP_CG_LANG_C = 1,      /* .c .h */
   GSP_CG_LANG_PYTHON = 2, /* .py .pyi */
+  GSP_CG_LANG_JS = 3,     /* .js .mjs .cjs .jsx */
+  GSP_CG_LANG_TS = 4,     /* .ts .mts .cts (.d.ts included) */
+  GSP_CG_LANG_TSX = 5,    /* .tsx */
+  GSP_CG_LANG_JSON = 6,   /* package.json: its entry points ("main", "exports") as imports */
 } gsp_cg_lang;
 
 /* Kinds of definitions. */
@@ -74,8 +79,11 @@ typedef enum gsp_cg_ref_kind {
 typedef enum gsp_cg_import_kind {
   GSP_CG_IMPORT_INCLUDE_QUOTED = 1, /* #include "x.h" */
   GSP_CG_IMPORT_INCLUDE_SYSTEM = 2, /* #include <x.h> */
-  GSP_CG_IMPORT_MODULE = 3,         /* import a.b [as c] */
-  GSP_CG_IMPORT_FROM = 4,           /* from [.]a.b import name [as c] / * */
+  GSP_CG_IMPORT_MODULE = 3,         /* import a.b [as c]; JS: import * as c / require() /
+                                       import() / side-effect import; package.json entry */
+  GSP_CG_IMPORT_FROM = 4,           /* from [.]a.b import name [as c] / *; JS: import {name
+                                       [as c]}, default import (name "default"), export
+                                       ... from (level 1) */
 } gsp_cg_import_kind;
 
 typedef struct gsp_cg_def {
@@ -98,7 +106,8 @@ typedef struct gsp_cg_import {
   const char *name;   /* from-import: the imported name ("*" for a wildcard), else "" */
   const char *alias;  /* "as" name, else "" */
   gsp_cg_import_kind kind;
-  uint32_t level; /* Python relative level: number of leading dots */
+  uint32_t level; /* Python relative level: number of leading dots; JS/TS: 1 for a
+                     re-export (export ... from) */
   uint32_t line;
 } gsp_cg_import;
 
@@ -109,7 +118,7 @@ typedef struct gsp_cg_result gsp_cg_result;
 
 /* The language of a path by its extension, GSP_CG_LANG_NONE if not a source file. */
 GSP_API gsp_cg_lang gsp_cg_lang_of_path(const char *path);
-/* "c", "python" or "none". */
+/* "c", "python", "javascript", "typescript", "tsx", "json" or "none". */
 GSP_API const char *gsp_cg_lang_name(gsp_cg_lang lang);
 GSP_API const char *gsp_cg_def_kind_name(gsp_cg_def_kind k);
 GSP_API const char *gsp_cg_ref_kind_name(gsp_cg_ref_kind k);

@@ -14,7 +14,12 @@
 /* ---- per-file result (result.c) ---- */
 
 #define CG_RESULT_MAGIC "GSCR"
-#define CG_RESULT_VERSION 1u
+/* Version 2: JavaScript/TypeScript results, Python variable reads, C
+ * calls through struct fields, the C macro pre-pass. The version seeds the
+ * result store's keys, so results of an older extractor are never served. */
+#define CG_RESULT_VERSION 2u
+/* The highest gsp_cg_lang a result may carry. */
+#define CG_LANG_MAX GSP_CG_LANG_JSON
 
 typedef struct cg_hdr {
   char magic[4];
@@ -104,6 +109,11 @@ int gsp__cg_tab_create(gsp_cg_lang lang, const TSLanguage *l, cg_lang_tab **out)
 void gsp__cg_tab_destroy(cg_lang_tab *t);
 void gsp__cg_extract_c(const cg_lang_tab *t, const TSTree *tree, const char *src, cg_builder *b);
 void gsp__cg_extract_py(const cg_lang_tab *t, const TSTree *tree, const char *src, cg_builder *b);
+/* extract_js.c: JavaScript, TypeScript and TSX (one extractor, three grammars). */
+void gsp__cg_extract_js(const cg_lang_tab *t, const TSTree *tree, const char *src, cg_builder *b);
+/* extract_pkg.c: a package.json (no tree-sitter): its entry points as
+ * imports; false when it is not valid JSON. */
+bool gsp__cg_extract_pkg(const char *src, size_t len, cg_builder *b);
 
 /* ---- result store seam (store.c) ----
  * Per-file results by key (XXH3-128 of the content, seeded by language and

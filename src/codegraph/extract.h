@@ -10,7 +10,8 @@
 
 #include "cg_int.h"
 
-/* Node kinds either grammar may produce; NK_OTHER for everything else. */
+/* Node kinds any of the grammars may produce (one table per grammar maps its
+ * symbols to these); NK_OTHER for everything else. */
 enum cg_nk {
   NK_OTHER = 0,
   /* C */
@@ -51,6 +52,62 @@ enum cg_nk {
   NK_RELATIVE_IMPORT,
   NK_IMPORT_PREFIX,
   NK_WILDCARD_IMPORT,
+  NK_PARAMETERS,
+  NK_DEFAULT_PARAMETER,
+  NK_TYPED_PARAMETER,
+  NK_TYPED_DEFAULT_PARAMETER,
+  NK_LIST_SPLAT_PATTERN,
+  NK_DICTIONARY_SPLAT_PATTERN,
+  NK_AUGMENTED_ASSIGNMENT,
+  NK_FOR_STATEMENT,
+  NK_FOR_IN_CLAUSE,
+  NK_GLOBAL_STATEMENT,
+  NK_NONLOCAL_STATEMENT,
+  NK_KEYWORD_ARGUMENT,
+  NK_LAMBDA,
+  NK_EXPRESSION_STATEMENT,
+  NK_AS_PATTERN_TARGET,
+  /* C (field calls) */
+  NK_FIELD_EXPRESSION,
+  /* JavaScript / TypeScript */
+  NK_FUNCTION_DECLARATION,
+  NK_GENERATOR_FUNCTION_DECLARATION,
+  NK_FUNCTION_SIGNATURE,
+  NK_CLASS_DECLARATION,
+  NK_ABSTRACT_CLASS_DECLARATION,
+  NK_METHOD_DEFINITION,
+  NK_INTERFACE_DECLARATION,
+  NK_TYPE_ALIAS_DECLARATION,
+  NK_ENUM_DECLARATION,
+  NK_LEXICAL_DECLARATION,
+  NK_VARIABLE_DECLARATION,
+  NK_VARIABLE_DECLARATOR,
+  NK_ARROW_FUNCTION,
+  NK_FUNCTION_EXPRESSION,
+  NK_NEW_EXPRESSION,
+  NK_MEMBER_EXPRESSION,
+  NK_THIS,
+  NK_IMPORT,
+  NK_EXPORT_STATEMENT,
+  NK_IMPORT_CLAUSE,
+  NK_NAMED_IMPORTS,
+  NK_IMPORT_SPECIFIER,
+  NK_NAMESPACE_IMPORT,
+  NK_IMPORT_REQUIRE_CLAUSE,
+  NK_EXPORT_CLAUSE,
+  NK_EXPORT_SPECIFIER,
+  NK_NAMESPACE_EXPORT,
+  NK_STRING,
+  NK_STRING_FRAGMENT,
+  NK_EXTENDS_CLAUSE,
+  NK_CLASS_HERITAGE,
+  NK_NESTED_TYPE_IDENTIFIER,
+  NK_OBJECT_PATTERN,
+  NK_SHORTHAND_PROPERTY_IDENTIFIER_PATTERN,
+  NK_PAIR_PATTERN,
+  NK_PROPERTY_IDENTIFIER,
+  NK_JSX_OPENING_ELEMENT,
+  NK_JSX_SELF_CLOSING_ELEMENT,
   NK__COUNT
 };
 
@@ -66,6 +123,17 @@ enum cg_field {
   F_ATTRIBUTE,
   F_MODULE_NAME,
   F_ALIAS,
+  F_SOURCE,
+  F_VALUE,
+  F_CONSTRUCTOR,
+  F_PROPERTY,
+  F_DECLARATION,
+  F_ARGUMENTS,
+  F_MODULE,
+  F_ARGUMENT,
+  F_FIELD,
+  F_KEY,
+  F_PARAMETERS,
   F__COUNT
 };
 
@@ -95,12 +163,41 @@ typedef struct cg_walk {
   uint32_t type_depth; /* depth of an enclosing Python type annotation, or UINT32_MAX */
   uint32_t depth;
   bool in_function; /* a C function body encloses the node */
+  /* JavaScript/TypeScript */
+  int top_kind;       /* kind of the current depth-1 node (a top-level statement) */
+  uint32_t skip_name; /* start byte + 1 of a name being defined (not a reference), or 0 */
+  uint32_t skip_call; /* start byte + 1 of a require() call already taken as an import */
+  /* Python variable reads: names defined or imported at module level */
+  struct py_reads *reads;
 } cg_walk;
 
 /* Visit a node; return true to descend into its children. */
 typedef bool (*cg_visit_fn)(cg_walk *w, TSNode n, TSFieldId field);
 
 void gsp__cg_walk(cg_walk *w, const TSTree *tree, cg_visit_fn visit);
+
+/* ---- the C macro pre-pass (c_macros.c) ---- */
+
+typedef struct cg_macro_ent {
+  const char *name; /* NULL = empty slot */
+  uint32_t len;
+  uint8_t shape;
+} cg_macro_ent;
+
+typedef struct cg_macro_tab {
+  cg_macro_ent *ents;
+  size_t cap, used;
+} cg_macro_tab;
+
+/* A parser's scratch: the built-in names and the current file's own. */
+typedef struct cg_macro_set {
+  cg_macro_tab builtin, local;
+} cg_macro_set;
+
+/* Blank src's annotation macros: *out = a blanked copy (gsp_malloc, same
+ * length) or NULL when there was nothing to blank. GSP_ENOMEM. */
+int gsp__cg_c_blank_macros(const char *src, size_t len, cg_macro_set *m, char **out);
+void gsp__cg_macro_set_free(cg_macro_set *m);
 
 static inline int cg_kind(const cg_walk *w, TSNode n) {
   TSSymbol s = ts_node_symbol(n);

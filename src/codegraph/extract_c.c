@@ -4,8 +4,11 @@
  * Definitions: function definitions; file-scope declarations (a declarator
  * whose innermost wrapper is a function declarator is a prototype, DECL;
  * anything else a GLOBAL); typedef names; struct/union/enum tags that have
- * a body; #define names. References: calls through a plain identifier, and
- * type uses (a type name, or a struct/union/enum tag without a body).
+ * a body; #define names. References: calls through a plain identifier,
+ * calls through a struct field (p->f(), s.f(): name f, qualifier p or s;
+ * left unresolved by the binder), and type uses (a type name, or a
+ * struct/union/enum tag without a body). The text is the macro pre-pass's
+ * output (c_macros.c): annotation macros blanked, offsets unchanged.
  * Imports: #include "x" (quoted) and #include <x> (system).
  *
  * Everything inside a function body is local: its declarations define
@@ -96,6 +99,28 @@ static void include(cg_walk *w, TSNode n) {
   if (rec.module != 0) gsp__cg_add_import(w->b, &rec);
 }
 
+/* f() binds by name; p->f() and s.f() are calls through a struct field:
+ * name the field, qualifier the object's text ("?" for any other
+ * expression). The binder leaves field calls unresolved: the field's
+ * function pointer has no definition, and its target is known only at run
+ * time. */
+static void call(cg_walk *w, TSNode n) {
+  TSNode f = cg_field(w, n, F_FUNCTION);
+  int k = ts_node_is_null(f) ? NK_OTHER : cg_kind(w, f);
+  if (k == NK_IDENTIFIER) {
+    gsp__cg_add_ref(w->b, cg_intern_node(w, f), 0, GSP_CG_REF_CALL, cg_line(f), cg_scope_def(w));
+  } else if (k == NK_FIELD_EXPRESSION) {
+    TSNode obj = cg_field(w, f, F_ARGUMENT), field = cg_field(w, f, F_FIELD);
+    if (ts_node_is_null(obj) || ts_node_is_null(field)) return;
+    int ok = cg_kind(w, obj);
+    uint32_t q = ok == NK_IDENTIFIER || ok == NK_FIELD_EXPRESSION
+                     ? cg_intern_node(w, obj)
+                     : gsp__cg_intern(w->b, "?", 1, NULL);
+    gsp__cg_add_ref(w->b, cg_intern_node(w, field), q, GSP_CG_REF_CALL, cg_line(field),
+                    cg_scope_def(w));
+  }
+}
+
 static bool visit_c(cg_walk *w, TSNode n, TSFieldId field) {
   switch (cg_kind(w, n)) {
     case NK_FUNCTION_DEFINITION:
@@ -112,13 +137,9 @@ static bool visit_c(cg_walk *w, TSNode n, TSFieldId field) {
     case NK_ENUM_SPECIFIER:
       tagged_type(w, n);
       return true;
-    case NK_CALL_EXPRESSION: {
-      TSNode f = cg_field(w, n, F_FUNCTION);
-      if (!ts_node_is_null(f) && cg_kind(w, f) == NK_IDENTIFIER)
-        gsp__cg_add_ref(w->b, cg_intern_node(w, f), 0, GSP_CG_REF_CALL, cg_line(f),
-                        cg_scope_def(w));
+    case NK_CALL_EXPRESSION:
+      call(w, n);
       return true;
-    }
     case NK_TYPE_IDENTIFIER:
       if (field != w->tab->field[F_NAME] && field != w->tab->field[F_DECLARATOR])
         gsp__cg_add_ref(w->b, cg_intern_node(w, n), 0, GSP_CG_REF_TYPE, cg_line(n),

@@ -9,8 +9,212 @@
  * Imports: `import a.b [as c]` (MODULE) and `from [.]a.b import x [as y]`
  * (FROM, one import per imported name; "*" for a wildcard; level = number
  * of leading dots). `from __future__` is not an import of anything.
+ *
+ * Variable reads (USE): inside a function, a bare name that the module
+ * defines at top level by assignment or brings in with `from m import`
+ * (the "known" names, collected from the module's top-level statements
+ * before the walk) and that the function does not bind itself. Bindings
+ * are parameters, assignment / for / comprehension / `as` targets, unless
+ * a `global` statement names them. Reads are candidates during the walk
+ * (only known names: a hash set over byte ranges of the source) and are
+ * emitted after it, once the bindings of every function are known; a
+ * binding in an enclosing function shadows too. Attribute names, keyword
+ * argument names and call targets (already CALL references) are not reads,
+ * nor is q in q.x (for a call q.f() it is the reference's qualifier), nor
+ * the name assigned to (`global X; X = 1` writes X).
  */
+#include <string.h>
+#include <xxhash.h>
+
 #include "extract.h"
+
+/* ---- variable reads ---- */
+
+typedef struct py_name {
+  uint32_t start, len;
+  uint32_t line;
+  int32_t scope; /* for candidates and bindings: the function; known names: unused */
+} py_name;
+
+typedef struct py_list {
+  py_name *v;
+  size_t n, cap;
+} py_list;
+
+struct py_reads {
+  uint32_t *slots; /* known names: index + 1 into known.v, 0 = empty */
+  size_t cslots;
+  py_list known, cand, bound, declared;
+};
+
+static bool list_push(cg_walk *w, py_list *l, py_name x) {
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 32;
+    py_name *v = gsp_realloc(l->v, nc * sizeof *v);
+    if (v == NULL) {
+      if (w->b->err == 0) w->b->err = GSP_ENOMEM;
+      return false;
+    }
+    l->v = v, l->cap = nc;
+  }
+  l->v[l->n++] = x;
+  return true;
+}
+
+static bool same_text(const cg_walk *w, const py_name *a, uint32_t start, uint32_t len) {
+  return a->len == len && memcmp(w->src + a->start, w->src + start, len) == 0;
+}
+
+static size_t known_slot(const cg_walk *w, uint32_t start, uint32_t len) {
+  const struct py_reads *r = w->reads;
+  size_t mask = r->cslots - 1, h = (size_t)XXH3_64bits(w->src + start, len) & mask;
+  while (r->slots[h] && !same_text(w, &r->known.v[r->slots[h] - 1], start, len)) h = (h + 1) & mask;
+  return h;
+}
+
+static bool is_known(const cg_walk *w, TSNode id) {
+  if (w->reads == NULL || w->reads->cslots == 0) return false;
+  uint32_t s = ts_node_start_byte(id), e = ts_node_end_byte(id);
+  return w->reads->slots[known_slot(w, s, e - s)] != 0;
+}
+
+static void know(cg_walk *w, TSNode id) {
+  if (ts_node_is_null(id) || cg_kind(w, id) != NK_IDENTIFIER) return;
+  uint32_t s = ts_node_start_byte(id);
+  list_push(w, &w->reads->known, (py_name){s, ts_node_end_byte(id) - s, 0, -1});
+}
+
+/* Identifiers of a target: a name, or the names of a tuple/list pattern. */
+static void each_target(cg_walk *w, TSNode t, void (*fn)(cg_walk *, TSNode)) {
+  if (ts_node_is_null(t)) return;
+  if (cg_kind(w, t) == NK_IDENTIFIER) {
+    fn(w, t);
+    return;
+  }
+  uint32_t nc = ts_node_named_child_count(t);
+  for (uint32_t i = 0; i < nc && cg_kind(w, t) != NK_ATTRIBUTE; i++) {
+    TSNode c = ts_node_named_child(t, i);
+    if (cg_kind(w, c) == NK_IDENTIFIER) fn(w, c);
+  }
+}
+
+static void know_import_from(cg_walk *w, TSNode n) {
+  uint32_t nc = ts_node_named_child_count(n);
+  for (uint32_t i = 0; i < nc; i++) {
+    TSNode c = ts_node_named_child(n, i);
+    if (ts_node_eq(c, cg_field(w, n, F_MODULE_NAME))) continue;
+    if (cg_kind(w, c) == NK_ALIASED_IMPORT)
+      c = cg_field(w, c, F_ALIAS);
+    else if (cg_kind(w, c) == NK_DOTTED_NAME && ts_node_named_child_count(c) == 1)
+      c = ts_node_named_child(c, 0);
+    know(w, c);
+  }
+}
+
+/* The known names: top-level assignment targets and from-imported names. */
+static int collect_known(cg_walk *w, TSNode root) {
+  struct py_reads *r = w->reads;
+  uint32_t nc = ts_node_named_child_count(root);
+  for (uint32_t i = 0; i < nc; i++) {
+    TSNode c = ts_node_named_child(root, i);
+    int k = cg_kind(w, c);
+    if (k == NK_EXPRESSION_STATEMENT && ts_node_named_child_count(c) == 1) {
+      TSNode a = ts_node_named_child(c, 0);
+      if (cg_kind(w, a) == NK_ASSIGNMENT) each_target(w, cg_field(w, a, F_LEFT), know);
+    } else if (k == NK_IMPORT_FROM_STATEMENT) {
+      know_import_from(w, c);
+    }
+  }
+  if (r->known.n == 0 || w->b->err) return w->b->err;
+  r->cslots = 16;
+  while (r->cslots < r->known.n * 2) r->cslots *= 2;
+  r->slots = gsp_calloc(r->cslots, sizeof *r->slots);
+  if (r->slots == NULL) {
+    r->cslots = 0;
+    return GSP_ENOMEM;
+  }
+  for (size_t i = 0; i < r->known.n; i++) {
+    size_t h = known_slot(w, r->known.v[i].start, r->known.v[i].len);
+    if (r->slots[h] == 0) r->slots[h] = (uint32_t)i + 1;
+  }
+  return GSP_OK;
+}
+
+/* The innermost enclosing function, or -1 (module level or a class body). */
+static int32_t function_scope(const cg_walk *w) {
+  if (w->nscopes == 0 || w->scopes[w->nscopes - 1].is_class) return -1;
+  return w->scopes[w->nscopes - 1].def;
+}
+
+static void bind_local(cg_walk *w, TSNode id) {
+  int32_t f = function_scope(w);
+  if (f < 0 || !is_known(w, id)) return;
+  uint32_t s = ts_node_start_byte(id);
+  list_push(w, &w->reads->bound, (py_name){s, ts_node_end_byte(id) - s, 0, f});
+}
+
+static void declare_global(cg_walk *w, TSNode id) {
+  int32_t f = function_scope(w);
+  if (f < 0 || cg_kind(w, id) != NK_IDENTIFIER) return;
+  uint32_t s = ts_node_start_byte(id);
+  list_push(w, &w->reads->declared, (py_name){s, ts_node_end_byte(id) - s, 0, f});
+}
+
+static void parameters(cg_walk *w, TSNode n) {
+  uint32_t nc = ts_node_named_child_count(n);
+  for (uint32_t i = 0; i < nc; i++) {
+    TSNode c = ts_node_named_child(n, i), name = c;
+    int k = cg_kind(w, c);
+    if (k == NK_DEFAULT_PARAMETER || k == NK_TYPED_DEFAULT_PARAMETER)
+      name = cg_field(w, c, F_NAME);
+    else if (k == NK_TYPED_PARAMETER || k == NK_LIST_SPLAT_PATTERN ||
+             k == NK_DICTIONARY_SPLAT_PATTERN)
+      name = ts_node_named_child(c, 0);
+    if (!ts_node_is_null(name) && cg_kind(w, name) == NK_IDENTIFIER) bind_local(w, name);
+  }
+}
+
+static void read_candidate(cg_walk *w, TSNode id, TSFieldId field) {
+  const TSFieldId *f = w->tab->field;
+  int32_t fn = function_scope(w);
+  if (fn < 0 || field == f[F_NAME] || field == f[F_ALIAS] || field == f[F_ATTRIBUTE] ||
+      field == f[F_FUNCTION] || field == f[F_OBJECT] ||
+      w->skip_name == ts_node_start_byte(id) + 1 || !is_known(w, id))
+    return;
+  uint32_t s = ts_node_start_byte(id);
+  list_push(w, &w->reads->cand, (py_name){s, ts_node_end_byte(id) - s, cg_line(id), fn});
+}
+
+/* Whether name (text of c) is bound in function fn or a function enclosing it. */
+static bool shadowed(const cg_walk *w, const py_name *c) {
+  const struct py_reads *r = w->reads;
+  for (size_t i = 0; i < r->declared.n; i++)
+    if (r->declared.v[i].scope == c->scope && same_text(w, &r->declared.v[i], c->start, c->len))
+      return false;
+  for (int32_t fn = c->scope; fn >= 0; fn = w->b->defs[fn].parent) {
+    if (w->b->defs[fn].kind == GSP_CG_DEF_STRUCT) continue;
+    for (size_t i = 0; i < r->bound.n; i++)
+      if (r->bound.v[i].scope == fn && same_text(w, &r->bound.v[i], c->start, c->len)) return true;
+  }
+  return false;
+}
+
+static void emit_reads(cg_walk *w) {
+  const struct py_reads *r = w->reads;
+  for (size_t i = 0; i < r->cand.n && w->b->err == 0; i++) {
+    const py_name *c = &r->cand.v[i];
+    if (shadowed(w, c)) continue;
+    uint32_t name = gsp__cg_intern(w->b, w->src + c->start, c->len, NULL);
+    gsp__cg_add_ref(w->b, name, 0, GSP_CG_REF_TYPE, c->line, c->scope);
+  }
+}
+
+static void reads_free(struct py_reads *r) {
+  gsp_free(r->slots);
+  gsp_free(r->known.v), gsp_free(r->cand.v), gsp_free(r->bound.v), gsp_free(r->declared.v);
+}
+
+/* ---- definitions, references, imports ---- */
 
 static void add_type_ref(cg_walk *w, TSNode n) {
   int k = cg_kind(w, n);
@@ -137,7 +341,6 @@ static void import_from(cg_walk *w, TSNode n) {
 }
 
 static bool visit_py(cg_walk *w, TSNode n, TSFieldId field) {
-  (void)field;
   switch (cg_kind(w, n)) {
     case NK_FUNCTION_DEFINITION:
       definition(w, n, false);
@@ -146,8 +349,31 @@ static bool visit_py(cg_walk *w, TSNode n, TSFieldId field) {
       definition(w, n, true);
       return true;
     case NK_ASSIGNMENT:
-      if (w->nscopes == 0) assignment(w, n);
+    case NK_AUGMENTED_ASSIGNMENT: {
+      TSNode left = cg_field(w, n, F_LEFT);
+      if (w->nscopes == 0 && cg_kind(w, n) == NK_ASSIGNMENT) assignment(w, n);
+      each_target(w, left, bind_local);
+      if (!ts_node_is_null(left)) w->skip_name = ts_node_start_byte(left) + 1; /* a write */
       return true;
+    }
+    case NK_FOR_STATEMENT:
+    case NK_FOR_IN_CLAUSE:
+      each_target(w, cg_field(w, n, F_LEFT), bind_local);
+      return true;
+    case NK_AS_PATTERN_TARGET:
+      each_target(w, ts_node_named_child(n, 0), bind_local);
+      return true;
+    case NK_PARAMETERS:
+      parameters(w, n);
+      return true;
+    case NK_GLOBAL_STATEMENT:
+    case NK_NONLOCAL_STATEMENT: { /* nonlocal X: an enclosing function's X, not the module's */
+      bool global = cg_kind(w, n) == NK_GLOBAL_STATEMENT;
+      uint32_t nc = ts_node_named_child_count(n);
+      for (uint32_t i = 0; i < nc; i++)
+        (global ? declare_global : bind_local)(w, ts_node_named_child(n, i));
+      return false;
+    }
     case NK_CALL:
       call(w, n);
       return true;
@@ -155,6 +381,12 @@ static bool visit_py(cg_walk *w, TSNode n, TSFieldId field) {
       if (w->type_depth == UINT32_MAX) w->type_depth = w->depth;
       return true;
     case NK_IDENTIFIER:
+      if (w->type_depth == UINT32_MAX) {
+        read_candidate(w, n, field);
+        return false;
+      }
+      add_type_ref(w, n);
+      return false;
     case NK_ATTRIBUTE:
       if (w->type_depth == UINT32_MAX) return true;
       add_type_ref(w, n);
@@ -173,6 +405,10 @@ static bool visit_py(cg_walk *w, TSNode n, TSFieldId field) {
 }
 
 void gsp__cg_extract_py(const cg_lang_tab *t, const TSTree *tree, const char *src, cg_builder *b) {
-  cg_walk w = {.tab = t, .src = src, .b = b};
+  struct py_reads reads = {0};
+  cg_walk w = {.tab = t, .src = src, .b = b, .reads = &reads};
+  if (collect_known(&w, ts_tree_root_node(tree)) != GSP_OK && b->err == 0) b->err = GSP_ENOMEM;
   gsp__cg_walk(&w, tree, visit_py);
+  if (reads.cslots) emit_reads(&w);
+  reads_free(&reads);
 }

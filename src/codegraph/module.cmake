@@ -1,15 +1,29 @@
 # The code graph (include/gsperf/codegraph.h): tree-sitter runtime from
-# Debian (pkg-config tree-sitter, grammar ABI 13-14), grammar sources from
-# npm pinned in grammars/package-lock.json (npm ci --prefix grammars),
+# Debian (pkg-config tree-sitter, grammar ABI 13-14), grammar sources (C,
+# Python, JavaScript, TypeScript/TSX) from npm pinned in
+# grammars/package-lock.json (npm ci --prefix grammars),
 # SQLite for the store.
 pkg_check_modules(TREESITTER REQUIRED tree-sitter)
 pkg_check_modules(SQLITE3 REQUIRED sqlite3)
 
 set(_cg_grammars ${PROJECT_SOURCE_DIR}/grammars/node_modules)
+# Each grammar's src/ directory (parser.c, and scanner.c when it has one).
+set(_cg_grammar_dirs
+  ${_cg_grammars}/tree-sitter-c/src
+  ${_cg_grammars}/tree-sitter-python/src
+  ${_cg_grammars}/tree-sitter-javascript/src
+  ${_cg_grammars}/tree-sitter-typescript/typescript/src
+  ${_cg_grammars}/tree-sitter-typescript/tsx/src)
 set(_cg_grammar_sources
   ${_cg_grammars}/tree-sitter-c/src/parser.c
   ${_cg_grammars}/tree-sitter-python/src/parser.c
-  ${_cg_grammars}/tree-sitter-python/src/scanner.c)
+  ${_cg_grammars}/tree-sitter-python/src/scanner.c
+  ${_cg_grammars}/tree-sitter-javascript/src/parser.c
+  ${_cg_grammars}/tree-sitter-javascript/src/scanner.c
+  ${_cg_grammars}/tree-sitter-typescript/typescript/src/parser.c
+  ${_cg_grammars}/tree-sitter-typescript/typescript/src/scanner.c
+  ${_cg_grammars}/tree-sitter-typescript/tsx/src/parser.c
+  ${_cg_grammars}/tree-sitter-typescript/tsx/src/scanner.c)
 foreach(f IN LISTS _cg_grammar_sources)
   if(NOT EXISTS ${f})
     message(FATAL_ERROR "codegraph: ${f} is missing; run 'npm ci --prefix grammars' "
@@ -19,17 +33,22 @@ endforeach()
 # Generated grammar code: compiled without the project's warning flags and
 # without sanitizer instrumentation cost mattering; -w only for these.
 set_source_files_properties(${_cg_grammar_sources} PROPERTIES COMPILE_OPTIONS "-w")
-set_source_files_properties(${_cg_grammars}/tree-sitter-c/src/parser.c
-  PROPERTIES INCLUDE_DIRECTORIES ${_cg_grammars}/tree-sitter-c/src)
-set_source_files_properties(${_cg_grammars}/tree-sitter-python/src/parser.c
-                            ${_cg_grammars}/tree-sitter-python/src/scanner.c
-  PROPERTIES INCLUDE_DIRECTORIES ${_cg_grammars}/tree-sitter-python/src)
+foreach(d IN LISTS _cg_grammar_dirs)
+  set(_cg_in_dir ${d}/parser.c)
+  if(EXISTS ${d}/scanner.c)
+    list(APPEND _cg_in_dir ${d}/scanner.c)
+  endif()
+  set_source_files_properties(${_cg_in_dir} PROPERTIES INCLUDE_DIRECTORIES ${d})
+endforeach()
 
 list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/codegraph/result.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/extract.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/extract_c.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/extract_py.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/extract_js.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/extract_pkg.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/c_macros.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/parser.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/store.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/parse_stage.c

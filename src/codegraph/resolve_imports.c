@@ -11,6 +11,16 @@
  * a/b/__init__.py. `from m import x` points at the submodule m/x when that
  * exists, else at m (x is then a name defined in m).
  *
+ * JavaScript/TypeScript: a relative specifier from the file's directory:
+ * as written, with each extension (TypeScript's first from a TypeScript
+ * file), as its TypeScript twin (./x.js -> x.ts), as a directory's index,
+ * as a package directory (its package.json entry). A bare specifier that
+ * is no Node built-in: node_modules/<pkg> in the file's directory and each
+ * one above it, through that package.json's "exports" / "main" for the
+ * subpath, else as a path. A package.json's own entries resolve from its
+ * directory. package.json files are files of the graph, so their content
+ * is part of the resolution key like any source file's.
+ *
  * Only files inside the analyzed tree can be targets: an include of a
  * system header outside it stays unresolved. Paths are normalized ("." and
  * ".." folded) and never climb above the root. Parallel over files; each
@@ -153,6 +163,167 @@ static long resolve_py(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *
   return t;
 }
 
+/* ---- JavaScript / TypeScript ---- */
+
+static const char *const js_exts[] = {".js",  ".jsx",  ".mjs", ".cjs", ".ts",
+                                      ".tsx", ".d.ts", ".mts", ".cts"};
+static const char *const ts_exts[] = {".ts", ".tsx", ".d.ts", ".mts", ".cts",
+                                      ".js", ".jsx", ".mjs",  ".cjs"};
+/* TypeScript sources import their compiled names: './x.js' is x.ts. */
+static const char *const ts_for_js[][2] = {
+    {".js", ".ts"}, {".js", ".tsx"}, {".jsx", ".tsx"}, {".mjs", ".mts"}, {".cjs", ".cts"}};
+
+static bool ends_with(const char *s, size_t n, const char *x) {
+  size_t xl = strlen(x);
+  return n >= xl && memcmp(s + n - xl, x, xl) == 0;
+}
+
+/* base[0,n) + suffix as a file, or -1. */
+static long with_suffix(const gsp_cg *cg, const char *base, size_t n, const char *suffix) {
+  char buf[PATH_MAX_CG];
+  size_t sl = strlen(suffix);
+  if (n + sl + 1 >= PATH_MAX_CG) return -1;
+  memcpy(buf, base, n);
+  memcpy(buf + n, suffix, sl + 1);
+  return gsp__cg_lookup(cg, buf, n + sl);
+}
+
+/* The module file for the path buf[0,n) (normalized, relative to root): the
+ * path itself, with an extension, its TypeScript twin, or its index file. */
+static long js_file(const gsp_cg *cg, gsp_cg_lang lang, const char *buf, size_t n) {
+  const char *const *ext = lang == GSP_CG_LANG_JS ? js_exts : ts_exts;
+  const size_t next = sizeof js_exts / sizeof *js_exts;
+  long t = n ? gsp__cg_lookup(cg, buf, n) : -1;
+  for (size_t i = 0; t < 0 && n && i < next; i++) t = with_suffix(cg, buf, n, ext[i]);
+  for (size_t i = 0; t < 0 && i < sizeof ts_for_js / sizeof *ts_for_js; i++)
+    if (ends_with(buf, n, ts_for_js[i][0]))
+      t = with_suffix(cg, buf, n - strlen(ts_for_js[i][0]), ts_for_js[i][1]);
+  for (size_t i = 0; t < 0 && i < next; i++) {
+    char idx[16];
+    snprintf(idx, sizeof idx, "%sindex%s", n ? "/" : "", ext[i]);
+    t = with_suffix(cg, buf, n, idx);
+  }
+  return t;
+}
+
+static bool node_builtin(const char *spec) {
+  static const char *const names[] = {"assert",      "async_hooks", "buffer",     "child_process",
+                                      "cluster",     "console",     "crypto",     "dgram",
+                                      "dns",         "events",      "fs",         "http",
+                                      "http2",       "https",       "module",     "net",
+                                      "os",          "path",        "perf_hooks", "process",
+                                      "querystring", "readline",    "stream",     "string_decoder",
+                                      "timers",      "tls",         "tty",        "url",
+                                      "util",        "v8",          "vm",         "worker_threads",
+                                      "zlib"};
+  if (strncmp(spec, "node:", 5) == 0) return true;
+  size_t n = strcspn(spec, "/");
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (strlen(names[i]) == n && strncmp(spec, names[i], n) == 0) return true;
+  return false;
+}
+
+/* An entry of package.json file pj for subpath sub ("." for the package
+ * itself): the file its "exports" (or, for ".", its "main") names. */
+static long package_entry(const gsp_cg *cg, long pj, const char *sub) {
+  const cg_file *f = &cg->files[pj];
+  size_t n = f->res ? gsp_cg_result_nimports(f->res) : 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n; i++) {
+      gsp_cg_import im;
+      gsp_cg_result_import(f->res, i, &im);
+      if (strcmp(im.name, pass == 0 ? sub : "main") != 0 || (pass == 1 && strcmp(sub, ".") != 0))
+        continue;
+      char buf[PATH_MAX_CG];
+      size_t bl = dir_len(f->path);
+      memcpy(buf, f->path, bl);
+      buf[bl] = '\0';
+      if (path_append(buf, &bl, im.module, strlen(im.module))) {
+        long t = js_file(cg, GSP_CG_LANG_JS, buf, bl);
+        if (t >= 0) return t;
+      }
+    }
+  return -1;
+}
+
+/* The directory buf[0,n) as a package: the entry its package.json names. */
+static long dir_package(const gsp_cg *cg, char *buf, size_t n) {
+  long pj = path_append(buf, &n, "package.json", 12) ? gsp__cg_lookup(cg, buf, n) : -1;
+  return pj >= 0 ? package_entry(cg, pj, ".") : -1;
+}
+
+/* The length of the package name at the start of a bare specifier
+ * ("pkg", "@scope/pkg"). */
+static size_t package_name_len(const char *spec) {
+  size_t n = strcspn(spec, "/");
+  if (spec[0] == '@' && spec[n] == '/') n += 1 + strcspn(spec + n + 1, "/");
+  return n;
+}
+
+/* A bare specifier: node_modules/<pkg> in the file's directory or any
+ * directory above it, inside the tree: the entry its package.json names
+ * for the subpath, else the path itself as a module (extensions, index). */
+static long js_package(const gsp_cg *cg, const cg_file *f, const char *spec) {
+  char buf[PATH_MAX_CG], sub[PATH_MAX_CG];
+  size_t dl = dir_len(f->path), pn = package_name_len(spec);
+  snprintf(sub, sizeof sub, ".%s", spec + pn);
+  for (;;) {
+    size_t n = dl;
+    memcpy(buf, f->path, dl);
+    buf[n] = '\0';
+    if (path_append(buf, &n, "node_modules", 12) && path_append(buf, &n, spec, pn)) {
+      size_t pkg_len = n;
+      long pj = path_append(buf, &n, "package.json", 12) ? gsp__cg_lookup(cg, buf, n) : -1;
+      long t = pj >= 0 ? package_entry(cg, pj, sub) : -1;
+      buf[pkg_len] = '\0', n = pkg_len;
+      if (t < 0 && path_append(buf, &n, spec + pn, strlen(spec + pn)))
+        t = js_file(cg, f->lang, buf, n);
+      if (t >= 0) return t;
+    }
+    if (dl == 0) return -1;
+    const char *s = last_slash(f->path, dl);
+    dl = s ? (size_t)(s - f->path) : 0;
+  }
+}
+
+static long resolve_js(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *im) {
+  const char *spec = im->module;
+  bool relative = spec[0] == '.' && (spec[1] == '/' || spec[1] == '\0' ||
+                                     (spec[1] == '.' && (spec[2] == '/' || spec[2] == '\0')));
+  if (!relative) return node_builtin(spec) || spec[0] == '/' ? -1 : js_package(cg, f, spec);
+  char buf[PATH_MAX_CG];
+  size_t n = dir_len(f->path);
+  memcpy(buf, f->path, n);
+  buf[n] = '\0';
+  if (!path_append(buf, &n, spec, strlen(spec))) return -1;
+  long t = js_file(cg, f->lang, buf, n);
+  if (t < 0) t = dir_package(cg, buf, n); /* require('../'): the directory's package */
+  return t;
+}
+
+/* A package.json's entry point, relative to its directory. */
+static long resolve_entry(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *im) {
+  char buf[PATH_MAX_CG];
+  size_t n = dir_len(f->path);
+  memcpy(buf, f->path, n);
+  buf[n] = '\0';
+  if (!path_append(buf, &n, im->module, strlen(im->module))) return -1;
+  return js_file(cg, GSP_CG_LANG_JS, buf, n);
+}
+
+static long resolve_one(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *im) {
+  switch (f->lang) {
+    case GSP_CG_LANG_JSON:
+      return resolve_entry(cg, f, im);
+    case GSP_CG_LANG_C:
+      return resolve_include(cg, f, im);
+    case GSP_CG_LANG_PYTHON:
+      return resolve_py(cg, f, im);
+    default:
+      return resolve_js(cg, f, im);
+  }
+}
+
 static int resolve_range(void *user, size_t begin, size_t end) {
   gsp_cg *cg = user;
   for (size_t i = begin; i < end; i++) {
@@ -164,7 +335,7 @@ static int resolve_range(void *user, size_t begin, size_t end) {
     for (size_t k = 0; k < n; k++) {
       gsp_cg_import im;
       gsp_cg_result_import(f->res, k, &im);
-      long t = f->lang == GSP_CG_LANG_C ? resolve_include(cg, f, &im) : resolve_py(cg, f, &im);
+      long t = resolve_one(cg, f, &im);
       f->imp_target[k] = (int32_t)t;
     }
   }

@@ -20,6 +20,16 @@
  * else to the top-level f of the module a from-import names it from
  * (`from m import f [as g]`), else of a module imported with `*`.
  *
+ * C calls through a struct field (p->f(), with a qualifier) bind to
+ * nothing: the callee is a function pointer known at run time.
+ *
+ * JavaScript/TypeScript: `this.f` as `self.f`; `ns.f` through a namespace
+ * import or a require() alias; a bare name in scope in the file, else
+ * through a named, default or require() import, following re-exports
+ * (`export {x} from`, `export * from`, level 1 imports) up to 4 levels. A
+ * default import binds to the function or class `export default` names
+ * when there is one (same line), else to the "default" definition.
+ *
  * Parallel over chunks of files; each chunk has its own BFS scratch.
  */
 #include <string.h>
@@ -147,8 +157,9 @@ static void mark_closure(const gsp_cg *cg, scratch *s, uint32_t from) {
 static cg_target bind_c(const bind_job *j, scratch *s, uint32_t f, const cg_ref_rec *ref,
                         const char *strs) {
   const gsp_cg *cg = j->cg;
-  int32_t g = find_group(&j->ix, strs + ref->name, NULL);
   cg_target best = {0, 0};
+  if (ref->qual) return best; /* p->f(): a function pointer, bound at run time */
+  int32_t g = find_group(&j->ix, strs + ref->name, NULL);
   if (g < 0) return best;
   if (s->closure_of != (long)f) mark_closure(cg, s, f);
   uint64_t best_score = UINT64_MAX;
@@ -173,6 +184,18 @@ static bool py_eligible(uint8_t def_kind, uint8_t ref_kind) {
          def_kind == GSP_CG_DEF_GLOBAL;
 }
 
+static bool js_eligible(uint8_t def_kind, uint8_t ref_kind) {
+  if (ref_kind == GSP_CG_REF_TYPE)
+    return def_kind == GSP_CG_DEF_STRUCT || def_kind == GSP_CG_DEF_TYPEDEF ||
+           def_kind == GSP_CG_DEF_GLOBAL;
+  return def_kind == GSP_CG_DEF_FUNCTION || def_kind == GSP_CG_DEF_STRUCT ||
+         def_kind == GSP_CG_DEF_GLOBAL || def_kind == GSP_CG_DEF_DECL;
+}
+
+static bool is_js(gsp_cg_lang l) {
+  return l == GSP_CG_LANG_JS || l == GSP_CG_LANG_TS || l == GSP_CG_LANG_TSX;
+}
+
 /* A definition named name in file f whose parent is `parent` (-2: the
  * parent chain of scope, or top level), eligible for ref_kind (0: any). */
 static cg_target def_in(const bind_job *j, const char *name, uint32_t f, int32_t parent,
@@ -181,9 +204,11 @@ static cg_target def_in(const bind_job *j, const char *name, uint32_t f, int32_t
   const def_ent *end, *e = g < 0 ? NULL : in_file(&j->ix, g, f, &end);
   if (e == NULL) return (cg_target){0, 0};
   const cg_def_rec *defs = gsp__cg_defs(j->cg->files[f].res);
+  bool js = is_js(j->cg->files[f].lang);
   for (; e < end && e->file == f; e++) {
     const cg_def_rec *d = defs + e->def;
-    if (ref_kind && !py_eligible(d->kind, ref_kind)) continue;
+    if (ref_kind && !(js ? js_eligible(d->kind, ref_kind) : py_eligible(d->kind, ref_kind)))
+      continue;
     bool ok = d->parent == parent;
     for (int32_t p = scope; !ok && parent == -2 && p >= 0; p = defs[p].parent)
       ok = d->parent == p && defs[p].kind != GSP_CG_DEF_STRUCT;
@@ -276,7 +301,101 @@ static cg_target bind_py(const bind_job *j, uint32_t f, const cg_ref_rec *ref, c
   return t;
 }
 
+/* ---- JavaScript / TypeScript ---- */
+
+static const char *imp_local(const cg_imp_rec *im, const char *strs) {
+  return strs + (im->alias ? im->alias : im->name);
+}
+
+/* `export default function f` defines "default" and f on one line: a
+ * default import binds to f itself when there is one. */
+static cg_target named_default(const bind_job *j, cg_target t) {
+  const gsp_cg_result *r = j->cg->files[t.file - 1].res;
+  const cg_def_rec *d = gsp__cg_defs(r);
+  uint32_t n = gsp__cg_hdr(r)->ndefs;
+  for (uint32_t i = t.def + 1; i < n && d[i].line == d[t.def].line; i++)
+    if (d[i].parent == -1 && (d[i].kind == GSP_CG_DEF_FUNCTION || d[i].kind == GSP_CG_DEF_STRUCT))
+      return (cg_target){t.file, i};
+  return t;
+}
+
+/* The top-level definition `name` of module file f, following its
+ * re-exports (`export {x [as name]} from`, `export * from`) a few levels. */
+static cg_target js_module_def(const bind_job *j, const char *name, uint32_t f, uint8_t ref_kind,
+                               int depth) {
+  cg_target t = def_in(j, name, f, -1, -1, ref_kind);
+  const cg_file *file = &j->cg->files[f];
+  if (t.file && strcmp(name, "default") == 0) return named_default(j, t);
+  if (t.file || depth >= 4 || !is_js(file->lang)) return t;
+  const cg_imp_rec *im = gsp__cg_imps(file->res);
+  const char *strs = gsp__cg_strs(file->res);
+  for (uint32_t i = 0; t.file == 0 && i < gsp__cg_hdr(file->res)->nimports; i++) {
+    int32_t tf = file->imp_target[i];
+    if (tf < 0 || (uint32_t)tf == f || im[i].level != 1 || im[i].kind != GSP_CG_IMPORT_FROM)
+      continue;
+    const char *orig = strs + im[i].name;
+    if (strcmp(orig, "*") == 0) {
+      if (strcmp(name, "default") != 0)
+        t = js_module_def(j, name, (uint32_t)tf, ref_kind, depth + 1);
+    } else if (strcmp(imp_local(&im[i], strs), name) == 0) {
+      t = js_module_def(j, orig, (uint32_t)tf, ref_kind, depth + 1);
+    }
+  }
+  return t;
+}
+
+/* this.f to a method of the enclosing class; ns.f to f of the module a
+ * namespace import or a require() names ns. */
+static cg_target bind_js_qualified(const bind_job *j, uint32_t f, const cg_ref_rec *ref,
+                                   const char *strs) {
+  const cg_file *file = &j->cg->files[f];
+  const char *q = strs + ref->qual, *n = strs + ref->name;
+  if (strcmp(q, "this") == 0) {
+    int32_t c = enclosing_class(gsp__cg_defs(file->res), ref->scope);
+    return c < 0 ? (cg_target){0, 0} : def_in(j, n, f, c, -1, 0);
+  }
+  const cg_imp_rec *im = gsp__cg_imps(file->res);
+  for (uint32_t i = 0; i < gsp__cg_hdr(file->res)->nimports; i++) {
+    int32_t t = file->imp_target[i];
+    if (t < 0 || im[i].kind != GSP_CG_IMPORT_MODULE || im[i].level != 0 || im[i].alias == 0 ||
+        strcmp(strs + im[i].alias, q) != 0)
+      continue;
+    return js_module_def(j, n, (uint32_t)t, ref->kind, 0);
+  }
+  return (cg_target){0, 0};
+}
+
+/* A bare name: a definition in scope in the file, else what an import
+ * (`import {f}`, `import f from`, `const {f} = require()`) brings in. */
+static cg_target bind_js(const bind_job *j, uint32_t f, const cg_ref_rec *ref, const char *strs) {
+  if (ref->qual) return bind_js_qualified(j, f, ref, strs);
+  const char *n = strs + ref->name;
+  cg_target t = def_in(j, n, f, -2, ref->scope, ref->kind);
+  const cg_file *file = &j->cg->files[f];
+  const cg_imp_rec *im = gsp__cg_imps(file->res);
+  for (uint32_t i = 0; t.file == 0 && i < gsp__cg_hdr(file->res)->nimports; i++) {
+    int32_t tf = file->imp_target[i];
+    if (tf < 0 || im[i].kind != GSP_CG_IMPORT_FROM || im[i].level != 0 ||
+        strcmp(imp_local(&im[i], strs), n) != 0)
+      continue;
+    t = js_module_def(j, strs + im[i].name, (uint32_t)tf, ref->kind, 0);
+  }
+  return t;
+}
+
 /* ---- driver ---- */
+
+static cg_target bind_one(const bind_job *j, scratch *s, uint32_t f, const cg_ref_rec *ref,
+                          const char *strs) {
+  switch (j->cg->files[f].lang) {
+    case GSP_CG_LANG_C:
+      return bind_c(j, s, f, ref, strs);
+    case GSP_CG_LANG_PYTHON:
+      return bind_py(j, f, ref, strs);
+    default:
+      return bind_js(j, f, ref, strs);
+  }
+}
 
 static int bind_file(bind_job *j, scratch *s, uint32_t f) {
   cg_file *file = &j->cg->files[f];
@@ -286,9 +405,7 @@ static int bind_file(bind_job *j, scratch *s, uint32_t f) {
   if (file->ref_target == NULL) return GSP_ENOMEM;
   const cg_ref_rec *refs = gsp__cg_refs(file->res);
   const char *strs = gsp__cg_strs(file->res);
-  for (size_t i = 0; i < n; i++)
-    file->ref_target[i] = file->lang == GSP_CG_LANG_C ? bind_c(j, s, f, &refs[i], strs)
-                                                      : bind_py(j, f, &refs[i], strs);
+  for (size_t i = 0; i < n; i++) file->ref_target[i] = bind_one(j, s, f, &refs[i], strs);
   return GSP_OK;
 }
 

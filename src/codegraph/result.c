@@ -239,7 +239,7 @@ static bool records_ok(const gsp_cg_result *r) {
 
 static bool header_ok(const cg_hdr *h, size_t len) {
   if (memcmp(h->magic, CG_RESULT_MAGIC, 4) != 0 || h->version != CG_RESULT_VERSION) return false;
-  if (h->total_len != len || h->lang < GSP_CG_LANG_C || h->lang > GSP_CG_LANG_PYTHON) return false;
+  if (h->total_len != len || h->lang < GSP_CG_LANG_C || h->lang > CG_LANG_MAX) return false;
   uint64_t body = (uint64_t)h->ndefs * sizeof(cg_def_rec) +
                   (uint64_t)h->nrefs * sizeof(cg_ref_rec) +
                   (uint64_t)h->nimports * sizeof(cg_imp_rec) + h->strtab_len;

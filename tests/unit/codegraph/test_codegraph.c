@@ -335,6 +335,7 @@ static const char *const fixture_refs[] = {
     "py/pkg/core.py h 12 -> py/pkg/helpers.py:helper",
     "py/pkg/core.py helpers.helper 15 -> py/pkg/helpers.py:helper",
     "py/pkg/helpers.py pkg.core.Engine 11 -> py/pkg/core.py:Engine",
+    "py/pkg/helpers.py LIMIT 7 -> py/pkg/helpers.py:LIMIT", /* a read, after the walk */
     "py/pkg/sub/mod.py helper 6 -> py/pkg/helpers.py:helper",
     "py/pkg/sub/mod.py core.Engine 7 -> py/pkg/core.py:Engine",
 };

@@ -6,7 +6,9 @@
  * the gsperf hooks may remain (tree-sitter's and SQLite's own allocations
  * do not go through the hooks). Covers parsing and extraction, loading a
  * serialized result, and a whole analysis of the fixture (walk, parse on
- * the pool, resolution, graph) plus the database write.
+ * the pool, resolution, graph) plus the database write; the same for the
+ * other languages (C macro pre-pass, Python variable reads, TypeScript) and
+ * fixture_lang/.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +42,51 @@ static int parse_once(void) {
   gsp_cg_result_free(back);
   gsp_cg_result_free(r);
   gsp_cg_parser_destroy(p);
+  return rv;
+}
+
+/* C through the macro pre-pass (its tables, a file-local #define, the
+ * blanked copy), Python with variable reads, TypeScript. */
+static const char c_src[] =
+    "#define API\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n"
+    "API int f (int) __THROW __nonnull ((1));\n";
+static const char py_reads_src[] = "from m import A\nB = 1\ndef f(x):\n    return A + B + x\n";
+static const char ts_src[] = "import {a} from './a';\nexport class C { m(): T { return a(); } }\n";
+
+static int parse_langs_once(void) {
+  static const struct {
+    gsp_cg_lang lang;
+    const char *src;
+    size_t nrefs;
+  } cases[] = {{GSP_CG_LANG_C, c_src, 0},
+               {GSP_CG_LANG_PYTHON, py_reads_src, 2},
+               {GSP_CG_LANG_TS, ts_src, 2}};
+  gsp_cg_parser *p = NULL;
+  int rv = gsp_cg_parser_create(&p);
+  for (size_t i = 0; rv == GSP_OK && i < sizeof cases / sizeof *cases; i++) {
+    gsp_cg_result *r = NULL;
+    rv = gsp_cg_parse(p, cases[i].lang, cases[i].src, strlen(cases[i].src), &r);
+    if (rv == GSP_OK) {
+      assert_false(gsp_cg_result_has_error(r));
+      assert_int_equal(gsp_cg_result_nrefs(r), cases[i].nrefs);
+    }
+    gsp_cg_result_free(r);
+  }
+  gsp_cg_parser_destroy(p);
+  return rv;
+}
+
+static int analyze_lang_once(void) {
+  gsp_cg *cg = NULL;
+  int rv = gsp_cg_create(&(gsp_cg_config){.root = CG_FIXTURE_LANG_DIR, .jobs = 2}, &cg);
+  if (rv == GSP_OK) rv = gsp_cg_run(cg);
+  if (rv == GSP_OK) {
+    gsp_cg_stats st;
+    gsp_cg_stats_get(cg, &st);
+    assert_int_equal(st.files, 20);
+    assert_int_equal(st.file_edges, 23);
+  }
+  gsp_cg_destroy(cg);
   return rv;
 }
 
@@ -82,6 +129,24 @@ static int parse_fn(void *arg) {
   return parse_once();
 }
 static int analyze_fn(void *arg) { return analyze_once(arg); }
+static int parse_langs_fn(void *arg) {
+  (void)arg;
+  return parse_langs_once();
+}
+static int analyze_lang_fn(void *arg) {
+  (void)arg;
+  return analyze_lang_once();
+}
+
+static void test_parse_langs_faults(void **state) {
+  (void)state;
+  assert_true(run_faults(parse_langs_fn, NULL) >= 10);
+}
+
+static void test_analyze_lang_faults(void **state) {
+  (void)state;
+  assert_true(run_faults(analyze_lang_fn, NULL) >= 50);
+}
 
 static void test_parse_faults(void **state) {
   (void)state;
@@ -102,6 +167,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_faults),
       cmocka_unit_test(test_analyze_faults),
+      cmocka_unit_test(test_parse_langs_faults),
+      cmocka_unit_test(test_analyze_lang_faults),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * test_codegraph_real.c - invariants on real code: the project's own src/
- * (C) and the email package of the system's Python 3.11 (skipped if
- * absent). Every resolved import points at an analyzed file and every
- * bound reference at an existing definition of that name (or of the name
+ * (C), the email package of the system's Python 3.11 and npm's own lib/
+ * (JavaScript, /usr/lib/node_modules/npm; each skipped if absent). Every resolved import points at
+ * an analyzed file and every bound reference at an existing definition of that name (or of the name
  * an import aliases); edges agree with reverse edges and with the
  * topological order of components; one worker and two workers give the
  * same graph byte for byte, and so do a cold and a warm run through the
@@ -88,10 +88,17 @@ static void test_python_email(void **state) {
   check_tree("/usr/lib/python3.11/email", 20);
 }
 
+static void test_npm_lib(void **state) {
+  (void)state;
+  if (access("/usr/lib/node_modules/npm/lib/npm.js", R_OK) != 0) skip();
+  check_tree("/usr/lib/node_modules/npm/lib", 50);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_project_src),
       cmocka_unit_test(test_python_email),
+      cmocka_unit_test(test_npm_lib),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

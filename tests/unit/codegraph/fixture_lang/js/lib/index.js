@@ -1,0 +1,2 @@
+export * from './util.js';
+export { default as greet } from './greet.js';

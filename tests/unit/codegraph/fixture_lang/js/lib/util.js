@@ -1,0 +1,14 @@
+import greet from './greet.js';
+
+export function helper(x) {
+  return x;
+}
+
+export class Base {
+  hello() {
+    greet(this.name());
+  }
+  name() {
+    return 'b';
+  }
+}
