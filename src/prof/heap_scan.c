@@ -300,7 +300,10 @@ static size_t find_block(const scan *s, uintptr_t v) {
   if (a == 0) return SIZE_MAX;
   const gsp__blk *k = &s->blk[a - 1];
   if (v >= k->addr + (k->size ? k->size : 1)) return SIZE_MAX;
-  return v - k->addr == next_chunk_off(k->size, s->chunk_bias) ? SIZE_MAX : a - 1;
+  /* Offset 0 is the block itself (a tiny block lies inside the next
+   * chunk's prev_size field): a pointer there is a reference. */
+  uint64_t off = next_chunk_off(k->size, s->chunk_bias);
+  return off != 0 && v - k->addr == off ? SIZE_MAX : a - 1;
 }
 
 __attribute__((no_sanitize("address", "thread"))) static void scan_range(scan *s, uintptr_t lo,
