@@ -51,14 +51,15 @@ static void help(void) {
       "Walks DIR (default '.'; skips .git, honours .gitignore), parses every C\n"
       "and Python file with tree-sitter, resolves includes/imports and references,\n"
       "builds the file dependency graph and reports on it.\n\n"
-      "  --db FILE          write the graph to this SQLite file (see 'gsperf query')\n"
+      "  --db FILE          write the graph to this SQLite file (see 'gsperf query'),\n"
+      "                     by a thread of its own during the run\n"
       "  --jobs N, -j N     worker threads (default: the CPUs available)\n"
       "  -I DIR, --include DIR\n"
       "                     C include directory, relative to DIR or absolute (repeatable)\n"
       "  --cache-dir DIR    persistent result cache (multi-level: memory, LZ4, LMDB in\n"
       "                     DIR); default $XDG_CACHE_HOME/gsperf, else ~/.cache/gsperf.\n"
       "                     A later run re-parses only files whose content changed and\n"
-      "                     reuses the resolution when no input changed\n"
+      "                     resolves again only the files that reach a changed one\n"
       "  --no-cache         no cache: parse and resolve everything, store nothing\n"
       "  --top K            most depended-on files to list (default 10)\n"
       "  --json             print the report as JSON on stdout\n"
@@ -273,15 +274,18 @@ static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
   }
   printf(
       "],\n \"stages_ms\": {\"walk\": %.3f, \"parse\": %.3f, \"resolve\": %.3f, "
-      "\"graph\": %.3f, \"store\": %.3f}, \"db_unchanged\": %s,\n",
+      "\"graph\": %.3f, \"store\": %.3f, \"store_cpu\": %.3f, \"store_cpu_after_graph\": %.3f}, "
+      "\"db_unchanged\": %s,\n",
       ms(s->walk_ns), ms(s->parse_ns), ms(s->resolve_ns), ms(s->graph_ns), ms(r->store_ns),
-      s->db_unchanged ? "true" : "false");
+      ms(s->db_cpu_ns), ms(s->db_tail_cpu_ns), s->db_unchanged ? "true" : "false");
   printf(
       " \"workers\": %u, \"ranks\": %d, \"parsed\": %llu, \"cache\": {\"enabled\": %s, "
-      "\"hits\": %llu, \"misses\": %llu, \"resolution_cached\": %s, \"levels\": [",
+      "\"hits\": %llu, \"misses\": %llu, \"resolution_cached\": %s, "
+      "\"resolution_incremental\": %s, \"files_reresolved\": %llu, \"levels\": [",
       s->workers, r->ranks, (unsigned long long)s->parsed, r->cached ? "true" : "false",
       (unsigned long long)s->cache_hits, (unsigned long long)s->cache_misses,
-      s->resolve_cached ? "true" : "false");
+      s->resolve_cached ? "true" : "false", s->resolve_incremental ? "true" : "false",
+      (unsigned long long)s->files_reresolved);
   for (int l = 0; l < GSP_TIER_LEVELS; l++) {
     const gsp_tier_level_stats *ls = &r->ts.level[l];
     printf("%s{\"level\": %d, \"hits\": %llu, \"misses\": %llu, \"entries\": %llu}", l ? ", " : "",
@@ -306,6 +310,11 @@ static void print_cache_text(const report *r) {
          (unsigned long long)s->parsed, (unsigned long long)s->cache_hits,
          pct_of(s->cache_hits, s->cache_hits + s->cache_misses),
          s->resolve_cached ? "from the cache" : "computed");
+  if (s->resolve_incremental)
+    printf(
+        "  resolution   %llu of %llu files bound again (they reach a changed file);"
+        " the rest from the cache\n",
+        (unsigned long long)s->files_reresolved, (unsigned long long)(s->files - s->files_skipped));
   static const char *const names[] = {"L1 memory", "L2 lz4", "L3 lmdb"};
   for (int l = 0; l < GSP_TIER_LEVELS; l++) {
     const gsp_tier_level_stats *ls = &r->ts.level[l];
@@ -352,9 +361,13 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
       " graph %.1f ms%s",
       ms(s->walk_ns), ms(s->parse_ns), secs > 0 ? (double)s->bytes / 1e6 / secs : 0.0, on,
       ms(s->resolve_ns), ms(s->graph_ns), o->db ? "," : "\n");
-  if (o->db)
-    printf(" store %.1f ms (%s%s)\n", ms(r->store_ns), o->db,
-           s->db_unchanged ? ": unchanged, inputs are the same" : "");
+  if (o->db && s->db_unchanged)
+    printf(" store %.1f ms (%s: unchanged, inputs are the same)\n", ms(r->store_ns), o->db);
+  else if (o->db)
+    printf(
+        " store %.1f ms after the graph (%s; written during the run: %.1f ms CPU, %.1f ms"
+        " of it after the graph)\n",
+        ms(r->store_ns), o->db, ms(s->db_cpu_ns), ms(s->db_tail_cpu_ns));
   print_cache_text(r);
   printf("  memory peak  %.1f MB RSS\n", (double)r->peak_kb / 1024.0);
   char *text = NULL, err[256];
@@ -384,6 +397,7 @@ static int run(const opts *o, gsp_integration *ig, analyze_dist *dist, gsp_cg **
                        .n_include_dirs = o->nincs,
                        .jobs = o->jobs,
                        .no_cache = o->no_cache,
+                       .db = o->db, /* written during the run */
                        .progress = pc.tty || o->serve ? progress : NULL,
                        .progress_user = &pc};
   gsp_integration_apply(ig, &cfg);

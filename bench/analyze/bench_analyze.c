@@ -11,11 +11,16 @@
  *              pipeline the issue measures against
  *   analyze    gsp_cg_run: walk, read, hash, parse, extract, resolve,
  *              graph (= `gsperf analyze DIR`, cold: no result store)
- *   analyze+db the same and gsp_cg_write_db, the SQLite file
- *              (= `gsperf analyze DIR --db FILE`)
- *   engine     the run through the engine (integration.h: the engine's
- *              CPU pool, reads on its I/O executor, every stage monitored),
- *              no result store, with the SQLite file
+ *   analyze+db the same and the SQLite file, written during the run by its
+ *              own thread (gsp_cg_config.db; = `gsperf analyze DIR --db FILE`)
+ *   +db after  the same with the file written after the run
+ *              (gsp_cg_write_db), as before the overlap: the difference is
+ *              what overlapping the write saves
+ *   engine-nodb  the run through the engine (integration.h: the engine's
+ *              CPU pool, reads on its I/O executor when they would block,
+ *              every stage monitored), no result store, no database: the
+ *              engine's own cost is this row over `analyze`
+ *   engine     the same with the SQLite file (written during the run)
  *              (= `gsperf analyze DIR --no-cache --db FILE`)
  *   engine+store  the same with the persistent result store written to a
  *              fresh cache directory (= a cold `gsperf analyze DIR --db FILE`)
@@ -173,11 +178,16 @@ static void print_engine_run(const char *label, const gsp_cg_stats *st, gsp_inte
   gsp_integration_stage_stats(ig, GSP_CG_STAGE_READ, &rd);
   gsp_integration_stage_stats(ig, GSP_CG_STAGE_PARSE, &ps);
   uint64_t looked = st->cache_hits + st->cache_misses;
-  printf("%-14s %7.3f %7.2f %8.1f %7llu %8.2f%% %9.1f %9.1f %9.2f %10.2f %s\n", label, wall, cpu,
-         (double)ru.ru_maxrss / 1024.0, (unsigned long long)st->parsed,
-         looked ? 100.0 * (double)st->cache_hits / (double)looked : 0.0,
-         (double)rd.duration.sum / 1e6, (double)ps.duration.sum / 1e6, (double)st->parse_ns / 1e6,
-         (double)st->resolve_ns / 1e6, st->resolve_cached ? "cached" : "computed");
+  printf(
+      "%-14s %7.3f %7.2f %8.1f %7llu %8.2f%% %9.1f %9.1f %9.2f %10.2f %7llu %8.1f %8.1f %8.1f %s\n",
+      label, wall, cpu, (double)ru.ru_maxrss / 1024.0, (unsigned long long)st->parsed,
+      looked ? 100.0 * (double)st->cache_hits / (double)looked : 0.0, (double)rd.duration.sum / 1e6,
+      (double)ps.duration.sum / 1e6, (double)st->parse_ns / 1e6, (double)st->resolve_ns / 1e6,
+      (unsigned long long)st->files_reresolved, (double)st->db_ns / 1e6,
+      (double)st->db_cpu_ns / 1e6, (double)st->db_tail_cpu_ns / 1e6,
+      st->resolve_cached        ? "cached"
+      : st->resolve_incremental ? "incremental"
+                                : "computed");
 }
 
 /* One `gsperf analyze` through the engine (in the calling process). */
@@ -209,15 +219,15 @@ static int run_engine(const engine_run *er, const char *label) {
   struct stat sb;
   snprintf(inc, sizeof inc, "%s/x86_64-linux-gnu", er->root);
   if (stat(inc, &sb) == 0 && S_ISDIR(sb.st_mode)) cfg.include_dirs = incs, cfg.n_include_dirs = 1;
+  snprintf(db, sizeof db, "/tmp/bench_analyze.%d.db", (int)getpid());
+  if (er->db) snprintf(db, sizeof db, "%s", er->db);
+  if (er->with_db) cfg.db = db; /* written during the run, as `gsperf analyze --db` */
   if (rv == GSP_OK) {
     gsp_integration_apply(ig, &cfg);
     if (er->jobs == 1) cfg.exec = NULL;
     rv = gsp_cg_create(&cfg, &cg);
   }
-  snprintf(db, sizeof db, "/tmp/bench_analyze.%d.db", (int)getpid());
-  if (er->db) snprintf(db, sizeof db, "%s", er->db);
   if (rv == GSP_OK) rv = gsp_cg_run(cg);
-  if (rv == GSP_OK && er->with_db) rv = gsp_cg_write_db(cg, db, NULL);
   if (tier) gsp_tier_flush(tier);
   if (rv != GSP_OK) fprintf(stderr, "engine: %s %s\n", cg ? gsp_cg_errmsg(cg) : "", err);
   if (rv == GSP_OK && er->print) {
@@ -270,8 +280,9 @@ static void reanalysis(unsigned jobs) {
   }
   printf("re-analysis through the engine, %u jobs, each run its own process, cache %s:\n", jobs,
          cache);
-  printf("%-14s %7s %7s %8s %7s %9s %9s %9s %9s %10s %s\n", "run", "wall s", "cpu s", "peak MB",
-         "parsed", "hit rate", "read ms*", "file ms*", "parse ms", "resolve ms", "resolution");
+  printf("%-14s %7s %7s %8s %7s %9s %9s %9s %9s %10s %7s %8s %8s %8s %s\n", "run", "wall s",
+         "cpu s", "peak MB", "parsed", "hit rate", "read ms*", "file ms*", "parse ms", "resolve ms",
+         "rebound", "db ms+", "db cpu", "db tail", "resolution");
   engine_run er = {
       .root = copy, .cache_dir = cache, .db = db, .jobs = jobs, .with_db = true, .print = true};
   engine_child(&er, "cold");
@@ -287,26 +298,31 @@ static void reanalysis(unsigned jobs) {
   engine_child(&nocache, "no-cache sync");
 out:
   printf(
-      "(* summed over files and threads: read = the read stage, file = store lookup or parse)\n");
+      "(* summed over files and threads: read = the read stage, file = store lookup or parse;\n"
+      " rebound = files whose references were bound; + the wait for the database after the\n"
+      " graph; db cpu its thread's CPU, db tail the part of it after the graph)\n");
   snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", copy, cache, db);
   if (system(cmd) != 0) printf("cannot remove %s\n", copy);
 }
 
-static int run_analyze(unsigned jobs, bool with_db) {
+/* db: 0 none, 1 written after the run, 2 during it */
+static int run_analyze(unsigned jobs, int db_mode) {
   char inc[4096];
   snprintf(inc, sizeof inc, "%s/x86_64-linux-gnu", g_dir);
   struct stat st;
   const char *incs[] = {"x86_64-linux-gnu"};
   bool has_inc = stat(inc, &st) == 0 && S_ISDIR(st.st_mode);
   gsp_cg *cg = NULL;
-  int rv = gsp_cg_create(
-      &(gsp_cg_config){
-          .root = g_dir, .jobs = jobs, .include_dirs = incs, .n_include_dirs = has_inc ? 1 : 0},
-      &cg);
   char db[64];
   snprintf(db, sizeof db, "/tmp/bench_analyze.%d.db", (int)getpid());
+  int rv = gsp_cg_create(&(gsp_cg_config){.root = g_dir,
+                                          .jobs = jobs,
+                                          .include_dirs = incs,
+                                          .n_include_dirs = has_inc ? 1 : 0,
+                                          .db = db_mode == 2 ? db : NULL},
+                         &cg);
   if (rv == GSP_OK) rv = gsp_cg_run(cg);
-  if (rv == GSP_OK && with_db) rv = gsp_cg_write_db(cg, db, NULL);
+  if (rv == GSP_OK && db_mode == 1) rv = gsp_cg_write_db(cg, db, NULL);
   if (rv != GSP_OK) fprintf(stderr, "analyze: %s\n", gsp_cg_errmsg(cg));
   unlink(db);
   gsp_cg_destroy(cg);
@@ -323,9 +339,20 @@ static void exec_ctags(void) {
 
 /* ---- cells ---- */
 
-enum { M_TS, M_BARE, M_ANALYZE, M_ANALYZE_DB, M_ENGINE, M_ENGINE_STORE, M_CTAGS };
-static const char *const mode_name[] = {"ts-parse", "bare",         "analyze", "analyze+db",
-                                        "engine",   "engine+store", "ctags -R"};
+enum {
+  M_TS,
+  M_BARE,
+  M_ANALYZE,
+  M_ANALYZE_DB,
+  M_ANALYZE_DB_AFTER,
+  M_ENGINE_NODB,
+  M_ENGINE,
+  M_ENGINE_STORE,
+  M_CTAGS
+};
+static const char *const mode_name[] = {"ts-parse",   "bare",         "analyze",
+                                        "analyze+db", "+db after",    "engine-nodb",
+                                        "engine",     "engine+store", "ctags -R"};
 
 typedef struct cell {
   int mode;
@@ -340,12 +367,12 @@ static void run_cell(cell *c) {
   pid_t pid = fork();
   if (pid == 0) {
     if (c->mode == M_CTAGS) exec_ctags();
-    if (c->mode == M_ANALYZE || c->mode == M_ANALYZE_DB)
-      _exit(run_analyze(c->jobs, c->mode == M_ANALYZE_DB));
-    if (c->mode == M_ENGINE || c->mode == M_ENGINE_STORE) {
+    if (c->mode == M_ANALYZE || c->mode == M_ANALYZE_DB || c->mode == M_ANALYZE_DB_AFTER)
+      _exit(run_analyze(c->jobs, c->mode == M_ANALYZE_DB ? 2 : c->mode == M_ANALYZE_DB_AFTER));
+    if (c->mode == M_ENGINE || c->mode == M_ENGINE_STORE || c->mode == M_ENGINE_NODB) {
       char cache[64], cmd[128];
       snprintf(cache, sizeof cache, "/tmp/bench_analyze.%d.cache", (int)getpid());
-      engine_run er = {.root = g_dir, .jobs = c->jobs, .with_db = true};
+      engine_run er = {.root = g_dir, .jobs = c->jobs, .with_db = c->mode != M_ENGINE_NODB};
       if (c->mode == M_ENGINE_STORE) er.cache_dir = cache;
       int rv = run_engine(&er, "");
       snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
@@ -395,12 +422,22 @@ static void bench_dir(const char *dir, int rounds) {
   nftw(dir, collect, 64, FTW_PHYS);
   printf("\n== %s: %zu C/Python files, %.1f MB ==\n", dir, g_nfiles, (double)g_bytes / 1e6);
   print_load("before");
-  cell cells[] = {{.mode = M_TS, .jobs = 1},           {.mode = M_TS, .jobs = 2},
-                  {.mode = M_BARE, .jobs = 1},         {.mode = M_BARE, .jobs = 2},
-                  {.mode = M_ANALYZE, .jobs = 1},      {.mode = M_ANALYZE, .jobs = 2},
-                  {.mode = M_ANALYZE_DB, .jobs = 1},   {.mode = M_ANALYZE_DB, .jobs = 2},
-                  {.mode = M_ENGINE, .jobs = 1},       {.mode = M_ENGINE, .jobs = 2},
-                  {.mode = M_ENGINE_STORE, .jobs = 1}, {.mode = M_ENGINE_STORE, .jobs = 2},
+  cell cells[] = {{.mode = M_TS, .jobs = 1},
+                  {.mode = M_TS, .jobs = 2},
+                  {.mode = M_BARE, .jobs = 1},
+                  {.mode = M_BARE, .jobs = 2},
+                  {.mode = M_ANALYZE, .jobs = 1},
+                  {.mode = M_ANALYZE, .jobs = 2},
+                  {.mode = M_ANALYZE_DB, .jobs = 1},
+                  {.mode = M_ANALYZE_DB, .jobs = 2},
+                  {.mode = M_ANALYZE_DB_AFTER, .jobs = 1},
+                  {.mode = M_ANALYZE_DB_AFTER, .jobs = 2},
+                  {.mode = M_ENGINE_NODB, .jobs = 1},
+                  {.mode = M_ENGINE_NODB, .jobs = 2},
+                  {.mode = M_ENGINE, .jobs = 1},
+                  {.mode = M_ENGINE, .jobs = 2},
+                  {.mode = M_ENGINE_STORE, .jobs = 1},
+                  {.mode = M_ENGINE_STORE, .jobs = 2},
                   {.mode = M_CTAGS, .jobs = 1}};
   int nc = g_warm_only ? 0 : (int)(sizeof cells / sizeof *cells);
   for (int r = 0; r < rounds; r++)
@@ -413,8 +450,8 @@ static void bench_dir(const char *dir, int rounds) {
   double bare[3] = {0};
   for (int k = 0; k < nc; k++)
     if (cells[k].mode == M_BARE) bare[cells[k].jobs] = median(cells[k].cpu, cells[k].n);
-  printf("%-12s %4s %8s %8s %9s %11s %9s %12s\n", "pipeline", "jobs", "wall s", "cpu s", "MB/s",
-         "MB/cpu-s", "peak MB", "cpu vs bare");
+  printf("%-12s %4s %8s %8s %9s %11s %9s %12s %9s\n", "pipeline", "jobs", "wall s", "cpu s", "MB/s",
+         "MB/cpu-s", "peak MB", "cpu vs bare", "speedup");
   for (int k = 0; k < nc; k++) {
     const cell *c = &cells[k];
     double w = median(c->wall, c->n), cpu = median(c->cpu, c->n), rss = median(c->rss_mb, c->n);
@@ -422,6 +459,9 @@ static void bench_dir(const char *dir, int rounds) {
     printf("%-12s %4u %8.2f %8.2f %9.2f %11.2f %9.1f", mode_name[c->mode], c->jobs, w, cpu, mb / w,
            cpu > 0 ? mb / cpu : 0, rss);
     if (c->mode != M_CTAGS && bare[c->jobs] > 0) printf(" %11.2fx", cpu / bare[c->jobs]);
+    for (int o = 0; c->jobs == 2 && o < nc; o++) /* wall speedup over the same row on 1 job */
+      if (cells[o].mode == c->mode && cells[o].jobs == 1)
+        printf(" %8.2fx", median(cells[o].wall, cells[o].n) / w);
     printf("%s\n", c->failed ? "  (FAILED)" : "");
   }
 warm:

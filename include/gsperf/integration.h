@@ -3,14 +3,19 @@
  * engine: the seed's integration decorators as named, engine-registered
  * stages of `gsperf analyze`.
  *
- *   optimize_file_ops   file reads, on the engine's I/O executor (each
- *                       worker reads its next file while parsing this one)
+ *   optimize_file_ops   file reads: on the worker when the file is in the
+ *                       page cache (RWF_NOWAIT), else on the engine's I/O
+ *                       executor (each worker reads its next file while
+ *                       parsing this one)
  *   optimize_parsing    per file: result-store lookup, else tree-sitter
  *                       parse + extraction, on the engine's CPU pool
  *   optimize_imports    import resolution (whole tree; cached with types)
- *   optimize_types      reference binding, i.e. symbol resolution
+ *   optimize_types      reference binding, i.e. symbol resolution (after a
+ *                       change, only files that reach a changed file)
  *   optimize_graph      file edges, components, order
- *   optimize_database   the SQLite write
+ *   optimize_database   the SQLite write (with gsp_cg_config.db, during the
+ *                       run on its own thread; its duration is then the
+ *                       wait after the graph)
  *
  * Each stage is a monitor-only function of the engine (gsp_opt_register_
  * monitor): its calls, errors and duration histogram are the engine's

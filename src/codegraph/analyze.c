@@ -66,6 +66,7 @@ int gsp_cg_create(const gsp_cg_config *cfg, gsp_cg **out) {
   cg->root = gsp_malloc(rl + 1);
   cg->incs = gsp_calloc(cg->cfg.n_include_dirs + 1, sizeof *cg->incs);
   int rv = cg->root && cg->incs ? gsp_arena_create(NULL, &cg->arena) : GSP_ENOMEM;
+  cg->cfg.db = NULL; /* copied below */
   if (rv != GSP_OK) goto fail;
   memcpy(cg->root, root, rl), cg->root[rl] = '\0';
   for (size_t i = 0; i < cg->cfg.n_include_dirs; i++) {
@@ -74,6 +75,8 @@ int gsp_cg_create(const gsp_cg_config *cfg, gsp_cg **out) {
   }
   cg->cfg.root = cg->root;
   cg->cfg.include_dirs = NULL;
+  if (cfg && cfg->db && (cg->db_path = gsp_strdup(cfg->db)) == NULL) goto fail;
+  cg->cfg.db = cg->db_path;
   if (cg->cfg.max_file_bytes == 0) cg->cfg.max_file_bytes = DEFAULT_MAX_FILE;
   *out = cg;
   return GSP_OK;
@@ -99,6 +102,7 @@ void gsp_cg_destroy(gsp_cg *cg) {
   gsp_arena_destroy(cg->arena);
   gsp_free(cg->root_pkg);
   gsp_free(cg->root);
+  gsp_free(cg->db_path);
   gsp_free(cg);
 }
 
@@ -174,29 +178,66 @@ static void count_results(gsp_cg *cg) {
   }
 }
 
+/* Nothing changed since the stored resolution: take it whole. */
+static int resolve_cached(gsp_cg *cg, const cg_prior *p, uint64_t t0) {
+  int rv = gsp__cg_prior_restore_all(cg, p);
+  if (rv != GSP_OK) return rv;
+  cg->st.resolve_cached = true;
+  gsp__cg_hook(cg, GSP_CG_STAGE_IMPORTS, gsp_now_ns() - t0, rv, true);
+  gsp__cg_hook(cg, GSP_CG_STAGE_TYPES, 0, rv, true);
+  rv = gsp__cg_build_edges(cg);
+  if (rv == GSP_OK) gsp__cg_dbw_phase(cg, CG_DB_BOUND);
+  return rv;
+}
+
+/* References: all bound, or (with a prior) only where a change reaches. */
+static int bind_stage(gsp_cg *cg, gsp_exec *ex, const cg_prior *p) {
+  uint8_t *todo = NULL;
+  size_t n = 0;
+  int rv = p ? gsp__cg_prior_affected(cg, p, &todo, &n) : GSP_OK;
+  if (rv != GSP_OK) return rv;
+  if (todo == NULL)
+    for (size_t i = 0; i < cg->nfiles; i++) n += cg->files[i].res != NULL;
+  cg->st.files_reresolved = n;
+  cg->st.resolve_incremental = todo != NULL;
+  rv = gsp__cg_bind_refs_only(cg, ex, todo);
+  gsp_free(todo);
+  return rv;
+}
+
 /* Imports, file edges, references: from the store when the tree's inputs
- * are unchanged, else computed (and stored). */
+ * are unchanged, in part when some files changed, else computed; then
+ * stored. */
 static int resolve_stage(gsp_cg *cg, gsp_exec *ex) {
   cg_store st;
-  const uint8_t *key = cg->inputs_key;
+  cg_prior prior = {0};
   uint64_t t0 = gsp_now_ns();
   gsp__cg_inputs_key(cg, cg->inputs_key);
   bool stored = !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &st) == GSP_OK;
-  int rv = stored ? gsp__cg_resolution_load(cg, &st, key) : GSP_ENOENT;
-  if (rv == GSP_OK) {
-    cg->st.resolve_cached = true;
-    gsp__cg_hook(cg, GSP_CG_STAGE_IMPORTS, gsp_now_ns() - t0, rv, true);
-    gsp__cg_hook(cg, GSP_CG_STAGE_TYPES, 0, rv, true);
-    return gsp__cg_build_edges(cg);
+  int rv = stored ? gsp__cg_prior_load(cg, &st, &prior) : GSP_ENOENT;
+  bool have = rv == GSP_OK;
+  if (have && prior.nchanged == 0) {
+    rv = resolve_cached(cg, &prior, t0);
+    if (rv != GSP_ENOENT) {
+      gsp__cg_prior_free(&prior);
+      return rv;
+    }
+    have = false; /* unusable: resolve it all */
   }
-  if (rv != GSP_ENOENT) return rv;
+  if (rv != GSP_OK && rv != GSP_ENOENT) return rv;
   rv = gsp__cg_resolve_imports(cg, ex);
   if (rv == GSP_OK) rv = gsp__cg_build_edges(cg);
   uint64_t t1 = gsp_now_ns();
   gsp__cg_hook(cg, GSP_CG_STAGE_IMPORTS, t1 - t0, rv, false);
-  if (rv != GSP_OK) return rv;
-  rv = gsp__cg_bind_refs(cg, ex);
-  if (rv == GSP_OK && stored) gsp__cg_resolution_save(cg, &st, key);
+  if (rv != GSP_OK) {
+    gsp__cg_prior_free(&prior);
+    return rv;
+  }
+  gsp__cg_dbw_phase(cg, CG_DB_IMPORTS);
+  rv = bind_stage(cg, ex, have ? &prior : NULL);
+  gsp__cg_prior_free(&prior);
+  if (rv == GSP_OK) gsp__cg_dbw_phase(cg, CG_DB_BOUND);
+  if (rv == GSP_OK && stored) gsp__cg_resolution_save(cg, &st, cg->inputs_key);
   gsp__cg_hook(cg, GSP_CG_STAGE_TYPES, gsp_now_ns() - t1, rv, false);
   return rv;
 }
@@ -209,12 +250,14 @@ static int run_stages(gsp_cg *cg, gsp_exec *ex) {
   cg->st.files = cg->nfiles;
   for (size_t i = 0; i < cg->nfiles; i++) cg->st.bytes += cg->files[i].size;
   rv = gsp__cg_index_paths(cg);
+  if (rv == GSP_OK && cg->cfg.db) rv = gsp__cg_dbw_start(cg);
   uint64_t t1 = gsp_now_ns();
   cg->st.walk_ns = t1 - t0;
   if (rv == GSP_OK) rv = gsp__cg_parse_stage(cg, ex);
   uint64_t t2 = gsp_now_ns();
   cg->st.parse_ns = t2 - t1;
   if (rv != GSP_OK) return rv;
+  gsp__cg_dbw_phase(cg, CG_DB_PARSED);
   count_results(cg);
   rv = resolve_stage(cg, ex);
   uint64_t t3 = gsp_now_ns();
@@ -246,6 +289,7 @@ int gsp_cg_run(gsp_cg *cg) {
   if (rv != GSP_OK) return rv;
   cg->st.workers = gsp__cg_threads(ex);
   rv = run_stages(cg, ex);
+  rv = gsp__cg_dbw_finish(cg, rv);
   if (rv != GSP_OK && cg->err[0] == '\0') gsp__cg_seterr(cg, "%s: %s", cg->root, gsp_strerror(rv));
   if (ex != cg->cfg.exec) gsp_exec_destroy(ex);
   return rv;

@@ -168,6 +168,10 @@ struct gsp_cg {
   gsp_cg_stats st;
   uint8_t inputs_key[16]; /* gsp__cg_inputs_key, set by the resolve stage */
   bool ran;
+  char *db_path;      /* cfg.db's copy */
+  struct cg_dbw *dbw; /* the database writer while the run has one (db.c) */
+  int db_rv;          /* its outcome, once db_written */
+  bool db_written;    /* the run wrote cfg.db (or found it current) */
   char err[512];
 };
 
@@ -200,10 +204,49 @@ int gsp__cg_components(gsp_cg *cg);
 /* resolve_cache.c: the hash of everything resolution reads (paths,
  * languages, content hashes, include dirs, root package): the tree's inputs. */
 void gsp__cg_inputs_key(const gsp_cg *cg, uint8_t key[16]);
-/* The resolution of the whole tree by that key.
+/* The resolution of the whole tree, stored by the tree's layout (every
+ * path, language, read or not, include dirs, root package; no contents).
  * load: GSP_OK with every imp_target/ref_target and the resolved counts
- * filled, or GSP_ENOENT (nothing stored, or unusable). save: best effort. */
+ * filled when no content changed either, or GSP_ENOENT (nothing stored,
+ * unusable, or something changed). save: best effort; the key argument is
+ * unused (the layout names the entry). */
 int gsp__cg_resolution_load(gsp_cg *cg, const cg_store *st, const uint8_t key[16]);
 void gsp__cg_resolution_save(gsp_cg *cg, const cg_store *st, const uint8_t key[16]);
+void gsp__cg_layout_key(const gsp_cg *cg, uint8_t key[16]);
+/* The stored resolution of an earlier run with the same layout (the prior),
+ * for re-resolving only what a change can reach. */
+typedef struct cg_prior {
+  void *blob;       /* the stored value */
+  uint8_t *changed; /* per file: content differs from the prior's */
+  size_t nchanged;
+  size_t *imp_off, *ref_off; /* per file: its first import/reference target */
+  const int32_t *imps;       /* into blob */
+  const cg_target *refs;
+} cg_prior;
+/* GSP_OK (p filled, p->changed set), GSP_ENOENT (none usable), GSP_ENOMEM. */
+int gsp__cg_prior_load(gsp_cg *cg, const cg_store *st, cg_prior *p);
+void gsp__cg_prior_free(cg_prior *p);
+/* Nothing changed: every target from the prior (GSP_ENOENT, nothing set,
+ * if one is out of range). */
+int gsp__cg_prior_restore_all(gsp_cg *cg, const cg_prior *p);
+/* Something changed, imports resolved and edges built: *todo (gsp_malloc,
+ * per file) marks the files to bind again, *n how many of them were read;
+ * every other file's ref_target is restored from the prior. */
+int gsp__cg_prior_affected(gsp_cg *cg, const cg_prior *p, uint8_t **todo, size_t *n);
+/* resolve_refs.c: bind the references of the files with only[f] != 0
+ * (NULL = all); every other file's ref_target must be set already. */
+int gsp__cg_bind_refs_only(gsp_cg *cg, gsp_exec *ex, const uint8_t *only);
+
+/* db.c: the database writer of a run with cfg.db, overlapping the run.
+ * start (after the walk; the file list is final), then ready(f) from the
+ * parse workers as each file's result is final, phase() as the run gets
+ * past each point below, finish() last on every path (run_rv != GSP_OK
+ * cancels the write): it waits for the file and returns the run's status
+ * or the write's. */
+enum { CG_DB_PARSED = 1, CG_DB_IMPORTS = 2, CG_DB_BOUND = 3, CG_DB_GRAPH = 4 };
+int gsp__cg_dbw_start(gsp_cg *cg);
+void gsp__cg_dbw_ready(gsp_cg *cg, size_t f);
+void gsp__cg_dbw_phase(gsp_cg *cg, int phase);
+int gsp__cg_dbw_finish(gsp_cg *cg, int run_rv);
 
 #endif

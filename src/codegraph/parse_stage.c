@@ -5,11 +5,15 @@
  * the store. gsp_exec_parallel_for over the files, in chunks.
  *
  * Reads: with an I/O executor (gsp_cg_config.io) a worker reads ahead: it
- * submits the read of the next file of its chunk (gsp_io_read_file into
- * the slot's other buffer) before it hashes and parses the current one, so
- * the read's blocking overlaps the parse. Without one, read(2) on the
- * worker. Either way a file that cannot be read, or grew beyond its walked
- * size meanwhile, is skipped and counted, never an error.
+ * first reads the next file of its chunk itself with RWF_NOWAIT, which
+ * succeeds when the file is in the page cache (no blocking, and no hand-off
+ * to another thread: two wake-ups cost more than reading a cached file);
+ * only a read that would block is submitted to the executor
+ * (gsp_io_read_file into the slot's other buffer) before the worker hashes
+ * and parses the current file, so the blocking overlaps the parse. Without
+ * an executor, read(2) on the worker. Either way a file that cannot be
+ * read, or grew beyond its walked size meanwhile, is skipped and counted,
+ * never an error.
  *
  * Data: a slot (free list, one per concurrently running chunk) holds a
  * parser and two read buffers that grow to the largest file seen and are
@@ -20,8 +24,11 @@
  * that read's future completes; a chunk waits for its read-ahead before it
  * returns its slot, on every path.
  */
+#define _GNU_SOURCE /* preadv2, RWF_NOWAIT */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +53,7 @@ typedef struct parse_job {
   pthread_mutex_t mu;
   slot *free_slots;
   _Atomic uint64_t files_done, bytes_done, parsed, hits, misses, skipped, last_report;
+  _Atomic uint64_t handed_off; /* reads that went to the I/O executor */
   atomic_flag reporting;
   uint64_t start_ns;
 } parse_job;
@@ -80,6 +88,27 @@ static int sync_read(const char *path, char *buf, size_t cap, size_t *len) {
   return GSP_OK;
 }
 
+/* Read path whole into buf if that needs no waiting (its pages are
+ * cached): GSP_OK / GSP_EIO / GSP_ERANGE as sync_read, or GSP_EBUSY when it
+ * would block (or the file system cannot tell), to be read elsewhere. */
+static int cached_read(const char *path, char *buf, size_t cap, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return GSP_EIO;
+  size_t n = 0;
+  ssize_t r;
+  do {
+    struct iovec iov = {buf + n, cap - n};
+    r = preadv2(fd, &iov, 1, (off_t)n, RWF_NOWAIT);
+    if (r > 0) n += (size_t)r;
+  } while (r > 0 && n < cap);
+  int err = r < 0 ? errno : 0;
+  close(fd);
+  if (r < 0) return err == EAGAIN || err == EOPNOTSUPP || err == EINVAL ? GSP_EBUSY : GSP_EIO;
+  if (n >= cap) return GSP_ERANGE; /* grew while we read */
+  *len = n;
+  return GSP_OK;
+}
+
 static void read_done(gsp_io_read *req, void *user) {
   (void)req;
   ((pending *)user)->t_done = gsp_now_ns();
@@ -98,6 +127,10 @@ static void start_read(parse_job *j, slot *s, const cg_file *f, int which, pendi
     p->status = sync_read(p->path, s->buf[which], s->cap[which], &p->len);
     return;
   }
+  p->status = cached_read(p->path, s->buf[which], s->cap[which], &p->len);
+  if (p->status != GSP_EBUSY) return;
+  atomic_fetch_add_explicit(&j->handed_off, 1, memory_order_relaxed);
+  p->status = GSP_OK;
   p->req = (gsp_io_read){
       .path = p->path, .buf = s->buf[which], .cap = s->cap[which], .done = read_done, .user = p};
   if (gsp_io_read_file(cg->cfg.io, &p->req, &p->fu) != GSP_OK) { /* busy: read here */
@@ -204,6 +237,7 @@ static int parse_files(parse_job *j, slot *s, size_t begin, size_t end) {
     if (st != GSP_OK && st != GSP_ENOMEM) atomic_fetch_add(&j->skipped, 1);
     if (st == GSP_OK) rv = result_of(j, s, &cg->files[i], s->buf[cur], len);
     if (rv != GSP_OK) gsp__cg_seterr(cg, "%s: %s", cg->files[i].path, gsp_strerror(rv));
+    if (rv == GSP_OK) gsp__cg_dbw_ready(cg, i); /* its symbols can be written */
   }
   return rv;
 }
@@ -226,6 +260,7 @@ static void finish_job(gsp_cg *cg, parse_job *j) {
   }
   cg->st.parsed = j->parsed, cg->st.cache_hits = j->hits, cg->st.cache_misses = j->misses;
   cg->st.files_skipped = j->skipped;
+  cg->st.reads_async = j->handed_off;
   if (cg->cfg.progress) {
     gsp_cg_progress p = {j->files_done, cg->nfiles, j->bytes_done, cg->st.bytes,
                          gsp_now_ns() - j->start_ns};

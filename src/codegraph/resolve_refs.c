@@ -30,7 +30,9 @@
  * default import binds to the function or class `export default` names
  * when there is one (same line), else to the "default" definition.
  *
- * Parallel over chunks of files; each chunk has its own BFS scratch.
+ * Parallel over chunks of files; each chunk has its own BFS scratch. A run
+ * that reuses part of a stored resolution binds only the files it marks
+ * (resolve_cache.c); the others' targets are already set.
  */
 #include <string.h>
 #include <xxhash.h>
@@ -52,6 +54,7 @@ typedef struct def_index {
 typedef struct bind_job {
   gsp_cg *cg;
   def_index ix;
+  const uint8_t *only; /* NULL = every file, else the files marked */
 } bind_job;
 
 typedef struct scratch {
@@ -417,13 +420,16 @@ static int bind_range(void *user, size_t begin, size_t end) {
   s.dist = gsp_malloc(nf * sizeof *s.dist);
   s.queue = gsp_malloc(nf * sizeof *s.queue);
   int rv = s.gen && s.dist && s.queue ? GSP_OK : GSP_ENOMEM;
-  for (size_t f = begin; f < end && rv == GSP_OK; f++) rv = bind_file(j, &s, (uint32_t)f);
+  for (size_t f = begin; f < end && rv == GSP_OK; f++)
+    if (j->only == NULL || j->only[f]) rv = bind_file(j, &s, (uint32_t)f);
   gsp_free(s.gen), gsp_free(s.dist), gsp_free(s.queue);
   return rv;
 }
 
-int gsp__cg_bind_refs(gsp_cg *cg, gsp_exec *ex) {
-  bind_job j = {.cg = cg};
+int gsp__cg_bind_refs(gsp_cg *cg, gsp_exec *ex) { return gsp__cg_bind_refs_only(cg, ex, NULL); }
+
+int gsp__cg_bind_refs_only(gsp_cg *cg, gsp_exec *ex, const uint8_t *only) {
+  bind_job j = {.cg = cg, .only = only};
   int rv = index_build(cg, &j.ix);
   size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 8 + 1) + 1;
   if (rv == GSP_OK) rv = gsp__cg_for(ex, cg->nfiles, grain, bind_range, &j);
