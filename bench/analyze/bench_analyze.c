@@ -87,7 +87,9 @@ static bool g_warm_only, g_io_rows = true;
 static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw) {
   (void)ftw;
   gsp_cg_lang lang = gsp_cg_lang_of_path(path);
-  if (type != FTW_F || (lang != GSP_CG_LANG_C && lang != GSP_CG_LANG_PYTHON) || (size_t)st->st_size > (16u << 20)) return 0;
+  if (type != FTW_F || (lang != GSP_CG_LANG_C && lang != GSP_CG_LANG_PYTHON) ||
+      (size_t)st->st_size > (16u << 20))
+    return 0;
   if (g_nfiles == g_cap) {
     g_cap = g_cap ? g_cap * 2 : 1024;
     g_files = realloc(g_files, g_cap * sizeof *g_files);
