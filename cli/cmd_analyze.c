@@ -249,12 +249,14 @@ static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
   printf("{\"root\": ");
   json_str(o->dir);
   printf(
-      ", \"files\": %llu, \"files_c\": %llu, \"files_python\": %llu, "
+      ", \"files\": %llu, \"files_c\": %llu, \"files_python\": %llu, \"files_js\": %llu, "
+      "\"files_ts\": %llu, \"files_json\": %llu, "
       "\"files_with_errors\": %llu, \"files_skipped\": %llu, \"bytes\": %llu, \"lines\": %llu,\n",
       (unsigned long long)s->files, (unsigned long long)s->files_c,
-      (unsigned long long)s->files_python, (unsigned long long)s->files_with_errors,
-      (unsigned long long)s->files_skipped, (unsigned long long)s->bytes,
-      (unsigned long long)s->lines);
+      (unsigned long long)s->files_python, (unsigned long long)s->files_js,
+      (unsigned long long)s->files_ts, (unsigned long long)s->files_json,
+      (unsigned long long)s->files_with_errors, (unsigned long long)s->files_skipped,
+      (unsigned long long)s->bytes, (unsigned long long)s->lines);
   printf(
       " \"symbols\": %llu, \"references\": %llu, \"references_resolved\": %llu, "
       "\"imports\": %llu, \"imports_resolved\": %llu, \"file_edges\": %llu, "
@@ -330,10 +332,13 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
   double pct = s->refs ? 100.0 * (double)s->refs_resolved / (double)s->refs : 0;
   double secs = (double)s->parse_ns / 1e9;
   printf("gsperf analyze %s\n", o->dir);
-  printf("  files        %llu (c %llu, python %llu; %llu with syntax errors, %llu skipped)\n",
-         (unsigned long long)s->files, (unsigned long long)s->files_c,
-         (unsigned long long)s->files_python, (unsigned long long)s->files_with_errors,
-         (unsigned long long)s->files_skipped);
+  printf(
+      "  files        %llu (c %llu, python %llu, js %llu, ts %llu, package.json %llu; "
+      "%llu with syntax errors, %llu skipped)\n",
+      (unsigned long long)s->files, (unsigned long long)s->files_c,
+      (unsigned long long)s->files_python, (unsigned long long)s->files_js,
+      (unsigned long long)s->files_ts, (unsigned long long)s->files_json,
+      (unsigned long long)s->files_with_errors, (unsigned long long)s->files_skipped);
   printf("  size         %llu lines, %.1f MB\n", (unsigned long long)s->lines,
          (double)s->bytes / 1e6);
   printf("  symbols      %llu definitions, %llu references (%llu resolved, %.1f%%)\n",

@@ -273,13 +273,13 @@ typedef struct gsp_cg_config {
   gsp_cg_farm_fn farm; /* parse stage done by this farm; NULL = on the pool */
   void *farm_user;
   gsp_cg_memory memory; /* see gsp_cg_memory; 0 = DEFAULT */
-  const char *db; /* write the database to this file during the run, as
-                     gsp_cg_write_db would after it: a thread of its own
-                     writes each table as soon as its rows are known
-                     (symbols while files are parsed), and gsp_cg_run
-                     returns once the file is in place (its errors are the
-                     run's). gsp_cg_write_db with the same path then
-                     returns that outcome. NULL = none */
+  const char *db;       /* write the database to this file during the run, as
+                           gsp_cg_write_db would after it: a thread of its own
+                           writes each table as soon as its rows are known
+                           (symbols while files are parsed), and gsp_cg_run
+                           returns once the file is in place (its errors are the
+                           run's). gsp_cg_write_db with the same path then
+                           returns that outcome. NULL = none */
 } gsp_cg_config;
 
 /* Per-stage wall times and totals of one run. */
@@ -301,18 +301,20 @@ typedef struct gsp_cg_stats {
   uint64_t walk_ns, parse_ns, resolve_ns, graph_ns;
   unsigned workers; /* threads that ran the parallel stages (pool workers + caller) */
 
-  uint64_t db_ns;            /* database: with cfg.db, the wait for it after the graph
-                                (what did not overlap the run); else gsp_cg_write_db's time */
-  uint64_t db_cpu_ns;        /* CPU time the database write took (its thread) */
-  uint64_t db_tail_cpu_ns;   /* of it, what ran after the graph was built (all of it
-                                without cfg.db): the part that did not overlap */
-  uint64_t files_reresolved; /* files whose references this run bound: every read
-                                file, or with a stored resolution of the same files
-                                only those that reach a changed file through imports
-                                (0 when the resolution came whole from the store) */
-  bool resolve_incremental;  /* part of the resolution came from the store */
-  uint64_t reads_async;      /* with cfg.io: reads handed to the I/O executor because
-                                they would have blocked (file not in the page cache) */
+  uint64_t db_ns;              /* database: with cfg.db, the wait for it after the graph
+                                  (what did not overlap the run); else gsp_cg_write_db's time */
+  uint64_t db_cpu_ns;          /* CPU time the database write took (its thread) */
+  uint64_t db_tail_cpu_ns;     /* of it, what ran after the graph was built (all of it
+                                  without cfg.db): the part that did not overlap */
+  uint64_t files_reresolved;   /* files whose references this run bound: every read
+                                  file, or with a stored resolution of the same files
+                                  only those that reach a changed file through imports
+                                  (0 when the resolution came whole from the store) */
+  bool resolve_incremental;    /* part of the resolution came from the store */
+  uint64_t reads_async;        /* with cfg.io: reads handed to the I/O executor because
+                                  they would have blocked (file not in the page cache) */
+  uint64_t files_js, files_ts; /* JavaScript; TypeScript (.ts and .tsx) */
+  uint64_t files_json;         /* package.json files (their entry points are imports) */
 } gsp_cg_stats;
 
 /* Errors: GSP_EINVAL, GSP_ENOMEM. cfg is copied (its strings too). */

@@ -170,6 +170,9 @@ static void count_results(gsp_cg *cg) {
     if (r == NULL) continue;
     st->files_c += cg->files[i].lang == GSP_CG_LANG_C;
     st->files_python += cg->files[i].lang == GSP_CG_LANG_PYTHON;
+    st->files_js += cg->files[i].lang == GSP_CG_LANG_JS;
+    st->files_ts += cg->files[i].lang == GSP_CG_LANG_TS || cg->files[i].lang == GSP_CG_LANG_TSX;
+    st->files_json += cg->files[i].lang == GSP_CG_LANG_JSON;
     st->files_with_errors += gsp_cg_result_has_error(r);
     st->lines += gsp_cg_result_lines(r);
     st->defs += gsp_cg_result_ndefs(r);

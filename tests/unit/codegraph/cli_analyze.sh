@@ -11,7 +11,7 @@ expect_rc() { want=$1; shift; rc=0; "$@" > "$work/out" 2> "$work/err" || rc=$?;
   [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $(cat "$work/err")"; }
 
 expect_rc 0 "$gsperf" analyze "$fixture" --db "$work/g.db" --jobs 2 --top 1
-grep -q '^  files        17 (c 10, python 7; 2 with syntax errors, 0 skipped)$' "$work/out" ||
+grep -q '^  files        17 (c 10, python 7, js 0, ts 0, package.json 0; 2 with syntax errors, 0 skipped)$' "$work/out" ||
   fail "report: $(cat "$work/out")"
 grep -q '^  cycles       2 (4 files)$' "$work/out" || fail "cycles line missing"
 grep -q '^         5  c/util.h$' "$work/out" || fail "top depended-on file missing"

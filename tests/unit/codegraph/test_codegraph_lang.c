@@ -289,6 +289,12 @@ static void test_lang_files_and_edges(void **state) {
   gsp_cg_stats st;
   gsp_cg_stats_get(cg, &st);
   assert_int_equal(st.files_with_errors, 0); /* api.h too: its macros are blanked */
+  assert_int_equal(st.files_c, 2);
+  assert_int_equal(st.files_python, 2);
+  assert_int_equal(st.files_js, 10); /* .js, .mjs, .cjs, node_modules' inside the tree */
+  assert_int_equal(st.files_ts, 4);  /* .ts and .tsx */
+  assert_int_equal(st.files_json, 2);
+  assert_int_equal(st.files, 20);
   assert_int_equal(st.imports, NELEM(lang_imports));
   assert_int_equal(st.imports_resolved, 27); /* fs, nowhere, path, a missing main stay out */
   assert_int_equal(st.cycles, 2);            /* greet.js <-> util.js, main.ts <-> shapes.ts */
