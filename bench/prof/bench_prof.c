@@ -8,9 +8,11 @@
  *
  * cpu: the CPU-time overhead of sampling a fixed workload (prof_work, two
  *   threads, about 2 CPU-seconds) run as a child process: plain; under
- *   libgsperf-preload.so (what `gsperf profile` runs) at 99 and 997 Hz;
- *   under gperftools' libprofiler (CPUPROFILE, CPUPROFILE_FREQUENCY 100
- *   and 1000; Debian libgoogle-perftools-dev), both by LD_PRELOAD. The
+ *   libgsperf-preload.so (what `gsperf profile` runs) at 99 and 997 Hz on
+ *   its perf-ring source (the default) and on its signal source
+ *   (GSP_PROF_SAMPLER=signal, the fallback); under gperftools'
+ *   libprofiler (CPUPROFILE, CPUPROFILE_FREQUENCY 100 and 1000; Debian
+ *   libgoogle-perftools-dev), both by LD_PRELOAD. The
  *   child's user+sys time comes from wait4 (all its threads, the
  *   profiler's own included). For gsperf the samples it gathered are read
  *   back (gsp_prof_report_load), giving the delivered rate per
@@ -19,10 +21,12 @@
  *   order). Targets: <= 2% at 99 Hz, <= 3% at 997 Hz.
  *
  * kernel path: the same perf task-clock event at 997 Hz on this thread,
- *   counting only and signalling an empty handler, next to no event, over
- *   a fixed loop: what the kernel (and, in a VM, the hypervisor) charges
- *   per sample before the profiler's handler does anything. The gsperf
- *   997 Hz overhead above minus this is what the profiler's own code costs.
+ *   counting only, signalling an empty handler, and writing the ring
+ *   source's samples (chain, registers, 2 KiB of stack) into a ring, next
+ *   to no event, over a fixed loop: what the kernel (and, in a VM, the
+ *   hypervisor) charges per sample before the profiler does anything. The
+ *   gsperf 997 Hz overhead above minus this is what the profiler's own
+ *   code (handler or collector) costs.
  *
  * heap: CPU ns per malloc+free pair of a fixed workload (heap_work, 16..256
  *   byte blocks, a window of 64 live) as reported by the child itself
@@ -44,7 +48,8 @@
  * printed; read overheads of a percent or two as within the noise unless
  * they repeat.
  *
- * Run: bench_prof [--quick] [--rounds N]   (from the build tree: it finds
+ * Run: bench_prof [--quick] [--rounds N] [--cpu]   (--cpu: the cpu and
+ * kernel path sections only; from the build tree: it finds
  * prof_work and libgsperf-preload.so next to itself and in the build root)
  */
 #define _GNU_SOURCE
@@ -157,7 +162,41 @@ static void floor_handler(int sig, siginfo_t *si, void *uc) {
                      __atomic_load_n(&g_floor_page->data_head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
-static int floor_event(bool signal) {
+/* The ring source's event (what sampler_ring.c opens): frame-pointer
+ * chain, ip/sp/bp and 2 KiB of stack per sample into a ring big enough
+ * for the whole run (nothing reads it during the loop). */
+#define FLOOR_RING_PAGES 2048
+static void *g_floor_ring;
+
+static int floor_ring(void) {
+  struct perf_event_attr a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_SOFTWARE;
+  a.config = PERF_COUNT_SW_TASK_CLOCK;
+  a.sample_period = 1000000000ull / 997;
+  a.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CALLCHAIN |
+                  PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+  a.sample_regs_user = (1ull << 6) | (1ull << 7) | (1ull << 8); /* bp, sp, ip */
+  a.sample_stack_user = 2048;
+  a.disabled = 1;
+  a.exclude_kernel = 1;
+  a.exclude_callchain_kernel = 1;
+  int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = (FLOOR_RING_PAGES + 1) * (size_t)sysconf(_SC_PAGESIZE);
+  g_floor_ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (g_floor_ring == MAP_FAILED) {
+    g_floor_ring = NULL;
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int floor_event(int s) {
+  if (s == 3) return floor_ring();
+  bool signal = s == 2;
   struct perf_event_attr a;
   memset(&a, 0, sizeof a);
   a.size = sizeof a;
@@ -182,9 +221,10 @@ static int floor_event(bool signal) {
   return fd;
 }
 
-/* CPU seconds of `steps` LCG steps under source s (0 none, 1 count, 2 signal). */
+/* CPU seconds of `steps` LCG steps under source s (0 none, 1 count,
+ * 2 signal, 3 ring). */
 static double floor_run(int s, long steps, long *signals) {
-  int fd = s ? floor_event(s == 2) : -1;
+  int fd = s ? floor_event(s) : -1;
   if (s && fd < 0) return -1;
   g_floor_signals = 0;
   if (fd >= 0) ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
@@ -199,6 +239,8 @@ static double floor_run(int s, long steps, long *signals) {
     ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
     if (g_floor_page) munmap(g_floor_page, 2 * (size_t)sysconf(_SC_PAGESIZE));
     g_floor_page = NULL;
+    if (g_floor_ring) munmap(g_floor_ring, (FLOOR_RING_PAGES + 1) * (size_t)sysconf(_SC_PAGESIZE));
+    g_floor_ring = NULL;
     close(fd);
   }
   *signals = g_floor_signals;
@@ -211,20 +253,21 @@ static void bench_floor(int rounds, bool quick) {
   sa.sa_sigaction = floor_handler;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigaction(SIGPROF, &sa, &old);
-  static const char *const names[3] = {"no sampling source", "perf task-clock, count only",
-                                       "perf task-clock + signal (empty)"};
-  double t[3][32], over[3][32];
-  long sig[3] = {0};
+  static const char *const names[4] = {"no sampling source", "perf task-clock, count only",
+                                       "perf task-clock + signal (empty)",
+                                       "perf task-clock -> ring (no signal)"};
+  double t[4][32], over[4][32];
+  long sig[4] = {0};
   long steps = quick ? 300000000 : 800000000;
   for (int r = 0; r < rounds; r++) {
-    for (int i = 0; i < 3; i++)
-      t[(i + r) % 3][r] = floor_run((i + r) % 3, steps, &sig[(i + r) % 3]);
-    for (int s = 0; s < 3; s++) over[s][r] = t[s][r] / t[0][r] - 1.0;
+    for (int i = 0; i < 4; i++)
+      t[(i + r) % 4][r] = floor_run((i + r) % 4, steps, &sig[(i + r) % 4]);
+    for (int s = 0; s < 4; s++) over[s][r] = t[s][r] / t[0][r] - 1.0;
   }
   sigaction(SIGPROF, &old, NULL);
   printf("\nkernel sampling path at 997 Hz (this thread, fixed work), median of %d rounds\n",
          rounds);
-  for (int s = 0; s < 3; s++) {
+  for (int s = 0; s < 4; s++) {
     double m = median(t[s], rounds);
     if (m < 0) {
       printf("  %-34s (perf events not allowed: skipped)\n", names[s]);
@@ -380,9 +423,17 @@ static void bench_io(const char *work, const char *preload, const char *dir, int
 
 /* ---- cpu overhead -------------------------------------------------------- */
 
-enum { S_PLAIN, S_GSP99, S_GSP997, S_GPT100, S_GPT1000, NSUB };
-static const char *const k_names[NSUB] = {"plain", "gsperf 99 Hz", "gsperf 997 Hz",
-                                          "gperftools 100 Hz", "gperftools 1000 Hz"};
+enum { S_PLAIN, S_GSP99, S_GSP997, S_SIG99, S_SIG997, S_GPT100, S_GPT1000, NSUB };
+static const char *const k_names[NSUB] = {"plain",
+                                          "gsperf ring 99 Hz",
+                                          "gsperf ring 997 Hz",
+                                          "gsperf signal 99 Hz",
+                                          "gsperf signal 997 Hz",
+                                          "gperftools 100 Hz",
+                                          "gperftools 1000 Hz"};
+
+static bool is_gsp(int s) { return s == S_GSP99 || s == S_GSP997 || s == S_SIG99 || s == S_SIG997; }
+static int gsp_hz(int s) { return s == S_GSP99 || s == S_SIG99 ? 99 : 997; }
 
 typedef struct env {
   char work[PATH_MAX], preload[PATH_MAX], dir[64];
@@ -392,15 +443,19 @@ typedef struct env {
 
 static double run_child(const env *e, int s, double *rate) {
   char pre[PATH_MAX + 16], dir[96], hz[32], prof[128];
+  char src[40];
   char *envp[8];
   int k = 0;
   snprintf(dir, sizeof dir, "GSP_PROF_DIR=%s", e->dir);
-  if (s == S_GSP99 || s == S_GSP997) {
+  if (is_gsp(s)) {
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", e->preload);
-    snprintf(hz, sizeof hz, "GSP_PROF_HZ=%d", s == S_GSP99 ? 99 : 997);
+    snprintf(hz, sizeof hz, "GSP_PROF_HZ=%d", gsp_hz(s));
+    snprintf(src, sizeof src, "GSP_PROF_SAMPLER=%s",
+             s == S_SIG99 || s == S_SIG997 ? "signal" : "ring");
     envp[k++] = pre;
     envp[k++] = dir;
     envp[k++] = hz;
+    envp[k++] = src;
   } else if (s == S_GPT100 || s == S_GPT1000) {
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", e->gpt);
     snprintf(hz, sizeof hz, "CPUPROFILE_FREQUENCY=%d", s == S_GPT100 ? 100 : 1000);
@@ -424,7 +479,7 @@ static double run_child(const env *e, int s, double *rate) {
   double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
   *rate = 0;
-  if (s == S_GSP99 || s == S_GSP997) {
+  if (is_gsp(s)) {
     char raw[160];
     snprintf(raw, sizeof raw, "%s/cpu.%d.raw", e->dir, (int)pid);
     gsp_prof_report *r;
@@ -482,10 +537,12 @@ static void find_env(env *e, const char *argv0, bool quick) {
 }
 
 int main(int argc, char **argv) {
-  bool quick = false;
+  bool quick = false, cpu_only = false;
   int rounds = 7;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--quick") == 0) {
+    if (strcmp(argv[i], "--cpu") == 0) {
+      cpu_only = true;
+    } else if (strcmp(argv[i], "--quick") == 0) {
       quick = true;
       rounds = 3;
     } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
@@ -497,7 +554,7 @@ int main(int argc, char **argv) {
   getloadavg(load, 3);
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   printf("bench_prof: %ld CPUs, load average %.2f %.2f %.2f\n", ncpu, load[0], load[1], load[2]);
-  bench_zones(rounds, quick ? 2000000 : 10000000);
+  if (!cpu_only) bench_zones(rounds, quick ? 2000000 : 10000000);
   env e;
   find_env(&e, argv[0], quick);
   if (access(e.work, X_OK) != 0 || access(e.preload, R_OK) != 0) {
@@ -506,6 +563,7 @@ int main(int argc, char **argv) {
   }
   bench_cpu(&e, rounds);
   bench_floor(rounds, quick);
+  if (cpu_only) return 0;
   heap_env h;
   memset(&h, 0, sizeof h);
   char *slash = strrchr(e.work, '/');

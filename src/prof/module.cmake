@@ -10,6 +10,8 @@ pkg_check_modules(GSP_PROF_ZLIB REQUIRED zlib)
 list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/prof/zone.c
   ${PROJECT_SOURCE_DIR}/src/prof/sampler.c
+  ${PROJECT_SOURCE_DIR}/src/prof/sampler_ring.c
+  ${PROJECT_SOURCE_DIR}/src/prof/sampler_unwind.c
   ${PROJECT_SOURCE_DIR}/src/prof/stacks.c
   ${PROJECT_SOURCE_DIR}/src/prof/symbol.c
   ${PROJECT_SOURCE_DIR}/src/prof/report.c
@@ -23,11 +25,12 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/prof/inproc.c
   ${PROJECT_SOURCE_DIR}/src/prof/inproc_heap.c
   ${PROJECT_SOURCE_DIR}/src/prof/io_hook.c)
-list(APPEND GSP_PRIVATE_LIBS ${GSP_PROF_DW_LIBRARIES} ${GSP_PROF_UNWIND_LIBRARIES}
-     ${GSP_PROF_ZLIB_LIBRARIES})
+# libunwind: headers only; sampler_unwind.c loads it with dlopen when CPU
+# sampling starts.
+list(APPEND GSP_PRIVATE_LIBS ${GSP_PROF_DW_LIBRARIES} ${GSP_PROF_ZLIB_LIBRARIES} ${CMAKE_DL_LIBS})
 list(APPEND GSP_PRIVATE_INCLUDES ${GSP_PROF_DW_INCLUDE_DIRS} ${GSP_PROF_UNWIND_INCLUDE_DIRS}
      ${GSP_PROF_ZLIB_INCLUDE_DIRS})
-list(APPEND GSP_PC_REQUIRES libdw libunwind zlib)
+list(APPEND GSP_PC_REQUIRES libdw zlib)
 
 list(APPEND GSP_CLI_SOURCES ${PROJECT_SOURCE_DIR}/cli/cmd_profile.c)
 list(APPEND GSP_CLI_VERBS "profile|gsp_cmd_profile|run a program under the profiler")

@@ -26,8 +26,9 @@
  * (default 0), GSP_PROF_HEAP
  * (unset: no heap tracking; 0: every allocation, with the leak check;
  * N > 0: one allocation per N bytes). A fork child (without exec)
- * forgets the parent's CPU profile and is not sampled; a program it execs
- * is profiled under its own pid by the preload it inherits.
+ * forgets the parent's CPU profile and starts its own, written to
+ * cpu.<child pid>.raw; a program it execs is profiled under its own pid
+ * by the preload it inherits.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -57,9 +58,15 @@ static void guard(bool on) {
   gsp__io_guard(on);
 }
 
-static void forget_in_child(void) {
-  g_prof = NULL; /* its collector thread does not exist here */
+static void start_cpu(void);
+
+/* A fork child (without exec) samples itself under its own pid. */
+static void restart_in_child(void) {
+  g_prof = NULL; /* the parent's collector thread does not exist here */
   gsp__sampler_forget_after_fork();
+  guard(true);
+  start_cpu();
+  guard(false);
 }
 
 static unsigned long env_num(const char *name, unsigned long lo, unsigned long hi,
@@ -98,7 +105,6 @@ static void start_cpu(void) {
     return;
   }
   g_prof = p;
-  pthread_atfork(NULL, NULL, forget_in_child);
 }
 
 __attribute__((constructor)) static void gsp_preload_start(void) {
@@ -117,6 +123,7 @@ __attribute__((constructor)) static void gsp_preload_start(void) {
   if (g_io) gsp__io_start();
   guard(true);
   if (env_num("GSP_PROF_CPU", 0, 1, 1, NULL)) start_cpu();
+  if (g_prof) pthread_atfork(NULL, NULL, restart_in_child);
   guard(false);
 }
 

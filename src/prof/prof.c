@@ -3,13 +3,16 @@
  * thread, snapshots for reports.
  *
  * The collector thread (SIGPROF blocked in it, and no timer of its own,
- * so its work is not sampled) loops every COLLECT_MS: it arms timers for
- * new threads (gsp__sampler_scan_threads), drains the sampler's ring into
+ * so its work is not sampled) loops at least every COLLECT_MS (sooner
+ * when gsp__sampler_wait is woken by a perf ring filling up or a thread
+ * starting): it arms sources for new threads
+ * (gsp__sampler_scan_threads), drains the sampler's samples into
  * the profile's stack table under p->mu, and with raw_path appends the
  * drained samples to the raw file (one write() per batch) and saves the
  * memory map again when objects were loaded or unloaded (the loader's
  * dlpi_adds/dlpi_subs counters changed: no /proc read when nothing did).
- * A thread is sampled from the first scan after it starts (<= COLLECT_MS).
+ * A thread is sampled from the first scan after it starts (<= COLLECT_MS,
+ * at once on the perf-ring source).
  * stop() tells it to finish, joins it, drains the last samples and closes
  * the sampler. Reports (report.c) copy the stack table through
  * gsp__prof_snapshot, so this file does not reach the symbolizer: the
@@ -187,8 +190,7 @@ static void *collector(void *arg) {
     gsp__sampler_scan_threads(self);
     drain(p);
     if (p->raw_fd >= 0) maps_refresh(p, false);
-    struct timespec ts = {0, COLLECT_MS * 1000000L};
-    nanosleep(&ts, NULL);
+    gsp__sampler_wait(COLLECT_MS);
   }
   return NULL;
 }

@@ -13,10 +13,10 @@
 
 #define GSP__PROF_MAX_DEPTH 128
 
-/* ---- sampler (sampler.c): timers, SIGPROF handler, lock-free ring ------- */
+/* ---- sampler (sampler*.c, sampler_int.h): sources, collector side ------- */
 
 typedef struct gsp__sample {
-  _Atomic uint64_t seq; /* ring protocol (Vyukov bounded queue) */
+  _Atomic uint64_t seq; /* queue protocol (Vyukov bounded queue) */
   uint32_t weight;      /* sampling periods this sample stands for (>= 1) */
   uint32_t depth;
   uint32_t flags;                    /* GSP__SAMPLE_* */
@@ -34,11 +34,15 @@ void gsp__sampler_close(void);
 /* Arms timers for threads not yet known, disarms those gone; returns the
  * number of new threads or a negative status. Collector thread only. */
 int gsp__sampler_scan_threads(pid_t self_tid);
-/* Pops one sample into *out; false when the ring is empty. One consumer. */
+/* Sleeps up to ms, less when a perf ring fills up or a sampled thread
+ * creates a thread or exits. Collector thread only. */
+void gsp__sampler_wait(unsigned ms);
+/* Pops one sample into *out; false when none is waiting. One consumer. */
 bool gsp__sampler_pop(gsp__sample *out);
 uint64_t gsp__sampler_dropped(void);
 uint64_t gsp__sampler_threads(void);
-/* In a fork child: forget the parent's sampler (no timer is touched). */
+/* In a fork child: forget the parent's sampler (its event fds closed, no
+ * timer or mapping touched), so a new profile can start. */
 void gsp__sampler_forget_after_fork(void);
 
 /* ---- stack table (stacks.c) ---------------------------------------------- */

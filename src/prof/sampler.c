@@ -1,63 +1,61 @@
 /*
- * sampler.c - CPU sampling: per-thread CPU-time sampling sources, the
- * SIGPROF handler, and the lock-free ring between the handler and the
- * collector.
+ * sampler.c - CPU sampling: picks the sampling source, follows the
+ * process's threads, and hands samples to the collector (prof.c).
  *
- * Sources. Preferred: a perf event per thread on the software task-clock
- * (the thread's CPU time; hrtimer-driven, so 997 Hz gives 997 samples per
- * CPU-second), with a one-page ring buffer and wakeup_events = 1, and the
- * fd set to send SIGPROF to that thread (F_SETOWN_EX F_OWNER_TID,
- * F_SETSIG, O_ASYNC) on every sample. The handler finds the event's
- * buffer from si_fd (g_fdpage, indexed by fd) and marks the buffer read
- * (data_tail = data_head: two plain memory accesses, no syscall), so the
- * next sample has room and signals again. Fallback, where perf events
- * are not allowed: POSIX CPU-time timers, below; those are checked on the
- * scheduler tick (250 Hz here), so above 250 Hz a signal stands for
- * several periods, which the kernel reports in si_overrun: each sample
- * carries weight 1 + si_overrun, so times stay right, but the effective
- * rate is capped by the tick.
+ * Sources, in order of preference (gsp__sampler_open; the environment
+ * variable GSP_PROF_SAMPLER=ring|signal|timer, or force_timers, picks one
+ * on purpose):
  *
- * Timers. Each thread gets a POSIX timer on its own CPU-time clock (the
- * clock id of thread `tid` is (~tid << 3) | CPUCLOCK_PERTHREAD |
- * CPUCLOCK_SCHED, the encoding pthread_getcpuclockid uses) that delivers
- * SIGPROF to that very thread (SIGEV_THREAD_ID) every 1/hz seconds of CPU
- * the thread burns. Unlike setitimer(ITIMER_PROF), whose expiry is checked
- * on the scheduler tick (250 Hz here), these are hrtimer-driven, so 1 kHz
- * really is 1 kHz, and each sample stands for the same CPU time. The
- * collector thread calls gsp__sampler_scan_threads every few milliseconds:
- * it lists /proc/self/task, arms a timer for each new tid and deletes the
- * timers of tids that are gone (known tids in a small array, collector
- * thread only).
+ * - ring (sampler_ring.c): a perf event per thread on the task-clock
+ *   writing samples (frame-pointer chain, registers, a copy of the top of
+ *   the stack) into a ring mapped into the process; the collector reads
+ *   the rings and completes the first frames with DWARF CFI
+ *   (sampler_unwind.c). No signal, nothing runs in the sampled thread:
+ *   the cost per sample is the kernel's timer interrupt and copy.
+ * - signal, where the ring is refused (perf_event_mlock_kb, a seccomp
+ *   filter on mmap of perf fds) but perf events are allowed: the same
+ *   event with a one-page buffer and wakeup_events = 1, its fd set to
+ *   send SIGPROF to that thread (F_SETOWN_EX F_OWNER_TID, F_SETSIG,
+ *   O_ASYNC) on every sample. The handler finds the buffer from si_fd
+ *   (g_fdpage, indexed by fd), hands it back (data_tail = data_head: two
+ *   plain memory accesses, no syscall) and unwinds with libunwind's
+ *   local unwinder through the signal frame.
+ * - timer, where perf events are not allowed at all: a POSIX timer on
+ *   each thread's CPU-time clock (the clock id of thread `tid` is
+ *   (~tid << 3) | CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED, the encoding
+ *   pthread_getcpuclockid uses) delivering SIGPROF to that thread
+ *   (SIGEV_THREAD_ID). Its expiry is checked on the scheduler tick (250 Hz
+ *   here), so above that a signal stands for several periods: the sample
+ *   carries weight 1 + si_overrun and times stay right. In ring mode a
+ *   thread whose ring cannot be made gets a timer too.
  *
- * Handler. It only captures: libunwind's unw_backtrace from the handler
- * walks through the signal frame with DWARF CFI rules cached per IP, so a
- * leaf function without a frame pointer (gcc omits it) still yields its
- * caller; the frames above the interrupted pc are dropped. Should the
- * interrupted pc not be found, a cursor started from the signal context
- * (unw_init_local2 with UNW_INIT_SIGNAL_FRAME) walks instead. libunwind runs with the per-thread
- * cache policy, which takes no lock and does not allocate; it does read
- * the loaded objects through dl_iterate_phdr, whose lock is recursive (a
- * sample taken inside the dynamic loader on the same thread does not
- * deadlock). No other call is made. The handler keeps errno, ignores
- * signals that are not from our timers (si_code != SI_TIMER), and does
- * nothing once sampling is switched off (the handler stays installed for
- * the life of the process, so a late signal never meets SIG_DFL).
+ * Threads. The collector calls gsp__sampler_scan_threads after each
+ * gsp__sampler_wait (at most 50 ms apart; in ring mode also as soon as a
+ * sampled thread creates a thread or exits, which its ring's watcher event
+ * reports): it lists /proc/self/task, arms a source for each new tid and
+ * disarms the sources of tids that are gone (known tids in a small array,
+ * collector thread only). A ring is read to its end before it is unmapped
+ * (its samples go to the queue below), so neither a thread's exit nor the
+ * end of the profile loses samples.
  *
- * Ring. A bounded multi-producer queue (Vyukov's: a sequence number per
- * slot) of RING_SLOTS samples in static memory. A producer claims a slot
- * with one CAS on the tail, unwinds straight into it and publishes it with
- * a release store of its sequence; a full ring drops the sample (counted).
+ * Queue. The signal handler publishes samples into a bounded
+ * multi-producer queue (Vyukov's: a sequence number per slot) of
+ * QUEUE_SLOTS samples in static memory. A producer claims a slot with one
+ * CAS on the tail, unwinds straight into it and publishes it with a
+ * release store of its sequence; a full queue drops the sample (counted).
  * The one consumer (the collector) reads slots in order and hands them
- * back with a release store. Invariant: slot i's seq is pos+1 when it holds
- * the sample for position pos, pos+RING_SLOTS when free for that position.
+ * back with a release store. Invariant: slot i's seq is pos+1 when it
+ * holds the sample for position pos, pos+QUEUE_SLOTS when free for that
+ * position. The handler keeps errno, ignores signals that are not from
+ * our sources, and does nothing once sampling is off (it stays installed
+ * for the life of the process, so a late signal never meets SIG_DFL).
  */
 #define _GNU_SOURCE
-#define UNW_LOCAL_ONLY
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libunwind.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -68,14 +66,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "prof_int.h"
+#include "sampler_int.h"
 
-#define RING_SLOTS 2048u
+#define QUEUE_SLOTS 2048u
 #define TIMER_TOKEN 0x6773707
 #define CPUCLOCK_PERTHREAD_SCHED 6
 #define MAX_FD 65536
 
-static gsp__sample g_ring[RING_SLOTS];
+static gsp__sample g_queue[QUEUE_SLOTS];
 static _Atomic uint64_t g_tail;
 static uint64_t g_head;
 static _Atomic uint64_t g_dropped;
@@ -84,27 +82,34 @@ static _Atomic int g_open;
 static _Atomic unsigned g_depth = 64; /* read by the handler */
 static unsigned g_hz = 99;
 static bool g_handler_installed;
-static bool g_perf; /* sources are perf events (else POSIX timers) */
+static gsp__src g_mode;
 static _Atomic(struct perf_event_mmap_page *) g_fdpage[MAX_FD];
 static _Atomic int g_in_handler;
 static long g_page;
 
+typedef enum kind { K_RING, K_SIGNAL, K_TIMER } kind;
+
 typedef struct known_thread {
   pid_t tid;
-  timer_t timer;
-  int fd; /* perf event, -1 with timers */
-  void *mm;
-  bool seen;
+  kind kind;
+  bool seen, hup;
+  timer_t timer;  /* K_TIMER */
+  int fd;         /* K_SIGNAL */
+  void *mm;       /* K_SIGNAL */
+  gsp__ring ring; /* K_RING */
 } known_thread;
 
 static known_thread *g_known;
-static size_t g_nknown, g_known_cap;
+static size_t g_nknown, g_known_cap, g_cur;
+static struct pollfd *g_pfd;
+static size_t g_pfd_cap;
 static uint64_t g_threads_total;
+static gsp__sample g_scratch; /* collector: a ring's sample on its way to the queue */
 
 static gsp__sample *claim_slot(void) {
   uint64_t pos = atomic_load_explicit(&g_tail, memory_order_relaxed);
   for (;;) {
-    gsp__sample *s = &g_ring[pos & (RING_SLOTS - 1)];
+    gsp__sample *s = &g_queue[pos & (QUEUE_SLOTS - 1)];
     uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
     int64_t diff = (int64_t)(seq - pos);
     if (diff == 0) {
@@ -117,61 +122,6 @@ static gsp__sample *claim_slot(void) {
       pos = atomic_load_explicit(&g_tail, memory_order_relaxed);
     }
   }
-}
-
-/* The slow, general path: libunwind's cursor from the signal context. */
-static uint32_t capture_cursor(gsp__sample *s, void *uc, uint32_t max) {
-  unw_cursor_t cur;
-  uint32_t n = 0;
-  if (unw_init_local2(&cur, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0) {
-    s->flags = GSP__SAMPLE_BAD_UNWIND;
-    return 0;
-  }
-  int r = 0;
-  do {
-    unw_word_t ip = 0;
-    if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || ip == 0) break;
-    s->pcs[n++] = ip;
-  } while (n < max && (r = unw_step(&cur)) > 0);
-  if (n < max && r < 0) s->flags = GSP__SAMPLE_BAD_UNWIND;
-  return n;
-}
-
-/* The fast path: unw_backtrace (libunwind's cached per-IP frame rules,
- * about 50 ns for 14 frames here against 8 us for a cursor walk) from
- * the handler itself, through the signal frame; the frames above the
- * interrupted pc (the handler's own) are dropped. 0 when the interrupted
- * pc is not among the first frames (then the cursor path runs). */
-static uint32_t capture_fast(gsp__sample *s, uint64_t rip, uint32_t max) {
-  void *buf[GSP__PROF_MAX_DEPTH + 8];
-  int n = unw_backtrace(buf, (int)max + 8);
-  int first = -1;
-  for (int i = 0; i < n && i < 8 && first < 0; i++)
-    if ((uint64_t)(uintptr_t)buf[i] == rip) first = i;
-  if (first < 0) return 0;
-  uint32_t k = 0;
-  for (int i = first; i < n && k < max; i++) s->pcs[k++] = (uint64_t)(uintptr_t)buf[i];
-  return k;
-}
-
-/* ThreadSanitizer defers signals to a safe point, where the thread has
- * run on from the context the kernel saved, inside TSan's runtime: no
- * walk from there is right (and libunwind's can fault), so under TSan a
- * sample is the saved pc alone. */
-#if defined(__SANITIZE_THREAD__)
-static const bool k_unwind = false;
-#else
-static const bool k_unwind = true;
-#endif
-
-static void capture(gsp__sample *s, void *uc) {
-  uint32_t max = atomic_load_explicit(&g_depth, memory_order_relaxed);
-  uint64_t rip = (uint64_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-  s->flags = 0;
-  uint32_t n = k_unwind ? capture_fast(s, rip, max) : 0;
-  if (n == 0 && k_unwind) n = capture_cursor(s, uc, max);
-  if (n == 0) s->pcs[n++] = rip;
-  s->depth = n;
 }
 
 /* Weight of the sample this signal stands for; 0 = not ours. */
@@ -198,7 +148,9 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc) {
       atomic_fetch_add_explicit(&g_dropped, 1, memory_order_relaxed);
     } else {
       uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
-      capture(s, uc);
+      uint32_t max = atomic_load_explicit(&g_depth, memory_order_relaxed);
+      s->flags = 0;
+      s->depth = gsp__unw_capture_signal(s->pcs, max, uc, &s->flags);
       s->weight = w;
       atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
     }
@@ -219,65 +171,35 @@ static int install_handler(void) {
   return GSP_OK;
 }
 
-static int arm_perf(pid_t tid, int *fd_out, void **mm_out);
-static void disarm(known_thread *k);
+/* Pushes a sample the collector holds into the queue (dropped if full). */
+static void queue_push(const gsp__sample *src) {
+  gsp__sample *s = claim_slot();
+  if (!s) {
+    atomic_fetch_add_explicit(&g_dropped, 1, memory_order_relaxed);
+    return;
+  }
+  uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
+  s->weight = src->weight;
+  s->depth = src->depth;
+  s->flags = src->flags;
+  memcpy(s->pcs, src->pcs, src->depth * sizeof src->pcs[0]);
+  atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+}
 
-/* Perf events work here if one can be opened for the calling thread. */
-static bool perf_works(void) {
-  int fd;
-  void *mm;
-  if (arm_perf((pid_t)syscall(SYS_gettid), &fd, &mm) != GSP_OK) return false;
-  known_thread k = {0, 0, fd, mm, false};
-  disarm(&k);
+static bool queue_pop(gsp__sample *out) {
+  gsp__sample *s = &g_queue[g_head & (QUEUE_SLOTS - 1)];
+  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+  if (seq != g_head + 1) return false;
+  out->weight = s->weight;
+  out->depth = s->depth;
+  out->flags = s->flags;
+  memcpy(out->pcs, s->pcs, s->depth * sizeof s->pcs[0]);
+  atomic_store_explicit(&s->seq, g_head + QUEUE_SLOTS, memory_order_release);
+  g_head++;
   return true;
 }
 
-int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
-  int expected = 0;
-  if (!atomic_compare_exchange_strong(&g_open, &expected, 1)) return GSP_EBUSY;
-  for (uint32_t i = 0; i < RING_SLOTS; i++) atomic_store(&g_ring[i].seq, i);
-  atomic_store(&g_tail, 0);
-  g_head = 0;
-  atomic_store(&g_dropped, 0);
-  g_hz = hz;
-  atomic_store(&g_depth, max_depth);
-  g_threads_total = 0;
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-  g_page = sysconf(_SC_PAGESIZE);
-  int rv = install_handler();
-  if (rv != GSP_OK) {
-    atomic_store(&g_open, 0);
-    return rv;
-  }
-  g_perf = !force_timers && perf_works();
-  atomic_store(&g_active, 1);
-  return GSP_OK;
-}
-
-bool gsp__sampler_uses_perf(void) { return g_perf; }
-
-/* The handler may be reading a buffer it found through g_fdpage: clear
- * the entry, wait until no handler runs, then unmap. */
-static void disarm(known_thread *k) {
-  if (k->fd < 0) {
-    timer_delete(k->timer);
-    return;
-  }
-  ioctl(k->fd, PERF_EVENT_IOC_DISABLE, 0);
-  if (k->fd < MAX_FD) atomic_store(&g_fdpage[k->fd], NULL);
-  while (atomic_load(&g_in_handler) != 0) sched_yield();
-  munmap(k->mm, (size_t)g_page * 2);
-  close(k->fd);
-}
-
-void gsp__sampler_close(void) {
-  atomic_store(&g_active, 0);
-  for (size_t i = 0; i < g_nknown; i++) disarm(&g_known[i]);
-  gsp_free(g_known);
-  g_known = NULL;
-  g_nknown = g_known_cap = 0;
-  atomic_store(&g_open, 0);
-}
+/* ---- sources -------------------------------------------------------------- */
 
 static int arm_timer(pid_t tid, timer_t *out) {
   struct sigevent sev;
@@ -306,7 +228,7 @@ static int perf_signal_to(int fd, pid_t tid) {
   return GSP_OK;
 }
 
-static int arm_perf(pid_t tid, int *fd_out, void **mm_out) {
+static int arm_signal(pid_t tid, int *fd_out, void **mm_out) {
   struct perf_event_attr a;
   memset(&a, 0, sizeof a);
   a.size = sizeof a;
@@ -334,6 +256,115 @@ static int arm_perf(pid_t tid, int *fd_out, void **mm_out) {
   return GSP_OK;
 }
 
+/* Reads what is left in a ring into the queue (its thread is gone or
+ * sampling stops), so the collector's next drain still sees it. */
+static void ring_flush(gsp__ring *r) {
+  while (gsp__ring_next(r, &g_scratch)) queue_push(&g_scratch);
+  atomic_fetch_add_explicit(&g_dropped, gsp__ring_take_lost(r), memory_order_relaxed);
+}
+
+/* The handler may be reading a buffer it found through g_fdpage: clear
+ * the entry, wait until no handler runs, then unmap. */
+static void disarm(known_thread *k) {
+  switch (k->kind) {
+    case K_TIMER:
+      timer_delete(k->timer);
+      return;
+    case K_RING:
+      gsp__ring_disable(&k->ring);
+      ring_flush(&k->ring);
+      gsp__ring_close(&k->ring);
+      return;
+    case K_SIGNAL:
+      ioctl(k->fd, PERF_EVENT_IOC_DISABLE, 0);
+      if (k->fd < MAX_FD) atomic_store(&g_fdpage[k->fd], NULL);
+      while (atomic_load(&g_in_handler) != 0) sched_yield();
+      munmap(k->mm, (size_t)g_page * 2);
+      close(k->fd);
+      return;
+  }
+}
+
+/* Arms the source of the open mode for tid; GSP_ESYS if none could be. */
+static int arm(known_thread *k) {
+  if (g_mode == GSP__SRC_SIGNAL) {
+    k->kind = K_SIGNAL;
+    return arm_signal(k->tid, &k->fd, &k->mm);
+  }
+  if (g_mode == GSP__SRC_RING &&
+      gsp__ring_open(&k->ring, k->tid, g_hz, atomic_load(&g_depth)) == GSP_OK) {
+    k->kind = K_RING;
+    return GSP_OK;
+  }
+  if (g_mode == GSP__SRC_RING) gsp__unw_load_local(); /* this thread falls back to a timer */
+  k->kind = K_TIMER;
+  return arm_timer(k->tid, &k->timer);
+}
+
+static gsp__src probe(gsp__src want) {
+  known_thread k = {.tid = (pid_t)syscall(SYS_gettid), .fd = -1};
+  gsp__src got = GSP__SRC_TIMER;
+  if (want == GSP__SRC_RING && gsp__ring_open(&k.ring, k.tid, g_hz, 1) == GSP_OK) {
+    gsp__ring_close(&k.ring);
+    got = GSP__SRC_RING;
+  } else if (want != GSP__SRC_TIMER && arm_signal(k.tid, &k.fd, &k.mm) == GSP_OK) {
+    k.kind = K_SIGNAL;
+    disarm(&k);
+    got = GSP__SRC_SIGNAL;
+  }
+  return got;
+}
+
+static gsp__src choose(bool force_timers) {
+  const char *env = getenv("GSP_PROF_SAMPLER");
+  gsp__src want = GSP__SRC_RING;
+  if (force_timers || (env && strcmp(env, "timer") == 0)) want = GSP__SRC_TIMER;
+  if (env && strcmp(env, "signal") == 0 && !force_timers) want = GSP__SRC_SIGNAL;
+  return probe(want);
+}
+
+int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&g_open, &expected, 1)) return GSP_EBUSY;
+  for (uint32_t i = 0; i < QUEUE_SLOTS; i++) atomic_store(&g_queue[i].seq, i);
+  atomic_store(&g_tail, 0);
+  g_head = 0;
+  atomic_store(&g_dropped, 0);
+  g_hz = hz;
+  atomic_store(&g_depth, max_depth);
+  g_threads_total = 0;
+  g_cur = 0;
+  g_page = sysconf(_SC_PAGESIZE);
+  int rv = install_handler();
+  if (rv != GSP_OK) {
+    atomic_store(&g_open, 0);
+    return rv;
+  }
+  g_mode = choose(force_timers);
+  if (g_mode == GSP__SRC_RING) gsp__unw_remote_begin(); /* else: the kernel's chain only */
+  if (g_mode != GSP__SRC_RING) gsp__unw_load_local();
+  atomic_store(&g_active, 1);
+  return GSP_OK;
+}
+
+bool gsp__sampler_uses_perf(void) { return g_mode == GSP__SRC_RING || g_mode == GSP__SRC_SIGNAL; }
+gsp__src gsp__sampler_mode(void) { return g_mode; }
+
+void gsp__sampler_close(void) {
+  atomic_store(&g_active, 0);
+  for (size_t i = 0; i < g_nknown; i++) disarm(&g_known[i]);
+  gsp_free(g_known);
+  gsp_free(g_pfd);
+  g_known = NULL;
+  g_pfd = NULL;
+  g_nknown = g_known_cap = g_pfd_cap = 0;
+  gsp__unw_remote_end();
+  g_mode = GSP__SRC_NONE;
+  atomic_store(&g_open, 0);
+}
+
+/* ---- threads -------------------------------------------------------------- */
+
 static known_thread *find_known(pid_t tid) {
   for (size_t i = 0; i < g_nknown; i++)
     if (g_known[i].tid == tid) return &g_known[i];
@@ -348,10 +379,9 @@ static int add_known(pid_t tid) {
     g_known = k;
     g_known_cap = cap;
   }
-  known_thread k = {tid, 0, -1, NULL, true};
+  known_thread k = {.tid = tid, .seen = true, .fd = -1};
   /* A thread that exited since the listing cannot be armed: not an error. */
-  int rv = g_perf ? arm_perf(tid, &k.fd, &k.mm) : arm_timer(tid, &k.timer);
-  if (rv != GSP_OK) return 0;
+  if (arm(&k) != GSP_OK) return 0;
   g_known[g_nknown++] = k;
   g_threads_total++;
   return 1;
@@ -390,30 +420,83 @@ int gsp__sampler_scan_threads(pid_t self_tid) {
   }
   closedir(d);
   drop_unseen();
+  if (g_mode == GSP__SRC_RING) gsp__unw_remote_refresh();
   return rv < 0 ? rv : added;
 }
 
+static size_t poll_set(void) {
+  size_t n = 0;
+  if (g_mode == GSP__SRC_RING && 2 * g_nknown > g_pfd_cap) {
+    struct pollfd *p = gsp_realloc(g_pfd, 2 * g_nknown * sizeof *p);
+    if (p) {
+      g_pfd = p;
+      g_pfd_cap = 2 * g_nknown;
+    }
+  }
+  for (size_t i = 0; g_mode == GSP__SRC_RING && i < g_nknown && n + 2 <= g_pfd_cap; i++) {
+    known_thread *k = &g_known[i];
+    if (k->kind != K_RING || k->hup) continue;
+    g_pfd[n++] = (struct pollfd){.fd = k->ring.fd, .events = POLLIN};
+    g_pfd[n++] = (struct pollfd){.fd = k->ring.wfd, .events = POLLIN}; /* -1: ignored */
+  }
+  return n;
+}
+
+/* Sleeps ms; in ring mode wakes early when a ring is half full or a
+ * thread was created or exited (the collector then scans at once). A ring
+ * whose thread has exited polls as hung up for good: it is left out until
+ * the next scan drops it. */
+void gsp__sampler_wait(unsigned ms) {
+  size_t n = poll_set();
+  if (n == 0) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return;
+  }
+  if (poll(g_pfd, n, (int)ms) <= 0) return;
+  for (size_t i = 0, j = 0; i < g_nknown && j < n; i++) {
+    known_thread *k = &g_known[i];
+    if (k->kind != K_RING || k->hup) continue;
+    short rv = g_pfd[j].revents | g_pfd[j + 1].revents;
+    if (rv & (POLLHUP | POLLERR)) k->hup = true;
+    if (g_pfd[j + 1].revents & POLLIN) gsp__ring_watch_reset(&k->ring);
+    j += 2;
+  }
+}
+
 bool gsp__sampler_pop(gsp__sample *out) {
-  gsp__sample *s = &g_ring[g_head & (RING_SLOTS - 1)];
-  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-  if (seq != g_head + 1) return false;
-  out->weight = s->weight;
-  out->depth = s->depth;
-  out->flags = s->flags;
-  memcpy(out->pcs, s->pcs, s->depth * sizeof s->pcs[0]);
-  atomic_store_explicit(&s->seq, g_head + RING_SLOTS, memory_order_release);
-  g_head++;
-  return true;
+  if (queue_pop(out)) return true;
+  for (size_t n = 0; n < g_nknown; n++, g_cur++) {
+    known_thread *k = &g_known[g_cur % g_nknown];
+    if (k->kind != K_RING) continue;
+    bool got = gsp__ring_next(&k->ring, out);
+    atomic_fetch_add_explicit(&g_dropped, gsp__ring_take_lost(&k->ring), memory_order_relaxed);
+    if (got) return true;
+  }
+  return false;
 }
 
 uint64_t gsp__sampler_dropped(void) { return atomic_load(&g_dropped); }
 uint64_t gsp__sampler_threads(void) { return g_threads_total; }
 
 void gsp__sampler_forget_after_fork(void) {
-  /* The child has no timers and no collector: drop the parent's state
-   * without touching its timers (timer ids are per process). */
+  /* The child has no timers (they are per process), no ring mappings
+   * (perf mappings are not copied) and no collector: close the inherited
+   * event fds and drop the parent's state. The array may have been in
+   * the middle of an update by the parent's collector: it is left alone. */
   atomic_store(&g_active, 0);
+  for (size_t i = 0; i < g_nknown; i++) {
+    known_thread *k = &g_known[i];
+    if (k->kind == K_RING) gsp__ring_forget(&k->ring);
+    if (k->kind == K_SIGNAL && k->fd >= 0 && k->fd < MAX_FD) {
+      atomic_store(&g_fdpage[k->fd], NULL);
+      close(k->fd);
+    }
+  }
   g_known = NULL;
-  g_nknown = g_known_cap = 0;
+  g_pfd = NULL;
+  g_nknown = g_known_cap = g_pfd_cap = 0;
+  gsp__unw_remote_forget();
+  g_mode = GSP__SRC_NONE;
   atomic_store(&g_open, 0);
 }

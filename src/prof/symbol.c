@@ -8,7 +8,10 @@
  * shared libraries at their bias, a non-PIE executable at its link
  * address). Each module's ELF is opened from its path and its debug info
  * found the standard way (.debug sections in the file, build-id or
- * debuglink files). A lookup asks the module for the symbol covering the
+ * debuglink files). The vDSO (a mapping with no file, which libdwfl may
+ * count as part of a neighbouring module) is looked for first: its range
+ * is taken from the maps text and its addresses are named "[vdso]". A
+ * lookup asks the module for the symbol covering the
  * address (the ELF symbol table; static functions included) and the line
  * table for file and line. An address with no module or no symbol gets a
  * name "FILE+0xOFF" (or "0xADDR"), so it still counts under one name.
@@ -19,6 +22,7 @@
 #include <elfutils/libdwfl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "prof_int.h"
@@ -32,8 +36,28 @@ typedef struct istr {
 
 struct gsp__symtab {
   Dwfl *dwfl;
+  uint64_t vdso_start, vdso_end; /* 0, 0 when the maps text has none */
   istr *buckets[INTERN_BUCKETS];
 };
+
+/* The [vdso] line of a maps text ("START-END perms ... [vdso]"), if any. */
+static void find_vdso(gsp__symtab *s, const char *maps, size_t len) {
+  const char *end = maps + len;
+  for (const char *line = maps; line < end;) {
+    const char *nl = memchr(line, '\n', (size_t)(end - line));
+    size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+    if (n > 6 && memcmp(line + n - 6, "[vdso]", 6) == 0) {
+      char *dash, *stop;
+      unsigned long long a = strtoull(line, &dash, 16);
+      unsigned long long b = *dash == '-' ? strtoull(dash + 1, &stop, 16) : 0;
+      if (b > a) {
+        s->vdso_start = a;
+        s->vdso_end = b;
+      }
+    }
+    line += n + 1;
+  }
+}
 
 static char *g_debuginfo_path;
 static const Dwfl_Callbacks g_callbacks = {
@@ -50,6 +74,7 @@ int gsp__symtab_create(const char *maps_text, size_t len, gsp__symtab **out) {
     gsp_free(s);
     return GSP_ENOMEM;
   }
+  find_vdso(s, maps_text, len);
   if (len > 0) {
     FILE *f = fmemopen((void *)maps_text, len, "r");
     if (!f) {
@@ -125,6 +150,14 @@ static void lookup_module(gsp__symtab *s, Dwfl_Module *m, uint64_t pc, gsp__sym 
 
 void gsp__symtab_lookup(gsp__symtab *s, uint64_t pc, gsp__sym *out) {
   memset(out, 0, sizeof *out);
+  if (pc >= s->vdso_start && pc < s->vdso_end) {
+    out->func = gsp__symtab_intern(s, "[vdso]");
+    out->file = gsp__symtab_intern(s, "");
+    out->map_file = out->func;
+    out->map_start = s->vdso_start;
+    out->map_limit = s->vdso_end;
+    return;
+  }
   Dwfl_Module *m = dwfl_addrmodule(s->dwfl, pc);
   if (m) {
     lookup_module(s, m, pc, out);

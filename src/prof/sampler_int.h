@@ -1,0 +1,85 @@
+/* sampler_int.h - internals shared by the sampler's files: sampler.c (the
+ * sources, the signal handler, the queue), sampler_ring.c (perf events
+ * with a memory-mapped ring per thread) and sampler_unwind.c (libunwind,
+ * loaded when CPU sampling starts). Collector-thread-only unless a
+ * function says otherwise. */
+#ifndef GSP_SAMPLER_INT_H
+#define GSP_SAMPLER_INT_H
+
+#include "prof_int.h"
+
+/* Where samples come from. */
+typedef enum gsp__src {
+  GSP__SRC_NONE = 0,
+  GSP__SRC_RING,   /* perf event + mmap'd ring per thread, read by the collector */
+  GSP__SRC_SIGNAL, /* perf event signalling the thread; the handler unwinds */
+  GSP__SRC_TIMER,  /* POSIX CPU-time timer signalling the thread */
+} gsp__src;
+
+/* The source chosen by the last gsp__sampler_open (NONE when closed). */
+gsp__src gsp__sampler_mode(void);
+
+/* ---- sampler_unwind.c ---------------------------------------------------- */
+
+/* Loads libunwind's local unwinder for the signal handler (dlopen, once
+ * per process); true when usable. */
+bool gsp__unw_load_local(void);
+/* Unwinds the interrupted stack of a signal context into pcs (pcs[0] the
+ * interrupted pc); async-signal-safe once gsp__unw_load_local returned
+ * true, the pc alone otherwise. Sets GSP__SAMPLE_BAD_UNWIND in *flags when
+ * the walk failed. */
+uint32_t gsp__unw_capture_signal(uint64_t *pcs, uint32_t max, void *uc, uint32_t *flags);
+
+/* The first frames of a sampled thread, as the kernel copied them. */
+typedef struct gsp__ustack {
+  uint64_t ip, sp, bp;
+  const unsigned char *stack; /* bytes from sp upwards */
+  uint64_t len;
+} gsp__ustack;
+
+/* Loads libunwind's generic unwinder and makes an address space reading
+ * copied stacks; false when not available (samples keep the kernel's
+ * frame-pointer chain). */
+bool gsp__unw_remote_begin(void);
+void gsp__unw_remote_end(void);
+/* In a fork child: drop the parent's address space without touching it
+ * (its lock may have been held by the parent's collector). */
+void gsp__unw_remote_forget(void);
+/* Rereads the loaded objects' segments (the memory the unwinder may read
+ * outside a copied stack) when objects were loaded or unloaded. */
+void gsp__unw_remote_refresh(void);
+/* Splices the kernel's chain kc[0..nk) (kc[0] the pc, then return
+ * addresses found through frame pointers) with a DWARF unwind of the
+ * first frames from u; writes at most max pcs to out and returns their
+ * number. */
+uint32_t gsp__unw_splice(const gsp__ustack *u, const uint64_t *kc, uint32_t nk, uint64_t *out,
+                         uint32_t max, uint32_t *flags);
+
+/* ---- sampler_ring.c ------------------------------------------------------ */
+
+typedef struct gsp__ring {
+  int fd;
+  void *mm;       /* control page + data pages */
+  size_t len;     /* of mm */
+  unsigned depth; /* frames kept per sample */
+  uint64_t lost;
+  int wfd;   /* the thread's clone/exit watcher, -1 if none */
+  void *wmm; /* its two pages */
+} gsp__ring;
+
+/* Opens and enables a task-clock event for tid sampling hz times per
+ * CPU-second into a ring; GSP_ESYS when perf events or the mapping are
+ * refused. */
+int gsp__ring_open(gsp__ring *r, pid_t tid, unsigned hz, unsigned max_depth);
+void gsp__ring_disable(gsp__ring *r);
+void gsp__ring_close(gsp__ring *r);
+/* In a fork child: the mapping is not inherited; close the fd only. */
+void gsp__ring_forget(gsp__ring *r);
+/* The next sample of r into out; false when r holds no more. */
+bool gsp__ring_next(gsp__ring *r, gsp__sample *out);
+/* Marks the watcher's records read (it woke the collector). */
+void gsp__ring_watch_reset(gsp__ring *r);
+/* Samples the kernel reported lost since the last call. */
+uint64_t gsp__ring_take_lost(gsp__ring *r);
+
+#endif
