@@ -5,21 +5,25 @@
  * report, a JSON summary).
  *
  * CPU sampling (gsp_prof with GSP_PROF_CPU). Every thread of the process
- * is sampled once per 1/hz seconds of CPU it burns: from a perf event on
- * the thread's task-clock (its CPU time, hrtimer-driven, so the rate asked
- * for is the rate delivered) that signals the thread itself, or, where
- * perf events are not allowed (or force_timers is set), from a POSIX timer
- * on the thread's CPU-time clock (timer_create on its
- * CLOCK_THREAD_CPUTIME_ID with SIGEV_THREAD_ID); those are checked on the
- * kernel tick, so above the tick rate (250 Hz here) a sample stands for
- * several periods (the timer's overrun count): times stay right, the
- * number of distinct stacks seen does not grow. The SIGPROF handler only
- * captures: it unwinds the interrupted stack (libunwind's DWARF-based
- * unwinder through the signal frame, so a leaf without a frame pointer
- * still gets its caller) into a lock-free ring, with no lock and no
- * allocation. (Under ThreadSanitizer, which defers signals, a sample is
- * the interrupted pc alone.) A collector thread drains the ring every 50
- * ms, finds new threads (/proc/self/task) and arms their sources,
+ * is sampled once per 1/hz seconds of user CPU it burns, by default from a
+ * perf event on the thread's task clock that writes each sample (the
+ * frame-pointer chain, registers, the top 2 KiB of the stack) into a ring
+ * mapped into the process: no signal, nothing runs in the sampled thread;
+ * the collector completes the first frames from DWARF CFI (libunwind,
+ * loaded when sampling starts), so a leaf without a frame pointer still
+ * gets its caller. Where the ring is refused, the event signals the thread
+ * (SIGPROF) and the handler unwinds in place (libunwind through the signal
+ * frame) into a lock-free queue, with no lock and no allocation; where
+ * perf events are not allowed (or force_timers is set), a POSIX timer on
+ * the thread's CPU-time clock (timer_create on CLOCK_THREAD_CPUTIME_ID with
+ * SIGEV_THREAD_ID) does the signalling; it is checked on the kernel tick,
+ * so above the tick rate (250 Hz here) a sample stands for several periods
+ * (the timer's overrun count): times stay right, the number of distinct
+ * stacks seen does not grow. GSP_PROF_SAMPLER=ring|signal|timer in the
+ * environment forces a source. (Under ThreadSanitizer, which defers
+ * signals, a signalled sample is the interrupted pc alone.) A collector
+ * thread drains the rings (woken when one is half full, at the latest
+ * every 50 ms), finds new threads (/proc/self/task), arms their sources
  * and aggregates the stacks (and, with raw_path, appends them to a file as
  * it goes, so a process that crashes or is killed leaves what was gathered
  * up to the last fraction of a second). Symbols (function, file, line) are
