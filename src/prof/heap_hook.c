@@ -54,6 +54,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "heap_sites.h"
 #include "prof_int.h"
 
 extern void *__libc_malloc(size_t);
@@ -65,8 +66,8 @@ extern void __libc_free(void *);
 #define HDR 32u
 #define MAGIC 0x6a5du
 #define SHARDS 64u
-#define NSITES 16384u
-#define SITE_DEPTH 16
+#define NSITES GSP__NSITES
+#define SITE_DEPTH GSP__SITE_DEPTH
 
 typedef struct hdr {
   struct hdr *next, *prev;
@@ -77,14 +78,7 @@ typedef struct hdr {
 } hdr;
 _Static_assert(sizeof(hdr) == HDR, "header size");
 
-typedef struct site {
-  _Atomic uint64_t hash; /* 0 free, then the stack hash */
-  _Atomic int ready;
-  uint32_t depth;
-  uint64_t pcs[SITE_DEPTH];
-  _Atomic uint64_t allocs, bytes, live, live_count, peak;
-  uint64_t leaks, leak_bytes;
-} site;
+typedef gsp__site site;
 
 typedef struct shard {
   atomic_flag lock;
@@ -124,50 +118,9 @@ static uint32_t capture_stack(uint64_t *pcs) {
   return n;
 }
 
-static uint64_t hash_stack(const uint64_t *pcs, uint32_t n) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-  for (uint32_t i = 0; i < n; i++) h = (h ^ pcs[i]) * 0x100000001b3ull;
-  return h | 1;
-}
-
-static uint32_t site_of(const uint64_t *pcs, uint32_t n) {
-  uint64_t h = hash_stack(pcs, n);
-  for (uint32_t probe = 0, j = (uint32_t)(h % (NSITES - 1)) + 1; probe < 64; probe++) {
-    site *s = &g_sites[j];
-    uint64_t cur = atomic_load_explicit(&s->hash, memory_order_acquire);
-    if (cur == 0) {
-      uint64_t zero = 0;
-      if (atomic_compare_exchange_strong(&s->hash, &zero, h)) {
-        memcpy(s->pcs, pcs, n * sizeof *pcs);
-        s->depth = n;
-        atomic_store_explicit(&s->ready, 1, memory_order_release);
-        return j;
-      }
-      cur = zero;
-    }
-    if (cur == h) {
-      while (!atomic_load_explicit(&s->ready, memory_order_acquire)) __builtin_ia32_pause();
-      if (s->depth == n && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0) return j;
-    }
-    j = j + 1 < NSITES ? j + 1 : 1;
-  }
-  return 0;
-}
-
 /* Bytes a tracked block counts for: its size, or with sampling the
  * interval it stands for when larger (an estimate, as tcmalloc's). */
 static uint64_t charge(uint64_t size) { return size > g_sample_bytes ? size : g_sample_bytes; }
-
-static void site_add(site *s, uint64_t size) {
-  atomic_fetch_add_explicit(&s->allocs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->bytes, size, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->live_count, 1, memory_order_relaxed);
-  uint64_t live = atomic_fetch_add_explicit(&s->live, size, memory_order_relaxed) + size;
-  uint64_t peak = atomic_load_explicit(&s->peak, memory_order_relaxed);
-  while (live > peak && !atomic_compare_exchange_weak_explicit(
-                            &s->peak, &peak, live, memory_order_relaxed, memory_order_relaxed)) {
-  }
-}
 
 static bool should_track(size_t size) {
   if (!atomic_load_explicit(&g_tracking, memory_order_relaxed) || t_guard) return false;
@@ -194,9 +147,9 @@ static void *finish(void *base, size_t off, size_t size, bool track) {
     t_guard = 1;
     uint64_t pcs[SITE_DEPTH];
     uint32_t n = capture_stack(pcs);
-    uint32_t id = n > 0 ? site_of(pcs, n) : 0;
+    uint32_t id = n > 0 ? gsp__site_find(g_sites, pcs, n) : 0;
     h->site = id ? id : UINT32_MAX;
-    if (id) site_add(&g_sites[id], charge(size));
+    if (id) gsp__site_add(&g_sites[id], charge(size));
     shard *sh = shard_of(h);
     lock(sh);
     h->next = sh->head.next;

@@ -24,6 +24,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/prof/heap_scan.c
   ${PROJECT_SOURCE_DIR}/src/prof/inproc.c
   ${PROJECT_SOURCE_DIR}/src/prof/inproc_heap.c
+  ${PROJECT_SOURCE_DIR}/src/prof/heap_sites.c
   ${PROJECT_SOURCE_DIR}/src/prof/io_hook.c)
 # libunwind: headers only; sampler_unwind.c loads it with dlopen when CPU
 # sampling starts.
