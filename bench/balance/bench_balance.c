@@ -54,6 +54,7 @@
 #include <xxhash.h>
 
 #include "gsperf/balance.h"
+#include "../support/bench_util.h"
 
 #define NB 16
 #define NKEYS 4096
@@ -64,12 +65,6 @@
 static char g_keys[NKEYS][16];
 static size_t g_keylen[NKEYS];
 static uint32_t weight_of(unsigned i) { return 1 + i % 4; }
-
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 typedef struct subject {
   const char *name;
@@ -294,25 +289,17 @@ static void cell(const subject *s, unsigned threads, uint64_t ops, double *mops,
     r[t] = (run){s, ctx, ops, t, &bar};
     pthread_create(&th[t], NULL, worker, &r[t]);
   }
-  uint64_t c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), w0 = clock_ns(CLOCK_MONOTONIC);
+  uint64_t c0 = gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID),
+           w0 = gsp_bench_clock_ns(CLOCK_MONOTONIC);
   pthread_barrier_wait(&bar);
   for (unsigned t = 0; t < threads; t++) pthread_join(th[t], NULL);
-  uint64_t w1 = clock_ns(CLOCK_MONOTONIC), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+  uint64_t w1 = gsp_bench_clock_ns(CLOCK_MONOTONIC),
+           c1 = gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   pthread_barrier_destroy(&bar);
   s->teardown(ctx);
   double total = (double)ops * threads;
   *mops = total / ((double)(w1 - w0) / 1e3);
   *cpu = (double)(c1 - c0) / total;
-}
-
-static int dcmp(const void *a, const void *c) {
-  double x = *(const double *)a, y = *(const double *)c;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n) {
-  qsort(v, n, sizeof *v, dcmp);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static unsigned make_subjects(subject *s) {
@@ -331,7 +318,7 @@ static unsigned make_subjects(subject *s) {
 
 static void print_machine(const char *when) {
   double l[3];
-  if (getloadavg(l, 3) < 0) l[0] = l[1] = l[2] = -1;
+  gsp_bench_loadavg(l);
   struct utsname u;
   uname(&u);
   printf("# %s: %s %s, %ld CPUs online, load %.2f %.2f %.2f\n", when, u.sysname, u.release,
@@ -441,10 +428,10 @@ int main(int argc, char **argv) {
     for (unsigned t = 0; t < 2 && s[i].peer_of >= 0; t++) {
       double q[MAX_ROUNDS];
       for (unsigned r = 0; r < rounds; r++) q[r] = mops[s[i].peer_of][t][r] / mops[i][t][r];
-      ratio[t] = median(q, rounds);
+      ratio[t] = gsp_bench_median(q, rounds);
     }
-    double m1 = median(mops[i][0], rounds), c1 = median(cpu[i][0], rounds);
-    double m2 = median(mops[i][1], rounds), c2 = median(cpu[i][1], rounds);
+    double m1 = gsp_bench_median(mops[i][0], rounds), c1 = gsp_bench_median(cpu[i][0], rounds);
+    double m2 = gsp_bench_median(mops[i][1], rounds), c2 = gsp_bench_median(cpu[i][1], rounds);
     if (s[i].peer_of >= 0)
       printf("%-22s %8.2f %8.1f %8.2f %8.1f %7.2fx|%6.2fx  (vs %s)\n", s[i].name, m1, c1, m2, c2,
              ratio[0], ratio[1], s[s[i].peer_of].name);

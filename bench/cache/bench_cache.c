@@ -65,6 +65,7 @@
 
 #include "bench_subject.h"
 #include "gsperf/cache.h"
+#include "../support/bench_util.h"
 
 #define KEY_SPACE (1u << 20) /* keys of the mix workload */
 #define HOT_KEYS (1u << 17)  /* keys of the get-hit workload */
@@ -80,12 +81,6 @@
 #define MISS_BASE (UINT64_C(1) << 40) /* ranks of never-seen keys */
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t splitmix64(uint64_t *state) {
   uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
@@ -317,13 +312,14 @@ static void *worker_main(void *arg) {
   const bench_subject *sj = w->sj;
   void *ctx = sj->thread_enter ? sj->thread_enter(w->obj, w->tid) : NULL;
   pthread_barrier_wait(&w->run->start);
-  uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), t0 = clock_ns(CLOCK_MONOTONIC);
+  uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID),
+           t0 = gsp_bench_clock_ns(CLOCK_MONOTONIC);
   while (!atomic_load_explicit(&w->run->stop, memory_order_relaxed)) {
     run_batch(w, ctx);
     if (sj->quiesce) sj->quiesce(w->obj, ctx);
   }
-  w->wall_ns = clock_ns(CLOCK_MONOTONIC) - t0;
-  w->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+  w->wall_ns = gsp_bench_clock_ns(CLOCK_MONOTONIC) - t0;
+  w->cpu_ns = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
   if (sj->thread_exit) sj->thread_exit(w->obj, ctx);
   return NULL;
 }
@@ -482,16 +478,6 @@ static sample *at(const results *r, unsigned round, int wl, unsigned ti, int sj)
   return &r->s[((round * NWL + (unsigned)wl) * r->o->nthreads + ti) * NSUBJ + (unsigned)sj];
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, unsigned n) {
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 enum { M_MOPS, M_CPU, M_HIT, M_UTIL, M_MIN, M_MAX };
 
 static double sample_field(const sample *s, int what) {
@@ -514,7 +500,7 @@ static double cell_stat(const results *r, int wl, unsigned ti, int sj, int what)
   for (unsigned k = 0; k < n; k++) {
     v[k] = sample_field(at(r, k, wl, ti, sj), what);
   }
-  double med = median(v, n); /* sorts v */
+  double med = gsp_bench_median(v, n); /* sorts v */
   return what == M_MIN ? v[0] : what == M_MAX ? v[n - 1] : med;
 }
 
@@ -525,7 +511,7 @@ static double cell_ratio(const results *r, int wl, unsigned ti, int a, int b, bo
     const sample *x = at(r, k, wl, ti, a), *y = at(r, k, wl, ti, b);
     v[k] = cpu ? y->cpu_ns / x->cpu_ns : x->mops / y->mops;
   }
-  return median(v, r->o->repeats);
+  return gsp_bench_median(v, r->o->repeats);
 }
 
 static void run_all(results *r, const streams *st) {
@@ -545,25 +531,9 @@ static void run_all(results *r, const streams *st) {
 
 /* ---- report ------------------------------------------------------------------- */
 
-static void read_line(const char *path, const char *prefix, char *buf, size_t cap) {
-  FILE *f = fopen(path, "r");
-  snprintf(buf, cap, "?");
-  if (f == NULL) return;
-  char line[512];
-  while (fgets(line, sizeof line, f) != NULL) {
-    if (strncmp(line, prefix, strlen(prefix)) != 0) continue;
-    const char *p = strchr(line, ':');
-    p = p != NULL && prefix[0] != '\0' ? p + 1 : line;
-    while (*p == ' ' || *p == '\t') p++;
-    snprintf(buf, cap, "%.*s", (int)strcspn(p, "\n"), p);
-    break;
-  }
-  fclose(f);
-}
-
 static void print_load(const char *lead, const char *when) {
   char load[128];
-  read_line("/proc/loadavg", "", load, sizeof load);
+  gsp_bench_read_line("/proc/loadavg", "", load, sizeof load);
   printf("%sload average %s: %s\n", lead, when, load);
 }
 
@@ -580,7 +550,7 @@ static void print_machine(const options *o) {
   const char *lead = o->csv ? "# " : "";
   char cpu[256];
   struct utsname u;
-  read_line("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+  gsp_bench_read_line("/proc/cpuinfo", "model name", cpu, sizeof cpu);
   if (uname(&u) != 0) snprintf(u.release, sizeof u.release, "?");
   printf("%sbench_cache: gsperf %s cache throughput vs peers\n", lead, GSP_VERSION_STRING);
   printf("%smachine: %s, nproc %ld, kernel %s %s\n", lead, cpu, sysconf(_SC_NPROCESSORS_ONLN),

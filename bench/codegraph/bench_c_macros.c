@@ -22,6 +22,7 @@
 
 #include "cg_int.h"
 #include "extract.h"
+#include "../support/bench_util.h"
 
 const TSLanguage *tree_sitter_c(void);
 
@@ -62,12 +63,6 @@ static int add_file(const char *path, const struct stat *st, int type, struct FT
   return 0;
 }
 
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 typedef struct counts {
   size_t with_errors, cxx_with_errors, defs;
 } counts;
@@ -82,7 +77,7 @@ typedef struct ctx {
 /* Parse and extract every file, blanked or raw; returns CPU seconds. */
 static double run(ctx *c, bool blanked, counts *out) {
   counts k = {0, 0, 0};
-  double t0 = cpu_now();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (size_t i = 0; i < g_n; i++) {
     char *copy = NULL;
     if (blanked && gsp__cg_c_blank_macros(g_files[i].text, g_files[i].len, &c->m, &copy) != GSP_OK)
@@ -99,27 +94,17 @@ static double run(ctx *c, bool blanked, counts *out) {
     free(copy);
   }
   if (out) *out = k;
-  return cpu_now() - t0;
+  return gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
 }
 
 static double prepass_only(ctx *c) {
-  double t0 = cpu_now();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (size_t i = 0; i < g_n; i++) {
     char *copy = NULL;
     if (gsp__cg_c_blank_macros(g_files[i].text, g_files[i].len, &c->m, &copy) != GSP_OK) exit(1);
     free(copy);
   }
-  return cpu_now() - t0;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
+  return gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
 }
 
 int main(int argc, char **argv) {
@@ -132,12 +117,8 @@ int main(int argc, char **argv) {
   ts_parser_set_language(c.ts, tree_sitter_c());
   if (gsp__cg_tab_create(GSP_CG_LANG_C, tree_sitter_c(), &c.tab) != GSP_OK) return 1;
   gsp__cg_builder_init(&c.b);
-  double load[3] = {0, 0, 0};
-  FILE *la = fopen("/proc/loadavg", "r");
-  if (la) {
-    if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
-    fclose(la);
-  }
+  double load[3];
+  gsp_bench_loadavg(load);
   printf("bench_c_macros: %zu C files, %.1f MB, %d rounds, load %.2f %.2f %.2f\n", g_n,
          (double)g_bytes / 1e6, rounds, load[0], load[1], load[2]);
   counts raw, blank;
@@ -147,7 +128,8 @@ int main(int argc, char **argv) {
     tblank[r] = run(&c, true, &blank);
     tpre[r] = prepass_only(&c);
   }
-  double mr = median(traw, rounds), mb = median(tblank, rounds), mp = median(tpre, rounds);
+  double mr = gsp_bench_median(traw, rounds), mb = gsp_bench_median(tblank, rounds),
+         mp = gsp_bench_median(tpre, rounds);
   double mbytes = (double)g_bytes / 1e6;
   printf("%-28s %10s %10s\n", "", "raw", "pre-pass");
   printf("%-28s %10zu %10zu\n", "files with syntax errors", raw.with_errors, blank.with_errors);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "gsperf/dist.h"
+#include "../support/bench_util.h"
 
 #define PINGS 20000
 #define TASKS 100000
@@ -68,13 +69,8 @@ static double pingpong_us(int rank) {
   return us;
 }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static double med3(double *v) {
-  qsort(v, REPEATS, sizeof(*v), cmp_d);
+  qsort(v, REPEATS, sizeof(*v), gsp_bench_cmp_double);
   return v[REPEATS / 2];
 }
 
@@ -100,8 +96,8 @@ static double local_rate(const gsp_dist_input *in, gsp_dist_result *res) {
 }
 
 static void print_machine(int size) {
-  double l[3] = {0};
-  if (getloadavg(l, 3) < 0) l[0] = -1;
+  double l[3];
+  gsp_bench_loadavg(l);
   struct utsname u;
   uname(&u);
   printf("# %s %s, %ld CPUs online, %d ranks, load %.2f %.2f %.2f\n", u.sysname, u.release,

@@ -8,7 +8,7 @@
  * What is measured, each on 2 threads:
  *
  *   empty   1,000,000 empty tasks spawned by one producer, then waited for:
- *           process CPU ns per task (getrusage: every thread's time,
+ *           process CPU ns per task (CLOCK_PROCESS_CPUTIME_ID: every thread's time,
  *           spinning included) and wall ns per task. gsperf twice: the
  *           producer a task of the pool (spawns go to its own deque, like
  *           OpenMP's `single` + `task` and TBB's task_group on the main
@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +44,7 @@
 #include "gsperf/exec.h"
 #ifdef GSP_BENCH_THPOOL
 #include <thpool.h>
+#include "../support/bench_util.h"
 #endif
 
 #define THREADS 2
@@ -66,13 +66,6 @@ uint64_t bench_work(size_t i) {
 void bench_map_store(size_t i, uint64_t v) { bench_map_out[i] = v; }
 
 __attribute__((noinline)) void bench_empty(void) { __asm__ volatile("" ::: "memory"); }
-
-static uint64_t cpu_ns(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-         (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
-}
 
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -251,15 +244,15 @@ static void settle(void) { usleep(50000); }
 
 static void run_cell(const runtime *rt, double *m, uint64_t *lat) {
   settle();
-  uint64_t c0 = cpu_ns(), w0 = gsp_now_ns();
+  uint64_t c0 = gsp_bench_cpu_ns(), w0 = gsp_now_ns();
   rt->empty();
-  m[M_EMPTY_CPU] = (double)(cpu_ns() - c0) / (double)g_empty_n;
+  m[M_EMPTY_CPU] = (double)(gsp_bench_cpu_ns() - c0) / (double)g_empty_n;
   m[M_EMPTY_WALL] = (double)(gsp_now_ns() - w0) / (double)g_empty_n;
   if (rt->forkjoin == NULL || g_empty_only) return;
   settle();
-  c0 = cpu_ns();
+  c0 = gsp_bench_cpu_ns();
   rt->forkjoin(lat);
-  m[M_FJ_CPU] = (double)(cpu_ns() - c0) / FJ_REPS / 1000.0;
+  m[M_FJ_CPU] = (double)(gsp_bench_cpu_ns() - c0) / FJ_REPS / 1000.0;
   m[M_FJ_P50] = (double)pct(lat, FJ_REPS, 0.5) / 1000.0;
   m[M_FJ_P99] = (double)pct(lat, FJ_REPS, 0.99) / 1000.0;
   settle();
@@ -267,26 +260,16 @@ static void run_cell(const runtime *rt, double *m, uint64_t *lat) {
   for (size_t i = 0; i < BENCH_MAP_CHUNKS; i++) bench_map_store(i, bench_work(i));
   double serial = (double)(gsp_now_ns() - w0);
   settle();
-  c0 = cpu_ns();
+  c0 = gsp_bench_cpu_ns();
   w0 = gsp_now_ns();
   rt->map();
   m[M_MAP_SPEEDUP] = serial / (double)(gsp_now_ns() - w0);
-  m[M_MAP_CPU] = (double)(cpu_ns() - c0) / serial;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(*v), cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  m[M_MAP_CPU] = (double)(gsp_bench_cpu_ns() - c0) / serial;
 }
 
 static void print_machine(const char *when) {
-  double l[3] = {0};
-  if (getloadavg(l, 3) < 0) l[0] = -1;
+  double l[3];
+  gsp_bench_loadavg(l);
   struct utsname u;
   uname(&u);
   printf("# %s: %s %s, %ld CPUs online, gsperf default workers %u, load %.2f %.2f %.2f\n", when,
@@ -306,7 +289,7 @@ static void print_table(double m[][NM][MAX_ROUNDS], int rounds) {
         printf(" %9s", "-");
         continue;
       }
-      printf(k == M_MAP_SPEEDUP ? " %7.2fx" : " %9.2f", median(m[r][k], rounds));
+      printf(k == M_MAP_SPEEDUP ? " %7.2fx" : " %9.2f", gsp_bench_median(m[r][k], rounds));
     }
     printf("\n");
   }

@@ -33,12 +33,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "gsperf/exec.h"
+#include "../support/bench_util.h"
 
 #define MAX_ROUNDS 15
 #define FLOOD 20000
@@ -48,26 +48,9 @@
 #define SMALL_FILES 256
 #define BIG_FILES 4
 
-static uint64_t cpu_ns(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-         (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
-}
-
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return (x > y) - (x < y);
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(*v), cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static volatile uint64_t g_sink;
@@ -276,9 +259,9 @@ enum {
 static double g_m[NC][3][MAX_ROUNDS]; /* up to 3 figures per cell */
 
 static void timed(void (*fn)(void), double *cpu_per, double *wall_per, double n) {
-  uint64_t c0 = cpu_ns(), w0 = gsp_now_ns();
+  uint64_t c0 = gsp_bench_cpu_ns(), w0 = gsp_now_ns();
   fn();
-  *cpu_per = (double)(cpu_ns() - c0) / n;
+  *cpu_per = (double)(gsp_bench_cpu_ns() - c0) / n;
   *wall_per = (double)(gsp_now_ns() - w0) / n;
 }
 
@@ -320,8 +303,8 @@ static void run_cell(int c, int round) {
 }
 
 static void print_machine(const char *when) {
-  double l[3] = {0};
-  if (getloadavg(l, 3) < 0) l[0] = -1;
+  double l[3];
+  gsp_bench_loadavg(l);
   struct utsname u;
   uname(&u);
   printf("# %s: %s %s, %ld CPUs online, gsperf default workers %u, load %.2f %.2f %.2f\n", when,
@@ -329,7 +312,7 @@ static void print_machine(const char *when) {
          l[1], l[2]);
 }
 
-static double med(int c, int k, int rounds) { return median(g_m[c][k], rounds); }
+static double med(int c, int k, int rounds) { return gsp_bench_median(g_m[c][k], rounds); }
 
 static void print_tables(int rounds) {
   printf("\npriority (2 workers, %d-task flood)   probe wait p50 us   p99 us\n", FLOOD);

@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "gsperf/mem.h"
+#include "../support/bench_util.h"
 
 #define OBJ 64u
 #define WINDOW 64u
@@ -68,12 +69,6 @@ typedef struct subject {
   void *ctx;
   const char *missing; /* why it is skipped, or NULL */
 } subject;
-
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- subjects ------------------------------------------------------------- */
 
@@ -171,7 +166,7 @@ static unsigned make_subjects(subject *s, gsp_pool *pool) {
 
 static double run_local(const subject *s, uint64_t pairs) {
   void *w[WINDOW];
-  uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (uint64_t done = 0; done < pairs; done += WINDOW) {
     for (unsigned i = 0; i < WINDOW; i++) {
       w[i] = s->alloc(s->ctx);
@@ -179,7 +174,7 @@ static double run_local(const subject *s, uint64_t pairs) {
     }
     for (unsigned i = 0; i < WINDOW; i++) s->free(s->ctx, w[i]);
   }
-  return (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)pairs;
+  return (double)(gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)pairs;
 }
 
 typedef struct xfer {
@@ -194,12 +189,12 @@ typedef struct xfer {
 static void *producer(void *arg) {
   xfer *x = arg;
   for (uint64_t done = 0; done < x->pairs; done += CHUNK) {
-    uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     for (unsigned i = 0; i < CHUNK; i++) {
       x->obj[i] = x->s->alloc(x->s->ctx);
       *(uint64_t *)x->obj[i] = done + i;
     }
-    x->cpu[0] += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    x->cpu[0] += gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     pthread_barrier_wait(&x->bar); /* hand the chunk over */
     pthread_barrier_wait(&x->bar); /* the consumer has freed it */
   }
@@ -210,12 +205,12 @@ static void *consumer(void *arg) {
   xfer *x = arg;
   for (uint64_t done = 0; done < x->pairs; done += CHUNK) {
     pthread_barrier_wait(&x->bar);
-    uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     for (unsigned i = 0; i < CHUNK; i++) {
       x->bad += *(uint64_t *)x->obj[i] != done + i;
       x->s->free(x->s->ctx, x->obj[i]);
     }
-    x->cpu[1] += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    x->cpu[1] += gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     pthread_barrier_wait(&x->bar);
   }
   return NULL;
@@ -238,7 +233,7 @@ static double run_cross(const subject *s, uint64_t pairs) {
 }
 
 static double run_arena(gsp_arena *a, uint64_t allocs) {
-  uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (uint64_t done = 0; done < allocs; done += 1024) {
     for (unsigned i = 0; i < 1024; i++) {
       uint64_t *p = gsp_arena_alloc(a, OBJ, 16);
@@ -246,44 +241,17 @@ static double run_arena(gsp_arena *a, uint64_t allocs) {
     }
     gsp_arena_reset(a);
   }
-  return (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)allocs;
+  return (double)(gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)allocs;
 }
 
 /* ---- report --------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(const double *v, unsigned n) {
-  double t[MAX_ROUNDS];
-  memcpy(t, v, n * sizeof *t);
-  qsort(t, n, sizeof *t, cmp_double);
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
-static void read_line(const char *path, const char *prefix, char *out, size_t cap) {
-  FILE *f = fopen(path, "r");
-  char line[256];
-  snprintf(out, cap, "?");
-  if (f == NULL) return;
-  while (fgets(line, sizeof line, f) != NULL) {
-    if (strncmp(line, prefix, strlen(prefix)) != 0) continue;
-    const char *v = strchr(line, ':');
-    v = v != NULL && *prefix != '\0' ? v + 2 : line;
-    snprintf(out, cap, "%.*s", (int)strcspn(v, "\n"), v);
-    break;
-  }
-  fclose(f);
-}
 
 static void print_machine(unsigned rounds, uint64_t pairs) {
   char cpu[128], load[128];
   struct utsname u;
   uname(&u);
-  read_line("/proc/cpuinfo", "model name", cpu, sizeof cpu);
-  read_line("/proc/loadavg", "", load, sizeof load);
+  gsp_bench_read_line("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+  gsp_bench_read_line("/proc/loadavg", "", load, sizeof load);
   printf("machine: %s, nproc %ld, kernel %s %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), u.sysname,
          u.release);
   printf("load average: %s\n", load);
@@ -294,7 +262,7 @@ static void print_machine(unsigned rounds, uint64_t pairs) {
 /* The local workload with direct calls to the pool. */
 static double run_local_pool(gsp_pool *p, uint64_t pairs) {
   void *w[WINDOW];
-  uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (uint64_t done = 0; done < pairs; done += WINDOW) {
     for (unsigned i = 0; i < WINDOW; i++) {
       w[i] = gsp_pool_alloc(p);
@@ -302,7 +270,7 @@ static double run_local_pool(gsp_pool *p, uint64_t pairs) {
     }
     for (unsigned i = 0; i < WINDOW; i++) gsp_pool_free(p, w[i]);
   }
-  return (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)pairs;
+  return (double)(gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)pairs;
 }
 
 typedef struct results {
@@ -325,11 +293,14 @@ static void print_table(const subject *s, unsigned n, const results *r, unsigned
       rl[i] = r->local[k][i] / r->local[0][i];
       rc[i] = r->cross[k][i] / r->cross[0][i];
     }
-    printf("%-12s %14.2f %8.2fx %14.2f %8.2fx\n", s[k].name, median(r->local[k], rounds),
-           median(rl, rounds), median(r->cross[k], rounds), median(rc, rounds));
+    printf("%-12s %14.2f %8.2fx %14.2f %8.2fx\n", s[k].name,
+           gsp_bench_median_of(r->local[k], rounds), gsp_bench_median_of(rl, rounds),
+           gsp_bench_median_of(r->cross[k], rounds), gsp_bench_median_of(rc, rounds));
   }
-  printf("\npool, direct calls (no wrapper), local: %.2f ns/pair\n", median(r->direct, rounds));
-  printf("arena alloc (64 B, reset every 1024): %.2f ns/alloc\n", median(r->arena, rounds));
+  printf("\npool, direct calls (no wrapper), local: %.2f ns/pair\n",
+         gsp_bench_median_of(r->direct, rounds));
+  printf("arena alloc (64 B, reset every 1024): %.2f ns/alloc\n",
+         gsp_bench_median_of(r->arena, rounds));
   printf("goals (issue 7): pool <= 3.5 ns local, <= 10 ns cross-thread; arena <= 2 ns\n");
   printf("x pool = subject / gsperf-pool, median of per-round ratios (> 1: pool is faster)\n");
 }

@@ -17,12 +17,7 @@
 #include <unistd.h>
 
 #include "gsperf/mem.h"
-
-static double now(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+#include "../support/bench_util.h"
 
 static void read_file(const char *path) {
   char buf[4096];
@@ -50,11 +45,6 @@ static void by_hand(void *u) {
 
 static void monitor_sample(void *u) { (void)gsp_mempressure_sample_now(u, NULL); }
 
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 typedef struct subj {
   const char *name;
   void (*fn)(void *);
@@ -63,22 +53,18 @@ typedef struct subj {
 } subj;
 
 static void run_round(subj *s, int r, int iters) {
-  double c0 = now(CLOCK_PROCESS_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
+  double c0 = (double)gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID),
+         w0 = (double)gsp_bench_clock_ns(CLOCK_MONOTONIC);
   for (int i = 0; i < iters; i++) s->fn(s->u);
-  s->cpu[r] = (now(CLOCK_PROCESS_CPUTIME_ID) - c0) / iters;
-  s->wall[r] = (now(CLOCK_MONOTONIC) - w0) / iters;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  return v[n / 2];
+  s->cpu[r] = ((double)gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / iters;
+  s->wall[r] = ((double)gsp_bench_clock_ns(CLOCK_MONOTONIC) - w0) / iters;
 }
 
 int main(int argc, char **argv) {
   bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
   int rounds = quick ? 3 : 15, iters = quick ? 200 : 2000;
-  double load[3] = {0};
-  if (getloadavg(load, 3) < 0) load[0] = -1;
+  double load[3];
+  gsp_bench_loadavg(load);
   gsp_mempressure_config cfg = {0};
   gsp_mempressure *mp;
   if (gsp_mempressure_create(&cfg, &mp) != 0) return 1;
@@ -93,7 +79,8 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 2; k++) run_round(&subs[k], r, iters);
   printf("%-32s %12s %12s %14s\n", "subject", "cpu us/call", "wall us/call", "cpu % @1s");
   for (int k = 0; k < 2; k++) {
-    double c = median(subs[k].cpu, rounds) / 1e3, w = median(subs[k].wall, rounds) / 1e3;
+    double c = gsp_bench_median(subs[k].cpu, rounds) / 1e3,
+           w = gsp_bench_median(subs[k].wall, rounds) / 1e3;
     printf("%-32s %12.2f %12.2f %13.4f%%\n", subs[k].name, c, w, c / 1e6 * 100.0);
   }
   printf("goal: monitor <= 0.1%% CPU at the default interval (1000 ms)\n");

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "gsperf/metrics.h"
+#include "../support/bench_util.h"
 
 #define MAX_THREADS 2
 #define MAX_ROUNDS 15
@@ -55,12 +56,6 @@
 enum { S_PLAIN, S_ATOMIC, S_COUNTER, S_CELL, S_AHIST, S_HIST, NSUBJ };
 static const char *const g_names[NSUBJ] = {"plain/thread", "atomic add",  "gsp counter",
                                            "gsp cnt cell", "atomic hist", "gsp hist"};
-
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- subjects ------------------------------------------------------- */
 
@@ -138,11 +133,11 @@ static void *worker(void *arg) {
   cell_run *r = w->run;
   g_run[r->subj](w->t, 1000); /* warm: shard, pages, caches */
   pthread_barrier_wait(&r->go);
-  r->start[w->t] = clock_ns(CLOCK_MONOTONIC);
-  uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  r->start[w->t] = gsp_bench_clock_ns(CLOCK_MONOTONIC);
+  uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   g_run[r->subj](w->t, r->ops);
-  r->cpu[w->t] = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-  r->end[w->t] = clock_ns(CLOCK_MONOTONIC);
+  r->cpu[w->t] = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+  r->end[w->t] = gsp_bench_clock_ns(CLOCK_MONOTONIC);
   return NULL;
 }
 
@@ -173,16 +168,6 @@ static result run_cell(int subj, int nthreads, uint64_t ops) {
   for (int t = 0; t < nthreads; t++) cpu += r.cpu[t];
   double total = (double)ops * nthreads;
   return (result){(double)cpu / total, total / ((double)wall / 1e3)};
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* ---- exposition ----------------------------------------------------- */
@@ -220,16 +205,16 @@ static double time_render(gsp_metrics *m, gsp_metrics_format fmt, sinkbuf *sb, i
   if (reps > 256) reps = 256;
   for (int i = 0; i < reps; i++) {
     sb->len = 0;
-    uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
     int rv = gsp_metrics_write(m, fmt, sink, sb);
-    v[i] = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e3;
+    v[i] = (double)(gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e3;
     if (rv != GSP_OK) {
       fprintf(stderr, "bench_metrics: render failed: %s\n", gsp_strerror(rv));
       exit(1);
     }
   }
   *bytes = sb->len;
-  return median(v, reps);
+  return gsp_bench_median(v, reps);
 }
 
 static void build_series(gsp_metrics *m, gsp_counter **cs, gsp_hist **hs) {
@@ -325,25 +310,9 @@ static void bench_exposition(int reps) {
 
 /* ---- machine and main ----------------------------------------------- */
 
-static void read_line(const char *path, const char *prefix, char *out, size_t cap) {
-  FILE *f = fopen(path, "r");
-  snprintf(out, cap, "?");
-  if (f == NULL) return;
-  char line[200];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, prefix, strlen(prefix)) != 0) continue;
-    char *p = strchr(line, ':');
-    p = p && *prefix ? p + 2 : line;
-    p[strcspn(p, "\n")] = '\0';
-    snprintf(out, cap, "%s", p);
-    break;
-  }
-  fclose(f);
-}
-
 static void print_load(const char *when) {
   char load[128];
-  read_line("/proc/loadavg", "", load, sizeof load);
+  gsp_bench_read_line("/proc/loadavg", "", load, sizeof load);
   printf("load average %s: %s\n", when, load);
 }
 
@@ -365,7 +334,7 @@ int main(int argc, char **argv) {
   uint64_t ops = quick ? 5000000 : 20000000;
   char cpu[256];
   struct utsname u;
-  read_line("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+  gsp_bench_read_line("/proc/cpuinfo", "model name", cpu, sizeof cpu);
   if (uname(&u) != 0) snprintf(u.release, sizeof u.release, "?");
   printf("bench_metrics: gsperf %s metrics recording and exposition\n", GSP_VERSION_STRING);
   printf("machine: %s, nproc %ld, kernel %s %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), u.sysname,
@@ -402,18 +371,18 @@ int main(int argc, char **argv) {
   for (int s = 0; s < NSUBJ; s++) {
     double mo[MAX_THREADS];
     for (int nt = 0; nt < MAX_THREADS; nt++) {
-      med[s][nt] = median(cpu_ns[s][nt], rounds);
-      mo[nt] = median(mops[s][nt], rounds);
+      med[s][nt] = gsp_bench_median(cpu_ns[s][nt], rounds);
+      mo[nt] = gsp_bench_median(mops[s][nt], rounds);
     }
     printf("  %-14s %14.2f %14.1f %14.2f %14.1f\n", g_names[s], med[s][0], mo[0], med[s][1], mo[1]);
   }
   printf("\nratios (medians of per-round CPU ratios)      1T      2T\n");
-  printf("  atomic add / gsp counter  (x faster)     %6.2f  %6.2f\n", median(rc_at[0], rounds),
-         median(rc_at[1], rounds));
-  printf("  gsp counter / plain/thread (x slower)    %6.2f  %6.2f\n", median(rc_pl[0], rounds),
-         median(rc_pl[1], rounds));
-  printf("  atomic hist / gsp hist    (x faster)     %6.2f  %6.2f\n", median(rh_at[0], rounds),
-         median(rh_at[1], rounds));
+  printf("  atomic add / gsp counter  (x faster)     %6.2f  %6.2f\n",
+         gsp_bench_median(rc_at[0], rounds), gsp_bench_median(rc_at[1], rounds));
+  printf("  gsp counter / plain/thread (x slower)    %6.2f  %6.2f\n",
+         gsp_bench_median(rc_pl[0], rounds), gsp_bench_median(rc_pl[1], rounds));
+  printf("  atomic hist / gsp hist    (x faster)     %6.2f  %6.2f\n",
+         gsp_bench_median(rh_at[0], rounds), gsp_bench_median(rh_at[1], rounds));
   uint64_t want = ((uint64_t)rounds * ops * 3 + (uint64_t)rounds * 3 * 1000) * 2;
   printf("check: counter total %llu (expected %llu) %s\n",
          (unsigned long long)gsp_counter_value(g_counter), (unsigned long long)want,

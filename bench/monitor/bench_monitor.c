@@ -32,18 +32,13 @@
 #include <unistd.h>
 
 #include "gsperf/monitor.h"
+#include "../support/bench_util.h"
 
 #define ROUNDS 9
 enum { S_COLLECT, S_HAND, S_CACHES, S_REC1, S_REC100, S_REGRESS, NSUBJ };
 static const char *const g_names[NSUBJ] = {"collect (gsp)",     "collect (by hand)",
                                            "collect + caches",  "record 1 series",
                                            "record 100 series", "regress test"};
-
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static const char *const g_files[] = {"/proc/self/stat",
                                       "/proc/self/statm",
@@ -138,16 +133,11 @@ static void run(ctx *c, int s) {
   }
 }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static void print_machine(void) {
   struct utsname u;
   uname(&u);
-  double l[3] = {0};
-  getloadavg(l, 3);
+  double l[3];
+  gsp_bench_loadavg(l);
   printf("machine: %s %s, %ld cpus, load %.2f %.2f %.2f\n", u.sysname, u.release,
          sysconf(_SC_NPROCESSORS_ONLN), l[0], l[1], l[2]);
 }
@@ -174,17 +164,17 @@ int main(int argc, char **argv) {
   for (int r = 0; r < ROUNDS; r++) {
     for (int k = 0; k < NSUBJ; k++) {
       int s = (k + r) % NSUBJ;
-      uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), w0 = clock_ns(CLOCK_MONOTONIC);
+      uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID),
+               w0 = gsp_bench_clock_ns(CLOCK_MONOTONIC);
       run(&c, s);
-      cpu[s][r] = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)c.ops[s];
-      wall[s][r] = (double)(clock_ns(CLOCK_MONOTONIC) - w0) / (double)c.ops[s];
+      cpu[s][r] = (double)(gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)c.ops[s];
+      wall[s][r] = (double)(gsp_bench_clock_ns(CLOCK_MONOTONIC) - w0) / (double)c.ops[s];
     }
   }
   printf("%-20s %14s %14s   (median of %d rounds)\n", "subject", "CPU ns/op", "wall ns/op", ROUNDS);
   for (int s = 0; s < NSUBJ; s++) {
-    qsort(cpu[s], ROUNDS, sizeof(double), cmp_d);
-    qsort(wall[s], ROUNDS, sizeof(double), cmp_d);
-    printf("%-20s %14.1f %14.1f\n", g_names[s], cpu[s][ROUNDS / 2], wall[s][ROUNDS / 2]);
+    double cm = gsp_bench_median(cpu[s], ROUNDS), wm = gsp_bench_median(wall[s], ROUNDS);
+    printf("%-20s %14.1f %14.1f\n", g_names[s], cm, wm); /* (both now sorted) */
   }
   printf("series memory: %zu bytes each (default tiers)\n",
          gsp_monitor_series_bytes(c.mon, "bench_depth", "s=\"1\""));

@@ -84,25 +84,10 @@
 #include <sqlite3.h>
 
 #include "gsperf/optimize.h"
+#include "../support/bench_util.h"
 
 #define MAX_ROUNDS 15
 #define HOT 4096u
-
-static uint64_t clk(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- part 1: overhead ------------------------------------------------------ */
 
@@ -129,11 +114,11 @@ typedef struct ovh {
 } ovh;
 
 static double per_call(uint64_t t0, size_t n) {
-  return (double)(clk(CLOCK_THREAD_CPUTIME_ID) - t0) / (double)n;
+  return (double)(gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / (double)n;
 }
 
 static double run_direct(ovh *o) {
-  uint64_t t0 = clk(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t t0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (size_t i = 0; i < o->iters; i++) {
     uint64_t k = i % HOT;
     void *v = NULL;
@@ -152,7 +137,7 @@ static void hand_key(unsigned char *key, uint64_t k) {
 
 static double run_hand_hit(ovh *o) {
   unsigned char key[14];
-  uint64_t t0 = clk(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t t0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (size_t i = 0; i < o->iters; i++) {
     hand_key(key, i % HOT);
     gsp_cache_ref *r = NULL;
@@ -165,7 +150,7 @@ static double run_hand_hit(ovh *o) {
 }
 
 static double run_engine_hit(ovh *o, gsp_opt_func *f) {
-  uint64_t t0 = clk(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t t0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (size_t i = 0; i < o->iters; i++) {
     uint64_t k = i % HOT;
     gsp_opt_result r;
@@ -177,7 +162,7 @@ static double run_engine_hit(ovh *o, gsp_opt_func *f) {
 
 static double run_hand_miss(ovh *o) {
   unsigned char key[14];
-  uint64_t t0 = clk(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t t0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (size_t i = 0; i < o->iters; i++) {
     uint64_t k = o->fresh++;
     hand_key(key, k);
@@ -197,7 +182,7 @@ static double run_hand_miss(ovh *o) {
 }
 
 static double run_engine_miss(ovh *o) {
-  uint64_t t0 = clk(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t t0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (size_t i = 0; i < o->iters; i++) {
     uint64_t k = o->fresh++;
     gsp_opt_result r;
@@ -277,9 +262,10 @@ static void part1(int rounds, size_t iters) {
   }
   printf("\n== overhead per call (1 thread, CPU ns/call, median of %d rounds x %zu calls)\n",
          rounds, iters);
-  for (int s = 0; s < OV_N; s++) printf("  %-26s %8.1f ns\n", o_names[s], median(v[s], rounds));
-  double h = median(hit_ovh, rounds), hn = median(hit_ovh_nt, rounds);
-  double m = median(miss_ovh, rounds);
+  for (int s = 0; s < OV_N; s++)
+    printf("  %-26s %8.1f ns\n", o_names[s], gsp_bench_median(v[s], rounds));
+  double h = gsp_bench_median(hit_ovh, rounds), hn = gsp_bench_median(hit_ovh_nt, rounds);
+  double m = gsp_bench_median(miss_ovh, rounds);
   printf("  engine overhead on a hit:  %.1f ns (%.1f ns not timed)  target <= 100 ns: %s\n", h, hn,
          h <= 100 ? "met" : "MISSED");
   printf("  engine overhead on a miss: %.1f ns over the direct call  target <= 300 ns: %s\n", m,
@@ -287,7 +273,8 @@ static void part1(int rounds, size_t iters) {
   printf(
       "    (of which the cache's own miss + put, as a hand-written cache-aside pays it: %.1f ns;\n"
       "     the engine's share over hand get+fn+put: %.1f ns)\n",
-      median(v[OV_HAND_MISS], rounds) - median(v[OV_DIRECT], rounds), median(miss_vs_hand, rounds));
+      gsp_bench_median(v[OV_HAND_MISS], rounds) - gsp_bench_median(v[OV_DIRECT], rounds),
+      gsp_bench_median(miss_vs_hand, rounds));
 }
 
 /* ---- part 2: strategies ------------------------------------------------------ */
@@ -317,11 +304,11 @@ static double slots_spread(void) {
 static int cpu_work(void *user, const void *arg, size_t n, void **out, size_t *outlen) {
   (void)user;
   if (t_slot < 0) t_slot = atomic_fetch_add(&g_nslots, 1) % SLOTS;
-  uint64_t c0 = clk(CLOCK_THREAD_CPUTIME_ID);
+  uint64_t c0 = gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   uint64_t x = 0;
   memcpy(&x, arg, n < 8 ? n : 8);
   for (int i = 0; i < 1000000; i++) x = x * 6364136223846793005u + 1442695040888963407u;
-  atomic_fetch_add(&g_slot_ns[t_slot], clk(CLOCK_THREAD_CPUTIME_ID) - c0);
+  atomic_fetch_add(&g_slot_ns[t_slot], gsp_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
   uint64_t *r = gsp_malloc(8);
   if (r == NULL) return GSP_ENOMEM;
   *r = x;
@@ -345,13 +332,14 @@ typedef struct timing {
 
 static timing run_batch(gsp_opt_func *f, gsp_opt_arg *args, size_t n) {
   gsp_opt_result *out = calloc(n, sizeof *out);
-  uint64_t w0 = clk(CLOCK_MONOTONIC), c0 = clk(CLOCK_PROCESS_CPUTIME_ID);
+  uint64_t w0 = gsp_bench_clock_ns(CLOCK_MONOTONIC),
+           c0 = gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   if (out == NULL || gsp_opt_call_batch(f, args, n, out) != GSP_OK) {
     fprintf(stderr, "batch failed\n");
     exit(1);
   }
-  timing t = {(double)(clk(CLOCK_MONOTONIC) - w0) / 1e6,
-              (double)(clk(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e6};
+  timing t = {(double)(gsp_bench_clock_ns(CLOCK_MONOTONIC) - w0) / 1e6,
+              (double)(gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e6};
   for (size_t i = 0; i < n; i++) gsp_opt_result_release(&out[i]);
   free(out);
   return t;
@@ -444,11 +432,12 @@ static void *tp_thread(void *p) {
 
 static timing run_tp(gsp_opt_func *f) {
   pthread_t th[TP_THREADS];
-  uint64_t w0 = clk(CLOCK_MONOTONIC), c0 = clk(CLOCK_PROCESS_CPUTIME_ID);
+  uint64_t w0 = gsp_bench_clock_ns(CLOCK_MONOTONIC),
+           c0 = gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   for (int i = 0; i < TP_THREADS; i++) pthread_create(&th[i], NULL, tp_thread, f);
   for (int i = 0; i < TP_THREADS; i++) pthread_join(th[i], NULL);
-  return (timing){(double)(clk(CLOCK_MONOTONIC) - w0) / 1e6,
-                  (double)(clk(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e6};
+  return (timing){(double)(gsp_bench_clock_ns(CLOCK_MONOTONIC) - w0) / 1e6,
+                  (double)(gsp_bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e6};
 }
 
 /* LATENCY: 0.2 ms, every 10th call 30 ms (a slow replica, a lock held). */
@@ -473,13 +462,13 @@ static double run_tail(gsp_opt_func *f, uint64_t *base, unsigned *timeouts) {
   for (int i = 0; i < LAT_CALLS; i++) {
     uint64_t k = (*base)++;
     gsp_opt_result r;
-    uint64_t t0 = clk(CLOCK_MONOTONIC);
+    uint64_t t0 = gsp_bench_clock_ns(CLOCK_MONOTONIC);
     int rv = gsp_opt_call(f, &k, 8, &r);
-    waits[i] = (double)(clk(CLOCK_MONOTONIC) - t0) / 1e6;
+    waits[i] = (double)(gsp_bench_clock_ns(CLOCK_MONOTONIC) - t0) / 1e6;
     *timeouts += rv == GSP_ETIMEDOUT;
     gsp_opt_result_release(&r);
   }
-  qsort(waits, LAT_CALLS, sizeof *waits, cmp_d);
+  qsort(waits, LAT_CALLS, sizeof *waits, gsp_bench_cmp_double);
   return waits[LAT_CALLS * 99 / 100];
 }
 
@@ -575,8 +564,8 @@ static void part2(int rounds, const char *dir) {
   }
   printf("\n== strategies (median of %d rounds; wall and process CPU ms per batch)\n", rounds);
   for (int i = 0; i < S_N; i++)
-    printf("  %-30s wall %9.2f ms   cpu %9.2f ms\n", s_names[i], median(wall[i], rounds),
-           median(cpu[i], rounds));
+    printf("  %-30s wall %9.2f ms   cpu %9.2f ms\n", s_names[i], gsp_bench_median(wall[i], rounds),
+           gsp_bench_median(cpu[i], rounds));
   uint64_t base = 1u << 20;
   double p99_seq[MAX_ROUNDS], p99_lat[MAX_ROUNDS];
   unsigned to_seq = 0, to_lat = 0;
@@ -585,36 +574,36 @@ static void part2(int rounds, const char *dir) {
     p99_lat[r] = run_tail(s.lat, &base, &to_lat);
   }
   printf("  %-30s p99 wait %7.2f ms   timeouts %u/%d\n", "tail: plain call",
-         median(p99_seq, rounds), to_seq, LAT_CALLS);
+         gsp_bench_median(p99_seq, rounds), to_seq, LAT_CALLS);
   printf("  %-30s p99 wait %7.2f ms   timeouts %u/%d\n", "tail: latency_optimized 5 ms",
-         median(p99_lat, rounds), to_lat, LAT_CALLS);
+         gsp_bench_median(p99_lat, rounds), to_lat, LAT_CALLS);
   gsp_opt_func_stats st;
   gsp_opt_func_stats_get(s.tp, &st);
-  double sp = median(spread, rounds);
+  double sp = gsp_bench_median(spread, rounds);
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  double ld[3] = {-1, -1, -1};
-  if (getloadavg(ld, 3) < 0) ld[0] = -1;
+  double ld[3];
+  gsp_bench_loadavg(ld);
   printf("  CPU batch speedup (wall):        %.2fx on %u workers (the caller waits), all rounds\n",
-         median(r_cpu, rounds), gsp_exec_workers(gsp_opt_cpu_pool(s.e)));
+         gsp_bench_median(r_cpu, rounds), gsp_exec_workers(gsp_opt_cpu_pool(s.e)));
   if (nidle > 0)
     printf("                                   %.2fx over the %d idle-enough round(s)\n",
-           median(r_idle, nidle), nidle);
+           gsp_bench_median(r_idle, nidle), nidle);
   else
     printf("                                   no idle-enough round: the wall ratio says little\n");
   printf(
       "  CPU share:                       one by one got %.2f of a core, the batch %.2f cores"
       " (of %ld); load now %.2f\n",
-      median(share1, rounds), median(shareb, rounds), ncpu, ld[0]);
+      gsp_bench_median(share1, rounds), gsp_bench_median(shareb, rounds), ncpu, ld[0]);
   printf(
       "  CPU batch split:                 the busiest thread did %.0f%% of the work: on an idle\n"
       "                                   machine the batch can run %.2fx faster than one by one\n",
       sp > 0 ? 100.0 / sp : 0.0, sp < (double)ncpu ? sp : (double)ncpu);
   printf("  IO batch speedup (wall):         %.2fx (%u threads of the I/O executor)\n",
-         median(r_io, rounds), gsp_exec_workers(gsp_opt_io_pool(s.e)));
+         gsp_bench_median(r_io, rounds), gsp_exec_workers(gsp_opt_io_pool(s.e)));
   printf(
       "  THROUGHPUT per-call cost cut:    %.2fx (%d threads x %d durable inserts; "
       "%.1f calls per batch)\n",
-      median(r_tp, rounds), TP_THREADS, TP_CALLS,
+      gsp_bench_median(r_tp, rounds), TP_THREADS, TP_CALLS,
       st.batches ? (double)st.calls / (double)st.batches : 0.0);
   gsp_opt_engine_destroy(s.e);
   gsp_opt_engine_destroy(s.inline_e);
@@ -640,8 +629,8 @@ int main(int argc, char **argv) {
   }
   if (rounds < 1) rounds = 1;
   if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
-  double load[3] = {-1, -1, -1};
-  if (getloadavg(load, 3) < 0) load[0] = -1;
+  double load[3];
+  gsp_bench_loadavg(load);
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   printf("bench_optimize: %ld CPUs, load %.2f %.2f %.2f, gsperf %s\n", cpus, load[0], load[1],
          load[2], GSP_VERSION_STRING);

@@ -27,16 +27,11 @@
 #include <time.h>
 
 #include "gsperf/optimize.h"
+#include "../support/bench_util.h"
 
 enum { KEYS = 32, RESULT = 256 * 1024, MAX_ROUNDS = 15, RACERS = 4 };
 
 static _Atomic unsigned g_computed;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int analyze(void *user, const void *arg, size_t n, void **out, size_t *outlen) {
   (void)user;
@@ -63,20 +58,15 @@ static int analyze(void *user, const void *arg, size_t n, void **out, size_t *ou
 /* Both passes; returns pass 2's wall ms. */
 static double run(gsp_opt_func *f) {
   for (int pass = 0; pass < 2; pass++) {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = gsp_bench_wall_ns();
     for (uint32_t k = 0; k < KEYS; k++) {
       gsp_opt_result r;
       if (gsp_opt_call(f, &k, sizeof k, &r) != GSP_OK) exit(1);
       gsp_opt_result_release(&r);
     }
-    if (pass == 1) return (double)(now_ns() - t0) / 1e6;
+    if (pass == 1) return (double)(gsp_bench_wall_ns() - t0) / 1e6;
   }
   return 0;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 static double one(bool caching, double *l2_ratio) {
@@ -103,12 +93,6 @@ static double one(bool caching, double *l2_ratio) {
 }
 
 /* ---- racing callers ---------------------------------------------------------- */
-
-static uint64_t cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 typedef struct racer {
   gsp_opt_func *f; /* NULL: call analyze directly */
@@ -154,11 +138,11 @@ static race_result race(bool through_engine) {
     if (pthread_create(&th[i], NULL, race_thread, &rs[i]) != 0) exit(1);
   }
   atomic_store(&g_computed, 0);
-  uint64_t c0 = cpu_ns(), t0 = now_ns();
+  uint64_t c0 = gsp_bench_cpu_ns(), t0 = gsp_bench_wall_ns();
   pthread_barrier_wait(&b);
   for (int i = 0; i < RACERS; i++) pthread_join(th[i], NULL);
-  race_result r = {(double)(cpu_ns() - c0) / 1e6, (double)(now_ns() - t0) / 1e6,
-                   atomic_load(&g_computed)};
+  race_result r = {(double)(gsp_bench_cpu_ns() - c0) / 1e6,
+                   (double)(gsp_bench_wall_ns() - t0) / 1e6, atomic_load(&g_computed)};
   pthread_barrier_destroy(&b);
   gsp_opt_engine_destroy(e);
   return r;
@@ -175,9 +159,9 @@ static void race_report(int rounds) {
       comp[which][i] = r.computed;
     }
   for (int w = 0; w < 2; w++) {
-    qsort(cpu[w], (size_t)rounds, sizeof(double), cmp_d);
-    qsort(wall[w], (size_t)rounds, sizeof(double), cmp_d);
-    qsort(comp[w], (size_t)rounds, sizeof(double), cmp_d);
+    qsort(cpu[w], (size_t)rounds, sizeof(double), gsp_bench_cmp_double);
+    qsort(wall[w], (size_t)rounds, sizeof(double), gsp_bench_cmp_double);
+    qsort(comp[w], (size_t)rounds, sizeof(double), gsp_bench_cmp_double);
   }
   int m = rounds / 2;
   printf("racing callers: %d threads x %d keys, same order, caching off (medians)\n", RACERS, KEYS);
@@ -192,8 +176,8 @@ int main(int argc, char **argv) {
   int rounds = argc > 2 && strcmp(argv[1], "--rounds") == 0 ? atoi(argv[2]) : 7;
   if (rounds < 1) rounds = 1;
   if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
-  double load[3] = {-1, -1, -1};
-  (void)getloadavg(load, 3);
+  double load[3];
+  gsp_bench_loadavg(load);
   double off[MAX_ROUNDS], on[MAX_ROUNDS], ratio = 0;
   for (int i = 0; i < rounds; i++) {
     if (i % 2) {
@@ -204,8 +188,8 @@ int main(int argc, char **argv) {
       on[i] = one(true, &ratio);
     }
   }
-  qsort(off, (size_t)rounds, sizeof *off, cmp_d);
-  qsort(on, (size_t)rounds, sizeof *on, cmp_d);
+  qsort(off, (size_t)rounds, sizeof *off, gsp_bench_cmp_double);
+  qsort(on, (size_t)rounds, sizeof *on, gsp_bench_cmp_double);
   double a = off[rounds / 2], b = on[rounds / 2];
   printf("bench_optimize_memory: load %.2f %.2f %.2f, %d rounds, %d keys x %d KiB results\n",
          load[0], load[1], load[2], rounds, KEYS, RESULT / 1024);

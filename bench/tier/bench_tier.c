@@ -60,45 +60,23 @@
 #include <zstd.h>
 
 #include "bench_tier.h"
+#include "../support/bench_util.h"
 
 unsigned g_rounds = 5;
 char g_base[256] = "/tmp";
 
 /* ---- time, machine, stats -------------------------------------------------- */
 
-double now_s(clockid_t c) {
-  struct timespec ts;
-  clock_gettime(c, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+double now_s(clockid_t c) { return gsp_bench_clock_s(c); }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-double median(const double *v, unsigned n) {
-  double s[MAX_ROUNDS];
-  memcpy(s, v, n * sizeof *v);
-  qsort(s, n, sizeof *s, cmp_d);
-  return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
+double median(const double *v, unsigned n) { return gsp_bench_median_of(v, n); }
 
 static void print_machine(void) {
   struct utsname u;
   uname(&u);
-  char load[128] = "?", cpu[256] = "?", line[512];
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f && fgets(load, sizeof load, f)) load[strcspn(load, "\n")] = 0;
-  if (f) fclose(f);
-  f = fopen("/proc/cpuinfo", "r");
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "model name", 10) == 0) {
-      snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
-      cpu[strcspn(cpu, "\n")] = 0;
-      break;
-    }
-  if (f) fclose(f);
+  char load[128], cpu[256];
+  gsp_bench_read_line("/proc/loadavg", "", load, sizeof load);
+  gsp_bench_read_line("/proc/cpuinfo", "model name", cpu, sizeof cpu);
   printf("machine: %s, nproc %ld, %s %s\nload: %s\nrounds: %u (medians)\n\n", cpu,
          sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, load, g_rounds);
 }

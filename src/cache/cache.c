@@ -118,8 +118,12 @@ static void table_grow_locked(gsp_cache *c, gsp__shard *sh) {
   gsp__table *t = table_new((old->mask + 1) * 2);
   if (t == NULL) return; /* keep the longer chains; correctness is unaffected */
   uint64_t seq = atomic_load_explicit(&sh->tab_seq, memory_order_relaxed);
-  atomic_store_explicit(&sh->tab_seq, seq + 1, memory_order_relaxed); /* readers: no sure miss */
-  atomic_thread_fence(memory_order_release);
+  /* Odd: readers trust no miss. No fence is needed to order this store
+   * before the moves: every store a reader can see below (chain_push's
+   * links, the new table) is a release store, and readers load links with
+   * acquire, so a reader that sees a moved link sees the odd tab_seq when
+   * it loads it again (a release fence here would add nothing to that). */
+  atomic_store_explicit(&sh->tab_seq, seq + 1, memory_order_relaxed);
   for (size_t i = 0; i <= old->mask; i++) {
     gsp__entry *e = atomic_load_explicit(&old->b[i], memory_order_relaxed);
     while (e != NULL) {

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 _Atomic uint64_t gsp__ebr_epoch __attribute__((aligned(64))) = 2;
+_Atomic uint64_t gsp__ebr_tsan_fence __attribute__((aligned(64))); /* cache_ebr.h */
 bool gsp__ebr_fenced;
 __thread gsp__ebr_slot *gsp__ebr_self __attribute__((tls_model("initial-exec")));
 
@@ -96,8 +97,9 @@ gsp__ebr_slot *gsp__ebr_register(void) {
 }
 
 uint64_t gsp__ebr_tag(void) {
+  pthread_once(&g_once, ebr_init); /* a writer may retire before any reader registers */
   if (gsp__ebr_fenced) {
-    atomic_thread_fence(memory_order_seq_cst);
+    gsp__ebr_full_fence();
     return atomic_load_explicit(&gsp__ebr_epoch, memory_order_acquire);
   }
   /* No fence: the unlink may still sit in this thread's store buffer when
@@ -108,8 +110,7 @@ uint64_t gsp__ebr_tag(void) {
 bool gsp__ebr_try_advance(void) {
   pthread_once(&g_once, ebr_init);
   uint64_t g = atomic_load_explicit(&gsp__ebr_epoch, memory_order_acquire);
-  if (gsp__ebr_fenced || membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
-    atomic_thread_fence(memory_order_seq_cst);
+  if (gsp__ebr_fenced || membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) gsp__ebr_full_fence();
   unsigned high = atomic_load_explicit(&g_high, memory_order_acquire);
   for (unsigned i = 0; i < high; i++) {
     uint64_t st = atomic_load_explicit(&g_slots[i].state, memory_order_acquire);

@@ -28,8 +28,41 @@ typedef struct gsp__ebr_slot {
 } __attribute__((aligned(64))) gsp__ebr_slot;
 
 extern _Atomic uint64_t gsp__ebr_epoch;
+extern _Atomic uint64_t gsp__ebr_tsan_fence;
 extern bool gsp__ebr_fenced; /* no membarrier: readers fence themselves */
 extern __thread gsp__ebr_slot *gsp__ebr_self __attribute__((tls_model("initial-exec")));
+
+#if defined(__SANITIZE_THREAD__)
+#define GSP__EBR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GSP__EBR_TSAN 1
+#endif
+#endif
+
+/*
+ * A full fence (store-load order), where EBR needs one: between a reader's
+ * announcement and its first load of a table, and between an unlink and
+ * the epoch load of gsp__ebr_tag or the slot scan of an advance, when
+ * membarrier() is not there to do it (see cache_ebr.c). Nothing weaker
+ * will do: it is the store-buffering pattern, each side stores one
+ * variable and loads the other, and only seq_cst fences (or seq_cst on all
+ * four accesses) forbid both loads missing both stores. ThreadSanitizer
+ * does not model fences (gcc says so with -Wtsan); in a TSan build the
+ * fence is instead a seq_cst read-modify-write of one shared variable,
+ * which TSan does model: such RMWs are totally ordered, each synchronizes
+ * with the one before, so of two threads the later sees everything the
+ * earlier did before its RMW, what the two fences guarantee. On x86, our
+ * target, the locked RMW is a full barrier in hardware too. It is not the
+ * default because every reader would then write one shared cache line.
+ */
+static inline void gsp__ebr_full_fence(void) {
+#ifdef GSP__EBR_TSAN
+  (void)atomic_fetch_add_explicit(&gsp__ebr_tsan_fence, 0, memory_order_seq_cst);
+#else
+  atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
 
 /* Claim a slot for the calling thread; NULL when all are taken. */
 gsp__ebr_slot *gsp__ebr_register(void);
@@ -41,7 +74,7 @@ static inline gsp__ebr_slot *gsp__ebr_enter(void) {
   uint64_t g = atomic_load_explicit(&gsp__ebr_epoch, memory_order_acquire);
   atomic_store_explicit(&s->state, g << 1 | 1u, memory_order_release);
   if (gsp__ebr_fenced)
-    atomic_thread_fence(memory_order_seq_cst);
+    gsp__ebr_full_fence();
   else
     atomic_signal_fence(memory_order_seq_cst); /* membarrier() on the reclaimer's side */
   return s;

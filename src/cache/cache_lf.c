@@ -168,8 +168,9 @@ static bool log_miss(gsp_cache *c, gsp__shard *sh, const gsp__ebr_slot *me, uint
  * A miss is certain when the walk found nothing and no rehash overlapped it
  * (tab_seq even and unchanged): a rehash moves entries between chains, and
  * a reader crossing it may miss a present key. The writer makes tab_seq odd
- * and fences before it moves anything, so a walk that saw a moved link sees
- * the odd (or a later) value when it loads tab_seq again.
+ * before it moves anything and moves with release stores, which the walk
+ * loads with acquire, so a walk that saw a moved link sees the odd (or a
+ * later) value when it loads tab_seq again.
  */
 static int lf_miss(gsp_cache *c, gsp__shard *sh, const gsp__ebr_slot *me, uint64_t h,
                    uint64_t seq) {
