@@ -25,8 +25,13 @@
  * `#define MY_PURE __attribute__ ((pure))`) are ATTR from their #define on,
  * until an #undef or a function-like redefinition. Branches only a C++
  * compiler takes (`#ifdef __cplusplus` ...) are blanked whole, see below.
- * The file's includes are not read: a result depends on the file's bytes
- * alone, which is what lets results be cached by content hash.
+ * The pre-pass reads no other file: a result depends on the file's bytes
+ * alone, which is what lets results be cached by content hash. A caller
+ * that knows the file's includes may hand it the names they define
+ * (cg_macro_set.extra, filled by gsp__cg_c_learn_macros from each included
+ * header: the same scan, keeping the header's own ATTR names at its end);
+ * they are ATTR in the file too unless the file #defines or #undefs them,
+ * and the result then depends on those headers as well.
  *
  * Invariants: the output has the input's length and its newlines at the
  * same offsets; directive names of #define/#undef are never blanked (the
@@ -74,6 +79,7 @@ static const struct {
     {"__asm", SHAPE_ATTR},
     {"__glibc_macro_warning", SHAPE_ATTR},
     {"__nonstring", SHAPE_ATTR},
+    {"__declspec", SHAPE_ATTR},
     {"__NTH", SHAPE_UNWRAP},
     {"__NTHNL", SHAPE_UNWRAP},
     {"__P", SHAPE_UNWRAP},
@@ -168,10 +174,7 @@ static int tab_add(cg_macro_tab *t, const char *s, size_t n, uint8_t shape) {
 }
 
 static int tables_init(cg_macro_set *m) {
-  if (m->local.used) {
-    memset(m->local.ents, 0, m->local.cap * sizeof *m->local.ents);
-    m->local.used = 0;
-  }
+  gsp__cg_macro_tab_clear(&m->local);
   for (size_t i = m->builtin.used; i < sizeof builtin / sizeof *builtin; i++)
     if (tab_add(&m->builtin, builtin[i].name, strlen(builtin[i].name), builtin[i].shape) != GSP_OK)
       return GSP_ENOMEM;
@@ -184,9 +187,34 @@ void gsp__cg_macro_set_free(cg_macro_set *m) {
   memset(m, 0, sizeof *m);
 }
 
+int gsp__cg_c_learn_macros(const char *src, size_t len, cg_macro_set *scratch, cg_macro_tab *into) {
+  char *out = NULL;
+  const cg_macro_tab *extra = scratch->extra;
+  scratch->extra = NULL;
+  int rv = gsp__cg_c_blank_macros(src, len, scratch, &out);
+  scratch->extra = extra;
+  gsp_free(out);
+  for (size_t i = 0; rv == GSP_OK && i < scratch->local.cap; i++) {
+    const cg_macro_ent *e = &scratch->local.ents[i];
+    if (e->name && e->shape == SHAPE_ATTR) rv = tab_add(into, e->name, e->len, SHAPE_ATTR);
+  }
+  return rv;
+}
+
 static const cg_macro_ent *lookup(const cg_macro_set *m, const char *s, size_t n) {
   const cg_macro_ent *e = s[0] == '_' ? tab_find(&m->builtin, s, n) : NULL;
-  return e ? e : tab_find(&m->local, s, n);
+  if (e == NULL) e = tab_find(&m->local, s, n);
+  return e || m->extra == NULL ? e : tab_find(m->extra, s, n);
+}
+
+void gsp__cg_macro_tab_clear(cg_macro_tab *t) {
+  if (t->used) memset(t->ents, 0, t->cap * sizeof *t->ents);
+  t->used = 0;
+}
+
+void gsp__cg_macro_tab_free(cg_macro_tab *t) {
+  gsp_free(t->ents);
+  memset(t, 0, sizeof *t);
 }
 
 /* ---- scanning ---- */
@@ -281,9 +309,12 @@ static size_t apply(scan *s, size_t b, size_t e, uint8_t shape, int *rv) {
 
 /* The file's own name at [b, e) is not an annotation (any more): #undef,
  * or a function-like redefinition. Its slot stays, with no shape. */
-static void forget(scan *s, size_t b, size_t e) {
+static int forget(scan *s, size_t b, size_t e) {
   cg_macro_ent *ent = (cg_macro_ent *)tab_find(&s->m->local, s->src + b, e - b);
   if (ent) ent->shape = SHAPE_NONE;
+  if (ent == NULL && s->m->extra && tab_find(s->m->extra, s->src + b, e - b))
+    return tab_add(&s->m->local, s->src + b, e - b, SHAPE_NONE); /* hides the include's */
+  return GSP_OK;
 }
 
 /* Whether the #define body at [i, eol) makes an annotation: empty (or a
@@ -308,14 +339,8 @@ static int learn_define(scan *s, size_t i, size_t eol, bool undef) {
   size_t nb = i;
   while (i < eol && cls_of((unsigned char)s->src[i])) i++;
   if (i == nb || cls_of((unsigned char)s->src[nb]) != 1) return GSP_OK;
-  if (undef || (i < eol && s->src[i] == '(')) {
-    forget(s, nb, i);
-    return GSP_OK;
-  }
-  if (!annotation_body(s, i, eol)) {
-    forget(s, nb, i);
-    return GSP_OK;
-  }
+  if (undef || (i < eol && s->src[i] == '(') || !annotation_body(s, i, eol))
+    return forget(s, nb, i);
   return tab_add(&s->m->local, s->src + nb, i - nb, SHAPE_ATTR);
 }
 
@@ -484,7 +509,8 @@ static size_t comment(const scan *s, size_t i) {
 static size_t identifier(scan *s, size_t i, int *rv) {
   size_t b = i;
   while (i < s->len && cls_of((unsigned char)s->src[i])) i++;
-  if (s->src[b] != '_' && s->m->local.used == 0) return i;
+  if (s->src[b] != '_' && s->m->local.used == 0 && (s->m->extra == NULL || s->m->extra->used == 0))
+    return i;
   const cg_macro_ent *e = lookup(s->m, s->src + b, i - b);
   uint8_t shape = e ? e->shape : s->src[b] == '_' ? family_shape(s->src + b, i - b) : SHAPE_NONE;
   return shape == SHAPE_NONE ? i : apply(s, b, i, shape, rv);

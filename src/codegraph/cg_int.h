@@ -17,7 +17,8 @@
 /* Version 2: JavaScript/TypeScript results, Python variable reads, C
  * calls through struct fields, the C macro pre-pass. The version seeds the
  * result store's keys, so results of an older extractor are never served. */
-#define CG_RESULT_VERSION 2u
+/* Version 3: Python class attributes, attribute reads, base-class flags. */
+#define CG_RESULT_VERSION 3u
 /* The highest gsp_cg_lang a result may carry. */
 #define CG_LANG_MAX GSP_CG_LANG_JSON
 
@@ -50,6 +51,10 @@ typedef struct cg_imp_rec {
   uint32_t module, name, alias, line;
   uint8_t kind, level, pad[2];
 } cg_imp_rec;
+
+/* cg_ref_rec.pad[0] flags. CG_REF_BASE: a Python base class in a class
+ * statement; its scope is that class. */
+#define CG_REF_BASE 1u
 
 _Static_assert(sizeof(cg_hdr) == 48, "cg_hdr layout");
 _Static_assert(sizeof(cg_def_rec) == 16, "cg_def_rec layout");
@@ -236,6 +241,20 @@ int gsp__cg_prior_affected(gsp_cg *cg, const cg_prior *p, uint8_t **todo, size_t
 /* resolve_refs.c: bind the references of the files with only[f] != 0
  * (NULL = all); every other file's ref_target must be set already. */
 int gsp__cg_bind_refs_only(gsp_cg *cg, gsp_exec *ex, const uint8_t *only);
+
+/* unresolved.c: the unresolved import specifiers, most frequent first
+ * (ties: language, then specifier): up to k into out (*nout of them), and
+ * how many distinct ones there are (*ndistinct, may be NULL). Settings and
+ * patterns of package.json / tsconfig files are no specifiers. Strings
+ * live as long as cg. Call after gsp_cg_run. GSP_ENOMEM. */
+typedef struct cg_unresolved {
+  const char *module;  /* the specifier as written */
+  gsp_cg_lang lang;    /* C, PYTHON, or JS for JavaScript, TypeScript and their JSON files */
+  uint32_t count;      /* imports naming it */
+  uint32_t first_file; /* the first file, in path order, that does */
+} cg_unresolved;
+int gsp__cg_unresolved_top(const gsp_cg *cg, size_t k, cg_unresolved *out, size_t *nout,
+                           size_t *ndistinct);
 
 /* db.c: the database writer of a run with cfg.db, overlapping the run.
  * start (after the walk; the file list is final), then ready(f) from the

@@ -189,15 +189,32 @@ typedef struct cg_macro_tab {
   size_t cap, used;
 } cg_macro_tab;
 
-/* A parser's scratch: the built-in names and the current file's own. */
+/* A parser's scratch: the built-in names and the current file's own, and
+ * optionally names learned from the headers the file includes (extra: the
+ * caller's table, read only; the file's own #define / #undef of a name
+ * overrides it). */
 typedef struct cg_macro_set {
   cg_macro_tab builtin, local;
+  const cg_macro_tab *extra;
 } cg_macro_set;
 
 /* Blank src's annotation macros: *out = a blanked copy (gsp_malloc, same
  * length) or NULL when there was nothing to blank. GSP_ENOMEM. */
 int gsp__cg_c_blank_macros(const char *src, size_t len, cg_macro_set *m, char **out);
 void gsp__cg_macro_set_free(cg_macro_set *m);
+/* Add to *into the annotation macros header src[0,len) defines (what the
+ * pre-pass would blank in the rest of that header after its last line:
+ * empty or attribute-like object macros, not #undef'd). Names point into
+ * src, which must outlive *into. scratch is any cg_macro_set not in use
+ * (its extra is ignored). GSP_ENOMEM. */
+int gsp__cg_c_learn_macros(const char *src, size_t len, cg_macro_set *scratch, cg_macro_tab *into);
+void gsp__cg_macro_tab_clear(cg_macro_tab *t);
+void gsp__cg_macro_tab_free(cg_macro_tab *t);
+/* parser.c: gsp_cg_parse with names learned from the file's includes
+ * blanked too (C only; extra NULL = gsp_cg_parse). The result depends on
+ * extra: a caller that stores it must key it by extra's content too. */
+int gsp__cg_parse_with(gsp_cg_parser *p, gsp_cg_lang lang, const char *src, size_t len,
+                       const cg_macro_tab *extra, gsp_cg_result **out);
 
 static inline int cg_kind(const cg_walk *w, TSNode n) {
   TSSymbol s = ts_node_symbol(n);

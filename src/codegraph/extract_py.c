@@ -3,9 +3,18 @@
  *
  * Definitions: def (METHOD directly inside a class, FUNCTION elsewhere),
  * class (STRUCT), and module-level assignments to plain names (GLOBAL,
- * once per name however often it is assigned). References: calls through a
- * name (f()) or an attribute (obj.f(), mod.sub.f(): name "f", qualifier the
- * object's text), base classes and names inside type annotations (TYPE).
+ * once per name however often it is assigned). Class attributes are GLOBAL
+ * with the class as parent, once per class and name: names assigned in the
+ * class body (`x = 0`) and `self.x = ...` directly in its __init__ (other
+ * methods' assignments and nested functions' are not definitions).
+ * References: calls through a name (f()) or an attribute (obj.f(),
+ * mod.sub.f(): name "f", qualifier the object's text; "super" for
+ * super().f(); "?" for any other object such as g().f(), which binds to
+ * nothing), base classes and names inside type annotations (TYPE), and
+ * reads of self.x / cls.x in a function (TYPE, qualifier self / cls; not a
+ * call target, not an assignment target). A base class reference has the
+ * class itself as scope and CG_REF_BASE in pad[0], so resolution finds a
+ * class's bases without another table.
  * Imports: `import a.b [as c]` (MODULE) and `from [.]a.b import x [as y]`
  * (FROM, one import per imported name; "*" for a wildcard; level = number
  * of leading dots). `from __future__` is not an import of anything.
@@ -236,12 +245,79 @@ static void definition(cg_walk *w, TSNode n, bool is_class) {
                       : in_class ? GSP_CG_DEF_METHOD
                                  : GSP_CG_DEF_FUNCTION;
   int32_t d = gsp__cg_add_def(w->b, cg_intern_node(w, name), k, cg_line(name), cg_scope_def(w));
-  if (is_class) {
+  gsp__cg_push_scope(w, d, is_class);
+  if (is_class && d >= 0) { /* bases, in the class's own scope and flagged */
     TSNode sup = cg_field(w, n, F_SUPERCLASSES);
     uint32_t nc = ts_node_is_null(sup) ? 0 : ts_node_named_child_count(sup);
-    for (uint32_t i = 0; i < nc; i++) add_type_ref(w, ts_node_named_child(sup, i));
+    for (uint32_t i = 0; i < nc; i++) {
+      size_t before = w->b->nrefs;
+      add_type_ref(w, ts_node_named_child(sup, i));
+      if (w->b->nrefs > before) w->b->refs[before].pad[0] = CG_REF_BASE;
+    }
   }
-  gsp__cg_push_scope(w, d, is_class);
+}
+
+/* ---- class attributes ---- */
+
+static bool text_is(const cg_walk *w, TSNode n, const char *s) {
+  uint32_t a = ts_node_start_byte(n), e = ts_node_end_byte(n);
+  size_t l = strlen(s);
+  return e - a == l && memcmp(w->src + a, s, l) == 0;
+}
+
+/* The class whose __init__ is definition m, or -1. */
+static int32_t init_class(const cg_walk *w, int32_t m) {
+  const cg_def_rec *d = &w->b->defs[m];
+  if (d->kind != GSP_CG_DEF_METHOD || strcmp(w->b->str + d->name, "__init__") != 0) return -1;
+  return d->parent;
+}
+
+/* Attribute id of class cls, once per class and name. */
+static void attribute_def(cg_walk *w, TSNode id, int32_t cls) {
+  uint32_t off = cg_intern_node(w, id);
+  if (off == 0 || w->b->err) return;
+  for (size_t i = (size_t)cls + 1; i < w->b->ndefs; i++)
+    if (w->b->defs[i].parent == cls && w->b->defs[i].name == off) return;
+  gsp__cg_add_def(w->b, off, GSP_CG_DEF_GLOBAL, cg_line(id), cls);
+}
+
+/* `x = ...` in a class body, `self.x = ...` in its __init__: attributes. */
+static void class_attributes(cg_walk *w, TSNode left) {
+  if (w->b->err || w->nscopes == 0 || ts_node_is_null(left)) return;
+  const cg_scope *top = &w->scopes[w->nscopes - 1];
+  bool body = top->is_class;
+  int32_t cls = body ? top->def : init_class(w, top->def);
+  if (cls < 0) return;
+  bool list = cg_kind(w, left) == NK_PATTERN_LIST;
+  uint32_t nc = list ? ts_node_named_child_count(left) : 1;
+  for (uint32_t i = 0; i < nc; i++) {
+    TSNode t = list ? ts_node_named_child(left, i) : left;
+    int k = cg_kind(w, t);
+    if (body && k == NK_IDENTIFIER) {
+      attribute_def(w, t, cls);
+    } else if (!body && k == NK_ATTRIBUTE) {
+      TSNode o = cg_field(w, t, F_OBJECT), a = cg_field(w, t, F_ATTRIBUTE);
+      if (!ts_node_is_null(o) && !ts_node_is_null(a) && cg_kind(w, o) == NK_IDENTIFIER &&
+          text_is(w, o, "self"))
+        attribute_def(w, a, cls);
+    }
+  }
+}
+
+/* A read of self.x / cls.x in a function: not a call target, not written
+ * (an assignment's target, or one of a target list). */
+static void self_attribute(cg_walk *w, TSNode n, TSFieldId field) {
+  if (field == w->tab->field[F_FUNCTION] || function_scope(w) < 0 ||
+      w->skip_name == ts_node_start_byte(n) + 1)
+    return;
+  TSNode o = cg_field(w, n, F_OBJECT), a = cg_field(w, n, F_ATTRIBUTE);
+  if (ts_node_is_null(o) || ts_node_is_null(a) || cg_kind(w, o) != NK_IDENTIFIER ||
+      !(text_is(w, o, "self") || text_is(w, o, "cls")))
+    return;
+  /* last, as ts_node_parent walks down from the root */
+  if (cg_kind(w, ts_node_parent(n)) == NK_PATTERN_LIST) return;
+  gsp__cg_add_ref(w->b, cg_intern_node(w, a), cg_intern_node(w, o), GSP_CG_REF_TYPE, cg_line(a),
+                  cg_scope_def(w));
 }
 
 static void global_name(cg_walk *w, TSNode id) {
@@ -268,6 +344,19 @@ static void assignment(cg_walk *w, TSNode n) {
   }
 }
 
+/* o in o.f(): its text for a name or an attribute, "super" for super(),
+ * "?" for any other expression (bound to nothing). */
+static uint32_t call_qualifier(cg_walk *w, TSNode o) {
+  int k = cg_kind(w, o);
+  if (k == NK_IDENTIFIER || k == NK_ATTRIBUTE) return cg_intern_node(w, o);
+  if (k == NK_CALL) {
+    TSNode fn = cg_field(w, o, F_FUNCTION);
+    if (!ts_node_is_null(fn) && cg_kind(w, fn) == NK_IDENTIFIER && text_is(w, fn, "super"))
+      return gsp__cg_intern(w->b, "super", 5, NULL);
+  }
+  return gsp__cg_intern(w->b, "?", 1, NULL);
+}
+
 static void call(cg_walk *w, TSNode n) {
   TSNode f = cg_field(w, n, F_FUNCTION);
   if (ts_node_is_null(f)) return;
@@ -277,8 +366,7 @@ static void call(cg_walk *w, TSNode n) {
   } else if (k == NK_ATTRIBUTE) {
     TSNode a = cg_field(w, f, F_ATTRIBUTE), o = cg_field(w, f, F_OBJECT);
     if (ts_node_is_null(a) || ts_node_is_null(o)) return;
-    int ok = cg_kind(w, o);
-    uint32_t q = ok == NK_IDENTIFIER || ok == NK_ATTRIBUTE ? cg_intern_node(w, o) : 0;
+    uint32_t q = call_qualifier(w, o);
     gsp__cg_add_ref(w->b, cg_intern_node(w, a), q, GSP_CG_REF_CALL, cg_line(a), cg_scope_def(w));
   }
 }
@@ -352,6 +440,7 @@ static bool visit_py(cg_walk *w, TSNode n, TSFieldId field) {
     case NK_AUGMENTED_ASSIGNMENT: {
       TSNode left = cg_field(w, n, F_LEFT);
       if (w->nscopes == 0 && cg_kind(w, n) == NK_ASSIGNMENT) assignment(w, n);
+      if (w->nscopes > 0 && cg_kind(w, n) == NK_ASSIGNMENT) class_attributes(w, left);
       each_target(w, left, bind_local);
       if (!ts_node_is_null(left)) w->skip_name = ts_node_start_byte(left) + 1; /* a write */
       return true;
@@ -388,7 +477,10 @@ static bool visit_py(cg_walk *w, TSNode n, TSFieldId field) {
       add_type_ref(w, n);
       return false;
     case NK_ATTRIBUTE:
-      if (w->type_depth == UINT32_MAX) return true;
+      if (w->type_depth == UINT32_MAX) {
+        self_attribute(w, n, field);
+        return true;
+      }
       add_type_ref(w, n);
       return false;
     case NK_IMPORT_STATEMENT:

@@ -13,8 +13,9 @@
  * only when something is blanked); parse the bytes, walk the tree once
  * with the language's extractor into the builder, delete the tree, pack
  * the builder into the result. The tree is freed before the result is
- * returned, so at most one tree per parser is alive. A package.json takes
- * no grammar: its entry points are read with jansson (extract_pkg.c).
+ * returned, so at most one tree per parser is alive. A package.json or a
+ * tsconfig.json / jsconfig.json takes no grammar: its entry points and
+ * path mappings are read with jansson (extract_pkg.c).
  * Tree-sitter's own memory comes from its allocator (the C library's), not
  * from the gsperf hooks.
  */
@@ -49,15 +50,22 @@ static const struct {
     {".mts", GSP_CG_LANG_TS},     {".cts", GSP_CG_LANG_TS}, {".tsx", GSP_CG_LANG_TSX},
 };
 
-static bool is_package_json(const char *path) {
+/* package.json, and the TypeScript / JavaScript project files
+ * (tsconfig.json, jsconfig.json, tsconfig.<x>.json, tsconfig-<x>.json). */
+static bool is_config_json(const char *path) {
   const char *base = strrchr(path, '/');
-  return strcmp(base ? base + 1 : path, "package.json") == 0;
+  base = base ? base + 1 : path;
+  if (strcmp(base, "package.json") == 0) return true;
+  size_t n = strlen(base);
+  if (n < 13 || strcmp(base + n - 5, ".json") != 0) return false;
+  if (strncmp(base, "tsconfig", 8) != 0 && strncmp(base, "jsconfig", 8) != 0) return false;
+  return base[8] == '.' || base[8] == '-';
 }
 
 gsp_cg_lang gsp_cg_lang_of_path(const char *path) {
   const char *dot = path ? strrchr(path, '.') : NULL;
   if (dot == NULL || strchr(dot, '/') != NULL) return GSP_CG_LANG_NONE;
-  if (is_package_json(path)) return GSP_CG_LANG_JSON;
+  if (is_config_json(path)) return GSP_CG_LANG_JSON;
   for (size_t i = 0; i < sizeof extensions / sizeof *extensions; i++)
     if (strcmp(dot, extensions[i].ext) == 0) return extensions[i].lang;
   return GSP_CG_LANG_NONE;
@@ -157,6 +165,20 @@ static int parse_package_json(gsp_cg_parser *p, const char *src, size_t len, gsp
 
 int gsp_cg_parse(gsp_cg_parser *p, gsp_cg_lang lang, const char *src, size_t len,
                  gsp_cg_result **out) {
+  return gsp__cg_parse_with(p, lang, src, len, NULL, out);
+}
+
+/* The C pre-pass with extra names (from the includes) for this file only. */
+static int blank_c(gsp_cg_parser *p, const char *src, size_t len, const cg_macro_tab *extra,
+                   char **blanked) {
+  p->macros.extra = extra;
+  int rv = gsp__cg_c_blank_macros(src, len, &p->macros, blanked);
+  p->macros.extra = NULL;
+  return rv;
+}
+
+int gsp__cg_parse_with(gsp_cg_parser *p, gsp_cg_lang lang, const char *src, size_t len,
+                       const cg_macro_tab *extra, gsp_cg_result **out) {
   if (out) *out = NULL;
   if (p == NULL || out == NULL || (src == NULL && len) || len > UINT32_MAX ||
       lang < GSP_CG_LANG_C || lang > CG_LANG_MAX)
@@ -166,8 +188,7 @@ int gsp_cg_parse(gsp_cg_parser *p, gsp_cg_lang lang, const char *src, size_t len
   /* C: annotation macros blanked first (same length, so lines and byte
    * offsets stay); the extractor reads names from the blanked copy. */
   char *blanked = NULL;
-  if (lang == GSP_CG_LANG_C && gsp__cg_c_blank_macros(src, len, &p->macros, &blanked) != GSP_OK)
-    return GSP_ENOMEM;
+  if (lang == GSP_CG_LANG_C && blank_c(p, src, len, extra, &blanked) != GSP_OK) return GSP_ENOMEM;
   const char *text = blanked ? blanked : src;
   TSTree *t = ts_parser_parse_string(p->ts[lang], NULL, text, (uint32_t)len);
   if (t == NULL) {

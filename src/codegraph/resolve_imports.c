@@ -15,11 +15,18 @@
  * as written, with each extension (TypeScript's first from a TypeScript
  * file), as its TypeScript twin (./x.js -> x.ts), as a directory's index,
  * as a package directory (its package.json entry). A bare specifier that
- * is no Node built-in: node_modules/<pkg> in the file's directory and each
- * one above it, through that package.json's "exports" / "main" for the
- * subpath, else as a path. A package.json's own entries resolve from its
- * directory. package.json files are files of the graph, so their content
- * is part of the resolution key like any source file's.
+ * is no Node built-in: first through the nearest tsconfig.json or
+ * jsconfig.json (its "paths", following "extends"; the best pattern's
+ * targets in order, from "baseUrl" when one is set, else from the config
+ * that holds the paths; then "baseUrl" itself), then node_modules/<pkg> in
+ * the file's directory and each one above it, through that package.json's
+ * "exports" (exact subpath, else the pattern with the longest prefix; the
+ * "types" condition first for a TypeScript importer) / "main", else as a
+ * path. `#x` goes through the "imports" of the nearest package.json. A
+ * package.json's own entries resolve from its directory; a tsconfig's
+ * "extends" names its base config (a relative path, ".json" implied).
+ * These JSON files are files of the graph, so their content is part of
+ * the resolution key like any source file's.
  *
  * Only files inside the analyzed tree can be targets: an include of a
  * system header outside it stays unresolved. Paths are normalized ("." and
@@ -223,33 +230,220 @@ static bool node_builtin(const char *spec) {
   return false;
 }
 
-/* An entry of package.json file pj for subpath sub ("." for the package
- * itself): the file its "exports" (or, for ".", its "main") names. */
-static long package_entry(const gsp_cg *cg, long pj, const char *sub) {
-  const cg_file *f = &cg->files[pj];
-  size_t n = f->res ? gsp_cg_result_nimports(f->res) : 0;
-  for (int pass = 0; pass < 2; pass++)
-    for (size_t i = 0; i < n; i++) {
-      gsp_cg_import im;
-      gsp_cg_result_import(f->res, i, &im);
-      if (strcmp(im.name, pass == 0 ? sub : "main") != 0 || (pass == 1 && strcmp(sub, ".") != 0))
-        continue;
-      char buf[PATH_MAX_CG];
-      size_t bl = dir_len(f->path);
-      memcpy(buf, f->path, bl);
-      buf[bl] = '\0';
-      if (path_append(buf, &bl, im.module, strlen(im.module))) {
-        long t = js_file(cg, GSP_CG_LANG_JS, buf, bl);
-        if (t >= 0) return t;
-      }
-    }
+/* ---- package.json and tsconfig.json settings (extract_pkg.c) ---- */
+
+/* Whether spec matches pattern key (at most one '*'); *star, *star_len: the
+ * part the '*' stands for (NULL for an exact key). */
+static bool key_match(const char *key, const char *spec, const char **star, size_t *star_len) {
+  const char *st = strchr(key, '*');
+  *star = NULL, *star_len = 0;
+  if (st == NULL) return strcmp(key, spec) == 0;
+  size_t pl = (size_t)(st - key), sl = strlen(st + 1), n = strlen(spec);
+  if (n < pl + sl || strncmp(spec, key, pl) != 0 || strcmp(spec + n - sl, st + 1) != 0)
+    return false;
+  *star = spec + pl, *star_len = n - pl - sl;
+  return true;
+}
+
+/* The key of JSON file jf's entries in section alias ("" for exports) that
+ * spec matches: an exact key, else the pattern with the longest prefix
+ * (Node's and TypeScript's rule). NULL when none matches. */
+static const char *best_key(const cg_file *jf, const char *alias, const char *spec) {
+  size_t n = jf->res ? gsp_cg_result_nimports(jf->res) : 0;
+  const char *best = NULL;
+  size_t best_prefix = 0;
+  for (size_t i = 0; i < n; i++) {
+    gsp_cg_import im;
+    gsp_cg_result_import(jf->res, i, &im);
+    const char *star;
+    size_t sl;
+    if (strcmp(im.alias, alias) != 0 || !key_match(im.name, spec, &star, &sl)) continue;
+    if (star == NULL) return im.name;
+    size_t prefix = (size_t)(strchr(im.name, '*') - im.name);
+    if (best == NULL || prefix > best_prefix) best = im.name, best_prefix = prefix;
+  }
+  return best;
+}
+
+/* value with its '*' replaced by star[0,sl), into out. */
+static bool substitute(const char *value, const char *star, size_t sl, char *out, size_t cap) {
+  const char *st = star ? strchr(value, '*') : NULL;
+  int k = st ? snprintf(out, cap, "%.*s%.*s%s", (int)(st - value), value, (int)sl, star, st + 1)
+             : snprintf(out, cap, "%s", value);
+  return k >= 0 && (size_t)k < cap;
+}
+
+static long dir_package(const gsp_cg *cg, gsp_cg_lang lang, char *buf, size_t n);
+
+/* rel (a path) from the directory dir[0,dl): a module file, or with dirs
+ * also a package directory. A package's own entries never take a
+ * directory as a package (`"main": "."` would lead back to itself). */
+static long module_at(const gsp_cg *cg, gsp_cg_lang lang, const char *dir, size_t dl,
+                      const char *rel, bool dirs) {
+  char buf[PATH_MAX_CG];
+  size_t n = dl;
+  if (dl >= PATH_MAX_CG) return -1;
+  memcpy(buf, dir, dl);
+  buf[n] = '\0';
+  if (!path_append(buf, &n, rel, strlen(rel))) return -1;
+  long t = js_file(cg, lang, buf, n);
+  return t >= 0 || !dirs ? t : dir_package(cg, lang, buf, n);
+}
+
+/* The targets of key in section alias of jf, in order, with spec's '*'
+ * part put in, from the directory base[0,bl): the first that exists. */
+static long key_targets(const gsp_cg *cg, gsp_cg_lang lang, const cg_file *jf, const char *alias,
+                        const char *key, const char *spec, const char *base, size_t bl, bool dirs) {
+  const char *star;
+  size_t sl;
+  key_match(key, spec, &star, &sl);
+  size_t n = gsp_cg_result_nimports(jf->res);
+  for (size_t i = 0; i < n; i++) {
+    gsp_cg_import im;
+    char rel[PATH_MAX_CG];
+    gsp_cg_result_import(jf->res, i, &im);
+    if (strcmp(im.alias, alias) != 0 || strcmp(im.name, key) != 0 ||
+        !substitute(im.module, star, sl, rel, sizeof rel))
+      continue;
+    long t = module_at(cg, lang, base, bl, rel, dirs);
+    if (t >= 0) return t;
+  }
   return -1;
 }
 
+/* An entry of package.json file pj for subpath sub ("." for the package
+ * itself): the file its "exports" (exact, else a pattern; a TypeScript
+ * importer tries the "types" condition first) or, for ".", its "main"
+ * names. */
+static long package_entry(const gsp_cg *cg, gsp_cg_lang lang, long pj, const char *sub) {
+  const cg_file *f = &cg->files[pj];
+  if (f->res == NULL) return -1;
+  size_t dl = dir_len(f->path);
+  static const char *const sections[] = {"types", ""};
+  for (size_t s = lang == GSP_CG_LANG_JS ? 1 : 0; s < 2; s++) {
+    const char *key = best_key(f, sections[s], sub);
+    long t = key ? key_targets(cg, lang, f, sections[s], key, sub, f->path, dl, false) : -1;
+    if (t >= 0) return t;
+  }
+  return strcmp(sub, ".") == 0 ? key_targets(cg, lang, f, "", "main", "main", f->path, dl, false)
+                               : -1;
+}
+
 /* The directory buf[0,n) as a package: the entry its package.json names. */
-static long dir_package(const gsp_cg *cg, char *buf, size_t n) {
+static long dir_package(const gsp_cg *cg, gsp_cg_lang lang, char *buf, size_t n) {
   long pj = path_append(buf, &n, "package.json", 12) ? gsp__cg_lookup(cg, buf, n) : -1;
-  return pj >= 0 ? package_entry(cg, pj, ".") : -1;
+  return pj >= 0 ? package_entry(cg, lang, pj, ".") : -1;
+}
+
+/* The nearest file named name (or name2) in f's directory or above. */
+static long nearest(const gsp_cg *cg, const cg_file *f, const char *name, const char *name2) {
+  char buf[PATH_MAX_CG];
+  size_t dl = dir_len(f->path);
+  for (;;) {
+    for (int k = 0; k < 2; k++) {
+      size_t n = dl;
+      memcpy(buf, f->path, dl);
+      buf[n] = '\0';
+      const char *nm = k == 0 ? name : name2;
+      long t = nm && path_append(buf, &n, nm, strlen(nm)) ? gsp__cg_lookup(cg, buf, n) : -1;
+      if (t >= 0) return t;
+    }
+    if (dl == 0) return -1;
+    const char *s = last_slash(f->path, dl);
+    dl = s ? (size_t)(s - f->path) : 0;
+  }
+}
+
+static long js_package(const gsp_cg *cg, const cg_file *f, const char *spec);
+
+/* `#x` through the "imports" of the nearest package.json: a relative
+ * target from the package's directory, a bare one as a package. */
+static long hash_import(const gsp_cg *cg, const cg_file *f, const char *spec) {
+  long pj = nearest(cg, f, "package.json", NULL);
+  const cg_file *jf = pj >= 0 ? &cg->files[pj] : NULL;
+  const char *key = jf && jf->res ? best_key(jf, "imports", spec) : NULL;
+  if (key == NULL) return -1;
+  const char *star;
+  size_t sl, n = gsp_cg_result_nimports(jf->res);
+  key_match(key, spec, &star, &sl);
+  for (size_t i = 0; i < n; i++) {
+    gsp_cg_import im;
+    char rel[PATH_MAX_CG];
+    gsp_cg_result_import(jf->res, i, &im);
+    if (strcmp(im.alias, "imports") != 0 || strcmp(im.name, key) != 0 ||
+        !substitute(im.module, star, sl, rel, sizeof rel))
+      continue;
+    long t = rel[0] == '.' ? module_at(cg, f->lang, jf->path, dir_len(jf->path), rel, true)
+                           : js_package(cg, f, rel);
+    if (t >= 0) return t;
+  }
+  return -1;
+}
+
+/* A tsconfig's "extends" as a file: a relative path, with ".json" added
+ * when it names none. A package's tsconfig (a bare name) is not followed. */
+static long extends_target(const gsp_cg *cg, const cg_file *jf, const char *rel) {
+  if (rel[0] != '.') return -1;
+  char buf[PATH_MAX_CG];
+  size_t n = dir_len(jf->path);
+  memcpy(buf, jf->path, n);
+  buf[n] = '\0';
+  if (!path_append(buf, &n, rel, strlen(rel))) return -1;
+  long t = gsp__cg_lookup(cg, buf, n);
+  return t >= 0 ? t : with_suffix(cg, buf, n, ".json");
+}
+
+/* The settings of a tsconfig with its extends chain: the nearest config
+ * that has "paths" and the nearest that has "baseUrl" (the value). */
+typedef struct ts_conf {
+  long paths_cfg, base_cfg;
+  const char *base_url;
+} ts_conf;
+
+static void ts_conf_load(const gsp_cg *cg, long cfg, ts_conf *c) {
+  c->paths_cfg = c->base_cfg = -1, c->base_url = NULL;
+  for (int depth = 0; cfg >= 0 && depth < 8 && cg->files[cfg].res; depth++) {
+    const cg_file *jf = &cg->files[cfg];
+    long next = -1;
+    for (size_t i = 0; i < gsp_cg_result_nimports(jf->res); i++) {
+      gsp_cg_import im;
+      gsp_cg_result_import(jf->res, i, &im);
+      if (strcmp(im.alias, "paths") == 0 && c->paths_cfg < 0) c->paths_cfg = cfg;
+      if (strcmp(im.name, "baseUrl") == 0 && im.level == 2 && c->base_cfg < 0)
+        c->base_cfg = cfg, c->base_url = im.module;
+      if (strcmp(im.name, "extends") == 0 && im.level == 0)
+        next = extends_target(cg, jf, im.module);
+    }
+    cfg = next == cfg ? -1 : next;
+  }
+}
+
+/* A bare specifier through the nearest tsconfig.json / jsconfig.json:
+ * "paths" (from baseUrl when set, else from the config that has them),
+ * then baseUrl itself. */
+static long ts_paths(const gsp_cg *cg, const cg_file *f, const char *spec) {
+  ts_conf c;
+  ts_conf_load(cg, nearest(cg, f, "tsconfig.json", "jsconfig.json"), &c);
+  char base[PATH_MAX_CG];
+  size_t bl = 0;
+  if (c.base_cfg >= 0) {
+    const char *p = cg->files[c.base_cfg].path;
+    bl = dir_len(p);
+    memcpy(base, p, bl);
+    base[bl] = '\0';
+    if (!path_append(base, &bl, c.base_url, strlen(c.base_url))) return -1;
+  }
+  if (c.paths_cfg >= 0) {
+    const cg_file *pf = &cg->files[c.paths_cfg];
+    const char *key = best_key(pf, "paths", spec);
+    long t = -1;
+    if (key && c.base_cfg >= 0)
+      t = key_targets(cg, f->lang, pf, "paths", key, spec, base, bl, true);
+    else if (key)
+      t = key_targets(cg, f->lang, pf, "paths", key, spec, pf->path, dir_len(pf->path), true);
+    if (t >= 0) return t;
+  }
+  return c.base_cfg >= 0 ? module_at(cg, f->lang, base, bl, spec, true) : -1;
 }
 
 /* The length of the package name at the start of a bare specifier
@@ -274,7 +468,7 @@ static long js_package(const gsp_cg *cg, const cg_file *f, const char *spec) {
     if (path_append(buf, &n, "node_modules", 12) && path_append(buf, &n, spec, pn)) {
       size_t pkg_len = n;
       long pj = path_append(buf, &n, "package.json", 12) ? gsp__cg_lookup(cg, buf, n) : -1;
-      long t = pj >= 0 ? package_entry(cg, pj, sub) : -1;
+      long t = pj >= 0 ? package_entry(cg, f->lang, pj, sub) : -1;
       buf[pkg_len] = '\0', n = pkg_len;
       if (t < 0 && path_append(buf, &n, spec + pn, strlen(spec + pn)))
         t = js_file(cg, f->lang, buf, n);
@@ -290,19 +484,27 @@ static long resolve_js(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *
   const char *spec = im->module;
   bool relative = spec[0] == '.' && (spec[1] == '/' || spec[1] == '\0' ||
                                      (spec[1] == '.' && (spec[2] == '/' || spec[2] == '\0')));
-  if (!relative) return node_builtin(spec) || spec[0] == '/' ? -1 : js_package(cg, f, spec);
+  if (spec[0] == '#') return hash_import(cg, f, spec);
+  if (!relative) {
+    if (node_builtin(spec) || spec[0] == '/') return -1;
+    long t = ts_paths(cg, f, spec);
+    return t >= 0 ? t : js_package(cg, f, spec);
+  }
   char buf[PATH_MAX_CG];
   size_t n = dir_len(f->path);
   memcpy(buf, f->path, n);
   buf[n] = '\0';
   if (!path_append(buf, &n, spec, strlen(spec))) return -1;
   long t = js_file(cg, f->lang, buf, n);
-  if (t < 0) t = dir_package(cg, buf, n); /* require('../'): the directory's package */
+  if (t < 0) t = dir_package(cg, f->lang, buf, n); /* require('../'): the directory's package */
   return t;
 }
 
-/* A package.json's entry point, relative to its directory. */
+/* A package.json's entry point, relative to its directory; a tsconfig's
+ * "extends". Settings and patterns (level 2) name no one file. */
 static long resolve_entry(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *im) {
+  if (im->level == 2) return -1;
+  if (strcmp(im->name, "extends") == 0) return extends_target(cg, f, im->module);
   char buf[PATH_MAX_CG];
   size_t n = dir_len(f->path);
   memcpy(buf, f->path, n);

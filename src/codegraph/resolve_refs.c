@@ -13,12 +13,19 @@
  * Calls bind to functions, prototypes, macros and globals; type uses to
  * typedefs, tags and macros.
  *
- * Python: `self.f` / `cls.f` binds to a method f of the enclosing class;
- * `q.f` binds to the top-level f of the module q names through an import
- * (import a.b / import a.b as q / from p import q); a bare `f` to a
- * definition visible in the same file (top level or an enclosing scope),
- * else to the top-level f of the module a from-import names it from
- * (`from m import f [as g]`), else of a module imported with `*`.
+ * Python: `self.f` / `cls.f` binds to a method or attribute f of the
+ * enclosing class, else of its bases (depth first, in the order written;
+ * a base is a reference like any other: a class of the same file, or one
+ * brought in by an import, `class D(mod.Base)` too), `super().f` to f of
+ * the bases; `q.f` binds to the top-level f of the module q names through
+ * an import (import a.b / import a.b as q / from p import q), else, when q
+ * names a class (`C`, `mod.C`, `pkg.mod.C`, resolved like a reference), to
+ * its member f or an inherited one; `?.f` (an object of unknown type) to
+ * nothing. A bare `f` to a definition visible in the same file (top level
+ * or an enclosing scope), else to the top-level f of the module a
+ * from-import names it from (`from m import f [as g]`), else of a module
+ * imported with `*`. Chains of classes, bases and qualifiers stop at depth
+ * PY_MAX_DEPTH (so a class that inherits from itself ends).
  *
  * C calls through a struct field (p->f(), with a qualifier) bind to
  * nothing: the callee is a function pointer known at run time.
@@ -258,15 +265,69 @@ static cg_target module_def(const bind_job *j, const char *name, uint32_t f, uin
   return t;
 }
 
-static cg_target bind_py_qualified(const bind_job *j, uint32_t f, const cg_ref_rec *ref,
-                                   const char *strs) {
-  const cg_file *file = &j->cg->files[f];
-  const char *q = strs + ref->qual, *n = strs + ref->name;
-  const cg_def_rec *defs = gsp__cg_defs(file->res);
-  if (strcmp(q, "self") == 0 || strcmp(q, "cls") == 0) {
-    int32_t c = enclosing_class(defs, ref->scope);
-    return c < 0 ? (cg_target){0, 0} : def_in(j, n, f, c, -1, 0);
+/* A Python reference by its parts; depth bounds the walk through classes,
+ * bases and qualifiers. */
+typedef struct py_ref {
+  const char *name, *qual; /* qual "" when bare */
+  uint8_t kind;
+  int32_t scope;
+} py_ref;
+
+#define PY_MAX_DEPTH 8
+
+static cg_target py_resolve(const bind_job *j, uint32_t f, const py_ref *r, int depth);
+
+static bool is_class(const bind_job *j, cg_target t) {
+  if (t.file == 0 || j->cg->files[t.file - 1].lang != GSP_CG_LANG_PYTHON) return false;
+  return gsp__cg_defs(j->cg->files[t.file - 1].res)[t.def].kind == GSP_CG_DEF_STRUCT;
+}
+
+static cg_target class_member(const bind_job *j, cg_target cls, const char *name, int depth);
+
+/* name in the bases of class cls (in their order), or nothing. */
+static cg_target base_member(const bind_job *j, cg_target cls, const char *name, int depth) {
+  uint32_t f = cls.file - 1;
+  const gsp_cg_result *res = j->cg->files[f].res;
+  const cg_ref_rec *refs = gsp__cg_refs(res);
+  const char *strs = gsp__cg_strs(res);
+  cg_target t = {0, 0};
+  for (uint32_t i = 0; t.file == 0 && i < gsp__cg_hdr(res)->nrefs; i++) {
+    if (!(refs[i].pad[0] & CG_REF_BASE) || refs[i].scope != (int32_t)cls.def) continue;
+    py_ref b = {strs + refs[i].name, strs + refs[i].qual, GSP_CG_REF_TYPE, refs[i].scope};
+    cg_target base = py_resolve(j, f, &b, depth + 1);
+    if (is_class(j, base)) t = class_member(j, base, name, depth + 1);
   }
+  return t;
+}
+
+/* name defined in class cls (a method or an attribute), else inherited. */
+static cg_target class_member(const bind_job *j, cg_target cls, const char *name, int depth) {
+  if (depth >= PY_MAX_DEPTH) return (cg_target){0, 0};
+  cg_target t = def_in(j, name, cls.file - 1, (int32_t)cls.def, -1, 0);
+  return t.file ? t : base_member(j, cls, name, depth);
+}
+
+/* q (a name or a dotted path) as a class visible in file f, or nothing. */
+static cg_target py_class(const bind_job *j, uint32_t f, const char *q, int32_t scope, int depth) {
+  const char *dot = strrchr(q, '.');
+  cg_target t;
+  if (dot == NULL) {
+    t = py_resolve(j, f, &(py_ref){q, "", GSP_CG_REF_TYPE, scope}, depth + 1);
+  } else {
+    char prefix[512];
+    size_t pl = (size_t)(dot - q);
+    if (pl >= sizeof prefix) return (cg_target){0, 0};
+    memcpy(prefix, q, pl);
+    prefix[pl] = '\0';
+    t = py_resolve(j, f, &(py_ref){dot + 1, prefix, GSP_CG_REF_TYPE, scope}, depth + 1);
+  }
+  return is_class(j, t) ? t : (cg_target){0, 0};
+}
+
+/* q.n where q is a module an import of file f names: its top-level n. */
+static cg_target py_module_member(const bind_job *j, uint32_t f, const py_ref *r, bool *matched) {
+  const cg_file *file = &j->cg->files[f];
+  const char *strs = gsp__cg_strs(file->res);
   const cg_imp_rec *im = gsp__cg_imps(file->res);
   for (uint32_t i = 0; i < gsp__cg_hdr(file->res)->nimports; i++) {
     int32_t t = file->imp_target[i];
@@ -274,34 +335,67 @@ static cg_target bind_py_qualified(const bind_job *j, uint32_t f, const cg_ref_r
     const char *local = strs + (im[i].alias                        ? im[i].alias
                                 : im[i].kind == GSP_CG_IMPORT_FROM ? im[i].name
                                                                    : im[i].module);
-    if (strcmp(local, q) != 0) continue;
+    if (strcmp(local, r->qual) != 0) continue;
     if (im[i].kind == GSP_CG_IMPORT_FROM &&
         !is_submodule_of(j->cg->files[t].path, strs + im[i].name))
       continue;
-    return module_def(j, n, (uint32_t)t, ref->kind, 0);
+    *matched = true;
+    return module_def(j, r->name, (uint32_t)t, r->kind, 0);
   }
   return (cg_target){0, 0};
 }
 
-static cg_target bind_py(const bind_job *j, uint32_t f, const cg_ref_rec *ref, const char *strs) {
-  if (ref->qual) return bind_py_qualified(j, f, ref, strs);
-  const char *n = strs + ref->name;
-  cg_target t = def_in(j, n, f, -2, ref->scope, ref->kind);
+/* self.n / cls.n: the enclosing class's n or an inherited one; super().n:
+ * a base's n; q.n: a module's n, else a member of the class q names. */
+static cg_target py_qualified(const bind_job *j, uint32_t f, const py_ref *r, int depth) {
+  const cg_def_rec *defs = gsp__cg_defs(j->cg->files[f].res);
+  const char *q = r->qual;
+  bool self = strcmp(q, "self") == 0 || strcmp(q, "cls") == 0;
+  if (self || strcmp(q, "super") == 0) {
+    int32_t c = enclosing_class(defs, r->scope);
+    if (c < 0) return (cg_target){0, 0};
+    cg_target cls = {f + 1, (uint32_t)c};
+    return self ? class_member(j, cls, r->name, depth) : base_member(j, cls, r->name, depth);
+  }
+  if (strcmp(q, "?") == 0) return (cg_target){0, 0}; /* an object of unknown type */
+  bool matched = false;
+  cg_target t = py_module_member(j, f, r, &matched);
+  if (t.file || matched || depth >= PY_MAX_DEPTH) return t;
+  cg_target cls = py_class(j, f, q, r->scope, depth);
+  return cls.file ? class_member(j, cls, r->name, depth + 1) : cls;
+}
+
+/* A bare name: in the file's scopes, else through from-imports. */
+static cg_target py_bare(const bind_job *j, uint32_t f, const py_ref *r) {
+  const char *n = r->name;
+  cg_target t = def_in(j, n, f, -2, r->scope, r->kind);
   const cg_file *file = &j->cg->files[f];
   const cg_imp_rec *im = gsp__cg_imps(file->res);
+  const char *strs = gsp__cg_strs(file->res);
   uint32_t nim = gsp__cg_hdr(file->res)->nimports;
   for (uint32_t i = 0; t.file == 0 && i < nim; i++) {
     int32_t tf = file->imp_target[i];
     if (tf < 0 || im[i].kind != GSP_CG_IMPORT_FROM) continue;
     const char *name = strs + im[i].name, *local = im[i].alias ? strs + im[i].alias : name;
     if (strcmp(local, n) != 0 || is_submodule_of(j->cg->files[tf].path, name)) continue;
-    t = module_def(j, name, (uint32_t)tf, ref->kind, 0);
+    t = module_def(j, name, (uint32_t)tf, r->kind, 0);
   }
   for (uint32_t i = 0; t.file == 0 && i < nim; i++)
     if (file->imp_target[i] >= 0 && im[i].kind == GSP_CG_IMPORT_FROM &&
         strcmp(strs + im[i].name, "*") == 0)
-      t = def_in(j, n, (uint32_t)file->imp_target[i], -1, -1, ref->kind);
+      t = def_in(j, n, (uint32_t)file->imp_target[i], -1, -1, r->kind);
   return t;
+}
+
+static cg_target py_resolve(const bind_job *j, uint32_t f, const py_ref *r, int depth) {
+  if (depth > PY_MAX_DEPTH) return (cg_target){0, 0};
+  return r->qual[0] ? py_qualified(j, f, r, depth) : py_bare(j, f, r);
+}
+
+static cg_target bind_py(const bind_job *j, uint32_t f, const cg_ref_rec *ref, const char *strs) {
+  if (strs == NULL) return (cg_target){0, 0};
+  py_ref r = {strs + ref->name, strs + ref->qual, ref->kind, ref->scope};
+  return py_resolve(j, f, &r, 0);
 }
 
 /* ---- JavaScript / TypeScript ---- */

@@ -173,18 +173,19 @@ static void test_parse_python(void **state) {
               "global a 9 -1\n"
               "global b 9 -1\n"
               "struct C 10 -1\n"
+              "global attr 11 3\n" /* a class attribute */
               "method m 12 3\n"
               "function top 16 -1\n"
-              "function inner 17 5\n");
+              "function inner 17 6\n");
   assert_text(refs_text(r),
-              "use Base 10 -1\n"
-              "use mod.Other 10 -1\n"
-              "use int 12 4\n"
-              "use T 12 4\n"
-              "call self.m2 13 4\n"
-              "call os.path.join 14 4\n"
-              "call g 15 4\n"
-              "call inner 18 5\n");
+              "use Base 10 3\n" /* bases: in the class's scope */
+              "use mod.Other 10 3\n"
+              "use int 12 5\n"
+              "use T 12 5\n"
+              "call self.m2 13 5\n"
+              "call os.path.join 14 5\n"
+              "call g 15 5\n"
+              "call inner 18 6\n");
   assert_text(imports_text(r),
               "import [os.path] [] [] 0 1\n"
               "import [a.b] [] [ab] 0 2\n"
@@ -253,7 +254,7 @@ static void test_result_roundtrip(void **state) {
   assert_int_equal(memcmp(gsp_cg_result_bytes(back, &len2), bytes, len), 0);
   assert_int_equal(len2, len);
   assert_text(defs_text(back), "struct K 2 -1\nmethod f 3 0\n");
-  assert_text(refs_text(back), "use B 2 -1\ncall self.g 3 1\ncall c 3 1\n");
+  assert_text(refs_text(back), "use B 2 0\ncall self.g 3 1\ncall c 3 1\n");
   assert_text(imports_text(back), "from [a] [b] [c] 1 1\n");
   gsp_cg_result_free(back);
 
@@ -326,7 +327,7 @@ static const char *const fixture_refs[] = {
     "c/main.c util_add 11 -> c/util.h:util_add",
     "c/sub/top_only.c util_add 2 -> c/util.h:util_add",
     "py/app.py m.f 7 -> py/pkg/sub/mod.py:f",
-    "py/app.py run 8 -> -",
+    "py/app.py ?.run 8 -> -", /* on a call's result: unknown */
     "py/app.py Engine 8 -> py/pkg/core.py:Engine",
     "py/app.py os.getcwd 9 -> -",
     "py/bad.py pkg.helpers.helper 5 -> py/pkg/helpers.py:helper",

@@ -8,7 +8,8 @@
  * serialized result, and a whole analysis of the fixture (walk, parse on
  * the pool, resolution, graph) plus the database write; the same for the
  * other languages (C macro pre-pass, Python variable reads, TypeScript) and
- * fixture_lang/.
+ * fixture_lang/, and for fixture_lang2/ (Python attributes and bases,
+ * tsconfig files with comments, package.json patterns).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,6 +91,22 @@ static int analyze_lang_once(void) {
   return rv;
 }
 
+/* Python attributes, tsconfig (comments copied out), package patterns. */
+static int analyze_lang2_once(void) {
+  gsp_cg *cg = NULL;
+  int rv = gsp_cg_create(&(gsp_cg_config){.root = CG_FIXTURE_LANG2_DIR, .jobs = 2}, &cg);
+  if (rv == GSP_OK) rv = gsp_cg_run(cg);
+  if (rv == GSP_OK) {
+    gsp_cg_stats st;
+    gsp_cg_stats_get(cg, &st);
+    assert_int_equal(st.files, 18);
+    assert_int_equal(st.file_edges, 14);
+    assert_int_equal(st.refs_resolved, 24);
+  }
+  gsp_cg_destroy(cg);
+  return rv;
+}
+
 static int analyze_once(const char *db) {
   gsp_cg *cg = NULL;
   int rv = gsp_cg_create(&(gsp_cg_config){.root = CG_FIXTURE_DIR, .jobs = 2}, &cg);
@@ -138,6 +155,16 @@ static int analyze_lang_fn(void *arg) {
   return analyze_lang_once();
 }
 
+static int analyze_lang2_fn(void *arg) {
+  (void)arg;
+  return analyze_lang2_once();
+}
+
+static void test_analyze_lang2_faults(void **state) {
+  (void)state;
+  assert_true(run_faults(analyze_lang2_fn, NULL) >= 50);
+}
+
 static void test_parse_langs_faults(void **state) {
   (void)state;
   assert_true(run_faults(parse_langs_fn, NULL) >= 10);
@@ -165,10 +192,9 @@ static void test_analyze_faults(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parse_faults),
-      cmocka_unit_test(test_analyze_faults),
-      cmocka_unit_test(test_parse_langs_faults),
-      cmocka_unit_test(test_analyze_lang_faults),
+      cmocka_unit_test(test_parse_faults),         cmocka_unit_test(test_analyze_faults),
+      cmocka_unit_test(test_parse_langs_faults),   cmocka_unit_test(test_analyze_lang_faults),
+      cmocka_unit_test(test_analyze_lang2_faults),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

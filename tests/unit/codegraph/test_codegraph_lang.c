@@ -110,6 +110,7 @@ static const char *const lang_defs[] = {
     "py/user.py function shadow 13 -1",
     "py/user.py function bump 18 -1",
     "py/user.py struct K 23 -1",
+    "py/user.py global size 24 4", /* a class attribute */
     "py/user.py method get 26 4",
     "ts/config.ts global config 1 -1",
     "ts/main.ts struct Named 6 -1",
@@ -511,7 +512,11 @@ static void test_package_json(void **state) {
   (void)state;
   assert_int_equal(gsp_cg_lang_of_path("a/package.json"), GSP_CG_LANG_JSON);
   assert_int_equal(gsp_cg_lang_of_path("package.json"), GSP_CG_LANG_JSON);
-  assert_int_equal(gsp_cg_lang_of_path("a/tsconfig.json"), GSP_CG_LANG_NONE);
+  assert_int_equal(gsp_cg_lang_of_path("a/tsconfig.json"), GSP_CG_LANG_JSON);
+  assert_int_equal(gsp_cg_lang_of_path("jsconfig.json"), GSP_CG_LANG_JSON);
+  assert_int_equal(gsp_cg_lang_of_path("a/tsconfig.base.json"), GSP_CG_LANG_JSON);
+  assert_int_equal(gsp_cg_lang_of_path("a/tsconfigs.json"), GSP_CG_LANG_NONE);
+  assert_int_equal(gsp_cg_lang_of_path("a/data.json"), GSP_CG_LANG_NONE);
   gsp_cg_result *r = parse(
       GSP_CG_LANG_JSON,
       "{\n \"main\": \"m.js\",\n \"exports\": {\n  \"node\": {\"default\": \"n.js\"}\n }\n}\n");
@@ -529,9 +534,14 @@ static void test_package_json(void **state) {
   assert_string_equal(im.name, "main");
   assert_int_equal(im.line, 2);
   gsp_cg_result_free(r);
-  r = parse(GSP_CG_LANG_JSON, "{\"main\": ");
+  r = parse(GSP_CG_LANG_JSON, "{\n\"main\": ");
   assert_true(gsp_cg_result_has_error(r));
-  assert_int_equal(gsp_cg_result_nimports(r), 0);
+  assert_int_equal(gsp_cg_result_nimports(r), 1); /* the error, with its line */
+  gsp_cg_result_import(r, 0, &im);
+  assert_string_equal(im.name, "error");
+  assert_int_equal(im.line, 2);
+  assert_int_equal(im.level, 2);
+  assert_non_null(strstr(im.module, "line 2: "));
   gsp_cg_result_free(r);
 }
 

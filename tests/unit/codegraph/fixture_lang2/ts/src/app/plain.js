@@ -1,0 +1,3 @@
+import { types } from 'widgets';
+
+types();
