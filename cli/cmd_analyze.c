@@ -181,6 +181,8 @@ static void json_str(const char *s) {
   putchar('"');
 }
 
+#define MAX_UNRESOLVED 10
+
 typedef struct report {
   gsp_cg_stats st;
   uint64_t store_ns;
@@ -190,7 +192,9 @@ typedef struct report {
   bool cached; /* a result cache was used */
   int ranks;   /* MPI ranks (rank 0 + parse ranks); 1 = local */
   gsp_tier_stats ts;
-  char *opt_json; /* the engine's optimization report */
+  char *opt_json;                          /* the engine's optimization report */
+  gsp_cg_unresolved unres[MAX_UNRESOLVED]; /* the most frequent unresolved specifiers */
+  size_t nunres, nunres_distinct;
 } report;
 
 /* The cache directory: --cache-dir, $XDG_CACHE_HOME/gsperf, ~/.cache/gsperf. */
@@ -274,6 +278,15 @@ static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
     json_str(gsp_cg_file_path(cg, r->top[i]));
     printf(", \"importers\": %zu}", n);
   }
+  printf("],\n \"unresolved_distinct\": %zu, \"unresolved_top\": [", r->nunres_distinct);
+  for (size_t i = 0; i < r->nunres; i++) {
+    printf("%s{\"module\": ", i ? ", " : "");
+    json_str(r->unres[i].module);
+    printf(", \"lang\": \"%s\", \"count\": %u, \"first_file\": ",
+           gsp_cg_lang_name(r->unres[i].lang), r->unres[i].count);
+    json_str(gsp_cg_file_path(cg, r->unres[i].first_file));
+    printf("}");
+  }
   printf(
       "],\n \"stages_ms\": {\"walk\": %.3f, \"parse\": %.3f, \"resolve\": %.3f, "
       "\"graph\": %.3f, \"store\": %.3f, \"store_cpu\": %.3f, \"store_cpu_after_graph\": %.3f}, "
@@ -333,7 +346,7 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
   double secs = (double)s->parse_ns / 1e9;
   printf("gsperf analyze %s\n", o->dir);
   printf(
-      "  files        %llu (c %llu, python %llu, js %llu, ts %llu, package.json %llu; "
+      "  files        %llu (c %llu, python %llu, js %llu, ts %llu, json %llu; "
       "%llu with syntax errors, %llu skipped)\n",
       (unsigned long long)s->files, (unsigned long long)s->files_c,
       (unsigned long long)s->files_python, (unsigned long long)s->files_js,
@@ -346,6 +359,12 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
          (unsigned long long)s->refs_resolved, pct);
   printf("  imports      %llu (%llu resolved to files in the tree)\n",
          (unsigned long long)s->imports, (unsigned long long)s->imports_resolved);
+  if (r->nunres) {
+    printf("  unresolved   %zu distinct specifiers; most imported:", r->nunres_distinct);
+    for (size_t i = 0; i < r->nunres; i++)
+      printf("%s %s (%u)", i ? "," : "", r->unres[i].module, r->unres[i].count);
+    printf("\n");
+  }
   printf("  edges        %llu file imports, %llu symbol edges (calls and uses)\n",
          (unsigned long long)s->file_edges, (unsigned long long)s->symbol_edges);
   printf("  cycles       %llu (%llu files)\n", (unsigned long long)s->cycles,
@@ -425,6 +444,9 @@ static void finish_report(const opts *o, gsp_cg *cg, gsp_integration *ig, gsp_ti
     r->opt_json = NULL;
   gsp_cg_stats_get(cg, &r->st);
   r->ntop = gsp_cg_top_depended(cg, o->top, r->top);
+  if (gsp_cg_unresolved_top(cg, MAX_UNRESOLVED, r->unres, &r->nunres, &r->nunres_distinct) !=
+      GSP_OK)
+    r->nunres = r->nunres_distinct = 0; /* out of memory: the list is left out */
   struct rusage ru;
   r->peak_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }

@@ -55,7 +55,8 @@ typedef enum gsp_cg_lang {
   GSP_CG_LANG_JS = 3,     /* .js .mjs .cjs .jsx */
   GSP_CG_LANG_TS = 4,     /* .ts .mts .cts (.d.ts included) */
   GSP_CG_LANG_TSX = 5,    /* .tsx */
-  GSP_CG_LANG_JSON = 6,   /* package.json: its entry points ("main", "exports") as imports */
+  GSP_CG_LANG_JSON =
+      6, /* package.json, tsconfig.json, jsconfig.json: entry points, paths, extends as imports */
 } gsp_cg_lang;
 
 /* Kinds of definitions. */
@@ -314,7 +315,7 @@ typedef struct gsp_cg_stats {
   uint64_t reads_async;        /* with cfg.io: reads handed to the I/O executor because
                                   they would have blocked (file not in the page cache) */
   uint64_t files_js, files_ts; /* JavaScript; TypeScript (.ts and .tsx) */
-  uint64_t files_json;         /* package.json files (their entry points are imports) */
+  uint64_t files_json;         /* package.json, tsconfig/jsconfig files */
 } gsp_cg_stats;
 
 /* Errors: GSP_EINVAL, GSP_ENOMEM. cfg is copied (its strings too). */
@@ -346,6 +347,24 @@ GSP_API const uint8_t *gsp_cg_file_hash(const gsp_cg *cg, size_t f);
 GSP_API long gsp_cg_import_target(const gsp_cg *cg, size_t f, size_t i);
 /* Reference i of file f bound to a definition: true and (*tf, *td). */
 GSP_API bool gsp_cg_ref_target(const gsp_cg *cg, size_t f, size_t i, size_t *tf, size_t *td);
+
+/*
+ * What the graph could not follow: the import specifiers left unresolved,
+ * most frequent first (ties: language, then specifier). Up to k of them
+ * into out (*nout set), and how many distinct ones there are (*ndistinct,
+ * may be NULL). Settings and patterns of package.json/tsconfig files are
+ * not specifiers. The strings live as long as cg. After gsp_cg_run; may
+ * run while other threads read cg. GSP_EINVAL (NULL cg/out/nout),
+ * GSP_ENOMEM.
+ */
+typedef struct gsp_cg_unresolved {
+  const char *module;  /* the specifier as written */
+  gsp_cg_lang lang;    /* C, PYTHON, or JS for JavaScript, TypeScript and their JSON files */
+  uint32_t count;      /* imports naming it */
+  uint32_t first_file; /* the first file, in path order, that does */
+} gsp_cg_unresolved;
+GSP_API int gsp_cg_unresolved_top(const gsp_cg *cg, size_t k, gsp_cg_unresolved *out, size_t *nout,
+                                  size_t *ndistinct);
 
 /* Files f imports (sorted, distinct) and files that import f. */
 GSP_API const uint32_t *gsp_cg_deps(const gsp_cg *cg, size_t f, size_t *n);

@@ -247,12 +247,7 @@ int gsp__cg_bind_refs_only(gsp_cg *cg, gsp_exec *ex, const uint8_t *only);
  * how many distinct ones there are (*ndistinct, may be NULL). Settings and
  * patterns of package.json / tsconfig files are no specifiers. Strings
  * live as long as cg. Call after gsp_cg_run. GSP_ENOMEM. */
-typedef struct cg_unresolved {
-  const char *module;  /* the specifier as written */
-  gsp_cg_lang lang;    /* C, PYTHON, or JS for JavaScript, TypeScript and their JSON files */
-  uint32_t count;      /* imports naming it */
-  uint32_t first_file; /* the first file, in path order, that does */
-} cg_unresolved;
+typedef gsp_cg_unresolved cg_unresolved; /* codegraph.h */
 int gsp__cg_unresolved_top(const gsp_cg *cg, size_t k, cg_unresolved *out, size_t *nout,
                            size_t *ndistinct);
 

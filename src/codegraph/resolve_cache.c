@@ -222,6 +222,15 @@ int gsp__cg_prior_restore_all(gsp_cg *cg, const cg_prior *p) {
   return GSP_OK;
 }
 
+/* Whether file i's imports now resolve elsewhere than in the prior run
+ * (its content is the same, but a package.json or tsconfig.json it goes
+ * through changed, or a file its specifiers name appeared): its references
+ * may bind elsewhere too. Only for unchanged files (same import count). */
+static bool imports_moved(const gsp_cg *cg, const cg_prior *p, size_t i) {
+  size_t ni = nimps_of(&cg->files[i]);
+  return ni && memcmp(cg->files[i].imp_target, p->imps + p->imp_off[i], ni * sizeof(int32_t)) != 0;
+}
+
 int gsp__cg_prior_affected(gsp_cg *cg, const cg_prior *p, uint8_t **todo, size_t *n) {
   size_t nf = cg->nfiles;
   uint8_t *mark = gsp_calloc(nf + 1, 1);
@@ -229,7 +238,7 @@ int gsp__cg_prior_affected(gsp_cg *cg, const cg_prior *p, uint8_t **todo, size_t
   int rv = mark && queue ? GSP_OK : GSP_ENOMEM;
   size_t head = 0, tail = 0;
   for (size_t i = 0; rv == GSP_OK && i < nf; i++)
-    if (p->changed[i]) mark[i] = 1, queue[tail++] = (uint32_t)i;
+    if (p->changed[i] || imports_moved(cg, p, i)) mark[i] = 1, queue[tail++] = (uint32_t)i;
   while (rv == GSP_OK && head < tail) { /* every file that reaches a changed one */
     uint32_t f = queue[head++];
     for (uint32_t e = cg->rdep_off[f]; e < cg->rdep_off[f + 1]; e++)

@@ -93,3 +93,9 @@ int gsp__cg_unresolved_top(const gsp_cg *cg, size_t k, cg_unresolved *out, size_
   gsp_free(v);
   return GSP_OK;
 }
+
+int gsp_cg_unresolved_top(const gsp_cg *cg, size_t k, gsp_cg_unresolved *out, size_t *nout,
+                          size_t *ndistinct) {
+  if (cg == NULL || out == NULL || nout == NULL) return GSP_EINVAL;
+  return gsp__cg_unresolved_top(cg, k, out, nout, ndistinct);
+}

@@ -535,6 +535,9 @@ static void test_tsconfig_edit(void **state) {
   size_t tf, td;
   assert_false(gsp_cg_ref_target(fresh, (size_t)main_ts, 0, &tf, &td)); /* config() */
   assert_true(gsp_cg_ref_target(fresh, (size_t)main_ts, 1, &tf, &td));  /* legacy() */
+  char *a = cg_dump(cg), *b = cg_dump(fresh); /* the stored bindings were not kept */
+  assert_string_equal(a, b);
+  free(a), free(b);
   gsp_cg_destroy(fresh);
   gsp_cg_destroy(cg);
   gsp_tier_destroy(tier);
