@@ -110,7 +110,10 @@ int gsp_cmd_query(int argc, char **argv) {
   int rv = gsp_cgdb_open(pos[0], &db);
   if (rv != GSP_OK) {
     fprintf(stderr, "gsperf query: %s: %s\n", pos[0],
-            rv == GSP_ECORRUPT ? "not a gsperf code-graph database" : gsp_strerror(rv));
+            rv == GSP_ECORRUPT  ? "not a gsperf code-graph database"
+            : rv == GSP_ENOTSUP ? "written by an older gsperf (schema version 1); run"
+                                  " 'gsperf analyze --db' again to rebuild it"
+                                : gsp_strerror(rv));
     return 1;
   }
   if (o.json) printf("[");

@@ -315,7 +315,14 @@ typedef struct gsp_cg_stats {
   uint64_t reads_async;        /* with cfg.io: reads handed to the I/O executor because
                                   they would have blocked (file not in the page cache) */
   uint64_t files_js, files_ts; /* JavaScript; TypeScript (.ts and .tsx) */
+<<<<<<< HEAD
   uint64_t files_json;         /* package.json, tsconfig/jsconfig files */
+=======
+  uint64_t files_json;         /* package.json files (their entry points are imports) */
+  uint64_t db_rows;            /* database rows the write inserted, updated or deleted */
+  bool db_incremental;         /* the database at cfg.db (or gsp_cg_write_db's path) was
+                                  updated in place: only the difference was written */
+>>>>>>> wt/an_db
 } gsp_cg_stats;
 
 /* Errors: GSP_EINVAL, GSP_ENOMEM. cfg is copied (its strings too). */
@@ -388,14 +395,21 @@ GSP_API size_t gsp_cg_top_depended(const gsp_cg *cg, size_t k, uint32_t *out);
 GSP_API int gsp_cg_impact(const gsp_cg *cg, size_t f, uint32_t **out, size_t *n);
 
 /*
- * Write the graph to a SQLite file at path (replaced atomically: written to
- * path.tmp, then renamed). Schema in docs/codegraph.md and db.c. A file at
- * path whose meta table says it was written by this gsperf version from the
- * same root and the same inputs (every path, language, content hash and
- * include directory) holds this very graph: it is left alone (stats
- * db_unchanged). gsp_cg_config.db writes the same file during gsp_cg_run
- * instead (then this call with that path returns the run's outcome).
- * Errors: GSP_EIO (with the SQLite message in errmsg), GSP_ENOMEM.
+ * Write the graph to a SQLite file at path. Schema (version 2) in
+ * docs/codegraph.md and db.c. A file at path whose meta table says it was
+ * written by this gsperf version from the same root and the same inputs
+ * (every path, language, content hash and include directory) holds this
+ * very graph: it is left alone (stats db_unchanged). One from the same root
+ * and version but other inputs is updated in place, in one transaction
+ * under a rollback journal (a killed process leaves the old or the new
+ * graph), by the rows that differ (stats db_incremental, db_rows); any
+ * other file (absent, older schema, other root) is written anew to
+ * path.tmp and renamed over path. Both ways give the same rows.
+ * gsp_cg_config.db writes the same file during gsp_cg_run instead (then
+ * this call with that path returns the run's outcome). Not thread-safe on
+ * one path. Errors: GSP_EIO (with the SQLite message in errmsg),
+ * GSP_ENOMEM, GSP_EOVERFLOW (a file with 2^24 or more definitions,
+ * imports or references).
  */
 GSP_API int gsp_cg_write_db(gsp_cg *cg, const char *path, uint64_t *elapsed_ns);
 
@@ -406,7 +420,10 @@ typedef struct gsp_cgdb gsp_cgdb;
 /* One result row: ncols strings (never NULL) named by the query's columns. */
 typedef void (*gsp_cgdb_row_fn)(void *user, size_t ncols, const char *const *cols);
 
-/* Open read-only. Errors: GSP_ENOENT, GSP_ECORRUPT (not a code-graph DB), GSP_ENOMEM. */
+/* Open for reading (read-write when allowed, so a journal left by a killed
+ * update is rolled back first). Errors: GSP_ENOENT, GSP_ECORRUPT (not a
+ * code-graph DB), GSP_ENOTSUP (an older schema version: analyze again),
+ * GSP_ENOMEM. */
 GSP_API int gsp_cgdb_open(const char *path, gsp_cgdb **out);
 GSP_API void gsp_cgdb_close(gsp_cgdb *db);
 GSP_API const char *gsp_cgdb_errmsg(const gsp_cgdb *db);

@@ -1,52 +1,57 @@
 /*
  * db.c - write the graph to one SQLite file.
  *
- * Schema (version 1; docs/codegraph.md has the column reference):
+ * Schema (version 2; docs/codegraph.md has the column reference):
  *
  *   meta(key PRIMARY KEY, value)      schema_version, generator, root, inputs
  *                                     (hex XXH3-128 of every path, language,
  *                                     content hash and include directory)
- *   files(id, path UNIQUE, lang, hash, bytes, lines, has_error, component, in_cycle)
+ *   files(id, path UNIQUE, lang, hash, bytes, lines, has_error, component,
+ *         in_cycle, bind)
  *   symbols(id, file_id, name, kind, line, parent_id)
  *   imports(id, file_id, module, name, alias, kind, level, line, target_file_id)
  *   refs(id, file_id, scope_id, name, qualifier, kind, line, target_symbol_id)
+ *   (file_id of symbols, imports and refs: id >> 24, generated, not stored)
  *   edges(src_file_id, dst_file_id, kind)   kind: import | call | use
  *
- * Ids: files are numbered from 1 in path order; symbol ids are the file's
- * first id plus the definition's index, so they follow from the graph
- * alone and two runs over the same tree write the same rows in the same
- * order. NULL marks an unresolved target. File-level call/use edges
- * summarize the resolved references between two different files.
+ * Ids (db_int.h): a file's id is a 39-bit hash of its path; a symbol,
+ * import or reference row's id is (file id << 24) + its index in the file.
+ * So an id does not depend on the other files, the same tree gives the
+ * same rows whatever its history, and each file's rows are one id range.
+ * NULL marks an unresolved target. File-level call/use edges summarize the
+ * resolved references between two different files. files.bind is a digest
+ * of the file's import and reference targets (as ids): an update finds the
+ * files whose resolution changed by it.
  *
- * Writing: to PATH.tmp with journal and sync off (the file is rebuilt from
- * scratch, and renamed over PATH only when complete, so a crash leaves the
- * old file), one transaction, one prepared statement per table reused for
- * every row, indexes created after their table's rows (a bulk build beats
- * per-row index maintenance), on a connection of its own (no SQLite mutex:
- * one thread uses it at a time).
+ * Two ways to write. Cold (here): to PATH.tmp with journal and sync off
+ * (the file is built from scratch and renamed over PATH only when
+ * complete, so a crash leaves the old file), one transaction, prepared
+ * statements reused for every row, 16 rows per INSERT for the big tables
+ * (one statement run per batch: the cursor stays open and the rows of a
+ * file, consecutive ids, are appended), indexes created after their
+ * table's rows. Symbols go in path order while the parse runs (in id order
+ * when written after the run); the other tables, written after the parse,
+ * in id order, so their rows are appended in key order. Update (db_update.c): when PATH was written
+ * by this version for this root, the difference is applied to PATH itself in one transaction under
+ * a rollback journal. Either gives the same rows.
  *
- * The writer (cg_dbw) writes each table as soon as its rows are known, in
- * this order: symbols file by file as the parse stage finishes files (ids
- * need every earlier file's definition count, so it follows the first file
- * not yet finished), the symbols index once parsing is over, imports and
- * their indexes once resolved, references, their index and edges once
- * bound, then files (their component needs the graph) and meta. With
- * gsp_cg_config.db the writer is a thread of its own started after the
- * walk, so all but the last part overlaps the run (gsp__cg_dbw_*, called
- * by analyze.c and parse_stage.c); gsp_cg_write_db runs the same writer on
- * the calling thread after the run. Rows get explicit ids (or are keyed,
- * for edges) and meta rows are inserted in one fixed order, so the file's
- * content (sqlite3 .dump) is the same whichever way it was written. An
- * existing file written for the same root by this version may be current:
- * its files table is compared with the files as they are parsed, and the
- * write starts at the first difference; with none, the meta table's
- * inputs key decides after parsing (same: the file is left alone).
+ * The writer (cg_dbw) runs on a thread of its own with gsp_cg_config.db
+ * (started after the walk, so it overlaps the run; gsp__cg_dbw_*, called
+ * by analyze.c and parse_stage.c) or on the calling thread in
+ * gsp_cg_write_db. It first looks at PATH: written by this version for
+ * this root, with the same inputs (decided once parsed): left alone; from
+ * other inputs: updated once the graph is built (or written cold when the
+ * update would rewrite most rows); anything else (absent, another schema
+ * version, root or generator): written cold, as the files come in: the
+ * symbols of each file as soon as it and every file before it in path
+ * order are parsed, the imports once resolved, references and edges once
+ * bound, then files and meta.
  *
  * Invariants: the writer reads a file's result only after its ready flag
  * (release/acquire) or after the parse phase, imp_target/ref_target/the
  * CSR/components only after the phase that made them (under mu); it
  * writes nothing of gsp_cg but through gsp__cg_dbw_finish on the run's
- * thread. PATH.tmp exists only while a writer is running.
+ * thread. PATH.tmp exists only while a cold write is running.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -57,20 +62,31 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
-#include "cg_int.h"
+#include "db_int.h"
+
+uint64_t (*gsp__cg_db_path_hash)(const char *path, size_t len) = NULL;
+
+/* A row's file follows from its id: computed when read, not stored. */
+#define FILE_ID "file_id INTEGER NOT NULL GENERATED ALWAYS AS (id >> 24) VIRTUAL"
 
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, lang TEXT NOT NULL,"
     " hash TEXT NOT NULL, bytes INTEGER NOT NULL, lines INTEGER NOT NULL,"
-    " has_error INTEGER NOT NULL, component INTEGER NOT NULL, in_cycle INTEGER NOT NULL);"
-    "CREATE TABLE symbols(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, name TEXT NOT NULL,"
+    " has_error INTEGER NOT NULL, component INTEGER NOT NULL, in_cycle INTEGER NOT NULL,"
+    " bind INTEGER NOT NULL);"
+    "CREATE TABLE symbols(id INTEGER PRIMARY KEY, " FILE_ID
+    ", name TEXT NOT NULL,"
     " kind TEXT NOT NULL, line INTEGER NOT NULL, parent_id INTEGER);"
-    "CREATE TABLE imports(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, module TEXT NOT NULL,"
+    "CREATE TABLE imports(id INTEGER PRIMARY KEY, " FILE_ID
+    ", module TEXT NOT NULL,"
     " name TEXT NOT NULL, alias TEXT NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL,"
     " line INTEGER NOT NULL, target_file_id INTEGER);"
-    "CREATE TABLE refs(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, scope_id INTEGER,"
+    "CREATE TABLE refs(id INTEGER PRIMARY KEY, " FILE_ID
+    ", scope_id INTEGER,"
     " name TEXT NOT NULL, qualifier TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL,"
     " target_symbol_id INTEGER);"
     "CREATE TABLE edges(src_file_id INTEGER NOT NULL, dst_file_id INTEGER NOT NULL,"
@@ -80,7 +96,9 @@ static const char schema_sql[] =
  * calls are indexed by name among the references: type uses are most of
  * the rows (about 5 in 6 on /usr/include) and no query looks them up.
  * Each table's indexes are made as soon as its rows are written, in this
- * order (symbols, imports, refs), the order of the schema table. */
+ * order (symbols, imports, refs), the order of the schema table. The rows
+ * of a file are found by id range, so no index on file_id is needed but
+ * for imports, which rdeps reads by target. */
 static const char symbols_index_sql[] = "CREATE INDEX symbols_name ON symbols(name);";
 static const char imports_index_sql[] =
     "CREATE INDEX imports_file ON imports(file_id);"
@@ -88,53 +106,37 @@ static const char imports_index_sql[] =
 static const char refs_index_sql[] =
     "CREATE INDEX refs_call_name ON refs(name) WHERE kind = 'call';";
 
-enum { ST_FILE, ST_SYM, ST_IMP, ST_REF, ST_EDGE, ST_META, ST__N };
 static const char *const insert_sql[ST__N] = {
-    "INSERT INTO files VALUES(?,?,?,?,?,?,?,?,?)",
-    "INSERT INTO symbols VALUES(?,?,?,?,?,?)",
-    "INSERT INTO imports VALUES(?,?,?,?,?,?,?,?,?)",
-    "INSERT INTO refs VALUES(?,?,?,?,?,?,?,?)",
+    "INSERT INTO files VALUES(?,?,?,?,?,?,?,?,?,?)",
+    "INSERT INTO symbols(id, name, kind, line, parent_id) VALUES(?,?,?,?,?)",
+    "INSERT INTO imports(id, module, name, alias, kind, level, line, target_file_id)"
+    " VALUES(?,?,?,?,?,?,?,?)",
+    "INSERT INTO refs(id, scope_id, name, qualifier, kind, line, target_symbol_id)"
+    " VALUES(?,?,?,?,?,?,?)",
     "INSERT INTO edges VALUES(?,?,?)",
     "INSERT INTO meta VALUES(?,?)",
 };
 
-#define DBW_POLL_NS 10000000L /* the writer looks for finished files every 10 ms */
+#define DBW_POLL_NS 10000000L
+/* Rows per multi-row INSERT of symbols, imports and references: one
+ * statement run (cursor opened once, rows appended) per DBW_BATCH rows of
+ * a file; a file's last rows below a full batch go one by one. */
+#define DBW_BATCH 16 /* the writer looks for finished files every 10 ms */
 
-struct cg_dbw {
-  gsp_cg *cg;
-  char *path, *tmp;
-  sqlite3 *db;
-  sqlite3_stmt *st[ST__N];
-  int64_t *sym_base;      /* per file: id of its first symbol, in file order */
-  _Atomic uint8_t *ready; /* per file: result final (parse workers set it) */
-  uint64_t *keys;         /* edge scratch */
-  size_t ckeys;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int phase;          /* CG_DB_* the run reached; under mu */
-  _Atomic bool abort; /* the run failed: stop and remove tmp */
-  bool threaded;      /* th runs the writer */
-  bool unchanged;     /* the file at path was current; nothing written */
-  pthread_t th;
-  int rv;
-  uint64_t cpu_ns; /* the writer's CPU time */
-  char err[512];
-};
-typedef struct cg_dbw writer;
+typedef cg_dbw writer;
 
-static void werr(writer *w, const char *fmt, ...) GSP_PRINTF(2, 3);
-static void werr(writer *w, const char *fmt, ...) {
+void gsp__cg_dbw_err(writer *w, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(w->err, sizeof w->err, fmt, ap);
   va_end(ap);
 }
 
-static int step(writer *w, sqlite3_stmt *s) {
+int gsp__cg_dbw_step(writer *w, sqlite3_stmt *s) {
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc == SQLITE_DONE) return GSP_OK;
-  werr(w, "%s: sqlite: %s", w->tmp, sqlite3_errmsg(w->db));
+  gsp__cg_dbw_err(w, "%s: sqlite: %s", w->db_path_shown, sqlite3_errmsg(w->db));
   return GSP_EIO;
 }
 
@@ -148,79 +150,190 @@ static void bind_id(sqlite3_stmt *s, int i, int64_t id) {
     sqlite3_bind_null(s, i);
 }
 
-static int write_file_row(writer *w, size_t f) {
+/* ---- ids ---- */
+
+static uint64_t path_hash(const char *p, size_t n) {
+  return gsp__cg_db_path_hash ? gsp__cg_db_path_hash(p, n) : XXH3_64bits(p, n);
+}
+
+typedef struct id_pair {
+  int64_t id;
+  size_t f;
+} id_pair;
+
+static int cmp_pair(const void *a, const void *b) {
+  int64_t x = ((const id_pair *)a)->id, y = ((const id_pair *)b)->id;
+  return x < y ? -1 : x > y;
+}
+
+/* w->fid and w->order; the rule for a taken id is db_int.h's. */
+static int assign_ids(writer *w) {
+  size_t n = w->cg->nfiles, cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  int64_t *slot = gsp_calloc(cap, sizeof *slot);
+  id_pair *p = gsp_malloc((n + 1) * sizeof *p);
+  if (slot == NULL || p == NULL) {
+    gsp_free(slot), gsp_free(p);
+    return GSP_ENOMEM;
+  }
+  for (size_t f = 0; f < n; f++) {
+    const char *path = w->cg->files[f].path;
+    int64_t id = (int64_t)(path_hash(path, strlen(path)) & (uint64_t)CG_DB_KEY_MASK);
+    for (id = id ? id : 1;;) {
+      size_t h = (size_t)id & (cap - 1);
+      while (slot[h] && slot[h] != id) h = (h + 1) & (cap - 1);
+      if (slot[h] == 0) {
+        slot[h] = id;
+        break;
+      }
+      id = id == CG_DB_KEY_MASK ? 1 : id + 1; /* taken: the next free one */
+    }
+    w->fid[f] = id;
+    p[f] = (id_pair){id, f};
+  }
+  if (n > 1) qsort(p, n, sizeof *p, cmp_pair);
+  for (size_t i = 0; i < n; i++) w->order[i] = p[i].f;
+  gsp_free(slot), gsp_free(p);
+  return GSP_OK;
+}
+
+static int64_t sym_id(const writer *w, size_t f, int64_t i) {
+  return i >= 0 ? CG_DB_ROW0(w->fid[f]) + i : 0;
+}
+
+/* Rows of one kind in file f fit its id range. */
+static int check_count(writer *w, size_t f, size_t n, const char *what) {
+  if (n < (size_t)CG_DB_ROWS_PER_FILE) return GSP_OK;
+  gsp__cg_dbw_err(w, "%s: %zu %s, more than schema version " CG_DB_SCHEMA " holds per file",
+                  w->cg->files[f].path, n, what);
+  return GSP_EOVERFLOW;
+}
+
+/* ---- rows ---- */
+
+void gsp__cg_dbw_key_hex(const uint8_t key[16], char out[33]) {
+  static const char hx[] = "0123456789abcdef";
+  for (size_t i = 0; i < 16; i++) out[2 * i] = hx[key[i] >> 4], out[2 * i + 1] = hx[key[i] & 15];
+  out[32] = '\0';
+}
+
+void gsp__cg_dbw_hash_hex(const cg_file *file, char out[33]) {
+  if (file->res)
+    gsp__cg_dbw_key_hex(file->hash, out);
+  else
+    out[0] = '\0';
+}
+
+int gsp__cg_dbw_file_row(writer *w, size_t f) {
   const cg_file *file = &w->cg->files[f];
   sqlite3_stmt *s = w->st[ST_FILE];
   char hex[33];
-  for (int i = 0; i < 16; i++) snprintf(hex + (size_t)2 * i, 3, "%02x", file->hash[i]);
+  gsp__cg_dbw_hash_hex(file, hex);
   const gsp_cg_result *r = file->res;
-  sqlite3_bind_int64(s, 1, (int64_t)f + 1);
+  sqlite3_bind_int64(s, 1, w->fid[f]);
   bind_text(s, 2, file->path);
   bind_text(s, 3, gsp_cg_lang_name(file->lang));
-  bind_text(s, 4, r ? hex : "");
+  bind_text(s, 4, hex);
   sqlite3_bind_int64(s, 5, (int64_t)file->size);
   sqlite3_bind_int64(s, 6, r ? gsp_cg_result_lines(r) : 0);
   sqlite3_bind_int(s, 7, r ? gsp_cg_result_has_error(r) : 0);
   sqlite3_bind_int64(s, 8, (int64_t)w->cg->comp_of[f]);
   sqlite3_bind_int(s, 9, w->cg->comp_cycle[w->cg->comp_of[f]]);
-  return step(w, s);
+  sqlite3_bind_int64(s, 10, gsp__cg_dbw_bind(w, f));
+  return gsp__cg_dbw_step(w, s);
 }
 
-static int write_symbols(writer *w, size_t f) {
+int gsp__cg_dbw_symbols(writer *w, size_t f) {
   const gsp_cg_result *r = w->cg->files[f].res;
-  sqlite3_stmt *s = w->st[ST_SYM];
-  int rv = GSP_OK;
-  for (size_t i = 0; r && rv == GSP_OK && i < gsp_cg_result_ndefs(r); i++) {
-    gsp_cg_def d;
-    gsp_cg_result_def(r, i, &d);
-    sqlite3_bind_int64(s, 1, w->sym_base[f] + (int64_t)i);
-    sqlite3_bind_int64(s, 2, (int64_t)f + 1);
-    bind_text(s, 3, d.name);
-    bind_text(s, 4, gsp_cg_def_kind_name(d.kind));
-    sqlite3_bind_int64(s, 5, d.line);
-    bind_id(s, 6, d.parent >= 0 ? w->sym_base[f] + d.parent : 0);
-    rv = step(w, s);
+  size_t n = r ? gsp_cg_result_ndefs(r) : 0;
+  int rv = check_count(w, f, n, "definitions");
+  const cg_def_rec *d = n ? gsp__cg_defs(r) : NULL;
+  const char *strs = n ? gsp__cg_strs(r) : NULL;
+  for (size_t i = 0; rv == GSP_OK && i < n;) {
+    size_t k = n - i >= DBW_BATCH ? DBW_BATCH : 1;
+    sqlite3_stmt *s = k > 1 ? w->many[ST_SYM] : w->st[ST_SYM];
+    for (int b = 0; k > 0; k--, i++, b += 5) {
+      sqlite3_bind_int64(s, b + 1, sym_id(w, f, (int64_t)i));
+      bind_text(s, b + 2, strs + d[i].name);
+      bind_text(s, b + 3, gsp_cg_def_kind_name((gsp_cg_def_kind)d[i].kind));
+      sqlite3_bind_int64(s, b + 4, d[i].line);
+      bind_id(s, b + 5, sym_id(w, f, d[i].parent));
+    }
+    rv = gsp__cg_dbw_step(w, s);
   }
   return rv;
 }
 
-static int write_imports(writer *w, size_t f, int64_t *next_id) {
+int gsp__cg_dbw_imports(writer *w, size_t f) {
   const cg_file *file = &w->cg->files[f];
-  sqlite3_stmt *s = w->st[ST_IMP];
-  int rv = GSP_OK;
-  for (size_t i = 0; file->res && rv == GSP_OK && i < gsp_cg_result_nimports(file->res); i++) {
-    gsp_cg_import im;
-    gsp_cg_result_import(file->res, i, &im);
-    sqlite3_bind_int64(s, 1, (*next_id)++);
-    sqlite3_bind_int64(s, 2, (int64_t)f + 1);
-    bind_text(s, 3, im.module), bind_text(s, 4, im.name), bind_text(s, 5, im.alias);
-    bind_text(s, 6, gsp_cg_import_kind_name(im.kind));
-    sqlite3_bind_int(s, 7, (int)im.level);
-    sqlite3_bind_int64(s, 8, im.line);
-    bind_id(s, 9, file->imp_target[i] + 1);
-    rv = step(w, s);
+  size_t n = file->res ? gsp_cg_result_nimports(file->res) : 0;
+  int rv = check_count(w, f, n, "imports");
+  for (size_t i = 0; rv == GSP_OK && i < n;) {
+    size_t k = n - i >= DBW_BATCH ? DBW_BATCH : 1;
+    sqlite3_stmt *s = k > 1 ? w->many[ST_IMP] : w->st[ST_IMP];
+    for (int b = 0; k > 0; k--, i++, b += 8) {
+      gsp_cg_import im;
+      gsp_cg_result_import(file->res, i, &im);
+      sqlite3_bind_int64(s, b + 1, CG_DB_ROW0(w->fid[f]) + (int64_t)i);
+      bind_text(s, b + 2, im.module), bind_text(s, b + 3, im.name);
+      bind_text(s, b + 4, im.alias);
+      bind_text(s, b + 5, gsp_cg_import_kind_name(im.kind));
+      sqlite3_bind_int(s, b + 6, (int)im.level);
+      sqlite3_bind_int64(s, b + 7, im.line);
+      bind_id(s, b + 8, file->imp_target[i] >= 0 ? w->fid[file->imp_target[i]] : 0);
+    }
+    rv = gsp__cg_dbw_step(w, s);
   }
   return rv;
 }
 
-static int write_refs(writer *w, size_t f, int64_t *next_id) {
+static int64_t ref_target_id(const writer *w, const cg_target *t) {
+  return t->file ? CG_DB_ROW0(w->fid[t->file - 1]) + t->def : 0;
+}
+
+int gsp__cg_dbw_refs(writer *w, size_t f) {
   const cg_file *file = &w->cg->files[f];
-  sqlite3_stmt *s = w->st[ST_REF];
-  int rv = GSP_OK;
-  for (size_t i = 0; file->res && rv == GSP_OK && i < gsp_cg_result_nrefs(file->res); i++) {
-    gsp_cg_ref r;
-    gsp_cg_result_ref(file->res, i, &r);
-    const cg_target *t = &file->ref_target[i];
-    sqlite3_bind_int64(s, 1, (*next_id)++);
-    sqlite3_bind_int64(s, 2, (int64_t)f + 1);
-    bind_id(s, 3, r.scope >= 0 ? w->sym_base[f] + r.scope : 0);
-    bind_text(s, 4, r.name), bind_text(s, 5, r.qualifier);
-    bind_text(s, 6, gsp_cg_ref_kind_name(r.kind));
-    sqlite3_bind_int64(s, 7, r.line);
-    bind_id(s, 8, t->file ? w->sym_base[t->file - 1] + t->def : 0);
-    rv = step(w, s);
+  size_t n = file->res ? gsp_cg_result_nrefs(file->res) : 0;
+  int rv = check_count(w, f, n, "references");
+  const cg_ref_rec *r = n ? gsp__cg_refs(file->res) : NULL;
+  const char *strs = n ? gsp__cg_strs(file->res) : NULL;
+  for (size_t i = 0; rv == GSP_OK && i < n;) {
+    size_t k = n - i >= DBW_BATCH ? DBW_BATCH : 1;
+    sqlite3_stmt *s = k > 1 ? w->many[ST_REF] : w->st[ST_REF];
+    for (int b = 0; k > 0; k--, i++, b += 7) {
+      sqlite3_bind_int64(s, b + 1, CG_DB_ROW0(w->fid[f]) + (int64_t)i);
+      bind_id(s, b + 2, sym_id(w, f, r[i].scope));
+      bind_text(s, b + 3, strs + r[i].name), bind_text(s, b + 4, strs + r[i].qual);
+      bind_text(s, b + 5, gsp_cg_ref_kind_name((gsp_cg_ref_kind)r[i].kind));
+      sqlite3_bind_int64(s, b + 6, r[i].line);
+      bind_id(s, b + 7, ref_target_id(w, &file->ref_target[i]));
+    }
+    rv = gsp__cg_dbw_step(w, s);
   }
   return rv;
+}
+
+int64_t gsp__cg_dbw_bind(const writer *w, size_t f) {
+  const cg_file *file = &w->cg->files[f];
+  size_t ni = file->res ? gsp_cg_result_nimports(file->res) : 0;
+  size_t nr = file->res ? gsp_cg_result_nrefs(file->res) : 0;
+  XXH3_state_t st;
+  int64_t buf[64];
+  size_t k = 0;
+  XXH3_64bits_reset(&st);
+  for (size_t i = 0; i < ni + nr; i++) {
+    if (i < ni)
+      buf[k++] = file->imp_target[i] >= 0 ? w->fid[file->imp_target[i]] : 0;
+    else
+      buf[k++] = ref_target_id(w, &file->ref_target[i - ni]);
+    if (k == 64 || i + 1 == ni + nr) {
+      XXH3_64bits_update(&st, buf, k * sizeof *buf);
+      k = 0;
+    }
+  }
+  buf[0] = (int64_t)ni; /* so the split between imports and references counts */
+  XXH3_64bits_update(&st, buf, sizeof *buf);
+  return (int64_t)(XXH3_64bits_digest(&st) >> 1);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -230,25 +343,30 @@ static int cmp_u64(const void *a, const void *b) {
 
 static int write_edge(writer *w, size_t f, uint32_t dst, const char *kind) {
   sqlite3_stmt *s = w->st[ST_EDGE];
-  sqlite3_bind_int64(s, 1, (int64_t)f + 1);
-  sqlite3_bind_int64(s, 2, (int64_t)dst + 1);
+  sqlite3_bind_int64(s, 1, w->fid[f]);
+  sqlite3_bind_int64(s, 2, w->fid[dst]);
   bind_text(s, 3, kind);
-  return step(w, s);
+  return gsp__cg_dbw_step(w, s);
+}
+
+static int grow_keys(writer *w, size_t n) {
+  if (n <= w->ckeys) return GSP_OK;
+  uint64_t *k = gsp_realloc(w->keys, n * sizeof *k);
+  if (k == NULL) return GSP_ENOMEM;
+  w->keys = k, w->ckeys = n;
+  return GSP_OK;
 }
 
 /* import edges, then distinct (file, kind) of references into other files */
-static int write_edges(writer *w, size_t f) {
+int gsp__cg_dbw_edges(writer *w, size_t f) {
   size_t n;
   const uint32_t *d = gsp_cg_deps(w->cg, f, &n);
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < n; i++) rv = write_edge(w, f, d[i], "import");
   const cg_file *file = &w->cg->files[f];
   size_t nr = file->res ? gsp_cg_result_nrefs(file->res) : 0, m = 0;
-  if (nr > w->ckeys) {
-    uint64_t *k = gsp_realloc(w->keys, nr * sizeof *k);
-    if (k == NULL) return GSP_ENOMEM;
-    w->keys = k, w->ckeys = nr;
-  }
+  if (rv == GSP_OK) rv = grow_keys(w, nr);
+  if (rv != GSP_OK) return rv;
   uint64_t *keys = w->keys;
   const cg_ref_rec *refs = nr ? gsp__cg_refs(file->res) : NULL;
   for (size_t i = 0; i < nr; i++)
@@ -262,92 +380,84 @@ static int write_edges(writer *w, size_t f) {
   return rv;
 }
 
-static void key_hex(const uint8_t key[16], char out[33]) {
-  for (size_t i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", key[i]);
-}
-
 static int write_meta(writer *w) {
-  uint8_t key[16];
   char hex[33];
-  gsp__cg_inputs_key(w->cg, key);
-  key_hex(key, hex);
-  const char *kv[][2] = {{"schema_version", "1"},
+  gsp__cg_dbw_key_hex(w->cg->inputs_key, hex);
+  const char *kv[][2] = {{"schema_version", CG_DB_SCHEMA},
                          {"generator", "gsperf " GSP_VERSION_STRING},
                          {"root", w->cg->root},
                          {"inputs", hex}};
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < sizeof kv / sizeof *kv; i++) {
     bind_text(w->st[ST_META], 1, kv[i][0]), bind_text(w->st[ST_META], 2, kv[i][1]);
-    rv = step(w, w->st[ST_META]);
+    rv = gsp__cg_dbw_step(w, w->st[ST_META]);
   }
   return rv;
 }
 
-static int exec_sql(writer *w, const char *sql) {
+int gsp__cg_dbw_exec(writer *w, const char *sql) {
   char *msg = NULL;
   if (sqlite3_exec(w->db, sql, NULL, NULL, &msg) == SQLITE_OK) return GSP_OK;
-  werr(w, "%s: sqlite: %s", w->tmp, msg ? msg : sqlite3_errmsg(w->db));
+  gsp__cg_dbw_err(w, "%s: sqlite: %s", w->db_path_shown, msg ? msg : sqlite3_errmsg(w->db));
   sqlite3_free(msg);
   return GSP_EIO;
 }
 
-static int open_db(writer *w) {
+/* insert_sql[t] with DBW_BATCH rows of values, into buf. */
+static void many_sql(int t, char *buf, size_t cap) {
+  const char *sql = insert_sql[t], *v = strstr(sql, "VALUES(");
+  size_t head = (size_t)(v - sql) + 6, row = strlen(v + 6), n = head;
+  memcpy(buf, sql, head);
+  for (int i = 0; i < DBW_BATCH && n + row + 2 < cap; i++) {
+    if (i) buf[n++] = ',';
+    memcpy(buf + n, v + 6, row), n += row;
+  }
+  buf[n] = '\0';
+}
+
+int gsp__cg_dbw_prepare(writer *w) {
+  char sql[2048];
+  for (int i = 0; i < ST__N; i++) {
+    bool many = i == ST_SYM || i == ST_IMP || i == ST_REF;
+    if (many) many_sql(i, sql, sizeof sql);
+    if (sqlite3_prepare_v2(w->db, insert_sql[i], -1, &w->st[i], NULL) != SQLITE_OK ||
+        (many && sqlite3_prepare_v2(w->db, sql, -1, &w->many[i], NULL) != SQLITE_OK)) {
+      gsp__cg_dbw_err(w, "%s: %s", w->db_path_shown, sqlite3_errmsg(w->db));
+      return GSP_EIO;
+    }
+  }
+  return GSP_OK;
+}
+
+void gsp__cg_dbw_finalize(writer *w) {
+  for (int i = 0; i < ST__N; i++) {
+    sqlite3_finalize(w->st[i]), w->st[i] = NULL;
+    sqlite3_finalize(w->many[i]), w->many[i] = NULL;
+  }
+}
+
+static int open_tmp(writer *w) {
   unlink(w->tmp);
+  w->db_path_shown = w->tmp;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(w->tmp, &w->db, flags, NULL) != SQLITE_OK) {
-    werr(w, "%s: %s", w->tmp, w->db ? sqlite3_errmsg(w->db) : "cannot open");
+    gsp__cg_dbw_err(w, "%s: %s", w->tmp, w->db ? sqlite3_errmsg(w->db) : "cannot open");
     return GSP_EIO;
   }
   bool low = w->cg->cfg.memory == GSP_CG_MEMORY_AGGRESSIVE; /* bounded cache, sorts spill */
-  int rv = exec_sql(w, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=16384;");
+  int rv = gsp__cg_dbw_exec(
+      w, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=16384;");
   if (rv == GSP_OK)
-    rv = exec_sql(w, low ? "PRAGMA cache_size=-4096; PRAGMA temp_store=FILE;"
-                         : "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
-  if (rv == GSP_OK) rv = exec_sql(w, schema_sql);
-  for (int i = 0; rv == GSP_OK && i < ST__N; i++)
-    if (sqlite3_prepare_v2(w->db, insert_sql[i], -1, &w->st[i], NULL) != SQLITE_OK) {
-      werr(w, "%s: %s", w->tmp, sqlite3_errmsg(w->db));
-      rv = GSP_EIO;
-    }
-  return rv == GSP_OK ? exec_sql(w, "BEGIN") : rv;
-}
-
-/* The meta value of key in the database at path, into out ("" if none). */
-static void meta_value(sqlite3 *db, const char *key, char *out, size_t cap) {
-  sqlite3_stmt *st = NULL;
-  out[0] = '\0';
-  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
-    return;
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-}
-
-/* The file at path was written by this version for this root, and (when
- * key is not NULL) from these inputs. */
-static bool db_current(const gsp_cg *cg, const char *path, const uint8_t *key) {
-  if (access(path, R_OK) != 0) return false;
-  sqlite3 *db = NULL;
-  char hex[33], v[4096];
-  bool same = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK;
-  if (key) {
-    key_hex(key, hex);
-    meta_value(db, "inputs", v, sizeof v);
-    same = same && strcmp(v, hex) == 0;
-  }
-  meta_value(db, "generator", v, sizeof v);
-  same = same && strcmp(v, "gsperf " GSP_VERSION_STRING) == 0;
-  meta_value(db, "root", v, sizeof v);
-  same = same && strcmp(v, cg->root) == 0;
-  sqlite3_close(db);
-  return same;
+    rv = gsp__cg_dbw_exec(w, low ? "PRAGMA cache_size=-4096; PRAGMA temp_store=FILE;"
+                                 : "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
+  if (rv == GSP_OK) rv = gsp__cg_dbw_exec(w, schema_sql);
+  if (rv == GSP_OK) rv = gsp__cg_dbw_prepare(w);
+  return rv == GSP_OK ? gsp__cg_dbw_exec(w, "BEGIN") : rv;
 }
 
 /* ---- the writer's schedule ---- */
 
-/* Wait until the run reached phase p; GSP_ECANCELED if it failed. */
-static int wait_phase(writer *w, int p) {
+int gsp__cg_dbw_wait(writer *w, int p) {
   pthread_mutex_lock(&w->mu);
   while (w->phase < p && !atomic_load(&w->abort)) pthread_cond_wait(&w->cv, &w->mu);
   pthread_mutex_unlock(&w->mu);
@@ -370,111 +480,130 @@ static bool file_ready(writer *w, size_t f, bool *all) {
   return *all || atomic_load_explicit(&w->ready[f], memory_order_acquire);
 }
 
-/* Symbols, file by file as the files are finished; then their index. */
+/* Symbols file by file, then their index. On the writer's thread, in path
+ * order as the files are finished (the parse finishes them about in that
+ * order, so this overlaps the parse; the ids come out of order, which
+ * costs SQLite about a tenth more CPU); after the run, in id order (rows
+ * appended). Either way the same rows; each way always the same bytes. */
 static int symbols_stage(writer *w) {
-  const gsp_cg *cg = w->cg;
-  int64_t base = 1;
   bool all = false;
   int rv = GSP_OK;
-  for (size_t f = 0; rv == GSP_OK && f < cg->nfiles;) {
+  for (size_t i = 0; rv == GSP_OK && i < w->cg->nfiles;) {
     if (atomic_load_explicit(&w->abort, memory_order_relaxed)) return GSP_ECANCELED;
+    size_t f = w->threaded ? i : w->order[i];
     if (!file_ready(w, f, &all)) continue;
-    w->sym_base[f] = base;
-    base += cg->files[f].res ? (int64_t)gsp_cg_result_ndefs(cg->files[f].res) : 0;
-    rv = write_symbols(w, f++);
+    rv = gsp__cg_dbw_symbols(w, f), i++;
   }
-  if (rv == GSP_OK) rv = wait_phase(w, CG_DB_PARSED);
-  return rv == GSP_OK ? exec_sql(w, symbols_index_sql) : rv;
+  if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_PARSED);
+  return rv == GSP_OK ? gsp__cg_dbw_exec(w, symbols_index_sql) : rv;
 }
 
 static int rows_stage(writer *w) {
-  const gsp_cg *cg = w->cg;
-  int64_t imp_id = 1, ref_id = 1;
-  int rv = wait_phase(w, CG_DB_IMPORTS);
-  for (size_t f = 0; rv == GSP_OK && f < cg->nfiles; f++) rv = write_imports(w, f, &imp_id);
-  if (rv == GSP_OK) rv = exec_sql(w, imports_index_sql);
-  if (rv == GSP_OK) rv = wait_phase(w, CG_DB_BOUND);
-  for (size_t f = 0; rv == GSP_OK && f < cg->nfiles; f++) {
-    rv = write_refs(w, f, &ref_id);
+  size_t n = w->cg->nfiles;
+  const size_t *o = w->order;
+  int rv = gsp__cg_dbw_wait(w, CG_DB_IMPORTS);
+  for (size_t i = 0; rv == GSP_OK && i < n; i++) rv = gsp__cg_dbw_imports(w, o[i]);
+  if (rv == GSP_OK) rv = gsp__cg_dbw_exec(w, imports_index_sql);
+  if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_BOUND);
+  for (size_t i = 0; rv == GSP_OK && i < n; i++) {
+    rv = gsp__cg_dbw_refs(w, o[i]);
     if (atomic_load_explicit(&w->abort, memory_order_relaxed)) rv = GSP_ECANCELED;
   }
-  if (rv == GSP_OK) rv = exec_sql(w, refs_index_sql);
-  for (size_t f = 0; rv == GSP_OK && f < cg->nfiles; f++) rv = write_edges(w, f);
-  if (rv == GSP_OK) rv = wait_phase(w, CG_DB_GRAPH);
-  for (size_t f = 0; rv == GSP_OK && f < cg->nfiles; f++) rv = write_file_row(w, f);
+  if (rv == GSP_OK) rv = gsp__cg_dbw_exec(w, refs_index_sql);
+  for (size_t i = 0; rv == GSP_OK && i < n; i++) rv = gsp__cg_dbw_edges(w, o[i]);
+  if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_GRAPH);
+  for (size_t i = 0; rv == GSP_OK && i < n; i++) rv = gsp__cg_dbw_file_row(w, o[i]);
   if (rv == GSP_OK) rv = write_meta(w);
-  return rv == GSP_OK ? exec_sql(w, "COMMIT") : rv;
+  if (rv == GSP_OK) rv = gsp__cg_dbw_exec(w, "COMMIT");
+  if (rv == GSP_OK) w->rows = (uint64_t)sqlite3_total_changes64(w->db);
+  return rv;
 }
 
-static int close_db(writer *w, int rv) {
-  for (int i = 0; i < ST__N; i++) sqlite3_finalize(w->st[i]), w->st[i] = NULL;
+static int close_tmp(writer *w, int rv) {
+  gsp__cg_dbw_finalize(w);
   if (w->db && sqlite3_close(w->db) != SQLITE_OK && rv == GSP_OK) {
-    werr(w, "%s: sqlite: cannot close", w->tmp);
+    gsp__cg_dbw_err(w, "%s: sqlite: cannot close", w->tmp);
     rv = GSP_EIO;
   }
   w->db = NULL;
+  /* a journal left by a killed update belongs to the old file */
+  if (rv == GSP_OK && unlink(w->journal) != 0 && access(w->journal, F_OK) == 0) {
+    gsp__cg_dbw_err(w, "%s: cannot remove %s", w->path, w->journal);
+    rv = GSP_EIO;
+  }
   if (rv == GSP_OK && rename(w->tmp, w->path) != 0) {
-    werr(w, "%s: cannot rename %s over it", w->path, w->tmp);
+    gsp__cg_dbw_err(w, "%s: cannot rename %s over it", w->path, w->tmp);
     rv = GSP_EIO;
   }
   if (rv != GSP_OK) unlink(w->tmp);
   return rv;
 }
 
-/* Row (path, hash) of an existing file's files table is file f's. */
-static bool row_matches(sqlite3_stmt *st, const cg_file *f) {
-  const char *path = (const char *)sqlite3_column_text(st, 0);
-  const char *hash = (const char *)sqlite3_column_text(st, 1);
-  uint8_t none[16] = {0};
-  char hex[33];
-  key_hex(f->res ? f->hash : none, hex);
-  return path && hash && strcmp(path, f->path) == 0 && strcmp(hash, f->res ? hex : "") == 0;
-}
-
-/* Is the existing file at path current? Decided as early as the files
- * come in: no at the first file whose path or content hash differs from
- * its row (the write then starts at once, overlapping the rest of the
- * parse), else after parsing, by the inputs key. */
-static int verdict(writer *w, bool *current) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  *current = false;
-  int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(w->path, &db, flags, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "SELECT path, hash FROM files ORDER BY id", -1, &st, NULL) !=
-          SQLITE_OK) {
-    sqlite3_close(db);
-    return GSP_OK; /* unreadable: rewrite it */
-  }
-  bool same = true, all = false;
-  int rv = GSP_OK;
-  for (size_t f = 0; same && rv == GSP_OK && f < w->cg->nfiles;) {
-    if (atomic_load_explicit(&w->abort, memory_order_relaxed)) rv = GSP_ECANCELED;
-    if (rv != GSP_OK || !file_ready(w, f, &all)) continue;
-    same = sqlite3_step(st) == SQLITE_ROW && row_matches(st, &w->cg->files[f]);
-    f++;
-  }
-  same = same && rv == GSP_OK && sqlite3_step(st) == SQLITE_DONE;
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  if (!same) return rv;
-  rv = wait_phase(w, CG_DB_PARSED);
-  uint8_t key[16];
-  if (rv == GSP_OK) gsp__cg_inputs_key(w->cg, key);
-  if (rv == GSP_OK) *current = db_current(w->cg, w->path, key);
-  return rv;
-}
-
-/* The whole write. check: a current file at path is left alone. */
-static int write_body(writer *w, bool check) {
-  if (check) {
-    int rv = verdict(w, &w->unchanged);
-    if (rv != GSP_OK || w->unchanged) return rv;
-  }
-  int rv = open_db(w);
+static int write_cold(writer *w) {
+  int rv = open_tmp(w);
   if (rv == GSP_OK) rv = symbols_stage(w);
   if (rv == GSP_OK) rv = rows_stage(w);
-  return close_db(w, rv);
+  return close_tmp(w, rv);
+}
+
+/* The meta value of key, into out ("" if none). */
+static void meta_value(sqlite3 *db, const char *key, char *out, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  out[0] = '\0';
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+}
+
+/* What is at PATH: a database of this schema, version and root (its files
+ * table loaded, its inputs into inputs), or something to write anew (an
+ * older schema is said so in the log). Opened read-write, so a journal
+ * left by a killed update is rolled back first. */
+static bool probe_existing(writer *w, char inputs[33]) {
+  if (access(w->path, F_OK) != 0) return false;
+  sqlite3 *db = NULL;
+  char v[4096];
+  bool ok =
+      sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK;
+  if (ok) meta_value(db, "schema_version", v, sizeof v);
+  if (ok && v[0] != '\0' && strcmp(v, CG_DB_SCHEMA) != 0)
+    gsp_log(GSP_LOG_WARN, "codegraph", "%s: schema version %s; rewriting it as version %s", w->path,
+            v, CG_DB_SCHEMA);
+  ok = ok && strcmp(v, CG_DB_SCHEMA) == 0;
+  if (ok) meta_value(db, "generator", v, sizeof v);
+  ok = ok && strcmp(v, "gsperf " GSP_VERSION_STRING) == 0;
+  if (ok) meta_value(db, "root", v, sizeof v);
+  ok = ok && strcmp(v, w->cg->root) == 0;
+  if (ok) meta_value(db, "inputs", v, sizeof v);
+  ok = ok && strlen(v) == 32;
+  if (ok) memcpy(inputs, v, 33);
+  ok = ok && gsp__cg_dbw_load_old(w, db);
+  sqlite3_close(db);
+  return ok;
+}
+
+/* The whole write: PATH left alone, updated, or written cold. */
+static int write_body(writer *w) {
+  int rv = assign_ids(w);
+  char inputs[33], now[33];
+  if (rv != GSP_OK || !probe_existing(w, inputs)) return rv == GSP_OK ? write_cold(w) : rv;
+  rv = gsp__cg_dbw_wait(w, CG_DB_PARSED);
+  if (rv != GSP_OK) return rv;
+  uint8_t key[16];
+  gsp__cg_inputs_key(w->cg, key);
+  gsp__cg_dbw_key_hex(key, now);
+  if (strcmp(now, inputs) == 0) {
+    w->unchanged = true;
+    return GSP_OK;
+  }
+  bool applied = false;
+  rv = gsp__cg_dbw_wait(w, CG_DB_GRAPH);
+  if (rv == GSP_OK) rv = gsp__cg_dbw_update(w, &applied);
+  if (rv != GSP_OK || applied) return rv;
+  return write_cold(w);
 }
 
 static uint64_t thread_cpu_ns(void) {
@@ -485,8 +614,7 @@ static uint64_t thread_cpu_ns(void) {
 
 static void *writer_main(void *arg) {
   writer *w = arg;
-  /* an existing file of this root may be current: decide after parsing */
-  w->rv = write_body(w, db_current(w->cg, w->path, NULL));
+  w->rv = write_body(w);
   w->cpu_ns = thread_cpu_ns();
   return NULL;
 }
@@ -495,8 +623,9 @@ static void writer_free(writer *w) {
   if (w == NULL) return;
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
-  gsp_free(w->path), gsp_free(w->tmp);
-  gsp_free(w->sym_base), gsp_free((void *)w->ready), gsp_free(w->keys);
+  gsp_free(w->path), gsp_free(w->tmp), gsp_free(w->journal);
+  gsp_free(w->fid), gsp_free(w->order), gsp_free((void *)w->ready), gsp_free(w->keys);
+  gsp_free(w->old), gsp_free(w->old_of);
   gsp_free(w);
 }
 
@@ -509,22 +638,38 @@ static writer *writer_new(gsp_cg *cg, const char *path, int phase) {
   size_t pl = strlen(path);
   w->path = gsp_strdup(path);
   w->tmp = gsp_malloc(pl + 5);
-  w->sym_base = gsp_malloc((cg->nfiles + 1) * sizeof *w->sym_base);
+  w->journal = gsp_malloc(pl + 9);
+  w->fid = gsp_malloc((cg->nfiles + 1) * sizeof *w->fid);
+  w->order = gsp_malloc((cg->nfiles + 1) * sizeof *w->order);
   w->ready = gsp_calloc(cg->nfiles + 1, sizeof *w->ready);
-  if (w->path == NULL || w->tmp == NULL || w->sym_base == NULL || w->ready == NULL) {
+  if (w->path == NULL || w->tmp == NULL || w->journal == NULL || w->fid == NULL ||
+      w->order == NULL || w->ready == NULL) {
     writer_free(w);
     return NULL;
   }
   memcpy(w->tmp, path, pl), memcpy(w->tmp + pl, ".tmp", 5);
+  memcpy(w->journal, path, pl), memcpy(w->journal + pl, "-journal", 9);
+  w->db_path_shown = w->path;
   return w;
 }
+
+/* SQLite counts every allocation under a global mutex unless told not to
+ * before it initializes itself: about a tenth of a cold write's CPU. Done
+ * once, on the thread that starts the first write or query; an
+ * application that initialized SQLite itself keeps its own setting (the
+ * call then fails, harmlessly). */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_setup_once(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+void gsp__cg_sqlite_setup(void) { pthread_once(&sqlite_once, sqlite_setup_once); }
 
 /* ---- the run's side (cg_int.h) ---- */
 
 int gsp__cg_dbw_start(gsp_cg *cg) {
+  gsp__cg_sqlite_setup();
   writer *w = writer_new(cg, cg->cfg.db, 0);
   if (w == NULL) return GSP_ENOMEM;
-  w->threaded = pthread_create(&w->th, NULL, writer_main, w) == 0;
+  w->threaded = true; /* before the thread starts: it reads it */
+  if (pthread_create(&w->th, NULL, writer_main, w) != 0) w->threaded = false;
   cg->dbw = w; /* not threaded: gsp__cg_dbw_finish writes on the run's thread */
   return GSP_OK;
 }
@@ -542,6 +687,12 @@ void gsp__cg_dbw_phase(gsp_cg *cg, int phase) {
   pthread_mutex_unlock(&w->mu);
 }
 
+static void record(gsp_cg *cg, const writer *w) {
+  cg->st.db_unchanged = w->unchanged;
+  cg->st.db_incremental = w->incremental;
+  cg->st.db_rows = w->rows;
+}
+
 int gsp__cg_dbw_finish(gsp_cg *cg, int run_rv) {
   writer *w = cg->dbw;
   if (w == NULL) return run_rv;
@@ -556,7 +707,7 @@ int gsp__cg_dbw_finish(gsp_cg *cg, int run_rv) {
     pthread_join(w->th, NULL);
   } else if (run_rv == GSP_OK) {
     uint64_t c0 = thread_cpu_ns();
-    w->rv = write_body(w, true);
+    w->rv = write_body(w);
     w->cpu_ns = thread_cpu_ns() - c0;
   }
   int rv = run_rv != GSP_OK ? run_rv : w->rv;
@@ -564,7 +715,7 @@ int gsp__cg_dbw_finish(gsp_cg *cg, int run_rv) {
   cg->st.db_ns = gsp_now_ns() - t0;
   cg->st.db_cpu_ns = w->cpu_ns;
   cg->st.db_tail_cpu_ns = w->cpu_ns > at_graph ? w->cpu_ns - at_graph : 0;
-  cg->st.db_unchanged = w->unchanged;
+  record(cg, w);
   cg->db_rv = w->rv;
   cg->db_written = run_rv == GSP_OK;
   if (run_rv == GSP_OK) gsp__cg_hook(cg, GSP_CG_STAGE_DB, cg->st.db_ns, w->rv, w->unchanged);
@@ -579,11 +730,12 @@ int gsp_cg_write_db(gsp_cg *cg, const char *path, uint64_t *elapsed_ns) {
     if (elapsed_ns) *elapsed_ns = cg->st.db_ns;
     return cg->db_rv;
   }
+  gsp__cg_sqlite_setup();
   uint64_t t0 = gsp_now_ns(), c0 = thread_cpu_ns();
   writer *w = writer_new(cg, path, CG_DB_GRAPH);
-  int rv = w ? write_body(w, true) : GSP_ENOMEM;
+  int rv = w ? write_body(w) : GSP_ENOMEM;
   if (rv != GSP_OK && w) gsp__cg_seterr(cg, "%s", w->err);
-  cg->st.db_unchanged = w && w->unchanged;
+  if (w) record(cg, w);
   writer_free(w);
   uint64_t ns = gsp_now_ns() - t0;
   cg->st.db_ns = ns;

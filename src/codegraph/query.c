@@ -1,6 +1,7 @@
 /*
  * query.c - gsp_cgdb: read-only queries over a database written by
- * gsp_cg_write_db (schema in db.c). Each query is one prepared SELECT with
+ * gsp_cg_write_db (schema version 2, in db.c; version 1 files are refused
+ * with GSP_ENOTSUP). Each query is one prepared SELECT with
  * a fixed ORDER BY, so answers are stable; rows go to the caller's
  * callback as strings (NULL columns become "").
  */
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gsperf/codegraph.h"
+#include "db_int.h"
 
 struct gsp_cgdb {
   sqlite3 *db;
@@ -65,26 +66,44 @@ static int fail(gsp_cgdb *db, int rv, const char *what) {
   return rv;
 }
 
-static bool is_codegraph(sqlite3 *db) {
+/* GSP_OK: schema version 2; GSP_ENOTSUP: an older one; else not ours. */
+static int schema_of(sqlite3 *db) {
   sqlite3_stmt *s = NULL;
-  bool ok = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s,
-                               NULL) == SQLITE_OK &&
-            sqlite3_step(s) == SQLITE_ROW &&
-            strcmp((const char *)sqlite3_column_text(s, 0), "1") == 0;
+  int rv = GSP_ECORRUPT;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    rv = strcmp(v, "2") == 0 ? GSP_OK : strcmp(v, "1") == 0 ? GSP_ENOTSUP : GSP_ECORRUPT;
+  }
   sqlite3_finalize(s);
-  return ok;
+  return rv;
+}
+
+/* Read-write when the file allows it, so that SQLite rolls back a journal
+ * left by a killed update before the first read; else read-only. */
+static int open_conn(const char *path, sqlite3 **db) {
+  if (access(path, W_OK) == 0 &&
+      sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK)
+    return GSP_OK;
+  sqlite3_close(*db), *db = NULL;
+  return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK
+             ? GSP_OK
+             : GSP_ECORRUPT;
 }
 
 int gsp_cgdb_open(const char *path, gsp_cgdb **out) {
   if (path == NULL || out == NULL) return GSP_EINVAL;
   *out = NULL;
   if (access(path, R_OK) != 0) return GSP_ENOENT;
+  gsp__cg_sqlite_setup();
   gsp_cgdb *db = gsp_calloc(1, sizeof *db);
   if (db == NULL) return GSP_ENOMEM;
-  if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-      !is_codegraph(db->db)) {
+  int rv = open_conn(path, &db->db);
+  if (rv == GSP_OK) rv = schema_of(db->db);
+  if (rv != GSP_OK) {
     gsp_cgdb_close(db);
-    return GSP_ECORRUPT;
+    return rv;
   }
   *out = db;
   return GSP_OK;
