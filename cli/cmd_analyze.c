@@ -290,9 +290,10 @@ static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
   printf(
       "],\n \"stages_ms\": {\"walk\": %.3f, \"parse\": %.3f, \"resolve\": %.3f, "
       "\"graph\": %.3f, \"store\": %.3f, \"store_cpu\": %.3f, \"store_cpu_after_graph\": %.3f}, "
-      "\"db_unchanged\": %s,\n",
+      "\"db_unchanged\": %s, \"db_incremental\": %s, \"db_rows\": %llu,\n",
       ms(s->walk_ns), ms(s->parse_ns), ms(s->resolve_ns), ms(s->graph_ns), ms(r->store_ns),
-      ms(s->db_cpu_ns), ms(s->db_tail_cpu_ns), s->db_unchanged ? "true" : "false");
+      ms(s->db_cpu_ns), ms(s->db_tail_cpu_ns), s->db_unchanged ? "true" : "false",
+      s->db_incremental ? "true" : "false", (unsigned long long)s->db_rows);
   printf(
       " \"workers\": %u, \"ranks\": %d, \"parsed\": %llu, \"cache\": {\"enabled\": %s, "
       "\"hits\": %llu, \"misses\": %llu, \"resolution_cached\": %s, "
@@ -389,9 +390,10 @@ static void print_text(const gsp_cg *cg, const opts *o, const report *r) {
     printf(" store %.1f ms (%s: unchanged, inputs are the same)\n", ms(r->store_ns), o->db);
   else if (o->db)
     printf(
-        " store %.1f ms after the graph (%s; written during the run: %.1f ms CPU, %.1f ms"
-        " of it after the graph)\n",
-        ms(r->store_ns), o->db, ms(s->db_cpu_ns), ms(s->db_tail_cpu_ns));
+        " store %.1f ms after the graph (%s %s, %llu rows; written during the run: %.1f ms CPU,"
+        " %.1f ms of it after the graph)\n",
+        ms(r->store_ns), o->db, s->db_incremental ? "updated in place" : "written anew",
+        (unsigned long long)s->db_rows, ms(s->db_cpu_ns), ms(s->db_tail_cpu_ns));
   print_cache_text(r);
   printf("  memory peak  %.1f MB RSS\n", (double)r->peak_kb / 1024.0);
   char *text = NULL, err[256];

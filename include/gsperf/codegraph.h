@@ -315,14 +315,10 @@ typedef struct gsp_cg_stats {
   uint64_t reads_async;        /* with cfg.io: reads handed to the I/O executor because
                                   they would have blocked (file not in the page cache) */
   uint64_t files_js, files_ts; /* JavaScript; TypeScript (.ts and .tsx) */
-<<<<<<< HEAD
   uint64_t files_json;         /* package.json, tsconfig/jsconfig files */
-=======
-  uint64_t files_json;         /* package.json files (their entry points are imports) */
   uint64_t db_rows;            /* database rows the write inserted, updated or deleted */
   bool db_incremental;         /* the database at cfg.db (or gsp_cg_write_db's path) was
                                   updated in place: only the difference was written */
->>>>>>> wt/an_db
 } gsp_cg_stats;
 
 /* Errors: GSP_EINVAL, GSP_ENOMEM. cfg is copied (its strings too). */
