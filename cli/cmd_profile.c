@@ -3,7 +3,8 @@
  * [--top N] -- CMD ARGS...`: run CMD under the profiler and write the
  * reports.
  *
- * Profiles: --cpu (the default), --heap / --leaks, --io; see help().
+ * Profiles: --cpu (the default), --heap / --leaks, --io [--io-sample N];
+ * see help().
  *
  * Flow: parse flags (a bad one exits 2 naming it), find
  * libgsperf-preload.so (GSPERF_PRELOAD, else next to this executable, else
@@ -46,6 +47,7 @@ typedef struct prof_opts {
   const char *dir;
   bool json, cpu, heap, leaks, io;
   unsigned top;
+  unsigned io_sample; /* 0: the preload's default */
   unsigned long long heap_sample;
   char **cmd;
   pid_t child;
@@ -53,8 +55,9 @@ typedef struct prof_opts {
 
 static void help(void) {
   printf(
-      "usage: gsperf profile [--cpu] [--heap [--heap-sample B]] [--leaks] [--hz N]\n"
-      "                      [-o DIR] [--json] [--top N] -- CMD ARGS...\n\n"
+      "usage: gsperf profile [--cpu] [--heap [--heap-sample B]] [--leaks]\n"
+      "                      [--io [--io-sample N]] [--hz N] [-o DIR] [--json]\n"
+      "                      [--top N] -- CMD ARGS...\n\n"
       "Runs CMD with the profiler preloaded (libgsperf-preload.so) and writes to DIR:\n"
       "with --cpu cpu.pb.gz (pprof), cpu.collapsed (FlameGraph), flame.svg; with\n"
       "--heap or --leaks heap.pb.gz (pprof); always report.txt.\n"
@@ -70,6 +73,9 @@ static void help(void) {
       "  --io        count, bytes and latency per file and call of read, write,\n"
       "              pread, pwrite, readv, writev, open, openat, close, fsync,\n"
       "              fdatasync, send, recv\n"
+      "  --io-sample N  time about one call in N per thread, file and call (the\n"
+      "              first always), 1..65536, default 16; 1 times every call.\n"
+      "              Counts and bytes are exact; times are estimates. Implies --io.\n"
       "  --hz N      samples per CPU-second per thread, 1..10000 (default 99)\n"
       "  -o DIR      output directory (default ./gsperf-profile)\n"
       "  --json      print a JSON summary instead of the text top list\n"
@@ -117,6 +123,11 @@ static int parse(int argc, char **argv, prof_opts *o) {
       o->json = true;
     } else if (strcmp(a, "--io") == 0) {
       o->io = true;
+    } else if (strcmp(a, "--io-sample") == 0) {
+      if (!v || !parse_uint(v, 1, GSP_PROF_IO_SAMPLE_MAX, &o->io_sample))
+        return usage_error("bad --io-sample (a whole number in 1..65536)", v);
+      o->io = true;
+      i++;
     } else if (strcmp(a, "--hz") == 0) {
       if (!v || !parse_uint(v, 1, 10000, &o->hz)) return usage_error("bad --hz", v);
       i++;
@@ -177,6 +188,11 @@ static void child_exec(const prof_opts *o, const char *preload) {
   if (o->heap || o->leaks) setenv("GSP_PROF_HEAP", heap, 1);
   setenv("GSP_PROF_CPU", o->cpu ? "1" : "0", 1);
   setenv("GSP_PROF_IO", o->io ? "1" : "0", 1);
+  if (o->io_sample) {
+    char n[16];
+    snprintf(n, sizeof n, "%u", o->io_sample);
+    setenv("GSP_PROF_IO_SAMPLE", n, 1);
+  }
   const char *old = getenv("LD_PRELOAD");
   snprintf(pre, sizeof pre, "%s%s%s", preload, old && old[0] ? ":" : "", old ? old : "");
   setenv("GSP_PROF_DIR", o->dir, 1);
@@ -188,19 +204,22 @@ static void child_exec(const prof_opts *o, const char *preload) {
 }
 
 /* ---- I/O tables of every process, merged per file and call --------------
- * io.<pid>.txt (written by the preload library): a title line, a column
- * line, then rows "call count bytes total_ms mean p50 p99  path". Rows
- * of the same (path, call) are summed; the mean is recomputed from the
- * sums; percentiles cannot be merged, so p50/p99 are the highest of the
- * processes' own. A file that is not one, or a row that does not parse,
- * is a problem naming the file (the rows before it are kept). */
+ * io.<pid>.txt (written by the preload library): a title line (naming N,
+ * "1 call in N" timed, or "every call timed"), a column line, then rows
+ * "call count timed bytes total_ms mean p50 p99  path"; or the single
+ * line "I/O not tracked: WHY" (a bad GSP_PROF_IO_SAMPLE), reported as a
+ * problem. Rows of the same (path, call) are summed; the mean is
+ * recomputed from the sums; percentiles cannot be merged, so p50/p99 are
+ * the highest of the processes' own. A file that is not one, or a row
+ * that does not parse, is a problem naming the file (the rows before it
+ * are kept). */
 
 #define IO_MAX_PIDS 4
 
 typedef struct io_row {
   char call[16];
   char *path;
-  unsigned long long count, bytes;
+  unsigned long long count, timed, bytes;
   double total_us, p50, p99; /* total: the sum of the processes' mean x count */
   long pids[IO_MAX_PIDS];
   size_t npids;
@@ -211,6 +230,7 @@ typedef struct io_table {
   size_t n, cap, nfiles;
   char **problems;
   size_t nproblems;
+  unsigned sample_min, sample_max; /* N of the files read (0: none yet) */
 } io_table;
 
 static void io_table_free(io_table *t) {
@@ -250,11 +270,11 @@ static io_row *io_find(io_table *t, const char *call, const char *path) {
   return r;
 }
 
-/* The numbers of a row: count, bytes, then total ms, mean, p50, p99;
- * *rest is what follows them. false when one is missing. */
-static bool io_numbers(char *p, unsigned long long n[2], double d[4], char **rest) {
+/* The numbers of a row: count, timed, bytes, then total ms, mean, p50,
+ * p99; *rest is what follows them. false when one is missing. */
+static bool io_numbers(char *p, unsigned long long n[3], double d[4], char **rest) {
   char *end;
-  for (int i = 0; i < 2; i++, p = end) {
+  for (int i = 0; i < 3; i++, p = end) {
     n[i] = strtoull(p, &end, 10);
     if (end == p) return false;
   }
@@ -268,8 +288,8 @@ static bool io_numbers(char *p, unsigned long long n[2], double d[4], char **res
 
 /* One row line of process pid; 1 when it does not parse. */
 static int io_add_line(io_table *t, char *line, long pid) {
-  unsigned long long n[2];
-  double d[4]; /* total ms, mean, p50, p99 */
+  unsigned long long n[3]; /* count, timed, bytes */
+  double d[4];             /* total ms, mean, p50, p99 */
   char *rest;
   line[strcspn(line, "\n")] = '\0';
   size_t k = strcspn(line, " ");
@@ -279,7 +299,8 @@ static int io_add_line(io_table *t, char *line, long pid) {
   io_row *r = io_find(t, line, rest + 2);
   if (!r) return GSP_ENOMEM;
   r->count += n[0];
-  r->bytes += n[1];
+  r->timed += n[1];
+  r->bytes += n[2];
   r->total_us += d[1] * (double)n[0]; /* total ms has only 0.1 ms steps */
   if (d[2] > r->p50) r->p50 = d[2];
   if (d[3] > r->p99) r->p99 = d[3];
@@ -288,24 +309,46 @@ static int io_add_line(io_table *t, char *line, long pid) {
   return 0;
 }
 
+/* N from a title line: "1 call in N" or "every call timed"; 0 if neither. */
+static unsigned io_title_sample(const char *title) {
+  const char *s = strstr(title, "1 call in ");
+  if (s) return (unsigned)strtoul(s + 10, NULL, 10);
+  return strstr(title, "every call timed") ? 1 : 0;
+}
+
+static void io_note_sample(io_table *t, unsigned n) {
+  if (n == 0) return;
+  if (t->sample_min == 0 || n < t->sample_min) t->sample_min = n;
+  if (n > t->sample_max) t->sample_max = n;
+}
+
+/* The rows of an opened file, after its title and column lines. */
+static int io_load_rows(io_table *t, FILE *f, const char *path, long pid) {
+  char line[PATH_MAX + 256];
+  for (unsigned n = 3; fgets(line, sizeof line, f); n++) {
+    int rv = io_add_line(t, line, pid);
+    if (rv == 1) return io_problem(t, path, "bad row, the rest skipped: line ", n);
+    if (rv != GSP_OK) return rv;
+  }
+  return GSP_OK;
+}
+
 static int io_load_file(io_table *t, const char *path, long pid) {
   FILE *f = fopen(path, "r");
   if (!f) return io_problem(t, path, "cannot be read: skipped", 0);
-  char line[PATH_MAX + 256];
+  char title[512], cols[512];
   int rv = GSP_OK;
-  unsigned n = 0;
-  if (!fgets(line, sizeof line, f) || strncmp(line, "I/O by file and call", 20) != 0 ||
-      !fgets(line, sizeof line, f)) {
+  bool got = fgets(title, sizeof title, f) != NULL;
+  if (got && strncmp(title, "I/O not tracked: ", 17) == 0) {
+    title[strcspn(title, "\n")] = '\0';
+    rv = io_problem(t, path, title, 0);
+  } else if (!got || strncmp(title, "I/O by file and call", 20) != 0 ||
+             !fgets(cols, sizeof cols, f)) {
     rv = io_problem(t, path, "not a gsperf I/O file: skipped", 0);
   } else {
     t->nfiles++;
-    for (n = 3; rv == GSP_OK && fgets(line, sizeof line, f); n++) {
-      rv = io_add_line(t, line, pid);
-      if (rv == 1) {
-        rv = io_problem(t, path, "bad row, the rest skipped: line ", n);
-        break;
-      }
-    }
+    io_note_sample(t, io_title_sample(title));
+    rv = io_load_rows(t, f, path, pid);
   }
   fclose(f);
   return rv;
@@ -347,11 +390,25 @@ static void io_pids(const io_row *r, FILE *f, bool more) {
   if (more && r->npids > IO_MAX_PIDS) fprintf(f, ",+%zu", r->npids - IO_MAX_PIDS);
 }
 
+/* Which calls were timed, for the title. */
+static void io_sample_text(const io_table *t, FILE *f) {
+  if (t->sample_max <= 1)
+    fputs("every call timed", f);
+  else if (t->sample_min == t->sample_max)
+    fprintf(f, "times from 1 call in %u: total, mean, p50, p99 estimated", t->sample_max);
+  else
+    fprintf(f, "times from 1 call in %u to %u: total, mean, p50, p99 estimated", t->sample_min,
+            t->sample_max);
+}
+
 static void io_table_text(const io_table *t, FILE *f) {
   fprintf(f,
           "I/O by file and call, %zu process(es) (latency in us; p50/p99: the highest of the "
-          "processes' own)\n%-10s %10s %14s %12s %10s %10s %10s %-12s %s\n",
-          t->nfiles, "call", "count", "bytes", "total ms", "mean", "p50", "p99", "pids", "file");
+          "processes' own; ",
+          t->nfiles);
+  io_sample_text(t, f);
+  fprintf(f, ")\n%-10s %10s %14s %12s %10s %10s %10s %-12s %s\n", "call", "count", "bytes",
+          "total ms", "mean", "p50", "p99", "pids", "file");
   for (size_t i = 0; i < t->n; i++) {
     const io_row *r = &t->rows[i];
     double mean = r->count ? r->total_us / (double)r->count : 0.0;
@@ -387,10 +444,10 @@ static void io_table_json(const io_table *t, FILE *f) {
   for (size_t i = 0; i < t->n; i++) {
     const io_row *r = &t->rows[i];
     fprintf(f,
-            "%s{\"call\":\"%s\",\"count\":%llu,\"bytes\":%llu,\"total_ms\":%.3f,"
-            "\"mean_us\":%.1f,\"p99_us\":%.1f,\"pids\":[",
-            i ? "," : "", r->call, r->count, r->bytes, r->total_us / 1e3,
-            r->count ? r->total_us / (double)r->count : 0.0, r->p99);
+            "%s{\"call\":\"%s\",\"count\":%llu,\"timed\":%llu,\"bytes\":%llu,"
+            "\"total_ms\":%.3f,\"mean_us\":%.2f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"pids\":[",
+            i ? "," : "", r->call, r->count, r->timed, r->bytes, r->total_us / 1e3,
+            r->count ? r->total_us / (double)r->count : 0.0, r->p50, r->p99);
     io_pids(r, f, false);
     fprintf(f, "],\"processes\":%zu,\"file\":", r->npids);
     json_text(f, r->path);
@@ -556,6 +613,7 @@ static void print_json(const prof_opts *o, const gsp_prof_multi *m, const gsp_pr
     fputs("[]", stdout);
   fputs(",\"io\":", stdout);
   io_table_json(io, stdout);
+  fprintf(stdout, ",\"io_sample\":%u", io->sample_max);
   fputs("}\n", stdout);
 }
 

@@ -119,7 +119,15 @@ typedef struct gsp_prof_config {
   uint64_t heap_sample_bytes; /* MEMORY: track one allocation per this many
                                  bytes a thread allocates, no leak check;
                                  0 = every allocation, leak check at stop */
+  unsigned io_sample;         /* IO: time about one call in this many per
+                                 thread, file and call (the first of each
+                                 always); counts and bytes stay exact, total
+                                 and percentiles are estimates. 1 = time
+                                 every call; 1..GSP_PROF_IO_SAMPLE_MAX,
+                                 0 = 16 */
 } gsp_prof_config;
+
+#define GSP_PROF_IO_SAMPLE_MAX 65536u
 
 typedef struct gsp_prof gsp_prof;
 
@@ -341,14 +349,23 @@ GSP_API int gsp_prof_heap_save(gsp_prof *p, const char *path);
 GSP_API int gsp_prof_heap_get(gsp_prof *p, gsp_prof_heap **out);
 
 typedef struct gsp_prof_io_stat {
-  const char *path; /* file, "pipe:[N]", "socket:[N]", or "(other)" */
-  const char *call; /* "read", "write", "pread", ... */
-  uint64_t count, bytes, total_ns;
-  double p50_ns, p99_ns; /* from power-of-two latency buckets */
+  const char *path;      /* file, "pipe:[N]", "socket:[N]", or "(other)" */
+  const char *call;      /* "read", "write", "pread", ... */
+  uint64_t count, bytes; /* exact: every call */
+  uint64_t total_ns;     /* estimated from the timed calls (exact when
+                            io_sample is 1): their mean x count */
+  double p50_ns, p99_ns; /* of the timed calls, from power-of-two buckets */
+  uint64_t timed;        /* calls timed: count with io_sample 1, about
+                            count / io_sample otherwise (the first call of
+                            each thread, file and call always) */
 } gsp_prof_io_stat;
 
 /* p's I/O by path and call; *out from gsp_malloc (the caller frees it),
- * its strings belong to the process and stay valid until it exits. */
+ * its strings belong to the process and stay valid until it exits.
+ * Counts and bytes are exact; with io_sample N > 1 only about one call in
+ * N per thread, file and call is timed (the gap to the next one drawn at
+ * random, mean N, so periodic patterns are not aliased; the first call
+ * always), total_ns is their mean times count and p50/p99 are theirs. */
 GSP_API int gsp_prof_io_get(gsp_prof *p, gsp_prof_io_stat **out, size_t *n);
 /* The same as a text table. */
 GSP_API int gsp_prof_io_write_text(gsp_prof *p, FILE *f);

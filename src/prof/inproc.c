@@ -34,12 +34,12 @@ static void guard(bool on) {
 
 void gsp__inproc_thread_init(void) { guard(true); }
 
-int gsp__inproc_start(const gsp_prof *p, unsigned types, uint64_t heap_sample) {
+int gsp__inproc_start(const gsp_prof *p, unsigned types, uint64_t heap_sample, unsigned io_sample) {
   int rv = GSP_OK;
   guard(true);
   if (types & GSP_PROF_MEMORY) rv = gsp__iheap_start(heap_sample);
   if (rv == GSP_OK && (types & GSP_PROF_IO)) {
-    rv = gsp__io_inproc_start();
+    rv = gsp__io_inproc_start(io_sample);
     if (rv != GSP_OK && (types & GSP_PROF_MEMORY)) gsp__iheap_stop();
   }
   guard(false);
@@ -155,7 +155,7 @@ int gsp_prof_io_write_text(gsp_prof *p, FILE *f) {
   int rv = gsp_prof_io_get(p, &rows, &n);
   if (rv != GSP_OK) return rv;
   guard(true);
-  rv = gsp__io_write_table(f, rows, n);
+  rv = gsp__io_write_table(f, rows, n, gsp__io_sample());
   guard(false);
   gsp_free(rows);
   return rv;

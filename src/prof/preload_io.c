@@ -7,10 +7,19 @@
  * function). Built only into the preload library: libgsperf itself
  * exports none of these names (in-process, the same hooks are reached by
  * patching the GOT instead).
+ *
+ * gsp__io_start (called by the preload's constructor with GSP_PROF_IO=1)
+ * reads GSP_PROF_IO_SAMPLE, N of "time one call in N" (1..65536; unset or
+ * empty: the default, 16). A value that is not a whole number in range
+ * is refused: I/O is not tracked, and io.<pid>.txt says so, naming the
+ * value (the library never prints; `gsperf profile` reports the line).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -18,6 +27,24 @@
 #include "prof_int.h"
 
 #define EXPORT __attribute__((visibility("default")))
+
+void gsp__io_start(void) {
+  const char *s = getenv("GSP_PROF_IO_SAMPLE");
+  unsigned long v = 0;
+  if (s && s[0]) {
+    char *end = NULL;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > GSP_PROF_IO_SAMPLE_MAX) {
+      char why[160];
+      snprintf(why, sizeof why, "GSP_PROF_IO_SAMPLE=\"%.64s\" is not a whole number in 1..%u", s,
+               GSP_PROF_IO_SAMPLE_MAX);
+      gsp__io_refuse(why);
+      return;
+    }
+  }
+  gsp__io_begin((unsigned)v);
+}
 
 EXPORT ssize_t read(int fd, void *b, size_t n) { return gsp__io_read(fd, b, n); }
 EXPORT ssize_t write(int fd, const void *b, size_t n) { return gsp__io_write(fd, b, n); }

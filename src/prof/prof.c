@@ -101,6 +101,7 @@ int gsp_prof_create(const gsp_prof_config *cfg, gsp_prof **out) {
   if (c.max_depth == 0) c.max_depth = 64;
   if (c.bottleneck_pct <= 0) c.bottleneck_pct = 5.0;
   if (c.hz > 10000 || c.max_depth > GSP__PROF_MAX_DEPTH) return GSP_EINVAL;
+  if (c.io_sample > GSP_PROF_IO_SAMPLE_MAX) return GSP_EINVAL;
   gsp_prof *p = gsp_calloc(1, sizeof *p);
   if (!p) return GSP_ENOMEM;
   p->cfg = c;
@@ -250,7 +251,7 @@ int gsp_prof_start(gsp_prof *p) {
   if (!p) return GSP_EINVAL;
   if (p->running) return GSP_ESTATE;
   p->errmsg[0] = '\0';
-  int rv = gsp__inproc_start(p, p->cfg.types, p->cfg.heap_sample_bytes);
+  int rv = gsp__inproc_start(p, p->cfg.types, p->cfg.heap_sample_bytes, p->cfg.io_sample);
   if (rv == GSP_EBUSY) set_err(p, "another MEMORY or IO profile runs in this process", NULL);
   if (rv != GSP_OK) return rv;
   rv = start_cpu(p);

@@ -191,8 +191,9 @@ size_t gsp__iheap_threads_missed(void);
 /* ---- in-process MEMORY / IO profiles (inproc.c) ----------------------------- */
 
 /* Starts the hooks types asks for (GSP_PROF_MEMORY, GSP_PROF_IO) on
- * behalf of p; GSP_EBUSY when another profile holds them. */
-int gsp__inproc_start(const gsp_prof *p, unsigned types, uint64_t heap_sample);
+ * behalf of p (io_sample: gsp_prof_config.io_sample); GSP_EBUSY when
+ * another profile holds them. */
+int gsp__inproc_start(const gsp_prof *p, unsigned types, uint64_t heap_sample, unsigned io_sample);
 void gsp__inproc_stop(const gsp_prof *p, unsigned types);
 /* p is destroyed: its results are no longer asked for. */
 void gsp__inproc_forget(const gsp_prof *p);
@@ -235,16 +236,27 @@ int gsp__io_fsync(int fd);
 int gsp__io_fdatasync(int fd);
 ssize_t gsp__io_send(int fd, const void *b, size_t n, int flags);
 ssize_t gsp__io_recv(int fd, void *b, size_t n, int flags);
-/* In-process: statistics zeroed, slots patched. GSP_EBUSY if running. */
-int gsp__io_inproc_start(void);
+/* In-process: statistics zeroed, slots patched, one call in sample
+ * timed (0: the default, 16). GSP_EBUSY if running; GSP_EINVAL: sample
+ * above GSP_PROF_IO_SAMPLE_MAX. */
+int gsp__io_inproc_start(unsigned sample);
 void gsp__io_inproc_stop(void);
 /* Rows with a count, up to cap copied to out; returns how many exist. */
 size_t gsp__io_rows(gsp_prof_io_stat *out, size_t cap);
-int gsp__io_write_table(FILE *f, const gsp_prof_io_stat *rows, size_t n);
+/* The table, its title naming sample (the N of one call in N timed). */
+int gsp__io_write_table(FILE *f, const gsp_prof_io_stat *rows, size_t n, unsigned sample);
+/* N of the running or last I/O profile. */
+unsigned gsp__io_sample(void);
 
-/* Preload: starts recording (the exported hooks are always in place). */
+/* Preload (preload_io.c): reads GSP_PROF_IO_SAMPLE and starts recording
+ * (the exported hooks are always in place), or, for a bad value, records
+ * why it does not (gsp__io_refuse). */
 void gsp__io_start(void);
-/* Stops tracking and writes DIR/io.<pid>.txt. */
+/* Starts recording, one call in sample timed (0: the default). */
+void gsp__io_begin(unsigned sample);
+/* I/O is not tracked, for this reason (written to io.<pid>.txt at exit). */
+void gsp__io_refuse(const char *why);
+/* Stops tracking and writes DIR/io.<pid>.txt (or the refusal). */
 void gsp__io_finish(const char *dir);
 /* I/O of the calling thread not recorded (guard) or recorded again. */
 void gsp__io_guard(bool guard);
