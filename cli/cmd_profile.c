@@ -9,12 +9,14 @@
  * Flow: parse flags (a bad one exits 2 naming it), find
  * libgsperf-preload.so (GSPERF_PRELOAD, else next to this executable, else
  * ../lib and ../lib/<multiarch> from it), create DIR and remove raw files
- * of an earlier run, fork; the child sets GSP_PROF_DIR, GSP_PROF_HZ and
+ * (and exit.<pid> files) of an earlier run, fork; the child sets GSP_PROF_DIR, GSP_PROF_HZ and
  * LD_PRELOAD (the preload first, an existing LD_PRELOAD kept after it)
  * and execs CMD. The parent ignores SIGINT and SIGQUIT while it waits
  * (like system(): the terminal's signal goes to CMD) as the child
  * subreaper of the run (so orphaned descendants that ended are reaped
- * and their exit statuses known), then reads the files of every process
+ * and their exit statuses known; it writes DIR/exit.<pid> for them and
+ * for CMD, as the preload does for the children a process reaps itself,
+ * and the report reads them all), then reads the files of every process
  * CMD became (cpu.<pid>.raw, heap.<pid>.raw, io.<pid>.txt), merges them
  * (gsp_prof_multi_load, gsp_prof_heap_load_dir, the I/O tables below)
  * and writes cpu.pb.gz, cpu.collapsed, flame.svg, heap.pb.gz,
@@ -175,7 +177,8 @@ static void remove_old_raw(const char *dir) {
     bool raw = strstr(e->d_name, ".raw") &&
                (strncmp(e->d_name, "cpu.", 4) == 0 || strncmp(e->d_name, "heap.", 5) == 0);
     bool io = strncmp(e->d_name, "io.", 3) == 0 && strstr(e->d_name, ".txt");
-    if (!raw && !io) continue;
+    bool ex = strncmp(e->d_name, "exit.", 5) == 0;
+    if (!raw && !io && !ex) continue;
     if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p) unlink(p);
   }
   closedir(d);
@@ -456,11 +459,16 @@ static void io_table_json(const io_table *t, FILE *f) {
   fputc(']', f);
 }
 
-/* Exit statuses known after the run: CMD's, and those of orphaned
- * descendants reaped because this process is their subreaper. */
+/* Exit statuses known here after the run: CMD's, and those of orphaned
+ * descendants reaped because this process is their subreaper. Each is
+ * written to DIR/exit.<pid> as the preload writes those its processes
+ * reap ("exit N", "signal N[ core]"), so the report reads every status
+ * from one place; saved[i] false: the file could not be written, the
+ * shell-style code is set on the report instead. */
 typedef struct exits {
   long pid[256];
   int code[256];
+  bool saved[256];
   size_t n;
 } exits;
 
@@ -468,14 +476,30 @@ static int shell_status(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static void reap_orphans(exits *ex) {
+static bool save_exit(const char *dir, long pid, int status) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/exit.%ld", dir, pid);
+  FILE *f = fopen(path, "w");
+  if (!f) return false;
+  if (WIFEXITED(status))
+    fprintf(f, "exit %d\n", WEXITSTATUS(status));
+  else
+    fprintf(f, "signal %d%s\n", WTERMSIG(status), WCOREDUMP(status) ? " core" : "");
+  return fclose(f) == 0;
+}
+
+static void add_exit(exits *ex, const char *dir, long pid, int status) {
+  if (ex->n == sizeof ex->pid / sizeof ex->pid[0]) return;
+  ex->pid[ex->n] = pid;
+  ex->code[ex->n] = shell_status(status);
+  ex->saved[ex->n++] = save_exit(dir, pid, status);
+}
+
+static void reap_orphans(exits *ex, const char *dir) {
   int status;
   pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    if (ex->n == sizeof ex->pid / sizeof ex->pid[0]) continue;
-    ex->pid[ex->n] = pid;
-    ex->code[ex->n++] = shell_status(status);
-  }
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    if (WIFEXITED(status) || WIFSIGNALED(status)) add_exit(ex, dir, pid, status);
 }
 
 static int run_child(prof_opts *o, const char *preload, exits *ex) {
@@ -498,10 +522,9 @@ static int run_child(prof_opts *o, const char *preload, exits *ex) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     code = shell_status(status);
-    ex->pid[0] = pid;
-    ex->code[0] = code;
-    ex->n = 1;
-    reap_orphans(ex);
+    ex->n = 0;
+    add_exit(ex, o->dir, pid, status);
+    reap_orphans(ex, o->dir);
     if (WIFSIGNALED(status))
       fprintf(stderr, "gsperf profile: %s killed by signal %d; reporting what was gathered\n",
               o->cmd[0], WTERMSIG(status));
@@ -555,7 +578,8 @@ static gsp_prof_multi *load_cpu(const prof_opts *o, const exits *ex) {
     gsp_prof_multi_destroy(m);
     return NULL;
   }
-  for (size_t i = 0; i < ex->n; i++) gsp_prof_multi_set_exit(m, ex->pid[i], ex->code[i]);
+  for (size_t i = 0; i < ex->n; i++)
+    if (!ex->saved[i]) gsp_prof_multi_set_exit(m, ex->pid[i], ex->code[i]);
   return m;
 }
 

@@ -138,7 +138,9 @@ GSP_API void gsp_prof_destroy(gsp_prof *p);
 GSP_API const char *gsp_prof_errmsg(const gsp_prof *p);
 /* GSP_EBUSY: another CPU profile runs in this process; GSP_ESTATE: already
  * started; GSP_ESYS: a timer, the signal or the collector thread failed;
- * GSP_EIO: raw_path cannot be written. */
+ * GSP_EIO: raw_path cannot be written. A fork child (no exec) samples
+ * itself into $GSP_PROF_FORK_DIR, or else the folder of raw_path, as
+ * cpu.<pid>.raw; with neither it is not sampled. */
 GSP_API int gsp_prof_start(gsp_prof *p);
 /* Stops sampling and drains what was captured. GSP_ESTATE if not started. */
 GSP_API int gsp_prof_stop(gsp_prof *p);
@@ -276,8 +278,8 @@ GSP_API int gsp_prof_multi_write_collapsed(const gsp_prof_multi *m, const char *
 GSP_API int gsp_prof_multi_write_flame(const gsp_prof_multi *m, const char *path,
                                        const char *title);
 GSP_API int gsp_prof_multi_write_text(const gsp_prof_multi *m, FILE *f, size_t top);
-/* {"samples","hz","processes":[{pid,exe,comm,samples,pct,exit,file,
- * truncated}],"functions":[{name,self_pct,total_pct,file,line,pids}],
+/* {"samples","hz","processes":[{pid,exe,comm,samples,pct,kernel_pct,exit,
+ * signal,file,truncated}],"functions":[{name,self_pct,total_pct,file,line,pids}],
  * "bottlenecks":[{name,self_pct,pids}],"hot_paths":[{pct,pid,stack}],
  * "problems":[...]}; exit is null when unknown. */
 GSP_API int gsp_prof_multi_write_json(const gsp_prof_multi *m, FILE *f, size_t top);

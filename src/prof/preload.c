@@ -29,11 +29,30 @@
  * forgets the parent's CPU profile and starts its own, written to
  * cpu.<child pid>.raw; a program it execs is profiled under its own pid
  * by the preload it inherits.
+ *
+ * Exit statuses: the wait family (wait, wait3, wait4, waitpid, waitid)
+ * is interposed; when a call reaps a child (it exited or a signal ended
+ * it), the status is written to $GSP_PROF_DIR/exit.<child pid>: one line,
+ * "exit N" or "signal N" (plus " core" when it dumped core). The file is
+ * written with raw system calls (no allocation, no lock, errno kept), so
+ * a wait in a signal handler or a fork child is fine, and the I/O hooks
+ * do not count it. Waits inside the C library itself (system(), pclose())
+ * do not pass through these symbols: such children stay unknown unless
+ * their status reaches the tool another way (see docs/prof.md).
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gsperf/prof.h"
@@ -107,7 +126,91 @@ static void start_cpu(void) {
   g_prof = p;
 }
 
+/* ---- exit statuses of reaped children ------------------------------------ */
+
+typedef pid_t (*wait4_fn)(pid_t, int *, int, struct rusage *);
+typedef int (*waitid_fn)(idtype_t, id_t, siginfo_t *, int);
+static wait4_fn g_wait4;
+static waitid_fn g_waitid;
+
+/* Appends the decimal v to buf at *n (cap bytes). */
+static void put_num(char *buf, size_t *n, size_t cap, long v) {
+  char d[24];
+  size_t k = 0;
+  if (v < 0) {
+    if (*n < cap) buf[(*n)++] = '-';
+    v = -v;
+  }
+  do {
+    d[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && k < sizeof d);
+  while (k && *n < cap) buf[(*n)++] = d[--k];
+}
+
+static void put_str(char *buf, size_t *n, size_t cap, const char *s) {
+  while (*s && *n < cap) buf[(*n)++] = *s++;
+}
+
+/* Writes exit.<pid>; what is "exit" or "signal". Async-signal-safe. */
+static void save_exit(long pid, const char *what, int num, bool core) {
+  if (!g_dir || pid <= 0) return;
+  char path[PATH_MAX], line[48];
+  size_t n = 0, k = 0;
+  put_str(path, &n, sizeof path - 1, g_dir);
+  put_str(path, &n, sizeof path - 1, "/exit.");
+  put_num(path, &n, sizeof path - 1, pid);
+  path[n] = '\0';
+  put_str(line, &k, sizeof line, what);
+  put_str(line, &k, sizeof line, " ");
+  put_num(line, &k, sizeof line, num);
+  put_str(line, &k, sizeof line, core ? " core\n" : "\n");
+  int saved = errno;
+  long fd = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    syscall(SYS_write, (int)fd, line, k);
+    syscall(SYS_close, (int)fd);
+  }
+  errno = saved;
+}
+
+static void save_status(pid_t pid, int st) {
+  if (WIFEXITED(st)) save_exit(pid, "exit", WEXITSTATUS(st), false);
+  if (WIFSIGNALED(st)) save_exit(pid, "signal", WTERMSIG(st), WCOREDUMP(st));
+}
+
+static pid_t real_wait4(pid_t pid, int *st, int opt, struct rusage *ru) {
+  if (g_wait4) return g_wait4(pid, st, opt, ru);
+  return (pid_t)syscall(SYS_wait4, pid, st, opt, ru); /* before the constructor */
+}
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT pid_t wait4(pid_t pid, int *st, int opt, struct rusage *ru) {
+  int s = 0;
+  pid_t r = real_wait4(pid, &s, opt, ru);
+  if (r > 0) save_status(r, s);
+  if (st) *st = s;
+  return r;
+}
+
+EXPORT pid_t wait3(int *st, int opt, struct rusage *ru) { return wait4(-1, st, opt, ru); }
+EXPORT pid_t waitpid(pid_t pid, int *st, int opt) { return wait4(pid, st, opt, NULL); }
+EXPORT pid_t wait(int *st) { return wait4(-1, st, 0, NULL); }
+
+EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int opt) {
+  int r = g_waitid ? g_waitid(type, id, info, opt)
+                   : (int)syscall(SYS_waitid, type, id, info, opt, NULL);
+  if (r != 0 || !info || (opt & WNOWAIT) || info->si_pid <= 0) return r;
+  if (info->si_code == CLD_EXITED) save_exit(info->si_pid, "exit", info->si_status, false);
+  if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)
+    save_exit(info->si_pid, "signal", info->si_status, info->si_code == CLD_DUMPED);
+  return r;
+}
+
 __attribute__((constructor)) static void gsp_preload_start(void) {
+  *(void **)&g_wait4 = dlsym(RTLD_NEXT, "wait4");
+  *(void **)&g_waitid = dlsym(RTLD_NEXT, "waitid");
   g_dir = getenv("GSP_PROF_DIR");
   if (!g_dir || !g_dir[0]) return;
   gsp_set_allocator(&(gsp_allocator){raw_malloc, raw_realloc, raw_free, NULL});

@@ -41,8 +41,9 @@ void gsp__sampler_wait(unsigned ms);
 bool gsp__sampler_pop(gsp__sample *out);
 uint64_t gsp__sampler_dropped(void);
 uint64_t gsp__sampler_threads(void);
-/* In a fork child: forget the parent's sampler (its event fds closed, no
- * timer or mapping touched), so a new profile can start. */
+/* In a fork child: forget the parent's sampler (nothing is closed: the
+ * events live in the parent's collector's own file table; no timer or
+ * mapping is touched), so a new profile can start. */
 void gsp__sampler_forget_after_fork(void);
 
 /* ---- stack table (stacks.c) ---------------------------------------------- */

@@ -298,7 +298,7 @@ static int read_raw_checked(const char *path, gsp__stacks *t, unsigned *hz, raw_
   return rv;
 }
 
-static int add_problem(gsp_prof_multi *m, const char *path, const char *what) {
+int gsp__multi_problem(gsp_prof_multi *m, const char *path, const char *what) {
   if (m->nproblems == m->problems_cap) {
     size_t cap = m->problems_cap ? m->problems_cap * 2 : 8;
     char **v = gsp_realloc(m->problems, cap * sizeof *v);
@@ -481,7 +481,7 @@ static gsp__symtab *open_symtab(proc_syms *ps) {
   if (ps->r->sym) return ps->r->sym;
   int rv = gsp__symtab_create(ps->maps, ps->mlen, &ps->r->sym);
   if (rv != GSP_OK && rv != GSP_ENOMEM)
-    rv = add_problem(ps->m, ps->mpath, "not a memory map: addresses left unsymbolized");
+    rv = gsp__multi_problem(ps->m, ps->mpath, "not a memory map: addresses left unsymbolized");
   if (rv == GSP_OK && !ps->r->sym) rv = gsp__symtab_create(NULL, 0, &ps->r->sym);
   if (rv != GSP_OK) ps->err = rv;
   return ps->r->sym;
@@ -528,7 +528,7 @@ static int proc_build(gsp_prof_multi *m, const char *path, gsp_prof_report *r, c
     ps.maps = maps;
     if (r->stacks.total > 0) rv = parse_ranges(&ps); /* no sample: nothing to look up */
   } else if (rv != GSP_ENOMEM) {
-    rv = add_problem(m, mpath, "missing: addresses left unsymbolized");
+    rv = gsp__multi_problem(m, mpath, "missing: addresses left unsymbolized");
     ps.mlen = 0;
   }
   if (rv == GSP_OK) rv = report_build(r, cached_lookup, &ps);
@@ -551,7 +551,7 @@ static int raw_problem(gsp_prof_multi *m, const char *path, int rv, const raw_ch
              c->len);
   else
     snprintf(what, sizeof what, "bad record at byte %zu of %zu: the rest ignored", c->used, c->len);
-  return add_problem(m, path, what);
+  return gsp__multi_problem(m, path, what);
 }
 
 static int load_proc(gsp_prof_multi *m, const char *path, long pid) {
@@ -737,7 +737,7 @@ static int load_dir(gsp_prof_multi *m, const char *dir) {
     }
     snprintf(path, n, "%s/%s", dir, e->d_name);
     if (pid < 0)
-      rv = add_problem(m, path, "not named cpu.<pid>.raw: skipped");
+      rv = gsp__multi_problem(m, path, "not named cpu.<pid>.raw: skipped");
     else
       rv = load_proc(m, path, pid);
     gsp_free(path);
@@ -754,6 +754,7 @@ int gsp_prof_multi_load(const char *dir, double bottleneck_pct, gsp_prof_multi *
   int rv = gsp__symtab_create(NULL, 0, &m->pool);
   if (rv == GSP_OK) rv = load_dir(m, dir);
   if (rv == GSP_OK) rv = sort_procs(m);
+  if (rv == GSP_OK) rv = gsp__multi_load_exits(m, dir);
   if (rv == GSP_OK) rv = merge_funcs(m);
   if (rv != GSP_OK) {
     gsp_prof_multi_destroy(m);
@@ -770,6 +771,8 @@ void gsp_prof_multi_destroy(gsp_prof_multi *m) {
   for (size_t i = 0; i < m->nproblems; i++) gsp_free(m->problems[i]);
   gsp_free(m->problems);
   gsp_free(m->procs);
+  gsp_free(m->sig);
+  gsp_free(m->kernel);
   gsp_free(m->reps);
   gsp_free(m->fmap);
   gsp_free(m->fmap_off);

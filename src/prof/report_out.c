@@ -8,13 +8,19 @@
  * by count, N small), so a report costs O(stacks * N).
  *
  * A multi-process report (multi_int.h) is written the same way, with the
- * processes first (pid, samples, share, exit, hottest function,
+ * processes first (pid, samples, share, exit: the code, the signal that
+ * ended it as "SIGTERM", or "?" when not known; hottest function,
  * program) and the problems met while loading; functions are the merged
  * ones, each with its process ("[comm pid]" or "[N processes]"), hot
  * paths are selected over every process's stacks and name their process,
- * and bottlenecks are shares of all processes' samples.
+ * and bottlenecks are shares of all processes' samples. The processes'
+ * exit statuses are read here too (gsp__multi_load_exits: DIR/exit.<pid>,
+ * "exit N" or "signal N[ core]", written by whoever reaped the process).
  */
+#define _GNU_SOURCE /* sigabbrev_np */
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "multi_int.h"
@@ -165,10 +171,78 @@ size_t gsp_prof_multi_functions(const gsp_prof_multi *m, const gsp_prof_multi_fu
   return m->nfuncs;
 }
 
+/* Parses an exit.<pid> line: "exit N" or "signal N[ core]". */
+static bool parse_exit(const char *line, int *code, int *sig) {
+  bool is_exit = strncmp(line, "exit ", 5) == 0, is_sig = strncmp(line, "signal ", 7) == 0;
+  if (!is_exit && !is_sig) return false;
+  const char *num = line + (is_exit ? 5 : 7);
+  char *end;
+  long n = strtol(num, &end, 10);
+  if (end == num || n < 0 || n > 255 || (*end != '\n' && *end != ' ' && *end != '\0')) return false;
+  if (is_exit) {
+    *code = (int)n;
+    *sig = 0;
+    return true;
+  }
+  if (n == 0 || n > 127) return false;
+  *code = 128 + (int)n;
+  *sig = (int)n;
+  return true;
+}
+
+/* The exit status of every process that has a DIR/exit.<pid> file. */
+/* The kernel's share of a process's CPU time from its raw file's .times
+ * (written by the collector: see prof.c), the profiler's own time left
+ * out; < 0 when there is none or it does not parse. */
+static double kernel_share(const char *raw) {
+  char path[4200], line[160] = "";
+  snprintf(path, sizeof path, "%s.times", raw);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  bool got = fgets(line, sizeof line, f) != NULL;
+  fclose(f);
+  unsigned long long v[5];
+  if (!got || strncmp(line, "gsperf-times 1 ", 15) != 0) return -1;
+  const char *at = line + 14;
+  for (int i = 0; i < 5; i++) {
+    char *end;
+    v[i] = strtoull(at, &end, 10);
+    if (end == at) return -1;
+    at = end;
+  }
+  unsigned long long user = v[1] - (v[3] < v[1] ? v[3] : v[1]);
+  unsigned long long sys = v[2] - (v[4] < v[2] ? v[4] : v[2]);
+  return user + sys ? 100.0 * (double)sys / (double)(user + sys) : -1;
+}
+
+int gsp__multi_load_exits(gsp_prof_multi *m, const char *dir) {
+  m->sig = gsp_calloc(m->n + 1, sizeof *m->sig);
+  m->kernel = gsp_calloc(m->n + 1, sizeof *m->kernel);
+  if (!m->sig || !m->kernel) return GSP_ENOMEM;
+  for (size_t i = 0; i < m->n; i++) m->kernel[i] = kernel_share(m->procs[i].file);
+  size_t n = strlen(dir) + 32;
+  char *path = gsp_malloc(n);
+  if (!path) return GSP_ENOMEM;
+  int rv = GSP_OK;
+  for (size_t i = 0; rv == GSP_OK && i < m->n; i++) {
+    snprintf(path, n, "%s/exit.%ld", dir, m->procs[i].pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    char line[64] = "";
+    bool ok =
+        fgets(line, sizeof line, f) != NULL && parse_exit(line, &m->procs[i].exit, &m->sig[i]);
+    fclose(f);
+    if (!ok) rv = gsp__multi_problem(m, path, "not an exit status: ignored");
+  }
+  gsp_free(path);
+  return rv;
+}
+
 bool gsp_prof_multi_set_exit(gsp_prof_multi *m, long pid, int status) {
   for (size_t i = 0; m && i < m->n; i++) {
     if (m->procs[i].pid != pid) continue;
     m->procs[i].exit = status;
+    if (m->sig) m->sig[i] = 0; /* a shell-style status: 128+N is not told from exit(128+N) */
     return true;
   }
   return false;
@@ -212,26 +286,43 @@ static void text_owner(const gsp_prof_multi *m, const gsp_prof_multi_func *f, FI
     fprintf(out, "  [%zu processes]", f->nprocs);
 }
 
-/* The processes with samples, a known exit status or a cut file, up to
- * top of them; the others (a script's short commands) counted in a line. */
+/* Process i's end: its exit code, "SIGTERM" (the signal that ended it)
+ * or "?" (not known). */
+static void exit_text(const gsp_prof_multi *m, size_t i, char *out, size_t cap) {
+  int sig = m->sig ? m->sig[i] : 0, code = m->procs[i].exit;
+  const char *abbrev = sig ? sigabbrev_np(sig) : NULL;
+  if (abbrev)
+    snprintf(out, cap, "SIG%s", abbrev);
+  else if (sig)
+    snprintf(out, cap, "signal %d", sig);
+  else if (code != GSP_PROF_EXIT_UNKNOWN)
+    snprintf(out, cap, "%d", code);
+  else
+    snprintf(out, cap, "?");
+}
+
+/* The processes with samples, a failure (an exit status other than 0, a
+ * signal) or a cut file, up to top of them; the others (a script's short
+ * commands) counted in a line. */
 static void text_procs(const gsp_prof_multi *m, FILE *f, size_t top) {
-  fprintf(f, "Processes: %zu\n%8s %10s %7s %5s  %-24s %s\n", m->n, "pid", "samples", "share",
-          "exit", "hottest function", "program");
+  fprintf(f, "Processes: %zu\n%8s %10s %7s %7s %9s  %-24s %s\n", m->n, "pid", "samples", "share",
+          "kernel", "exit", "hottest function", "program");
   size_t shown = 0;
   for (size_t i = 0; i < m->n; i++) {
     const gsp_prof_process *p = &m->procs[i];
     const gsp_prof_report *r = m->reps[i];
-    if (shown == top || (!p->samples && p->exit == GSP_PROF_EXIT_UNKNOWN && !p->truncated))
-      continue;
+    bool failed = p->exit != GSP_PROF_EXIT_UNKNOWN && p->exit != 0;
+    if (shown == top || (!p->samples && !failed && !p->truncated)) continue;
     shown++;
-    char ex[16] = "?";
-    if (p->exit != GSP_PROF_EXIT_UNKNOWN) snprintf(ex, sizeof ex, "%d", p->exit);
-    fprintf(f, "%8ld %10" PRIu64 " %6.2f%% %5s  %-24s %s%s\n", p->pid, p->samples,
-            share(p->samples, m->total), ex, r->nfuncs ? r->funcs[0].name : "-",
+    char ex[24], kern[16] = "?";
+    exit_text(m, i, ex, sizeof ex);
+    if (m->kernel && m->kernel[i] >= 0) snprintf(kern, sizeof kern, "%.1f%%", m->kernel[i]);
+    fprintf(f, "%8ld %10" PRIu64 " %6.2f%% %7s %9s  %-24s %s%s\n", p->pid, p->samples,
+            share(p->samples, m->total), kern, ex, r->nfuncs ? r->funcs[0].name : "-",
             p->exe[0] ? p->exe : p->comm, p->truncated ? " (file cut short)" : "");
   }
   if (shown < m->n)
-    fprintf(f, "%8s and %zu more, without samples or not listed\n", "", m->n - shown);
+    fprintf(f, "%8s and %zu more, without samples or failure, or not listed\n", "", m->n - shown);
   for (size_t i = 0; i < m->nproblems; i++) fprintf(f, "problem: %s\n", m->problems[i]);
 }
 
@@ -287,6 +378,16 @@ static void json_procs(const gsp_prof_multi *m, FILE *f) {
       fputs("null", f);
     else
       fprintf(f, "%d", p->exit);
+    fputs(",\"signal\":", f);
+    if (m->sig && m->sig[i])
+      fprintf(f, "%d", m->sig[i]);
+    else
+      fputs("null", f);
+    fputs(",\"kernel_pct\":", f);
+    if (m->kernel && m->kernel[i] >= 0)
+      fprintf(f, "%.1f", m->kernel[i]);
+    else
+      fputs("null", f);
     fputs(",\"file\":", f);
     json_str(f, p->file);
     fprintf(f, ",\"truncated\":%s}", p->truncated ? "true" : "false");

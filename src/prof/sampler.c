@@ -49,6 +49,17 @@
  * position. The handler keeps errno, ignores signals that are not from
  * our sources, and does nothing once sampling is off (it stays installed
  * for the life of the process, so a late signal never meets SIG_DFL).
+ *
+ * File descriptors. Every descriptor the sampler opens (perf events, the
+ * /proc/self/task directory, kept open and rewound for each scan) is
+ * opened by the collector thread, which prof.c gives a file table of its
+ * own: the program's descriptor numbers are never taken, even for a
+ * moment, and never closed by us (a shell's `close(1); dup2(f, 1)` could
+ * otherwise meet an fd we hold at 1). So a fork child holds none of
+ * them: gsp__sampler_forget_after_fork only drops the parent's state.
+ * What must live in the program's table, libunwind's local unwinder (its
+ * memory-validation pipe is used by the signal handler on the program's
+ * threads), is loaded by gsp__sampler_prepare on the caller's thread.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -56,6 +67,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -85,7 +97,13 @@ static bool g_handler_installed;
 static gsp__src g_mode;
 static _Atomic(struct perf_event_mmap_page *) g_fdpage[MAX_FD];
 static _Atomic int g_in_handler;
+static _Atomic int g_forking; /* forks in progress (between prepare and parent/child) */
+static int g_fdpage_hi = -1;  /* highest g_fdpage index ever set */
 static long g_page;
+static DIR *g_taskdir; /* /proc/self/task, rewound for each scan */
+/* In a fork child: the parent's table, poll set and directory stream,
+ * kept reachable (for leak checkers) but never used nor freed here. */
+static void *volatile g_parents[3];
 
 typedef enum kind { K_RING, K_SIGNAL, K_TIMER } kind;
 
@@ -150,7 +168,13 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc) {
       uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
       uint32_t max = atomic_load_explicit(&g_depth, memory_order_relaxed);
       s->flags = 0;
-      s->depth = gsp__unw_capture_signal(s->pcs, max, uc, &s->flags);
+      if (atomic_load_explicit(&g_forking, memory_order_relaxed) == 0) {
+        s->depth = gsp__unw_capture_signal(s->pcs, max, uc, &s->flags);
+      } else { /* fork holds the allocator's locks: the pc alone */
+        s->pcs[0] = (uint64_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+        s->depth = 1;
+        s->flags = GSP__SAMPLE_BAD_UNWIND;
+      }
       s->weight = w;
       atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
     }
@@ -159,8 +183,19 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc) {
   errno = saved;
 }
 
+/* A thread's first unwind touches libunwind's thread-local cache, which
+ * (libunwind being dlopen()ed) the C library allocates with malloc on
+ * first use; while a fork holds the allocator's locks that would
+ * deadlock, so the handler then keeps the pc alone. */
+static void fork_prepare(void) { atomic_fetch_add(&g_forking, 1); }
+static void fork_parent(void) { atomic_fetch_sub(&g_forking, 1); }
+static void fork_child(void) { atomic_store(&g_forking, 0); }
+
 static int install_handler(void) {
   if (g_handler_installed) return GSP_OK;
+  static bool atfork_set;
+  if (!atfork_set && pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) return GSP_ESYS;
+  atfork_set = true;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_sigprof;
@@ -249,6 +284,7 @@ static int arm_signal(pid_t tid, int *fd_out, void **mm_out) {
     close(fd);
     return GSP_ESYS;
   }
+  if (fd > g_fdpage_hi) g_fdpage_hi = fd;
   atomic_store(&g_fdpage[fd], (struct perf_event_mmap_page *)mm);
   ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
   *fd_out = fd;
@@ -323,9 +359,20 @@ static gsp__src choose(bool force_timers) {
   return probe(want);
 }
 
+int gsp__sampler_prepare(void) {
+  int rv = install_handler();
+  if (rv == GSP_OK) gsp__unw_load_local();
+  return rv;
+}
+
 int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
   int expected = 0;
   if (!atomic_compare_exchange_strong(&g_open, &expected, 1)) return GSP_EBUSY;
+  g_taskdir = opendir("/proc/self/task");
+  if (!g_taskdir) {
+    atomic_store(&g_open, 0);
+    return GSP_ESYS;
+  }
   for (uint32_t i = 0; i < QUEUE_SLOTS; i++) atomic_store(&g_queue[i].seq, i);
   atomic_store(&g_tail, 0);
   g_head = 0;
@@ -337,6 +384,8 @@ int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
   g_page = sysconf(_SC_PAGESIZE);
   int rv = install_handler();
   if (rv != GSP_OK) {
+    closedir(g_taskdir);
+    g_taskdir = NULL;
     atomic_store(&g_open, 0);
     return rv;
   }
@@ -359,6 +408,8 @@ void gsp__sampler_close(void) {
   g_pfd = NULL;
   g_nknown = g_known_cap = g_pfd_cap = 0;
   gsp__unw_remote_end();
+  closedir(g_taskdir);
+  g_taskdir = NULL;
   g_mode = GSP__SRC_NONE;
   atomic_store(&g_open, 0);
 }
@@ -400,8 +451,9 @@ static void drop_unseen(void) {
 }
 
 int gsp__sampler_scan_threads(pid_t self_tid) {
-  DIR *d = opendir("/proc/self/task");
+  DIR *d = g_taskdir;
   if (!d) return GSP_ESYS;
+  rewinddir(d);
   for (size_t i = 0; i < g_nknown; i++) g_known[i].seen = false;
   int added = 0, rv = 0;
   struct dirent *e;
@@ -418,7 +470,6 @@ int gsp__sampler_scan_threads(pid_t self_tid) {
       added += rv;
     }
   }
-  closedir(d);
   drop_unseen();
   if (g_mode == GSP__SRC_RING) gsp__unw_remote_refresh();
   return rv < 0 ? rv : added;
@@ -480,21 +531,22 @@ uint64_t gsp__sampler_dropped(void) { return atomic_load(&g_dropped); }
 uint64_t gsp__sampler_threads(void) { return g_threads_total; }
 
 void gsp__sampler_forget_after_fork(void) {
-  /* The child has no timers (they are per process), no ring mappings
-   * (perf mappings are not copied) and no collector: close the inherited
-   * event fds and drop the parent's state. The array may have been in
-   * the middle of an update by the parent's collector: it is left alone. */
+  /* The child has no timers (they are per process), no ring or signal
+   * mappings (perf mappings are not copied), no collector and none of
+   * the collector's file descriptors (they were in its own table; the
+   * child copied the forking thread's). Nothing is closed: a number from
+   * the parent's table may name one of the child's own files. The
+   * parent's array and directory stream may have been in the middle of
+   * an update: they are dropped without being read or freed. */
   atomic_store(&g_active, 0);
-  for (size_t i = 0; i < g_nknown; i++) {
-    known_thread *k = &g_known[i];
-    if (k->kind == K_RING) gsp__ring_forget(&k->ring);
-    if (k->kind == K_SIGNAL && k->fd >= 0 && k->fd < MAX_FD) {
-      atomic_store(&g_fdpage[k->fd], NULL);
-      close(k->fd);
-    }
-  }
+  for (int fd = 0; fd <= g_fdpage_hi && fd < MAX_FD; fd++) atomic_store(&g_fdpage[fd], NULL);
+  g_fdpage_hi = -1;
+  g_parents[0] = g_known;
+  g_parents[1] = g_pfd;
+  g_parents[2] = g_taskdir;
   g_known = NULL;
   g_pfd = NULL;
+  g_taskdir = NULL;
   g_nknown = g_known_cap = g_pfd_cap = 0;
   gsp__unw_remote_forget();
   g_mode = GSP__SRC_NONE;

@@ -19,6 +19,13 @@ typedef enum gsp__src {
 /* The source chosen by the last gsp__sampler_open (NONE when closed). */
 gsp__src gsp__sampler_mode(void);
 
+/* What must be done on a thread sharing the program's file table before
+ * the collector (with a table of its own) calls gsp__sampler_open:
+ * installs the SIGPROF handler and loads the local unwinder (whose pipe
+ * the handler uses on the program's threads). GSP_ESYS when the handler
+ * cannot be installed. Idempotent. */
+int gsp__sampler_prepare(void);
+
 /* ---- sampler_unwind.c ---------------------------------------------------- */
 
 /* Loads libunwind's local unwinder for the signal handler (dlopen, once
@@ -73,7 +80,7 @@ typedef struct gsp__ring {
 int gsp__ring_open(gsp__ring *r, pid_t tid, unsigned hz, unsigned max_depth);
 void gsp__ring_disable(gsp__ring *r);
 void gsp__ring_close(gsp__ring *r);
-/* In a fork child: the mapping is not inherited; close the fd only. */
+/* Closes the fds only (the mapping is gone or never was). */
 void gsp__ring_forget(gsp__ring *r);
 /* The next sample of r into out; false when r holds no more. */
 bool gsp__ring_next(gsp__ring *r, gsp__sample *out);

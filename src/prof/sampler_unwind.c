@@ -302,7 +302,14 @@ void gsp__unw_remote_end(void) {
   g_as = NULL;
 }
 
-void gsp__unw_remote_forget(void) { g_as = NULL; }
+/* In a fork child: the parent's address space, kept reachable (for leak
+ * checkers) but never used nor freed here. */
+static void *volatile g_parent_as;
+
+void gsp__unw_remote_forget(void) {
+  g_parent_as = g_as;
+  g_as = NULL;
+}
 
 /* Index of pc in kc[1..nk), or 0. */
 static uint32_t find_in(const uint64_t *kc, uint32_t nk, uint64_t pc) {
