@@ -23,7 +23,11 @@
  *   engine     the same with the SQLite file (written during the run)
  *              (= `gsperf analyze DIR --no-cache --db FILE`)
  *   engine+store  the same with the persistent result store written to a
- *              fresh cache directory (= a cold `gsperf analyze DIR --db FILE`)
+ *              fresh cache directory (= a cold `gsperf analyze DIR --db FILE`):
+ *              write-behind (one writer thread batches the puts into LMDB
+ *              transactions) and write-around (results not copied into L1)
+ *   store-wback   the store as configured before: write-back batches of 256
+ *              written by whichever worker fills one, every put also in L1
  *   ctags      `ctags -R` (universal-ctags, definitions only), one thread
  *
  * Each cell runs in a forked child so peak RSS (wait4's ru_maxrss) and
@@ -44,7 +48,15 @@
  * The database path stays the same across the sequence, as a user's
  * --db FILE would. (--warm-only: only this sequence.)
  *
- * Run: bench_analyze [--rounds N] [--warm-only] [--no-io-rows] [DIR...]   (default /usr/include and
+ * With --store-cost, after the table: the result store alone (every result
+ * of the corpus, parsed once beforehand, put into a fresh cache directory
+ * from 1 and 2 threads and flushed), write-back as before against
+ * write-behind + write-around, CPU per cell (writer thread included).
+ *
+ * Run: bench_analyze [--rounds N] [--warm-only] [--no-io-rows] [--only ROW,ROW]
+ *                    [--store-cost] [DIR...]
+ * (--only: just those rows and bare, no re-analysis sequence; --only none:
+ * bare alone)   (default /usr/include and
  * /usr/lib/python3.11; a DIR with an x86_64-linux-gnu/ subdirectory gets
  * it as an include directory, as a compiler would)
  */
@@ -82,7 +94,7 @@ typedef struct file_ent {
 static file_ent *g_files;
 static size_t g_nfiles, g_cap, g_bytes;
 static const char *g_dir;
-static bool g_warm_only, g_io_rows = true;
+static bool g_warm_only, g_io_rows = true, g_store_cost;
 
 static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw) {
   (void)ftw;
@@ -168,6 +180,7 @@ typedef struct engine_run {
   const char *db;               /* database path; NULL = a temporary file */
   unsigned jobs;
   bool with_db, no_io, print;
+  bool wback; /* the store as before: write-back on the workers, puts copied into L1 */
 } engine_run;
 
 static void print_engine_run(const char *label, const gsp_cg_stats *st, gsp_integration *ig,
@@ -199,7 +212,8 @@ static int run_engine(const engine_run *er, const char *label) {
   if (er->cache_dir) {
     snprintf(uri, sizeof uri, "lmdb:%s", er->cache_dir);
     gsp_tier_config tc = {.l3 = uri,
-                          .write_mode = GSP_TIER_WRITE_BACK,
+                          .write_mode = er->wback ? GSP_TIER_WRITE_BACK : GSP_TIER_WRITE_BEHIND,
+                          .write_around = !er->wback,
                           .durability = GSP_TIER_NONE,
                           .no_promote = true};
     if (gsp_tier_create(&tc, &tier, err, sizeof err) != GSP_OK) {
@@ -350,11 +364,21 @@ enum {
   M_ENGINE_NODB,
   M_ENGINE,
   M_ENGINE_STORE,
+  M_ENGINE_STORE_WB,
   M_CTAGS
 };
-static const char *const mode_name[] = {"ts-parse",   "bare",         "analyze",
-                                        "analyze+db", "+db after",    "engine-nodb",
-                                        "engine",     "engine+store", "ctags -R"};
+static const char *const mode_name[] = {"ts-parse",    "bare",        "analyze", "analyze+db",
+                                        "+db after",   "engine-nodb", "engine",  "engine+store",
+                                        "store-wback", "ctags -R"};
+static const char *g_only; /* --only: comma-separated row names (bare always runs) */
+
+static bool row_wanted(int mode) {
+  if (g_only == NULL || mode == M_BARE) return true;
+  size_t n = strlen(mode_name[mode]);
+  for (const char *p = g_only; (p = strstr(p, mode_name[mode])) != NULL; p += n)
+    if ((p == g_only || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) return true;
+  return false;
+}
 
 typedef struct cell {
   int mode;
@@ -371,11 +395,13 @@ static void run_cell(cell *c) {
     if (c->mode == M_CTAGS) exec_ctags();
     if (c->mode == M_ANALYZE || c->mode == M_ANALYZE_DB || c->mode == M_ANALYZE_DB_AFTER)
       _exit(run_analyze(c->jobs, c->mode == M_ANALYZE_DB ? 2 : c->mode == M_ANALYZE_DB_AFTER));
-    if (c->mode == M_ENGINE || c->mode == M_ENGINE_STORE || c->mode == M_ENGINE_NODB) {
+    if (c->mode == M_ENGINE || c->mode == M_ENGINE_STORE || c->mode == M_ENGINE_NODB ||
+        c->mode == M_ENGINE_STORE_WB) {
       char cache[64], cmd[128];
       snprintf(cache, sizeof cache, "/tmp/bench_analyze.%d.cache", (int)getpid());
       engine_run er = {.root = g_dir, .jobs = c->jobs, .with_db = c->mode != M_ENGINE_NODB};
-      if (c->mode == M_ENGINE_STORE) er.cache_dir = cache;
+      if (c->mode == M_ENGINE_STORE || c->mode == M_ENGINE_STORE_WB) er.cache_dir = cache;
+      er.wback = c->mode == M_ENGINE_STORE_WB;
       int rv = run_engine(&er, "");
       snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
       if (system(cmd) != 0) rv = 1;
@@ -412,6 +438,122 @@ static double median(const double *v, int n) {
   return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+/* ---- the store alone: every result of the corpus put into a fresh cache ----
+ * The results are parsed once in the parent; each cell is a forked child
+ * (so its CPU is its own, the tier's writer thread included) that creates a
+ * tier on a fresh directory, looks up (a miss) and puts every result from
+ * `jobs` threads as gsp_cg's parse stage does (17-byte keys), flushes (the run's end), and
+ * destroys it. CPU = the child's user + sys. */
+
+typedef struct store_cfg {
+  const char *name;
+  bool behind; /* write-behind + write-around; else write-back on the callers */
+} store_cfg;
+
+static const store_cfg g_store_cfgs[] = {{"write-back (before)", false},
+                                         {"write-behind+around", true}};
+
+static gsp_cg_result **g_results;
+
+static void parse_all(void) {
+  g_results = calloc(g_nfiles, sizeof *g_results);
+  gsp_cg_parser *p = NULL;
+  if (gsp_cg_parser_create(&p) != GSP_OK) abort();
+  char *buf = NULL;
+  size_t cap = 0, len;
+  for (size_t i = 0; i < g_nfiles; i++)
+    if (read_file(g_files[i].path, &len, &buf, &cap) != NULL)
+      (void)gsp_cg_parse(p, g_files[i].lang, buf, len, &g_results[i]);
+  free(buf);
+  gsp_cg_parser_destroy(p);
+}
+
+typedef struct put_job {
+  gsp_tier *t;
+  unsigned k, n;
+} put_job;
+
+static void *put_worker(void *arg) {
+  put_job *j = arg;
+  for (size_t i = j->k; i < g_nfiles; i += j->n) {
+    if (g_results[i] == NULL) continue;
+    uint8_t key[17] = {'R'};
+    memcpy(key + 1, &i, sizeof i);
+    size_t len;
+    void *v = NULL;
+    if (gsp_tier_get(j->t, key, sizeof key, &v, &len) == GSP_OK) { /* a miss, as cold */
+      gsp_free(v);
+      continue;
+    }
+    const void *b = gsp_cg_result_bytes(g_results[i], &len);
+    (void)gsp_tier_put(j->t, key, sizeof key, b, len, NULL);
+  }
+  return NULL;
+}
+
+static int store_child(const store_cfg *sc, unsigned jobs, const char *dir) {
+  char uri[128], err[512];
+  snprintf(uri, sizeof uri, "lmdb:%s", dir);
+  gsp_tier_config tc = {.l3 = uri,
+                        .write_mode = sc->behind ? GSP_TIER_WRITE_BEHIND : GSP_TIER_WRITE_BACK,
+                        .write_around = sc->behind,
+                        .durability = GSP_TIER_NONE,
+                        .no_promote = true};
+  gsp_tier *t = NULL;
+  if (gsp_tier_create(&tc, &t, err, sizeof err) != GSP_OK) return 1;
+  pthread_t th[2];
+  put_job pj[2];
+  for (unsigned k = 0; k < jobs; k++) {
+    pj[k] = (put_job){t, k, jobs};
+    pthread_create(&th[k], NULL, put_worker, &pj[k]);
+  }
+  for (unsigned k = 0; k < jobs; k++) pthread_join(th[k], NULL);
+  int rv = gsp_tier_flush(t);
+  gsp_tier_destroy(t);
+  return rv == GSP_OK ? 0 : 1;
+}
+
+static void store_cost(int rounds) {
+  parse_all();
+  size_t nres = 0, bytes = 0;
+  for (size_t i = 0; i < g_nfiles; i++)
+    if (g_results[i]) {
+      size_t len;
+      gsp_cg_result_bytes(g_results[i], &len);
+      nres++, bytes += len;
+    }
+  printf("store alone: %zu results, %.1f MB, put from 1 and 2 threads into a fresh cache\n", nres,
+         (double)bytes / 1e6);
+  enum { NCFG = 2 };
+  double cpu[NCFG][3][MAX_ROUNDS], wall[NCFG][3][MAX_ROUNDS];
+  for (int r = 0; r < rounds; r++)
+    for (int c = 0; c < NCFG; c++)
+      for (unsigned jobs = 1; jobs <= 2; jobs++) {
+        int cc = (c + r) % NCFG; /* rotate the order */
+        char dir[64], cmd[96];
+        snprintf(dir, sizeof dir, "/tmp/bench_analyze.%d.store", (int)getpid());
+        double t0 = now_s();
+        pid_t pid = fork();
+        if (pid == 0) _exit(store_child(&g_store_cfgs[cc], jobs, dir));
+        int status;
+        struct rusage ru;
+        wait4(pid, &status, 0, &ru);
+        wall[cc][jobs][r] = now_s() - t0;
+        cpu[cc][jobs][r] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) printf("store cell FAILED\n");
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) printf("cannot remove %s\n", dir);
+      }
+  printf("%-22s %4s %9s %9s\n", "store", "jobs", "wall ms", "cpu ms");
+  for (int c = 0; c < NCFG; c++)
+    for (unsigned jobs = 1; jobs <= 2; jobs++)
+      printf("%-22s %4u %9.1f %9.1f\n", g_store_cfgs[c].name, jobs,
+             1e3 * median(wall[c][jobs], rounds), 1e3 * median(cpu[c][jobs], rounds));
+  for (size_t i = 0; i < g_nfiles; i++) gsp_cg_result_free(g_results[i]);
+  free(g_results);
+}
+
 static void print_load(const char *when) {
   double l[3] = {0};
   getloadavg(l, 3);
@@ -440,8 +582,12 @@ static void bench_dir(const char *dir, int rounds) {
                   {.mode = M_ENGINE, .jobs = 2},
                   {.mode = M_ENGINE_STORE, .jobs = 1},
                   {.mode = M_ENGINE_STORE, .jobs = 2},
+                  {.mode = M_ENGINE_STORE_WB, .jobs = 1},
+                  {.mode = M_ENGINE_STORE_WB, .jobs = 2},
                   {.mode = M_CTAGS, .jobs = 1}};
-  int nc = g_warm_only ? 0 : (int)(sizeof cells / sizeof *cells);
+  int nc = 0;
+  for (size_t k = 0; !g_warm_only && k < sizeof cells / sizeof *cells; k++)
+    if (row_wanted(cells[k].mode)) cells[nc++] = cells[k];
   for (int r = 0; r < rounds; r++)
     for (int k = 0; k < nc; k++) {
       cell *c = &cells[(k + r) % nc];
@@ -468,7 +614,8 @@ static void bench_dir(const char *dir, int rounds) {
   }
 warm:
   fflush(stdout);
-  reanalysis(2);
+  if (g_store_cost) store_cost(rounds);
+  if (g_only == NULL || g_warm_only) reanalysis(2);
   for (size_t i = 0; i < g_nfiles; i++) free(g_files[i].path);
 }
 
@@ -482,6 +629,10 @@ int main(int argc, char **argv) {
       g_warm_only = true;
     else if (strcmp(argv[i], "--no-io-rows") == 0)
       g_io_rows = false;
+    else if (strcmp(argv[i], "--store-cost") == 0)
+      g_store_cost = true;
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      g_only = argv[++i];
     else if (ndirs < 16)
       dirs[ndirs++] = argv[i];
   }

@@ -19,9 +19,11 @@
  * evicted from L2 (or from L1 when there is no L2) is written into L3 if L3
  * lacks it, in write-back mode (in write-through, L3 has every value
  * already, unless its own bound dropped it). Puts are write-through
- * (L1 and L3 before the call returns) or write-back (L1 now; L3 in batches
- * of `wb_batch` writes, on gsp_tier_flush() and on destroy). Delete and
- * clear reach every level (clear empties the L3 directory too).
+ * (L1 and L3 before the call returns), write-back (L1 now; L3 in batches
+ * of `wb_batch` writes, on gsp_tier_flush() and on destroy) or
+ * write-behind (L1 now; L3 by a writer thread of the tier, in large
+ * batches, off the caller's thread). Delete and clear reach every level
+ * (clear empties the L3 directory too).
  *
  * Records in L2 and L3 carry a format version, the key and an XXH3-64
  * checksum of header, key and payload. A record that fails its check is a
@@ -35,6 +37,11 @@
  *             `sync_interval_ms`, so a machine crash loses at most that much.
  *   NONE      like PERIODIC with no background sync: the OS writes back when
  *             it likes.
+ * With write-back and write-behind these hold from the moment the batch
+ * holding the put is committed (at the latest gsp_tier_flush()); a process
+ * killed before that loses the uncommitted batches and nothing else: every
+ * batch is one LMDB transaction, so the store another process opens is
+ * never half-written.
  *
  * Thread safety: every function taking a gsp_tier * may be called from any
  * thread at once, except gsp_tier_destroy(), which must be the last call.
@@ -65,6 +72,7 @@ extern "C" {
 typedef enum gsp_tier_write_mode {
   GSP_TIER_WRITE_THROUGH = 0, /* default */
   GSP_TIER_WRITE_BACK = 1,
+  GSP_TIER_WRITE_BEHIND = 2, /* L3 written by the tier's own writer thread (see below) */
 } gsp_tier_write_mode;
 
 typedef enum gsp_tier_durability {
@@ -102,6 +110,23 @@ typedef struct gsp_tier_config {
   bool l3_readonly;          /* open L3 for reading only (puts fail GSP_ENOTSUP) */
   bool no_promote;           /* an L3 hit is not copied into L1: for workloads that
                                 read each key about once per process (a scan) */
+  /* Write-behind (GSP_TIER_WRITE_BEHIND): a put queues (key, value) and
+   * returns; one writer thread takes everything queued and writes it to L3
+   * in one transaction per batch (at most wbh_batch_bytes of values), then
+   * drops it from the queue. The queue is bounded: a put waits while
+   * wbh_queue_bytes of values are queued (back-pressure). Until written, a
+   * queued value is found by get like any other level (counted as L3).
+   * gsp_tier_flush() and destroy wait until the queue is empty. After an L3
+   * write fails (disk or map full, I/O error), the failed batch and every
+   * later put are not written: such puts return the error at once, and
+   * gsp_tier_flush() returns it, gsp_tier_errmsg() naming the L3 path. */
+  size_t wbh_queue_bytes; /* 0 = 8 MiB */
+  size_t wbh_batch_bytes; /* 0 = 1 MiB */
+  /* Write-around: a put whose value goes to L3 does not keep it in L1 (an
+   * older L1 copy is dropped), for values that are read back rarely in this
+   * process (a cold scan storing results for the next run). Without L3 it
+   * has no effect. Also per put (gsp_tier_put_opts.no_l1). */
+  bool write_around;
 } gsp_tier_config;
 
 typedef struct gsp_tier gsp_tier;
@@ -133,13 +158,16 @@ GSP_API const char *gsp_tier_errmsg(const gsp_tier *t);
 typedef struct gsp_tier_put_opts {
   uint64_t ttl_ms; /* 0 = the tier's default */
   bool no_expire;  /* never expires, whatever the default */
+  bool no_l1;      /* write-around for this put (see gsp_tier_config.write_around) */
 } gsp_tier_put_opts;
 
 /*
  * Insert or replace. Errors: GSP_EINVAL, GSP_ENOMEM, GSP_ENOSPC (L3 map or
  * disk full: the value is still in L1), GSP_EIO, GSP_ENOTSUP (read-only).
  * On an L3 error the value stays cached in memory and the call returns the
- * error, so the caller knows it is not persistent.
+ * error, so the caller knows it is not persistent (with write-around the
+ * value is then nowhere). Write-behind: success means queued; an L3 error
+ * is returned by a later put and by gsp_tier_flush().
  */
 GSP_API int gsp_tier_put(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
                          const gsp_tier_put_opts *opts);
@@ -224,7 +252,7 @@ typedef struct gsp_tier_stats {
   uint64_t lookups;    /* gsp_tier_get (and get-or-compute lookups) */
   uint64_t hits;       /* answered by any level */
   double hit_rate;     /* hits / lookups, 0 when none */
-  uint64_t wb_pending; /* write-back entries not yet in L3 */
+  uint64_t wb_pending; /* write-back / write-behind entries not yet in L3 */
 } gsp_tier_stats;
 
 /* A snapshot of the statistics. Errors: GSP_ENOMEM (latencies left zero). */

@@ -9,6 +9,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/tier/l3_redis.c
   ${PROJECT_SOURCE_DIR}/src/tier/tier.c
   ${PROJECT_SOURCE_DIR}/src/tier/tier_life.c
+  ${PROJECT_SOURCE_DIR}/src/tier/tier_behind.c
   ${PROJECT_SOURCE_DIR}/src/tier/tier_flight.c
   ${PROJECT_SOURCE_DIR}/src/tier/tier_stats.c)
 list(APPEND GSP_PRIVATE_LIBS ${LZ4_LIBRARIES} ${LMDB_LIBRARIES} ${HIREDIS_LIBRARIES})

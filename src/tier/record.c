@@ -95,11 +95,9 @@ static int try_compress(const void *val, size_t vlen, uint8_t *dst) {
   return LZ4_compress_default(val, (char *)dst, (int)vlen, (int)(vlen - 1));
 }
 
-int gsp__rec_encode(const void *key, size_t klen, const void *val, size_t vlen, uint64_t expire_ms,
-                    bool compress, uint8_t **out, size_t *olen) {
+int gsp__rec_encode_to(const void *key, size_t klen, const void *val, size_t vlen,
+                       uint64_t expire_ms, bool compress, uint8_t *rec, size_t *olen) {
   if (klen > GSP__REC_MAX_VAL || vlen > GSP__REC_MAX_VAL) return GSP_EOVERFLOW;
-  uint8_t *rec = gsp_malloc(GSP__REC_HDR + klen + vlen);
-  if (rec == NULL) return GSP_ENOMEM;
   uint8_t *payload = rec + GSP__REC_HDR + klen;
   int clen = compress ? try_compress(val, vlen, payload) : 0;
   size_t plen = clen > 0 ? (size_t)clen : vlen;
@@ -113,8 +111,21 @@ int gsp__rec_encode(const void *key, size_t klen, const void *val, size_t vlen, 
   put32(rec + 20, (uint32_t)plen);
   put64(rec + 24, expire_ms);
   put64(rec, rec_sum(rec, klen, plen, true));
-  *out = rec;
   *olen = GSP__REC_HDR + klen + plen;
+  return GSP_OK;
+}
+
+int gsp__rec_encode(const void *key, size_t klen, const void *val, size_t vlen, uint64_t expire_ms,
+                    bool compress, uint8_t **out, size_t *olen) {
+  if (klen > GSP__REC_MAX_VAL || vlen > GSP__REC_MAX_VAL) return GSP_EOVERFLOW;
+  uint8_t *rec = gsp_malloc(GSP__REC_HDR + klen + vlen);
+  if (rec == NULL) return GSP_ENOMEM;
+  int st = gsp__rec_encode_to(key, klen, val, vlen, expire_ms, compress, rec, olen);
+  if (st != GSP_OK) {
+    gsp_free(rec);
+    return st;
+  }
+  *out = rec;
   return GSP_OK;
 }
 

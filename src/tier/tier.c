@@ -42,6 +42,9 @@
  * explicit flush, a delete, and destroy write it to L3 in one transaction,
  * in order, under wbmu, so the newest value of a key is written last. Until
  * then a get that misses L1 and L2 looks in the batch (newest first).
+ * Write-behind (tier_behind.c) queues instead, for a writer thread; a get
+ * looks in that queue the same way. Write-around (config or per put) keeps
+ * a put out of L1 when L3 takes it (and drops an older L1 copy).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -377,8 +380,9 @@ static int lookup_below_locked(gsp_tier *t, const void *key, size_t klen, void *
     if (st != GSP_ENOENT) return st;
     atomic_fetch_add(&t->ctr[GSP_TIER_L2].misses, 1);
   }
-  if (t->cfg.write_mode == GSP_TIER_WRITE_BACK && t->l3) {
-    st = gsp__tier_wb_find(t, key, klen, val, vlen, &exp);
+  if (t->l3 && (t->wb || t->wbh)) { /* a queued put counts as an L3 hit */
+    st = t->wb ? gsp__tier_wb_find(t, key, klen, val, vlen, &exp)
+               : gsp__wbh_find(t, key, klen, val, vlen, &exp);
     if (st == GSP_OK) promote(t, GSP_TIER_L3, key, klen, *val, *vlen, exp);
     if (st != GSP_ENOENT) return st;
   }
@@ -496,7 +500,8 @@ bool gsp_tier_contains(gsp_tier *t, const void *key, size_t klen) {
   size_t n;
   uint64_t e;
   int st = GSP_ENOENT;
-  if (t->cfg.write_mode == GSP_TIER_WRITE_BACK) st = gsp__tier_wb_find(t, key, klen, &v, &n, &e);
+  if (t->wb) st = gsp__tier_wb_find(t, key, klen, &v, &n, &e);
+  if (t->wbh) st = gsp__wbh_find(t, key, klen, &v, &n, &e);
   gsp_free(v);
   return st == GSP_OK || t->l3->ops->contains(t->l3, key, klen) == GSP_OK;
 }
@@ -511,14 +516,22 @@ int gsp__tier_store(gsp_tier *t, const void *key, size_t klen, const void *val, 
   op_begin(t, &ctx, &saved);
   pthread_mutex_lock(&t->stripe[s]);
   atomic_fetch_add(&t->gen[s], 1);
-  int st = l1_put(t, key, klen, val, vlen, exp);
+  bool around = t->l3 && !t->cfg.l3_readonly && (t->cfg.write_around || (opts && opts->no_l1));
+  int st = GSP_OK;
+  if (around) {
+    gsp_cache_delete(t->l1, key, klen); /* an older copy */
+  } else {
+    st = l1_put(t, key, klen, val, vlen, exp);
+  }
   if (t->l2) gsp_cache_delete(t->l2, key, klen); /* an older copy */
   int st3 = GSP_OK;
   if (t->l3 && t->cfg.l3_readonly) {
     st3 = GSP_ENOTSUP;
     gsp__tier_seterr(t, "L3 opened read-only: the value is in memory only");
-  } else if (t->l3 && t->cfg.write_mode == GSP_TIER_WRITE_BACK) {
+  } else if (t->l3 && t->wb) {
     st3 = gsp__tier_wb_append(t, key, klen, val, vlen, exp);
+  } else if (t->l3 && t->wbh) {
+    st3 = gsp__wbh_push(t, key, klen, val, vlen, exp);
   } else if (t->l3) {
     st3 = l3_put(t, key, klen, val, vlen, exp);
   }
@@ -543,11 +556,12 @@ int gsp_tier_delete(gsp_tier *t, const void *key, size_t klen) {
   if (t->l2 && gsp_cache_delete(t->l2, key, klen) == GSP_OK) found = true;
   int st = GSP_OK;
   if (t->l3 && !t->cfg.l3_readonly) {
-    if (t->cfg.write_mode == GSP_TIER_WRITE_BACK) {
+    if (t->wb) {
       pthread_mutex_lock(&t->wbmu);
       st = gsp__tier_wb_flush_locked(t);
       pthread_mutex_unlock(&t->wbmu);
     }
+    if (t->wbh) st = gsp__wbh_drain(t); /* a queued put must not land after the delete */
     if (st == GSP_OK) st = t->l3->ops->del(t->l3, key, klen);
     if (st == GSP_OK) found = true;
     if (st == GSP_ENOENT) st = GSP_OK;

@@ -45,6 +45,9 @@ typedef struct gsp__rec_view {
  * gsp_malloc'd. Errors: GSP_ENOMEM, GSP_EOVERFLOW (too large). */
 int gsp__rec_encode(const void *key, size_t klen, const void *val, size_t vlen, uint64_t expire_ms,
                     bool compress, uint8_t **out, size_t *olen);
+/* The same into rec, which has room for GSP__REC_HDR + klen + vlen bytes. */
+int gsp__rec_encode_to(const void *key, size_t klen, const void *val, size_t vlen,
+                       uint64_t expire_ms, bool compress, uint8_t *rec, size_t *olen);
 /* Check a record: version, lengths, checksum and (if key != NULL) that it
  * carries `key`. Returns 0, GSP_EFORMAT (newer version) or GSP_ECORRUPT. */
 int gsp__rec_check(const void *rec, size_t rlen, const void *key, size_t klen, gsp__rec_view *v);
@@ -130,6 +133,37 @@ typedef struct gsp__wb_op { /* one pending write-back operation */
 
 typedef struct gsp__flight gsp__flight;
 
+/* Write-behind (tier_behind.c): one queued put, key then value in data. */
+typedef struct gsp__wbh_node {
+  struct gsp__wbh_node *next;  /* queue order, oldest first */
+  struct gsp__wbh_node *hnext; /* hash chain, newest first */
+  uint64_t hash;
+  uint64_t expire_ms;
+  size_t klen, vlen;
+  uint8_t data[];
+} gsp__wbh_node;
+
+#define GSP__WBH_BUCKETS 1024u
+
+typedef struct gsp__wbh {
+  pthread_mutex_t mu;
+  pthread_cond_t work; /* the writer waits for puts */
+  pthread_cond_t room; /* puts wait for room; drains wait for an empty queue */
+  gsp__wbh_node *head, *tail;
+  gsp__wbh_node *bucket[GSP__WBH_BUCKETS];
+  size_t n, bytes; /* queued, the batch being written included */
+  size_t max_bytes, batch_bytes;
+  int err; /* first failed L3 write; sticky */
+  bool stop, started;
+  pthread_t thread;
+  /* the writer's own, reused from batch to batch */
+  uint8_t *arena;
+  size_t arena_cap;
+  const void **keys, **recs;
+  size_t *klens, *rlens;
+  size_t cap;
+} gsp__wbh;
+
 struct gsp_tier {
   gsp_tier_config cfg;
   gsp_cache *l1;
@@ -147,6 +181,7 @@ struct gsp_tier {
   pthread_mutex_t wbmu;
   gsp__wb_op *wb;
   size_t wb_n, wb_cap;
+  gsp__wbh *wbh; /* write-behind; NULL in the other modes */
   /* get-or-compute flights, under flmu */
   pthread_mutex_t flmu;
   gsp__flight *flights;
@@ -176,5 +211,20 @@ int gsp__tier_wb_append(gsp_tier *t, const void *key, size_t klen, const void *v
                         uint64_t expire_ms);
 int gsp__tier_wb_find(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen,
                       uint64_t *expire_ms);
+
+/* Write-behind (tier_behind.c). */
+int gsp__wbh_start(gsp_tier *t);
+/* Write what is queued, stop the writer, free everything. NULL-safe. */
+void gsp__wbh_stop(gsp_tier *t);
+/* Queue a put (waits for room). Errors: GSP_ENOMEM, or the sticky L3 error. */
+int gsp__wbh_push(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
+                  uint64_t expire_ms);
+/* The newest queued value of key: as gsp__tier_wb_find (GSP__REC_SLACK room). */
+int gsp__wbh_find(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen,
+                  uint64_t *expire_ms);
+/* Wait until everything queued was written (or dropped after a failure);
+ * returns the sticky L3 error, GSP_OK if none. */
+int gsp__wbh_drain(gsp_tier *t);
+size_t gsp__wbh_pending(gsp_tier *t);
 
 #endif

@@ -12,7 +12,9 @@
  * order, under wbmu. Flushing writes all of it to L3 in one transaction and
  * empties it, whether the write succeeded or not (on failure the values
  * stay in L1/L2 and the put or flush that triggered it returns the error),
- * so the batch never grows past wb_batch entries.
+ * so the batch never grows past wb_batch entries. Write-behind has its
+ * own queue and thread (tier_behind.c), started here once L3 is open and
+ * stopped (after writing what is queued) before L3 is closed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,7 +125,7 @@ static int check_config(const gsp_tier_config *c, char *eb, size_t ec) {
   if (c->l1_strategy == GSP_CACHE_WEAK || c->l2_strategy == GSP_CACHE_WEAK ||
       (unsigned)c->l1_strategy > GSP_CACHE_WEAK || (unsigned)c->l2_strategy > GSP_CACHE_WEAK)
     return cerr(eb, ec, GSP_EINVAL, "tier: L1/L2 strategy must be lru, lfu, fifo, ttl or adaptive");
-  if ((unsigned)c->write_mode > GSP_TIER_WRITE_BACK || (unsigned)c->durability > GSP_TIER_NONE)
+  if ((unsigned)c->write_mode > GSP_TIER_WRITE_BEHIND || (unsigned)c->durability > GSP_TIER_NONE)
     return cerr(eb, ec, GSP_EINVAL, "tier: unknown write mode or durability");
   bool redis = c->l3 && strncmp(c->l3, "redis://", 8) == 0;
   if (c->l3 && !redis && strncmp(c->l3, "lmdb:", 5) != 0)
@@ -178,8 +180,13 @@ static int make_l3(gsp_tier *t, const char *uri, char *eb, size_t ec) {
     t->wb = gsp_calloc(t->wb_cap, sizeof *t->wb);
     if (t->wb == NULL) return cerr(eb, ec, GSP_ENOMEM, "tier: out of memory");
   }
-  if (strncmp(uri, "redis://", 8) == 0) return gsp__l3_redis_open(uri, &t->l3, eb, ec);
-  return gsp__l3_lmdb_open(&l3, &t->l3, eb, ec);
+  int st = strncmp(uri, "redis://", 8) == 0 ? gsp__l3_redis_open(uri, &t->l3, eb, ec)
+                                            : gsp__l3_lmdb_open(&l3, &t->l3, eb, ec);
+  if (st == GSP_OK && c->write_mode == GSP_TIER_WRITE_BEHIND && !c->l3_readonly) {
+    st = gsp__wbh_start(t);
+    if (st != GSP_OK) cerr(eb, ec, st, "tier: cannot start the write-behind thread");
+  }
+  return st;
 }
 
 int gsp_tier_create(const gsp_tier_config *cfg, gsp_tier **out, char *eb, size_t ec) {
@@ -222,6 +229,7 @@ void gsp_tier_destroy(gsp_tier *t) {
     wb_clear_locked(t); /* if the flush could not even start */
     pthread_mutex_unlock(&t->wbmu);
   }
+  gsp__wbh_stop(t); /* writes what is queued first */
   if (t->l3) t->l3->ops->close(t->l3);
   gsp_cache_destroy(t->l1);
   gsp_cache_destroy(t->l2);
@@ -245,6 +253,7 @@ int gsp_tier_flush(gsp_tier *t) {
     st = gsp__tier_wb_flush_locked(t);
     pthread_mutex_unlock(&t->wbmu);
   }
+  if (t->wbh) st = gsp__wbh_drain(t);
   int st2 = t->l3->ops->sync(t->l3);
   return st != GSP_OK ? st : st2;
 }
@@ -262,6 +271,7 @@ int gsp_tier_clear(gsp_tier *t) {
     pthread_mutex_lock(&t->wbmu);
     wb_clear_locked(t);
     pthread_mutex_unlock(&t->wbmu);
+    if (t->wbh) (void)gsp__wbh_drain(t); /* no put can queue meanwhile: stripes held */
     st = t->cfg.l3_readonly ? GSP_ENOTSUP : t->l3->ops->clear(t->l3);
     if (st != GSP_OK) gsp__tier_seterr(t, "clear: L3: %s", gsp_strerror(st));
   }

@@ -79,6 +79,7 @@ static void sizes(gsp_tier *t, gsp_tier_stats *out) {
   if (t->l3)
     t->l3->ops->info(t->l3, &out->level[2].entries, &out->level[2].bytes, &out->level[2].capacity);
   if (t->l3) out->level[2].raw_bytes = out->level[2].bytes;
+  if (t->wbh) out->wb_pending = gsp__wbh_pending(t);
   if (t->wb) {
     pthread_mutex_lock(&t->wbmu);
     out->wb_pending = t->wb_n;
