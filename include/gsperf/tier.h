@@ -207,7 +207,11 @@ GSP_API void gsp_tier_view_release(gsp_tier_view *v);
 GSP_API bool gsp_tier_contains(gsp_tier *t, const void *key, size_t klen);
 /* Remove from every level. Returns 0, GSP_ENOENT (nowhere), or an L3 error. */
 GSP_API int gsp_tier_delete(gsp_tier *t, const void *key, size_t klen);
-/* Remove everything from every level, the L3 database included. */
+/* Remove everything from every level, the L3 database included. Other
+ * calls may run meanwhile: what returned before the clear began is gone,
+ * what begins after it returns stays, and a put (or a promotion, a
+ * demotion) that overlaps it is afterwards either in no level or wholly
+ * in place, in every level a put puts it in. */
 GSP_API int gsp_tier_clear(gsp_tier *t);
 /* Write pending write-back entries to L3 and sync L3 to disk. */
 GSP_API int gsp_tier_flush(gsp_tier *t);

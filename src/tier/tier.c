@@ -13,7 +13,11 @@
  * chosen by the key's hash): put, delete, and the slow part of get (after
  * an L1 miss: L2, write-back batch, L3, promotion) hold it, so a promotion
  * can never put back a value older than a concurrent put or delete. L1
- * hits take no tier lock. Lock order: stripe -> wbmu -> L3's own locks;
+ * hits take no tier lock. A clear takes no stripe lock: the operations
+ * that change levels under one bracket their changes with the clear
+ * fences of tier_life.c and redo a put, or undo a promotion or demotion,
+ * that a clear overlapped. Lock order: stripe -> clearmu (waiting out a
+ * clear) and stripe -> wbmu -> L3's own locks;
  * a gsp_cache's locks are never held when the tier takes one (its
  * callbacks run unlocked).
  *
@@ -60,7 +64,9 @@ typedef struct demote {
   int to; /* GSP_TIER_L2 or GSP_TIER_L3 */
   unsigned stripe;
   uint32_t gen;
-  size_t klen, vlen; /* key then value (L2: raw value; L3: record) */
+  uint64_t clear_seq; /* clear_seq when the noting operation began: a
+                         clear since voids the demotion */
+  size_t klen, vlen;  /* key then value (L2: raw value; L3: record) */
   uint64_t expire_ms;
   uint8_t data[];
 } demote;
@@ -68,6 +74,7 @@ typedef struct demote {
 typedef struct demote_ctx {
   gsp_tier *t;
   demote *head, *tail;
+  uint64_t clear_seq; /* at the start of the operation, before any eviction */
 } demote_ctx;
 
 static _Thread_local demote_ctx *tls_ctx;
@@ -114,6 +121,7 @@ static void note_demote(gsp_tier *t, int to, const void *key, size_t klen, const
   d->to = to;
   d->stripe = gsp__tier_stripe_of(key, klen);
   d->gen = atomic_load(&t->gen[d->stripe]);
+  d->clear_seq = ctx->clear_seq;
   d->klen = klen;
   d->vlen = vlen;
   d->expire_ms = expire_ms;
@@ -163,19 +171,34 @@ static int l2_put(gsp_tier *t, const void *key, size_t klen, const void *val, si
 static int l3_put(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
                   uint64_t expire_ms);
 
+/* A demotion a clear overlapped put back a value from before the clear:
+ * take it out again (the stripe lock is still held). */
+static void demote_undo(gsp_tier *t, const demote *d) {
+  if (d->to == GSP_TIER_L2) {
+    gsp_cache_delete(t->l2, d->data, d->klen);
+  } else {
+    (void)t->l3->ops->del(t->l3, d->data, d->klen);
+  }
+}
+
 static void demote_one(gsp_tier *t, demote *d) {
   const uint8_t *key = d->data, *val = d->data + d->klen;
+  bool done = false;
   pthread_mutex_lock(&t->stripe[d->stripe]);
-  if (atomic_load(&t->gen[d->stripe]) != d->gen || gsp_cache_contains(t->l1, key, d->klen) ||
-      expired(d->expire_ms))
+  uint64_t cs = gsp__tier_clear_enter(t);
+  if (cs != d->clear_seq || atomic_load(&t->gen[d->stripe]) != d->gen ||
+      gsp_cache_contains(t->l1, key, d->klen) || expired(d->expire_ms))
     goto out_unlock;
   if (d->to == GSP_TIER_L2) {
-    if (l2_put(t, key, d->klen, val, d->vlen, d->expire_ms) == GSP_OK)
-      atomic_fetch_add(&t->ctr[GSP_TIER_L2].demotions, 1);
+    done = l2_put(t, key, d->klen, val, d->vlen, d->expire_ms) == GSP_OK;
   } else if (t->l3->ops->contains(t->l3, key, d->klen) == GSP_ENOENT) {
-    if (l3_put(t, key, d->klen, val, d->vlen, d->expire_ms) == GSP_OK)
-      atomic_fetch_add(&t->ctr[GSP_TIER_L3].demotions, 1);
+    done = l3_put(t, key, d->klen, val, d->vlen, d->expire_ms) == GSP_OK;
   }
+  if (done && gsp__tier_clear_overlapped(t, &cs)) {
+    demote_undo(t, d);
+    done = false;
+  }
+  if (done) atomic_fetch_add(&t->ctr[d->to].demotions, 1);
 out_unlock:
   pthread_mutex_unlock(&t->stripe[d->stripe]);
 }
@@ -183,6 +206,7 @@ out_unlock:
 static void op_begin(gsp_tier *t, demote_ctx *ctx, demote_ctx **saved) {
   ctx->t = t;
   ctx->head = ctx->tail = NULL;
+  ctx->clear_seq = gsp__tier_clear_seq(t);
   *saved = tls_ctx;
   tls_ctx = ctx;
 }
@@ -409,7 +433,15 @@ static int lookup_below(gsp_tier *t, const void *key, size_t klen, void **val, s
   unsigned s = gsp__tier_stripe_of(key, klen);
   op_begin(t, &ctx, &saved);
   pthread_mutex_lock(&t->stripe[s]);
+  uint64_t cs = gsp__tier_clear_enter(t);
   int st = lookup_below_locked(t, key, klen, val, vlen, tk, lv);
+  if (gsp__tier_clear_overlapped(t, &cs)) {
+    /* what was promoted is from before the clear: out of L1 again, and a
+     * demotion of it noted meanwhile (another operation evicted it) is
+     * void (the caller still gets it, as a get that ran before the clear) */
+    atomic_fetch_add(&t->gen[s], 1);
+    gsp_cache_delete(t->l1, key, klen);
+  }
   pthread_mutex_unlock(&t->stripe[s]);
   op_end(&ctx, saved);
   return st;
@@ -508,6 +540,20 @@ bool gsp_tier_contains(gsp_tier *t, const void *key, size_t klen) {
 
 /* ---- the write path --------------------------------------------------------- */
 
+/* The levels below L1 of a put (stripe lock held). */
+static int store_below(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
+                       uint64_t exp) {
+  if (t->l2) gsp_cache_delete(t->l2, key, klen); /* an older copy */
+  if (t->l3 && t->cfg.l3_readonly) {
+    gsp__tier_seterr(t, "L3 opened read-only: the value is in memory only");
+    return GSP_ENOTSUP;
+  }
+  if (t->l3 && t->wb) return gsp__tier_wb_append(t, key, klen, val, vlen, exp);
+  if (t->l3 && t->wbh) return gsp__wbh_push(t, key, klen, val, vlen, exp);
+  if (t->l3) return l3_put(t, key, klen, val, vlen, exp);
+  return GSP_OK;
+}
+
 int gsp__tier_store(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
                     const gsp_tier_put_opts *opts) {
   uint64_t exp = expiry_of(t, opts);
@@ -515,26 +561,18 @@ int gsp__tier_store(gsp_tier *t, const void *key, size_t klen, const void *val, 
   demote_ctx ctx, *saved;
   op_begin(t, &ctx, &saved);
   pthread_mutex_lock(&t->stripe[s]);
-  atomic_fetch_add(&t->gen[s], 1);
   bool around = t->l3 && !t->cfg.l3_readonly && (t->cfg.write_around || (opts && opts->no_l1));
-  int st = GSP_OK;
-  if (around) {
-    gsp_cache_delete(t->l1, key, klen); /* an older copy */
-  } else {
-    st = l1_put(t, key, klen, val, vlen, exp);
-  }
-  if (t->l2) gsp_cache_delete(t->l2, key, klen); /* an older copy */
-  int st3 = GSP_OK;
-  if (t->l3 && t->cfg.l3_readonly) {
-    st3 = GSP_ENOTSUP;
-    gsp__tier_seterr(t, "L3 opened read-only: the value is in memory only");
-  } else if (t->l3 && t->wb) {
-    st3 = gsp__tier_wb_append(t, key, klen, val, vlen, exp);
-  } else if (t->l3 && t->wbh) {
-    st3 = gsp__wbh_push(t, key, klen, val, vlen, exp);
-  } else if (t->l3) {
-    st3 = l3_put(t, key, klen, val, vlen, exp);
-  }
+  uint64_t cs = gsp__tier_clear_enter(t);
+  int st, st3;
+  do { /* again when a clear overlapped: the put is then wholly after it */
+    atomic_fetch_add(&t->gen[s], 1);
+    st = GSP_OK;
+    if (around)
+      gsp_cache_delete(t->l1, key, klen); /* an older copy */
+    else
+      st = l1_put(t, key, klen, val, vlen, exp);
+    st3 = store_below(t, key, klen, val, vlen, exp);
+  } while (gsp__tier_clear_overlapped(t, &cs));
   pthread_mutex_unlock(&t->stripe[s]);
   op_end(&ctx, saved);
   return st != GSP_OK ? st : st3;

@@ -188,6 +188,10 @@ struct gsp_tier {
   /* latest error text, under errmu */
   pthread_mutex_t errmu;
   char errmsg[512];
+  /* gsp_tier_clear: one at a time under clearmu; clear_seq is odd while
+   * one runs (see tier_life.c) */
+  pthread_mutex_t clearmu;
+  _Atomic uint64_t clear_seq;
 };
 
 void gsp__tier_seterr(gsp_tier *t, const char *fmt, ...) GSP_PRINTF(2, 3);
@@ -205,6 +209,19 @@ void gsp__tier_l1_evicted(void *user, const void *key, size_t klen, const void *
                           gsp_cache_reason reason);
 void gsp__tier_l2_evicted(void *user, const void *key, size_t klen, const void *val, size_t vlen,
                           gsp_cache_reason reason);
+/* Clear fences (tier_life.c). gsp_tier_clear holds no stripe lock, so an
+ * operation that changes levels under a stripe lock brackets its changes:
+ * cs = gsp__tier_clear_enter(t) after locking (waits out a running
+ * clear), then, before unlocking, gsp__tier_clear_overlapped(t, &cs):
+ * true when a clear ran meanwhile; it has ended by then, cs is updated,
+ * and the operation redoes (a put) or undoes (a promotion, a demotion)
+ * what it did, so a key ends up wholly before or wholly after the clear.
+ * gsp__tier_clear_seq: the current value; an operation takes it before it
+ * touches any level, and a demotion it notes is void if a clear began
+ * since (the evicted value may be from before that clear). */
+uint64_t gsp__tier_clear_enter(gsp_tier *t);
+bool gsp__tier_clear_overlapped(gsp_tier *t, uint64_t *cs);
+uint64_t gsp__tier_clear_seq(gsp_tier *t);
 /* Write-back batch (tier_life.c); _locked: wbmu held. */
 int gsp__tier_wb_flush_locked(gsp_tier *t);
 int gsp__tier_wb_append(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,

@@ -15,6 +15,26 @@
  * so the batch never grows past wb_batch entries. Write-behind has its
  * own queue and thread (tier_behind.c), started here once L3 is open and
  * stopped (after writing what is queued) before L3 is closed.
+ *
+ * Clear. gsp_tier_clear empties L1, L2, the batch and L3 one after the
+ * other without any stripe lock (holding all 256 at once was the old way:
+ * a thread holding that many locks is more than ThreadSanitizer can
+ * follow, and every operation of the tier stalled behind it). Clears run
+ * one at a time under clearmu, and clear_seq is odd while one runs. An
+ * operation that changes levels under its key's stripe lock reads
+ * clear_seq after locking (waiting for a running clear to end) and again
+ * before unlocking; when the two differ, a clear overlapped it, and after
+ * waiting for that clear to end the operation redoes its put, or undoes
+ * its promotion or demotion, still under the stripe lock. Why that is
+ * enough: each level orders its own operations by its own locks. If any
+ * of the operation's level changes came after the clear emptied that
+ * level, the clear's first bump of clear_seq happened before it, so the
+ * operation's second read sees the bump; if none did, the clear emptied
+ * every level after the operation changed it, and the operation is wholly
+ * before the clear. The guarantee (tier.h): a key put, promoted or
+ * demoted concurrently with a clear is afterwards either in no level or
+ * in all the levels a put puts it in; everything that returned before the
+ * clear began is gone; everything that begins after it returns stays.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,6 +166,7 @@ static gsp_tier *tier_alloc(const gsp_tier_config *cfg) {
   pthread_mutex_init(&t->wbmu, NULL);
   pthread_mutex_init(&t->flmu, NULL);
   pthread_mutex_init(&t->errmu, NULL);
+  pthread_mutex_init(&t->clearmu, NULL);
   return t;
 }
 
@@ -239,6 +260,7 @@ void gsp_tier_destroy(gsp_tier *t) {
   pthread_mutex_destroy(&t->wbmu);
   pthread_mutex_destroy(&t->flmu);
   pthread_mutex_destroy(&t->errmu);
+  pthread_mutex_destroy(&t->clearmu);
   gsp_free(t);
 }
 
@@ -258,12 +280,31 @@ int gsp_tier_flush(gsp_tier *t) {
   return st != GSP_OK ? st : st2;
 }
 
+/* Waits until no clear runs; returns clear_seq then (even). */
+static uint64_t clear_wait(gsp_tier *t) {
+  uint64_t cs = atomic_load(&t->clear_seq);
+  while (cs & 1u) {
+    pthread_mutex_lock(&t->clearmu); /* the running clear holds it */
+    pthread_mutex_unlock(&t->clearmu);
+    cs = atomic_load(&t->clear_seq);
+  }
+  return cs;
+}
+
+uint64_t gsp__tier_clear_enter(gsp_tier *t) { return clear_wait(t); }
+
+bool gsp__tier_clear_overlapped(gsp_tier *t, uint64_t *cs) {
+  if (atomic_load(&t->clear_seq) == *cs) return false;
+  *cs = clear_wait(t);
+  return true;
+}
+
+uint64_t gsp__tier_clear_seq(gsp_tier *t) { return atomic_load(&t->clear_seq); }
+
 int gsp_tier_clear(gsp_tier *t) {
   if (t == NULL) return GSP_EINVAL;
-  for (unsigned i = 0; i < GSP__TIER_STRIPES; i++) {
-    pthread_mutex_lock(&t->stripe[i]);
-    atomic_fetch_add(&t->gen[i], 1);
-  }
+  pthread_mutex_lock(&t->clearmu);
+  atomic_fetch_add(&t->clear_seq, 1); /* odd: operations from now on wait or redo */
   gsp_cache_clear(t->l1);
   if (t->l2) gsp_cache_clear(t->l2);
   int st = GSP_OK;
@@ -271,11 +312,14 @@ int gsp_tier_clear(gsp_tier *t) {
     pthread_mutex_lock(&t->wbmu);
     wb_clear_locked(t);
     pthread_mutex_unlock(&t->wbmu);
-    if (t->wbh) (void)gsp__wbh_drain(t); /* no put can queue meanwhile: stripes held */
+    /* Puts that begin now wait for the clear; one already under its stripe
+     * lock may still queue, and is then redone after the clear (see above). */
+    if (t->wbh) (void)gsp__wbh_drain(t);
     st = t->cfg.l3_readonly ? GSP_ENOTSUP : t->l3->ops->clear(t->l3);
     if (st != GSP_OK) gsp__tier_seterr(t, "clear: L3: %s", gsp_strerror(st));
   }
-  for (unsigned i = GSP__TIER_STRIPES; i-- > 0;) pthread_mutex_unlock(&t->stripe[i]);
+  atomic_fetch_add(&t->clear_seq, 1); /* even: no clear runs */
+  pthread_mutex_unlock(&t->clearmu);
   return st;
 }
 
