@@ -79,6 +79,7 @@
 
 #include "gsperf/codegraph.h"
 #include "gsperf/integration.h"
+#include "../support/bench_util.h"
 
 const TSLanguage *tree_sitter_c(void);
 const TSLanguage *tree_sitter_python(void);
@@ -169,12 +170,6 @@ static int run_bare(bool extract, unsigned jobs) {
   return j.defs > 0 ? 0 : 1;
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 typedef struct engine_run {
   const char *root, *cache_dir; /* cache_dir NULL = no store */
   const char *db;               /* database path; NULL = a temporary file */
@@ -221,7 +216,7 @@ static int run_engine(const engine_run *er, const char *label) {
       return 1;
     }
   }
-  double t0 = now_s();
+  double t0 = gsp_bench_clock_s(CLOCK_MONOTONIC);
   /* as `gsperf analyze`: one I/O thread per parse thread (one read ahead each) */
   gsp_opt_config ec = {.max_workers = er->jobs > 1 ? er->jobs - 1 : 1, .io_workers = er->jobs};
   gsp_integration *ig = NULL;
@@ -249,7 +244,7 @@ static int run_engine(const engine_run *er, const char *label) {
   if (rv == GSP_OK && er->print) {
     gsp_cg_stats st;
     gsp_cg_stats_get(cg, &st);
-    print_engine_run(label, &st, ig, now_s() - t0);
+    print_engine_run(label, &st, ig, gsp_bench_clock_s(CLOCK_MONOTONIC) - t0);
   }
   if (er->db == NULL) unlink(db);
   gsp_cg_destroy(cg);
@@ -389,7 +384,7 @@ typedef struct cell {
 } cell;
 
 static void run_cell(cell *c) {
-  double t0 = now_s();
+  double t0 = gsp_bench_clock_s(CLOCK_MONOTONIC);
   pid_t pid = fork();
   if (pid == 0) {
     if (c->mode == M_CTAGS) exec_ctags();
@@ -412,7 +407,7 @@ static void run_cell(cell *c) {
   int status = 0;
   struct rusage ru;
   wait4(pid, &status, 0, &ru);
-  double wall = now_s() - t0;
+  double wall = gsp_bench_clock_s(CLOCK_MONOTONIC) - t0;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) c->failed = true;
   if (c->mode == M_CTAGS) {
     char out[64];
@@ -424,18 +419,6 @@ static void run_cell(cell *c) {
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
   c->rss_mb[c->n] = (double)ru.ru_maxrss / 1024.0;
   c->n++;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-  double s[MAX_ROUNDS];
-  memcpy(s, v, (size_t)n * sizeof *s);
-  qsort(s, (size_t)n, sizeof *s, cmp_d);
-  return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /* ---- the store alone: every result of the corpus put into a fresh cache ----
@@ -532,13 +515,13 @@ static void store_cost(int rounds) {
         int cc = (c + r) % NCFG; /* rotate the order */
         char dir[64], cmd[96];
         snprintf(dir, sizeof dir, "/tmp/bench_analyze.%d.store", (int)getpid());
-        double t0 = now_s();
+        double t0 = gsp_bench_clock_s(CLOCK_MONOTONIC);
         pid_t pid = fork();
         if (pid == 0) _exit(store_child(&g_store_cfgs[cc], jobs, dir));
         int status;
         struct rusage ru;
         wait4(pid, &status, 0, &ru);
-        wall[cc][jobs][r] = now_s() - t0;
+        wall[cc][jobs][r] = gsp_bench_clock_s(CLOCK_MONOTONIC) - t0;
         cpu[cc][jobs][r] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) printf("store cell FAILED\n");
@@ -549,7 +532,8 @@ static void store_cost(int rounds) {
   for (int c = 0; c < NCFG; c++)
     for (unsigned jobs = 1; jobs <= 2; jobs++)
       printf("%-22s %4u %9.1f %9.1f\n", g_store_cfgs[c].name, jobs,
-             1e3 * median(wall[c][jobs], rounds), 1e3 * median(cpu[c][jobs], rounds));
+             1e3 * gsp_bench_median_of(wall[c][jobs], (size_t)(rounds)),
+             1e3 * gsp_bench_median_of(cpu[c][jobs], (size_t)(rounds)));
   for (size_t i = 0; i < g_nfiles; i++) gsp_cg_result_free(g_results[i]);
   free(g_results);
 }
@@ -597,19 +581,22 @@ static void bench_dir(const char *dir, int rounds) {
   if (g_warm_only) goto warm;
   double bare[3] = {0};
   for (int k = 0; k < nc; k++)
-    if (cells[k].mode == M_BARE) bare[cells[k].jobs] = median(cells[k].cpu, cells[k].n);
+    if (cells[k].mode == M_BARE)
+      bare[cells[k].jobs] = gsp_bench_median_of(cells[k].cpu, (size_t)(cells[k].n));
   printf("%-12s %4s %8s %8s %9s %11s %9s %12s %9s\n", "pipeline", "jobs", "wall s", "cpu s", "MB/s",
          "MB/cpu-s", "peak MB", "cpu vs bare", "speedup");
   for (int k = 0; k < nc; k++) {
     const cell *c = &cells[k];
-    double w = median(c->wall, c->n), cpu = median(c->cpu, c->n), rss = median(c->rss_mb, c->n);
+    double w = gsp_bench_median_of(c->wall, (size_t)(c->n)),
+           cpu = gsp_bench_median_of(c->cpu, (size_t)(c->n)),
+           rss = gsp_bench_median_of(c->rss_mb, (size_t)(c->n));
     double mb = (double)g_bytes / 1e6;
     printf("%-12s %4u %8.2f %8.2f %9.2f %11.2f %9.1f", mode_name[c->mode], c->jobs, w, cpu, mb / w,
            cpu > 0 ? mb / cpu : 0, rss);
     if (c->mode != M_CTAGS && bare[c->jobs] > 0) printf(" %11.2fx", cpu / bare[c->jobs]);
     for (int o = 0; c->jobs == 2 && o < nc; o++) /* wall speedup over the same row on 1 job */
       if (cells[o].mode == c->mode && cells[o].jobs == 1)
-        printf(" %8.2fx", median(cells[o].wall, cells[o].n) / w);
+        printf(" %8.2fx", gsp_bench_median_of(cells[o].wall, (size_t)(cells[o].n)) / w);
     printf("%s\n", c->failed ? "  (FAILED)" : "");
   }
 warm:

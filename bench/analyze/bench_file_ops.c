@@ -37,6 +37,7 @@
 #include "gsperf/cache.h"
 #include "gsperf/codegraph.h"
 #include "gsperf/exec.h"
+#include "../support/bench_util.h"
 
 #define MAX_ROUNDS 15
 #define WINDOW 8
@@ -278,16 +279,6 @@ static sample run_cell(env *e, const char *dir, int c) {
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void bench_dir(env *e, const char *dir, int rounds) {
   static double wall[C__N][MAX_ROUNDS], cpu[C__N][MAX_ROUNDS];
   if (walk(dir) != 0) {
@@ -305,8 +296,8 @@ static void bench_dir(env *e, const char *dir, int rounds) {
   double mw[C__N];
   printf("%-42s %9s %9s %8s %10s\n", "cell", "wall_ms", "cpu_ms", "MB/s", "wall ratio");
   for (int c = 0; c < C__N; c++) {
-    mw[c] = median(wall[c], rounds);
-    double mc = median(cpu[c], rounds);
+    mw[c] = gsp_bench_median(wall[c], (size_t)(rounds));
+    double mc = gsp_bench_median(cpu[c], (size_t)(rounds));
     printf("%-42s %9.1f %9.1f %8.1f", cell_name[c], mw[c] * 1e3, mc * 1e3,
            (double)g_corpus.bytes / 1e6 / mw[c]);
     double q = mw[c] / mw[base_of[c]];

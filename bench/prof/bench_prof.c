@@ -71,37 +71,22 @@
 #include <unistd.h>
 
 #include "gsperf/prof.h"
+#include "../support/bench_util.h"
 
 extern char **environ;
-
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- zones --------------------------------------------------------------- */
 
 static double zone_pair_ns(long n) {
   static gsp_prof_zone_site outer = {"bench.outer", 0}, inner = {"bench.inner", 0};
   gsp_prof_zone_begin(&outer);
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < n; i++) {
     gsp_prof_zone_begin(&inner);
     __asm__ volatile("" ::: "memory");
     gsp_prof_zone_end(&inner);
   }
-  double t1 = cpu_s();
+  double t1 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   gsp_prof_zone_end(&outer);
   return (t1 - t0) * 1e9 / (double)n;
 }
@@ -109,22 +94,22 @@ static double zone_pair_ns(long n) {
 static double clock_pair_ns(long n) {
   struct timespec a, b;
   uint64_t sum = 0;
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < n; i++) {
     clock_gettime(CLOCK_MONOTONIC, &a);
     __asm__ volatile("" ::: "memory");
     clock_gettime(CLOCK_MONOTONIC, &b);
     sum += (uint64_t)(b.tv_nsec - a.tv_nsec);
   }
-  double t1 = cpu_s();
+  double t1 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   __asm__ volatile("" ::"r"(sum));
   return (t1 - t0) * 1e9 / (double)n;
 }
 
 static double empty_ns(long n) {
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
-  return (cpu_s() - t0) * 1e9 / (double)n;
+  return (gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0) * 1e9 / (double)n;
 }
 
 static void bench_zones(int rounds, long n) {
@@ -134,11 +119,11 @@ static void bench_zones(int rounds, long n) {
     c[r] = clock_pair_ns(n);
     e[r] = empty_ns(n);
   }
-  double zm = median(z, rounds), cm = median(c, rounds);
+  double zm = gsp_bench_median(z, (size_t)(rounds)), cm = gsp_bench_median(c, (size_t)(rounds));
   printf("\nzones: CPU ns per pair, median of %d x %ld\n", rounds, n);
   printf("  %-34s %8.2f ns\n", "gsp_prof_zone_begin+end", zm);
   printf("  %-34s %8.2f ns  (ratio to zone %.2f)\n", "2x clock_gettime(MONOTONIC)", cm, cm / zm);
-  printf("  %-34s %8.2f ns\n", "empty loop", median(e, rounds));
+  printf("  %-34s %8.2f ns\n", "empty loop", gsp_bench_median(e, (size_t)(rounds)));
 }
 
 /* ---- the kernel's sampling path ------------------------------------------
@@ -229,12 +214,12 @@ static double floor_run(int s, long steps, long *signals) {
   g_floor_signals = 0;
   if (fd >= 0) ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
   uint64_t x = 1;
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < steps; i++) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     __asm__ volatile("" : "+r"(x));
   }
-  double t = cpu_s() - t0;
+  double t = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
   if (fd >= 0) {
     ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
     if (g_floor_page) munmap(g_floor_page, 2 * (size_t)sysconf(_SC_PAGESIZE));
@@ -268,15 +253,17 @@ static void bench_floor(int rounds, bool quick) {
   printf("\nkernel sampling path at 997 Hz (this thread, fixed work), median of %d rounds\n",
          rounds);
   for (int s = 0; s < 4; s++) {
-    double m = median(t[s], rounds);
+    double m = gsp_bench_median(t[s], (size_t)(rounds));
     if (m < 0) {
       printf("  %-34s (perf events not allowed: skipped)\n", names[s]);
       continue;
     }
-    printf("  %-34s %8.3f s %8.2f%%", names[s], m, s ? 100.0 * median(over[s], rounds) : 0.0);
+    printf("  %-34s %8.3f s %8.2f%%", names[s], m,
+           s ? 100.0 * gsp_bench_median(over[s], (size_t)(rounds)) : 0.0);
     if (s == 2 && sig[2] > 0)
       printf("  (%ld signals, %.1f us each)", sig[2],
-             median(over[2], rounds) * m / (1 + median(over[2], rounds)) / (double)sig[2] * 1e6);
+             gsp_bench_median(over[2], (size_t)(rounds)) * m /
+                 (1 + gsp_bench_median(over[2], (size_t)(rounds))) / (double)sig[2] * 1e6);
     printf("\n");
   }
 }
@@ -347,9 +334,9 @@ static void bench_heap(const heap_env *h, int rounds, bool quick) {
       v[s][r] = heap_run(h, s, quick);
     }
   printf("\nheap: CPU ns per malloc+free pair (child's loop), median of %d rounds\n", rounds);
-  double base = median(v[H_PLAIN], rounds);
+  double base = gsp_bench_median(v[H_PLAIN], (size_t)(rounds));
   for (int s = 0; s < NHEAP; s++) {
-    double m = median(v[s], rounds);
+    double m = gsp_bench_median(v[s], (size_t)(rounds));
     if (m < 0) {
       printf("  %-26s (not available: skipped)\n", k_heap_names[s]);
       continue;
@@ -363,26 +350,20 @@ static void bench_heap(const heap_env *h, int rounds, bool quick) {
 enum { I_PLAIN, I_GSP, I_STRACE, NIO };
 static const char *const k_io_names[NIO] = {"plain", "gsperf --io", "strace -c -f"};
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Child CPU seconds (wait4: it and its reaped children), wall in *wall. */
 static double spawn_cpu(char *const argv[], char *const envp[], double *wall) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid;
-  double t0 = now_s();
+  double t0 = gsp_bench_clock_s(CLOCK_MONOTONIC);
   int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) return -1;
   int st;
   struct rusage ru;
   if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
-  *wall = now_s() - t0;
+  *wall = gsp_bench_clock_s(CLOCK_MONOTONIC) - t0;
   return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
@@ -416,8 +397,9 @@ static void bench_io(const char *work, const char *preload, const char *dir, int
       printf("  %-16s (not installed: skipped)\n", k_io_names[s]);
       continue;
     }
-    printf("  %-16s %10.3f %10.3f %11.1f%%\n", k_io_names[s], median(cpu[s], rounds),
-           median(wall[s], rounds), s == I_PLAIN ? 0.0 : 100.0 * median(ocpu[s], rounds));
+    printf("  %-16s %10.3f %10.3f %11.1f%%\n", k_io_names[s],
+           gsp_bench_median(cpu[s], (size_t)(rounds)), gsp_bench_median(wall[s], (size_t)(rounds)),
+           s == I_PLAIN ? 0.0 : 100.0 * gsp_bench_median(ocpu[s], (size_t)(rounds)));
   }
 }
 
@@ -511,9 +493,9 @@ static void bench_cpu(const env *e, int rounds) {
       printf("  %-20s (libprofiler.so.0 not found: skipped)\n", k_names[s]);
       continue;
     }
-    double rt = median(rate[s], rounds);
-    printf("  %-20s %10.3f %9.2f%%", k_names[s], median(cpu[s], rounds),
-           s == S_PLAIN ? 0.0 : 100.0 * median(over[s], rounds));
+    double rt = gsp_bench_median(rate[s], (size_t)(rounds));
+    printf("  %-20s %10.3f %9.2f%%", k_names[s], gsp_bench_median(cpu[s], (size_t)(rounds)),
+           s == S_PLAIN ? 0.0 : 100.0 * gsp_bench_median(over[s], (size_t)(rounds)));
     if (rt > 0) printf(" %14.1f", rt);
     printf("\n");
   }

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "gsperf/prof.h"
+#include "../support/bench_util.h"
 
 #define MAXR 32
 enum { S_PLAIN, S_GSP1, S_GSPD, S_CHILD, S_PRE1, S_PRED, S_STRACE, NS };
@@ -54,24 +55,6 @@ static const char *const k_names[NS] = {
     "preload, every call", "preload, 1 in 16",       "strace -c -f io_work"};
 static const int k_base[NS] = {S_PLAIN, S_PLAIN, S_PLAIN, S_CHILD, S_CHILD, S_CHILD, S_CHILD};
 extern char **environ;
-
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-  double t[MAXR];
-  memcpy(t, v, (size_t)n * sizeof *v);
-  qsort(t, (size_t)n, sizeof *t, cmp_d);
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
 
 static void print_load(const char *when) {
   double load[3] = {0};
@@ -85,13 +68,13 @@ static double io_loop(const char *file, long n) {
   memset(buf, 'y', sizeof buf);
   int fd = open(file, O_CREAT | O_TRUNC | O_RDWR, 0644);
   if (fd < 0) return -1;
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < n; i++) {
     off_t off = (off_t)(i % 4096) * 4096;
     if (pwrite(fd, buf, sizeof buf, off) != (ssize_t)sizeof buf) return -1;
     if (pread(fd, buf, sizeof buf, off) != (ssize_t)sizeof buf) return -1;
   }
-  double t = cpu_s() - t0;
+  double t = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
   close(fd);
   unlink(file);
   return t;
@@ -102,10 +85,10 @@ static double small_loop(const char *file, long n) {
   char c = 'z';
   int fd = open(file, O_CREAT | O_TRUNC | O_RDWR, 0644);
   if (fd < 0 || pwrite(fd, &c, 1, 0) != 1) return -1;
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < n; i++)
     if (pread(fd, &c, 1, 0) != 1) return -1;
-  double t = cpu_s() - t0;
+  double t = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
   close(fd);
   unlink(file);
   return t;
@@ -207,9 +190,9 @@ static void bench_io(const char *work, const char *preload, const char *tmp, int
       printf("  %-24s (not available: skipped)\n", k_names[s]);
       continue;
     }
-    double c = median(cpu[s], rounds);
+    double c = gsp_bench_median_of(cpu[s], (size_t)(rounds));
     printf("  %-24s %10.3f %12.1f %13.1f%%\n", k_names[s], c, c * 1e9 / (2.0 * (double)n),
-           100.0 * median(over[s], rounds));
+           100.0 * gsp_bench_median_of(over[s], (size_t)(rounds)));
   }
 }
 
@@ -225,9 +208,9 @@ static void bench_hook(const char *tmp, int rounds, long n) {
                          : with_profile(GSP_PROF_IO, s == 1 ? 1 : 0, small_loop, file, n);
     }
   printf("\nhook: %ld preads of 1 byte (cached), in-process, median of %d rounds\n", n, rounds);
-  double base = median(cpu[0], rounds) * 1e9 / (double)n;
+  double base = gsp_bench_median_of(cpu[0], (size_t)(rounds)) * 1e9 / (double)n;
   for (int s = 0; s < 3; s++) {
-    double ns = median(cpu[s], rounds) * 1e9 / (double)n;
+    double ns = gsp_bench_median_of(cpu[s], (size_t)(rounds)) * 1e9 / (double)n;
     printf("  %-28s %8.1f ns/call  (%+.1f ns)\n", names[s], ns, ns - base);
   }
 }
@@ -236,7 +219,7 @@ static double heap_loop(const char *unused, long n) {
   (void)unused;
   void *win[64] = {0};
   uint32_t x = 12345;
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   for (long i = 0; i < n; i++) {
     x = x * 1103515245u + 12345u;
     size_t k = (size_t)i & 63;
@@ -244,7 +227,7 @@ static double heap_loop(const char *unused, long n) {
     win[k] = malloc(16 + (x >> 8) % 241);
     if (!win[k]) return -1;
   }
-  double t = cpu_s() - t0;
+  double t = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
   for (int k = 0; k < 64; k++) free(win[k]);
   return t;
 }
@@ -258,7 +241,8 @@ static void bench_heap(int rounds, long n) {
           s == 0 ? heap_loop(NULL, n) : with_profile(GSP_PROF_MEMORY, 0, heap_loop, NULL, n);
     }
   }
-  double p = median(cpu[0], rounds), g = median(cpu[1], rounds);
+  double p = gsp_bench_median_of(cpu[0], (size_t)(rounds)),
+         g = gsp_bench_median_of(cpu[1], (size_t)(rounds));
   printf("\nheap: %ld malloc+free pairs (16..256 B, 64 live), median of %d rounds\n", n, rounds);
   printf("  %-28s %8.1f ns/pair\n", "plain glibc", p * 1e9 / (double)n);
   printf("  %-28s %8.1f ns/pair  (+%.1f ns)\n", "gsperf MEMORY (in-process)", g * 1e9 / (double)n,

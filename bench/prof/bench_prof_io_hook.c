@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "gsperf/prof.h"
+#include "../support/bench_util.h"
 
 #define FAKE_FD 1000
 #define MAXR 64
@@ -41,28 +42,10 @@ __attribute__((visibility("default"))) ssize_t pread(int fd, void *b, size_t n, 
   return n > 0 ? 1 : 0;
 }
 
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-  double t[MAXR];
-  memcpy(t, v, (size_t)n * sizeof *v);
-  qsort(t, (size_t)n, sizeof *t, cmp_d);
-  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
 static double timed_loop(long n) {
-  double t0 = cpu_s();
+  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   long got = bench_io_lib_loop(FAKE_FD, n);
-  double t = cpu_s() - t0;
+  double t = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
   return got == n ? t * 1e9 / (double)n : -1;
 }
 
@@ -121,14 +104,14 @@ int main(int argc, char **argv) {
     }
   printf("hook cost: %ld pread calls a round, CPU ns per call, median of %d rounds\n", calls,
          rounds);
-  double base = median(ns[0], rounds);
+  double base = gsp_bench_median_of(ns[0], (size_t)(rounds));
   for (int s = 0; s < NSUB; s++) {
     char name[64];
     if (s == 0)
       snprintf(name, sizeof name, "no profile (fake pread, no syscall)");
     else
       snprintf(name, sizeof name, "IO profile, io_sample %u", k_sample[s]);
-    double m = median(ns[s], rounds);
+    double m = gsp_bench_median_of(ns[s], (size_t)(rounds));
     printf("  %-38s %7.2f ns  (hook %+.2f ns)\n", name, m, m - base);
   }
   getloadavg(load, 3);
