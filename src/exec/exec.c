@@ -30,7 +30,11 @@
  * looks at every queue before it sleeps (it lowers `nspinning` before it
  * raises `nsleeping` and re-checks, so it sees the task). A spinner that
  * finds work and was the last one spinning wakes a sleeper, if any, for
- * the tasks that may follow (no parallelism is lost to skipped signals). No wake-up is lost: the
+ * the tasks that may follow (no parallelism is lost to skipped signals);
+ * so does a worker just woken that finds work at once while more is
+ * queued, or the chain would stop there: pushes a spinner absorbed, then
+ * a woken worker taking one task without spinning, would leave the rest
+ * queued with workers asleep. No wake-up is lost: the
  * sleeper raises `nsleeping` and re-checks every queue while holding `mu`, all seq_cst; a producer
  * publishes its task, then reads `nsleeping` (seq_cst), and signals under `mu` only if someone
  * sleeps. Either the sleeper's re-check sees the task or the producer sees the sleeper. Producers
@@ -493,14 +497,20 @@ static gsp__task *spin_for_work(gsp__worker *w) {
 void *gsp__exec_worker_main(void *arg) {
   gsp__worker *w = arg;
   tl_worker = w;
+  bool woken = false;
   for (;;) {
     gsp__task *t = find_work(w);
-    if (t == NULL) t = spin_for_work(w);
+    if (t == NULL)
+      t = spin_for_work(w); /* wakes a sleeper itself when it finds work */
+    else if (woken && gsp__exec_any_work(w->ex))
+      wake_one(w->ex); /* pass the wake-up on (see "Sleeping") */
+    woken = false;
     if (t != NULL) {
       run_task(w, t);
       continue;
     }
     if (!idle_sleep(w)) break;
+    woken = true;
   }
   gsp__task_cache_flush(w);
   tl_worker = NULL;
