@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
+#include "cg_lines.h"
 #include "gsperf/codegraph.h"
 
 /* ---- the fixture's graph ---- */
@@ -227,45 +228,6 @@ static gsp_cg *analyze_fixture(unsigned jobs) {
   return cg;
 }
 
-/* Compare got with want[*k] and move on. */
-static void expect_line(const char *got, const char *const *want, size_t nwant, size_t *k) {
-  if (*k >= nwant) print_error("unexpected extra line: %s\n", got);
-  assert_true(*k < nwant);
-  assert_string_equal(got, want[*k]);
-  (*k)++;
-}
-
-static void def_line(const gsp_cg *cg, size_t f, size_t i, char *out, size_t cap) {
-  gsp_cg_def d;
-  gsp_cg_result_def(gsp_cg_file_result(cg, f), i, &d);
-  snprintf(out, cap, "%s %s %s %u %d", gsp_cg_file_path(cg, f), gsp_cg_def_kind_name(d.kind),
-           d.name, d.line, d.parent);
-}
-
-static void import_line(const gsp_cg *cg, size_t f, size_t i, char *out, size_t cap) {
-  gsp_cg_import m;
-  gsp_cg_result_import(gsp_cg_file_result(cg, f), i, &m);
-  long t = gsp_cg_import_target(cg, f, i);
-  snprintf(out, cap, "%s %s %s %s %s %u %u -> %s", gsp_cg_file_path(cg, f),
-           gsp_cg_import_kind_name(m.kind), m.module, m.name[0] ? m.name : "-",
-           m.alias[0] ? m.alias : "-", m.level, m.line,
-           t >= 0 ? gsp_cg_file_path(cg, (size_t)t) : "-");
-}
-
-static void ref_line(const gsp_cg *cg, size_t f, size_t i, char *out, size_t cap) {
-  gsp_cg_ref x;
-  char target[256] = "-";
-  size_t tf, td;
-  gsp_cg_result_ref(gsp_cg_file_result(cg, f), i, &x);
-  if (gsp_cg_ref_target(cg, f, i, &tf, &td)) {
-    gsp_cg_def d;
-    gsp_cg_result_def(gsp_cg_file_result(cg, tf), td, &d);
-    snprintf(target, sizeof target, "%s:%s", gsp_cg_file_path(cg, tf), d.name);
-  }
-  snprintf(out, cap, "%s %s%s%s %u -> %s", gsp_cg_file_path(cg, f), x.qualifier,
-           x.qualifier[0] ? "." : "", x.name, x.line, target);
-}
-
 #define NELEM(a) (sizeof(a) / sizeof *(a))
 
 /* ---- the fixture ---- */
@@ -357,28 +319,6 @@ static void test_lang_deterministic(void **state) {
 
 /* ---- snippets ---- */
 
-static gsp_cg_result *parse(gsp_cg_lang lang, const char *src) {
-  gsp_cg_parser *p = NULL;
-  gsp_cg_result *r = NULL;
-  assert_int_equal(gsp_cg_parser_create(&p), GSP_OK);
-  assert_int_equal(gsp_cg_parse(p, lang, src, strlen(src), &r), GSP_OK);
-  gsp_cg_parser_destroy(p);
-  return r;
-}
-
-static char *defs_of(const gsp_cg_result *r) {
-  static char buf[4096];
-  size_t n = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < gsp_cg_result_ndefs(r) && n < sizeof buf; i++) {
-    gsp_cg_def d;
-    gsp_cg_result_def(r, i, &d);
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s %s %u\n", gsp_cg_def_kind_name(d.kind),
-                          d.name, d.line);
-  }
-  return buf;
-}
-
 static void test_lang_of_path(void **state) {
   (void)state;
   static const struct {
@@ -413,6 +353,19 @@ static const char c_header[] =
     "{ return x > y ? x : y; }\n"                                    /* 11 */
     "/* __THROW in a comment */ extern int a_last (void) __wur;\n"   /* 12 */
     "__END_DECLS\n";                                                 /* 13 */
+
+static char *defs_of(const gsp_cg_result *r) {
+  static char buf[4096];
+  size_t n = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < gsp_cg_result_ndefs(r) && n < sizeof buf; i++) {
+    gsp_cg_def d;
+    gsp_cg_result_def(r, i, &d);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s %s %u\n", gsp_cg_def_kind_name(d.kind),
+                          d.name, d.line);
+  }
+  return buf;
+}
 
 static void test_c_macro_prepass(void **state) {
   (void)state;

@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
+#include "cg_lines.h"
 #include "extract.h" /* the C pre-pass's include-aware internals */
 #include "gsperf/codegraph.h"
 #include "gsperf/tier.h"
@@ -188,44 +189,6 @@ static gsp_cg *analyze(const char *root, unsigned jobs, gsp_tier *store) {
   return cg;
 }
 
-static void expect_line(const char *got, const char *const *want, size_t nwant, size_t *k) {
-  if (*k >= nwant) print_error("unexpected extra line: %s\n", got);
-  assert_true(*k < nwant);
-  assert_string_equal(got, want[*k]);
-  (*k)++;
-}
-
-static void def_line(const gsp_cg *cg, size_t f, size_t i, char *out, size_t cap) {
-  gsp_cg_def d;
-  gsp_cg_result_def(gsp_cg_file_result(cg, f), i, &d);
-  snprintf(out, cap, "%s %s %s %u %d", gsp_cg_file_path(cg, f), gsp_cg_def_kind_name(d.kind),
-           d.name, d.line, d.parent);
-}
-
-static void import_line(const gsp_cg *cg, size_t f, size_t i, char *out, size_t cap) {
-  gsp_cg_import m;
-  gsp_cg_result_import(gsp_cg_file_result(cg, f), i, &m);
-  long t = gsp_cg_import_target(cg, f, i);
-  snprintf(out, cap, "%s %s %s %s %s %u %u -> %s", gsp_cg_file_path(cg, f),
-           gsp_cg_import_kind_name(m.kind), m.module, m.name[0] ? m.name : "-",
-           m.alias[0] ? m.alias : "-", m.level, m.line,
-           t >= 0 ? gsp_cg_file_path(cg, (size_t)t) : "-");
-}
-
-static void ref_line(const gsp_cg *cg, size_t f, size_t i, char *out, size_t cap) {
-  gsp_cg_ref x;
-  char target[256] = "-";
-  size_t tf, td;
-  gsp_cg_result_ref(gsp_cg_file_result(cg, f), i, &x);
-  if (gsp_cg_ref_target(cg, f, i, &tf, &td)) {
-    gsp_cg_def d;
-    gsp_cg_result_def(gsp_cg_file_result(cg, tf), td, &d);
-    snprintf(target, sizeof target, "%s:%s", gsp_cg_file_path(cg, tf), d.name);
-  }
-  snprintf(out, cap, "%s %s%s%s %u -> %s", gsp_cg_file_path(cg, f), x.qualifier,
-           x.qualifier[0] ? "." : "", x.name, x.line, target);
-}
-
 /* ---- the fixture ---- */
 
 static void test_files_and_edges(void **state) {
@@ -309,15 +272,6 @@ static void test_deterministic(void **state) {
 }
 
 /* ---- snippets ---- */
-
-static gsp_cg_result *parse(gsp_cg_lang lang, const char *src) {
-  gsp_cg_parser *p = NULL;
-  gsp_cg_result *r = NULL;
-  assert_int_equal(gsp_cg_parser_create(&p), GSP_OK);
-  assert_int_equal(gsp_cg_parse(p, lang, src, strlen(src), &r), GSP_OK);
-  gsp_cg_parser_destroy(p);
-  return r;
-}
 
 static char *imports_of(const gsp_cg_result *r) {
   static char buf[2048];
