@@ -312,6 +312,9 @@ typedef struct gsp_cg_stats {
                                   only those that reach a changed file through imports
                                   (0 when the resolution came whole from the store) */
   bool resolve_incremental;    /* part of the resolution came from the store */
+  uint64_t defs_indexed;       /* definitions the reference binding indexed: all of
+                                  them, or in an incremental run only those of the
+                                  rebound files and the files their imports reach */
   uint64_t reads_async;        /* with cfg.io: reads handed to the I/O executor because
                                   they would have blocked (file not in the page cache) */
   uint64_t files_js, files_ts; /* JavaScript; TypeScript (.ts and .tsx) */

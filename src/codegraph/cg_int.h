@@ -241,6 +241,10 @@ int gsp__cg_prior_affected(gsp_cg *cg, const cg_prior *p, uint8_t **todo, size_t
 /* resolve_refs.c: bind the references of the files with only[f] != 0
  * (NULL = all); every other file's ref_target must be set already. */
 int gsp__cg_bind_refs_only(gsp_cg *cg, gsp_exec *ex, const uint8_t *only);
+/* Test hook: called with the set of files an incremental bind will index
+ * (want[f] = 1), which it may narrow, to show that a lookup outside the set
+ * makes the bind start again with every file. NULL in normal runs. */
+extern void (*gsp__cg_bind_want_hook)(uint8_t *want, size_t nfiles);
 
 /* unresolved.c: the unresolved import specifiers, most frequent first
  * (ties: language, then specifier): up to k into out (*nout of them), and

@@ -1,10 +1,19 @@
 /*
  * resolve_refs.c - references to definitions.
  *
- * Index: every definition of every file, grouped by name in one flat array
- * (a group is sorted by file, then definition), with an open-addressing
- * table from name to group. Finding "the definitions named n in file f" is
- * a hash lookup and a binary search.
+ * Index: the definitions of the files a bind can look at, grouped by name
+ * in one flat array (a group is sorted by file, then definition), with an
+ * open-addressing table from name to group whose slots keep 32 bits of the
+ * name's hash (a probe compares strings only when those match). Finding
+ * "the definitions named n in file f" is a hash lookup and a binary
+ * search. A run that binds every file indexes every file. A run that binds
+ * a few files (a re-analysis after a change) indexes only what they can
+ * reach: the marked files and their forward closure over the resolved
+ * imports (every lookup of the C, Python and JavaScript rules goes to the
+ * file itself or to a file its imports reach, transitively). Should a
+ * lookup still ask about a file outside that set, it is noted, and the
+ * bind is done again with the whole index, so the result never depends on
+ * the restriction; the restriction is not used when the set is most files.
  *
  * C: a name is bound to a definition in the same file, else to the nearest
  * definition in the file's include closure (breadth-first over resolved
@@ -41,6 +50,8 @@
  * that reuses part of a stored resolution binds only the files it marks
  * (resolve_cache.c); the others' targets are already set.
  */
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -50,12 +61,19 @@ typedef struct def_ent {
   uint32_t file, def;
 } def_ent;
 
+typedef struct def_slot {
+  uint32_t group1; /* group + 1, 0 = empty */
+  uint32_t hash;   /* low 32 bits of the name's XXH3 */
+} def_slot;
+
 typedef struct def_index {
   def_ent *ents;
   uint32_t *goff, *gcnt; /* per group */
   const char **gname;
-  uint32_t *slots; /* group + 1 */
-  size_t cslots, ngroups;
+  def_slot *slots;
+  size_t cslots, ngroups, ndefs;
+  const uint8_t *indexed; /* NULL = every file, else the files indexed */
+  _Atomic bool missed;    /* a lookup asked about a file not indexed */
 } def_index;
 
 typedef struct bind_job {
@@ -70,12 +88,16 @@ typedef struct scratch {
   long closure_of; /* file whose include closure is marked, or -1 */
 } scratch;
 
+void (*gsp__cg_bind_want_hook)(uint8_t *want, size_t nfiles) = NULL;
+
 static int32_t find_group(const def_index *ix, const char *name, size_t *slot) {
-  size_t mask = ix->cslots - 1, h = (size_t)XXH3_64bits(name, strlen(name)) & mask;
-  for (; ix->slots[h]; h = (h + 1) & mask)
-    if (strcmp(ix->gname[ix->slots[h] - 1], name) == 0) break;
+  uint64_t h64 = XXH3_64bits(name, strlen(name));
+  size_t mask = ix->cslots - 1, h = (size_t)(h64 >> 32) & mask;
+  for (; ix->slots[h].group1; h = (h + 1) & mask)
+    if (ix->slots[h].hash == (uint32_t)h64 && strcmp(ix->gname[ix->slots[h].group1 - 1], name) == 0)
+      break;
   if (slot) *slot = h;
-  return ix->slots[h] ? (int32_t)ix->slots[h] - 1 : -1;
+  return ix->slots[h].group1 ? (int32_t)ix->slots[h].group1 - 1 : -1;
 }
 
 static int index_alloc(def_index *ix, size_t ndefs) {
@@ -92,36 +114,68 @@ static int index_alloc(def_index *ix, size_t ndefs) {
 static void index_free(def_index *ix) {
   gsp_free(ix->ents), gsp_free(ix->goff), gsp_free(ix->gcnt);
   gsp_free(ix->gname), gsp_free(ix->slots);
+  ix->ents = NULL, ix->goff = ix->gcnt = NULL, ix->gname = NULL, ix->slots = NULL;
+  ix->ngroups = 0;
 }
 
-static int index_build(gsp_cg *cg, def_index *ix) {
-  if (index_alloc(ix, cg->st.defs) != GSP_OK) return GSP_ENOMEM;
-  for (size_t f = 0; f < cg->nfiles; f++) { /* groups and their sizes */
+static bool indexed(const gsp_cg *cg, const uint8_t *want, size_t f) {
+  return cg->files[f].res != NULL && (want == NULL || want[f]);
+}
+
+/* Pass 1: the groups, their sizes, and each definition's group in gof
+ * (definitions numbered in (file, def) order over the indexed files). */
+static void index_groups(gsp_cg *cg, def_index *ix, const uint8_t *want, uint32_t *gof) {
+  size_t k = 0;
+  for (size_t f = 0; f < cg->nfiles; f++) {
+    if (!indexed(cg, want, f)) continue;
     const gsp_cg_result *r = cg->files[f].res;
-    const cg_def_rec *d = r ? gsp__cg_defs(r) : NULL;
-    for (size_t i = 0; r && i < gsp_cg_result_ndefs(r); i++) {
+    const cg_def_rec *d = gsp__cg_defs(r);
+    for (size_t i = 0; i < gsp_cg_result_ndefs(r); i++) {
       size_t slot;
       const char *name = gsp__cg_strs(r) + d[i].name;
       int32_t g = find_group(ix, name, &slot);
       if (g < 0) {
         g = (int32_t)ix->ngroups++;
         ix->gname[g] = name;
-        ix->slots[slot] = (uint32_t)g + 1;
+        ix->slots[slot] = (def_slot){(uint32_t)g + 1, (uint32_t)XXH3_64bits(name, strlen(name))};
       }
       ix->gcnt[g]++;
+      gof[k++] = (uint32_t)g;
     }
   }
+}
+
+static int index_build(gsp_cg *cg, def_index *ix, const uint8_t *want) {
+  size_t ndefs = 0;
+  for (size_t f = 0; f < cg->nfiles; f++)
+    if (indexed(cg, want, f)) ndefs += gsp_cg_result_ndefs(cg->files[f].res);
+  uint32_t *gof = gsp_malloc((ndefs + 1) * sizeof *gof);
+  if (gof == NULL || index_alloc(ix, ndefs) != GSP_OK) {
+    gsp_free(gof);
+    return GSP_ENOMEM;
+  }
+  ix->indexed = want, ix->ndefs = ndefs;
+  index_groups(cg, ix, want, gof);
   for (size_t g = 1; g < ix->ngroups; g++) ix->goff[g] = ix->goff[g - 1] + ix->gcnt[g - 1];
   memset(ix->gcnt, 0, ix->ngroups * sizeof *ix->gcnt);
+  size_t k = 0;
   for (size_t f = 0; f < cg->nfiles; f++) { /* fill, in (file, def) order */
-    const gsp_cg_result *r = cg->files[f].res;
-    const cg_def_rec *d = r ? gsp__cg_defs(r) : NULL;
-    for (size_t i = 0; r && i < gsp_cg_result_ndefs(r); i++) {
-      int32_t g = find_group(ix, gsp__cg_strs(r) + d[i].name, NULL);
+    if (!indexed(cg, want, f)) continue;
+    for (size_t i = 0; i < gsp_cg_result_ndefs(cg->files[f].res); i++) {
+      uint32_t g = gof[k++];
       ix->ents[ix->goff[g] + ix->gcnt[g]++] = (def_ent){(uint32_t)f, (uint32_t)i};
     }
   }
+  gsp_free(gof);
   return GSP_OK;
+}
+
+/* Whether file f's definitions are in the index; a lookup outside the
+ * restriction is noted so that the bind is done again, whole. */
+static bool is_indexed(const def_index *ix, uint32_t f) {
+  if (ix->indexed == NULL || ix->indexed[f]) return true;
+  atomic_store_explicit((_Atomic bool *)&ix->missed, true, memory_order_relaxed);
+  return false;
 }
 
 /* The first entry of group g in file f, or NULL; *end = one past the group. */
@@ -147,10 +201,12 @@ static int c_rank(uint8_t def_kind, uint8_t ref_kind) {
   return ref_kind == GSP_CG_REF_CALL ? call_rank[def_kind] : type_rank[def_kind];
 }
 
-static void mark_closure(const gsp_cg *cg, scratch *s, uint32_t from) {
+static void mark_closure(const bind_job *j, scratch *s, uint32_t from) {
+  const gsp_cg *cg = j->cg;
   uint32_t head = 0, tail = 0;
   s->cur_gen++;
   s->gen[from] = s->cur_gen, s->dist[from] = 0;
+  (void)is_indexed(&j->ix, from);
   s->queue[tail++] = from;
   while (head < tail) {
     uint32_t f = s->queue[head++];
@@ -159,6 +215,7 @@ static void mark_closure(const gsp_cg *cg, scratch *s, uint32_t from) {
       if (s->gen[t] == s->cur_gen) continue;
       s->gen[t] = s->cur_gen, s->dist[t] = s->dist[f] + 1;
       s->queue[tail++] = t;
+      (void)is_indexed(&j->ix, t);
     }
   }
   s->closure_of = from;
@@ -169,9 +226,9 @@ static cg_target bind_c(const bind_job *j, scratch *s, uint32_t f, const cg_ref_
   const gsp_cg *cg = j->cg;
   cg_target best = {0, 0};
   if (ref->qual) return best; /* p->f(): a function pointer, bound at run time */
+  if (s->closure_of != (long)f) mark_closure(j, s, f); /* first: it checks the restriction */
   int32_t g = find_group(&j->ix, strs + ref->name, NULL);
   if (g < 0) return best;
-  if (s->closure_of != (long)f) mark_closure(cg, s, f);
   uint64_t best_score = UINT64_MAX;
   const def_ent *e = j->ix.ents + j->ix.goff[g], *end = e + j->ix.gcnt[g];
   for (; e < end; e++) {
@@ -210,6 +267,7 @@ static bool is_js(gsp_cg_lang l) {
  * parent chain of scope, or top level), eligible for ref_kind (0: any). */
 static cg_target def_in(const bind_job *j, const char *name, uint32_t f, int32_t parent,
                         int32_t scope, uint8_t ref_kind) {
+  if (!is_indexed(&j->ix, f)) return (cg_target){0, 0};
   int32_t g = find_group(&j->ix, name, NULL);
   const def_ent *end, *e = g < 0 ? NULL : in_file(&j->ix, g, f, &end);
   if (e == NULL) return (cg_target){0, 0};
@@ -522,12 +580,56 @@ static int bind_range(void *user, size_t begin, size_t end) {
 
 int gsp__cg_bind_refs(gsp_cg *cg, gsp_exec *ex) { return gsp__cg_bind_refs_only(cg, ex, NULL); }
 
+/* The files a bind of the marked files can look at: them and their forward
+ * closure over the include/import edges; NULL (index all) when that is
+ * most of the files or on no memory. */
+static uint8_t *reachable(const gsp_cg *cg, const uint8_t *only) {
+  size_t nf = cg->nfiles, n = 0, head = 0;
+  if (only == NULL || nf == 0) return NULL;
+  uint8_t *want = gsp_calloc(nf, 1);
+  uint32_t *queue = gsp_malloc(nf * sizeof *queue);
+  if (want == NULL || queue == NULL) {
+    gsp_free(want), gsp_free(queue);
+    return NULL;
+  }
+  for (size_t f = 0; f < nf; f++)
+    if (only[f]) want[f] = 1, queue[n++] = (uint32_t)f;
+  while (head < n && n <= nf / 2) {
+    uint32_t f = queue[head++];
+    for (uint32_t e = cg->dep_off[f]; e < cg->dep_off[f + 1]; e++)
+      if (!want[cg->dep[e]]) want[cg->dep[e]] = 1, queue[n++] = cg->dep[e];
+  }
+  gsp_free(queue);
+  if (n > nf / 2) gsp_free(want), want = NULL;
+  if (want && gsp__cg_bind_want_hook) gsp__cg_bind_want_hook(want, nf);
+  return want;
+}
+
+static void unbind_marked(gsp_cg *cg, const uint8_t *only) {
+  for (size_t f = 0; f < cg->nfiles; f++)
+    if (only[f]) gsp_free(cg->files[f].ref_target), cg->files[f].ref_target = NULL;
+}
+
+static int bind_with(bind_job *j, gsp_exec *ex, const uint8_t *want) {
+  gsp_cg *cg = j->cg;
+  int rv = index_build(cg, &j->ix, want);
+  cg->st.defs_indexed = rv == GSP_OK ? j->ix.ndefs : 0;
+  size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 8 + 1) + 1;
+  if (rv == GSP_OK) rv = gsp__cg_for(ex, cg->nfiles, grain, bind_range, j);
+  index_free(&j->ix);
+  return rv;
+}
+
 int gsp__cg_bind_refs_only(gsp_cg *cg, gsp_exec *ex, const uint8_t *only) {
   bind_job j = {.cg = cg, .only = only};
-  int rv = index_build(cg, &j.ix);
-  size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 8 + 1) + 1;
-  if (rv == GSP_OK) rv = gsp__cg_for(ex, cg->nfiles, grain, bind_range, &j);
-  index_free(&j.ix);
+  uint8_t *want = reachable(cg, only);
+  int rv = bind_with(&j, ex, want);
+  if (rv == GSP_OK && want && atomic_load(&j.ix.missed)) {
+    unbind_marked(cg, only); /* a lookup left the restriction: all again */
+    atomic_store(&j.ix.missed, false);
+    rv = bind_with(&j, ex, NULL);
+  }
+  gsp_free(want);
   for (size_t f = 0; rv == GSP_OK && f < cg->nfiles; f++) {
     size_t n = cg->files[f].res ? gsp_cg_result_nrefs(cg->files[f].res) : 0;
     for (size_t i = 0; i < n; i++) cg->st.refs_resolved += cg->files[f].ref_target[i].file != 0;

@@ -306,8 +306,8 @@ static size_t reach_of(const char *tree, const char *rel) {
 /* Change rel (cmd run in the tree), re-analyze with the store: one file
  * parsed, the references of rel and its dependents bound again, the rest
  * reused, the graph equal to a run without any store. */
-static void change_and_check(const char *tree, const char *cache, const char *rel,
-                             const char *cmd) {
+static void change_and_check(const char *tree, const char *cache, const char *rel, const char *cmd,
+                             bool narrow) {
   char full[512];
   snprintf(full, sizeof full, "cd '%s' && %s", tree, cmd);
   assert_int_equal(system(full), 0);
@@ -325,6 +325,12 @@ static void change_and_check(const char *tree, const char *cache, const char *re
   assert_string_equal(inc.dump, fresh.dump);
   assert_int_equal(inc.st.refs_resolved, fresh.st.refs_resolved);
   assert_int_equal(inc.st.imports_resolved, fresh.st.imports_resolved);
+  /* the binding indexed only what the rebound files reach (narrow), or all */
+  if (narrow)
+    assert_true(inc.st.defs_indexed < fresh.st.defs_indexed);
+  else
+    assert_true(inc.st.defs_indexed <= fresh.st.defs_indexed);
+  assert_true(inc.st.defs_indexed > 0);
   run_out_free(&inc), run_out_free(&fresh);
 }
 
@@ -339,19 +345,54 @@ static void test_incremental_resolution(void **state) {
   assert_int_equal(cold.st.files_reresolved, cold.st.files - cold.st.files_skipped);
   /* a leaf: only itself */
   change_and_check(tree, cache, "c/util.c",
-                   "printf 'int util_more(void) { return util_add(1, 2); }\\n' >> c/util.c");
+                   "printf 'int util_more(void) { return util_add(1, 2); }\\n' >> c/util.c", true);
   /* a header many files include, its definitions renumbered */
-  change_and_check(tree, cache, "c/util.h", "sed -i '1i int util_first(void);' c/util.h");
+  change_and_check(tree, cache, "c/util.h", "sed -i '1i int util_first(void);' c/util.h", false);
   /* a Python module others import and bind through */
   change_and_check(tree, cache, "py/pkg/helpers.py",
-                   "sed -i '1i def early():\\n    pass' py/pkg/helpers.py");
+                   "sed -i '1i def early():\\n    pass' py/pkg/helpers.py", false);
   /* a module the package re-exports from gains a definition */
   change_and_check(tree, cache, "py/pkg/core.py",
-                   "printf '\\nclass Late:\\n    pass\\n' >> py/pkg/core.py");
+                   "printf '\\nclass Late:\\n    pass\\n' >> py/pkg/core.py", false);
   assert_int_equal(run_once(tree, cache, false, &warm), GSP_OK);
   assert_true(warm.st.resolve_cached);
   assert_int_equal(warm.st.files_reresolved, 0);
   run_out_free(&cold), run_out_free(&warm);
+  remove_dir(dir);
+}
+
+static unsigned narrowed;
+static void narrow_to_nothing(uint8_t *want, size_t nfiles) {
+  memset(want, 0, nfiles);
+  narrowed++;
+}
+
+/* An incremental bind whose restricted index misses a file a lookup needs
+ * (forced: the hook empties the set) starts again with every file: the
+ * graph equals a run without any store. */
+static void test_incremental_bind_restarts_whole(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cgintXXXXXX", tree[64], cache[64], cmd[256];
+  copy_fixture(dir);
+  snprintf(tree, sizeof tree, "%s/tree", dir);
+  snprintf(cache, sizeof cache, "%s/cache", dir);
+  run_out cold = {0}, inc = {0}, fresh = {0};
+  assert_int_equal(run_once(tree, cache, false, &cold), GSP_OK);
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && printf 'int util_more(void) { return util_add(1, 2); }\\n' >> c/util.c",
+           tree);
+  assert_int_equal(system(cmd), 0);
+  gsp__cg_bind_want_hook = narrow_to_nothing;
+  narrowed = 0;
+  assert_int_equal(run_once(tree, cache, false, &inc), GSP_OK);
+  gsp__cg_bind_want_hook = NULL;
+  assert_int_equal(run_once(tree, NULL, false, &fresh), GSP_OK);
+  assert_int_equal(narrowed, 1);
+  assert_true(inc.st.resolve_incremental);
+  assert_int_equal(inc.st.defs_indexed, fresh.st.defs_indexed); /* the second bind: all */
+  assert_string_equal(inc.dump, fresh.dump);
+  assert_int_equal(inc.st.refs_resolved, fresh.st.refs_resolved);
+  run_out_free(&cold), run_out_free(&inc), run_out_free(&fresh);
   remove_dir(dir);
 }
 
@@ -391,6 +432,7 @@ int main(void) {
       cmocka_unit_test(test_persistent_store),
       cmocka_unit_test(test_io_reads_same_graph),
       cmocka_unit_test(test_incremental_resolution),
+      cmocka_unit_test(test_incremental_bind_restarts_whole),
       cmocka_unit_test(test_uncached_reads_handed_off),
       cmocka_unit_test(test_damaged_resolution_ignored),
       cmocka_unit_test(test_errors),
