@@ -16,15 +16,24 @@
  * resolver of the importing files reads it):
  *
  *   "main": "lib/x.js"                        name main              level 0
+ *   "types": "x.d.ts" ("typings")             name types (typings)   level 0
  *   "exports": "./x.js"                       name .                 level 0
  *   "exports": {"./sub": ...}                 name ./sub             level 0
  *   "exports": {"./f-*": "./src/f-*.js"}      name ./f-*             level 2
- *     a value is a path or conditions: the first of import, require,
- *     node, default (nested once); a "types" condition is one more
- *     import with alias "types" (what a TypeScript importer prefers)
+ *     a value is a path, an array (every element in order: the resolver
+ *     takes the first that exists) or conditions, matched as Node does: in
+ *     the object's key order, the first of import, require, node, default
+ *     whose value names something, nested to any depth (8 levels). With
+ *     "types" active too (a TypeScript importer) the answer may differ:
+ *     then those targets come first, with alias "types"
  *   "imports": {"#x": ..., "#y-*": ...}       name #x, #y-*; alias imports; level 2
+ *   "workspaces": ["packages/x-*"]            name workspaces        level 2
+ *     (or {"packages": [...]}), one record per pattern
+ *   "name": "@scope/pkg"                      name name              level 2
  *   "extends": "./tsconfig.base.json"         name extends           level 0
+ *   "references": [{"path": "../core"}]       name references        level 0
  *   "compilerOptions": {"baseUrl": "."}       name baseUrl           level 2
+ *     also "outDir" and "rootDir"             name outDir, rootDir   level 2
  *   "compilerOptions": {"paths": {"@a-*": ["src/a-*", ...]}}
  *                                             name @a-*, alias paths, level 2,
  *                                             one import per target in order
@@ -80,35 +89,65 @@ static void add_entry(pkg_text *t, const char *from, const char *alias, const ch
   add_rec(t, from, alias, path, strchr(from, '*') ? 2 : 0, key_line(t, key));
 }
 
-/* A path, or conditions: the first of the known conditions, nested once. */
-static const char *target_of(json_t *v, int depth) {
+/* ---- export targets: Node's condition matching ---- */
+
+#define PKG_MAX_TARGETS 16
+#define PKG_MAX_NEST 8
+
+/* The targets a value names, in the order to try them. */
+typedef struct pkg_targets {
+  const char *v[PKG_MAX_TARGETS];
+  size_t n;
+} pkg_targets;
+
+static bool active_condition(const char *key, bool types) {
   static const char *const conditions[] = {"import", "require", "node", "default"};
-  if (json_is_string(v)) return json_string_value(v);
-  if (!json_is_object(v) || depth > 1) return NULL;
-  for (size_t i = 0; i < sizeof conditions / sizeof *conditions; i++) {
-    const char *s = target_of(json_object_get(v, conditions[i]), depth + 1);
-    if (s) return s;
-  }
-  return NULL;
+  if (types && strcmp(key, "types") == 0) return true;
+  for (size_t i = 0; i < sizeof conditions / sizeof *conditions; i++)
+    if (strcmp(key, conditions[i]) == 0) return true;
+  return false;
 }
 
-/* The "types" condition of a value (at the top or nested once), or NULL. */
-static const char *types_of(json_t *v) {
-  json_t *ty = json_is_object(v) ? json_object_get(v, "types") : NULL;
-  if (json_is_string(ty)) return json_string_value(ty);
-  const char *key;
-  json_t *c;
-  if (!json_is_object(v)) return NULL;
-  json_object_foreach(v, key, c) {
-    ty = json_is_object(c) ? json_object_get(c, "types") : NULL;
-    if (json_is_string(ty)) return json_string_value(ty);
+/* Collect the targets of v: a path; an array, every element in order (the
+ * first that resolves wins); conditions, in the object's key order the
+ * first active one whose value names something (Node skips one that names
+ * nothing and goes on). types: "types" is active too (a TypeScript
+ * importer). */
+static void collect_targets(json_t *v, bool types, int depth, pkg_targets *out) {
+  if (depth > PKG_MAX_NEST || out->n == PKG_MAX_TARGETS) return;
+  if (json_is_string(v)) {
+    out->v[out->n++] = json_string_value(v);
+  } else if (json_is_array(v)) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) collect_targets(e, types, depth + 1, out);
+  } else if (json_is_object(v)) {
+    const char *key;
+    json_t *c;
+    json_object_foreach(v, key, c) {
+      size_t before = out->n;
+      if (active_condition(key, types)) collect_targets(c, types, depth + 1, out);
+      if (out->n > before) return;
+    }
   }
-  return NULL;
 }
 
+static bool same_targets(const pkg_targets *a, const pkg_targets *b) {
+  if (a->n != b->n) return false;
+  for (size_t i = 0; i < a->n; i++)
+    if (strcmp(a->v[i], b->v[i]) != 0) return false;
+  return true;
+}
+
+/* Entry `from` of value v: the targets a TypeScript importer sees (alias
+ * "types", only when "types" changes them), then everyone's. */
 static void entry_with_types(pkg_text *t, const char *from, json_t *v, const char *key) {
-  add_entry(t, from, "types", types_of(v), key);
-  add_entry(t, from, "", target_of(v, 0), key);
+  pkg_targets plain = {0}, typed = {0};
+  collect_targets(v, false, 0, &plain);
+  collect_targets(v, true, 0, &typed);
+  if (!same_targets(&plain, &typed))
+    for (size_t i = 0; i < typed.n; i++) add_entry(t, from, "types", typed.v[i], key);
+  for (size_t i = 0; i < plain.n; i++) add_entry(t, from, "", plain.v[i], key);
 }
 
 static void exports(pkg_text *t, json_t *ex) {
@@ -118,7 +157,7 @@ static void exports(pkg_text *t, json_t *ex) {
   if (json_is_object(ex)) {
     json_object_foreach(ex, key, v) subpaths = subpaths || key[0] == '.';
   }
-  if (!subpaths) { /* a path, or {"import": ..., "require": ...}: conditions for "." */
+  if (!subpaths) { /* a path, an array, or conditions: all for "." */
     entry_with_types(t, ".", ex, "exports");
     return;
   }
@@ -133,14 +172,47 @@ static void imports(pkg_text *t, json_t *im) {
   json_t *v;
   if (!json_is_object(im)) return;
   json_object_foreach(im, key, v) {
-    if (key[0] == '#') add_rec(t, key, "imports", target_of(v, 0), 2, key_line(t, key));
+    pkg_targets tg = {0};
+    if (key[0] == '#') collect_targets(v, false, 0, &tg);
+    for (size_t i = 0; i < tg.n; i++) add_rec(t, key, "imports", tg.v[i], 2, key_line(t, key));
   }
 }
 
+/* "workspaces": ["packages/x-*"] or {"packages": [...]}: one pattern each. */
+static void workspaces(pkg_text *t, json_t *ws) {
+  if (json_is_object(ws)) ws = json_object_get(ws, "packages");
+  if (!json_is_array(ws)) return;
+  size_t i;
+  json_t *p;
+  uint32_t line = key_line(t, "workspaces");
+  json_array_foreach(ws, i, p) {
+    if (json_is_string(p)) add_rec(t, "workspaces", "", json_string_value(p), 2, line);
+  }
+}
+
+/* "references": [{"path": "../core"}]: the referenced projects. */
+static void references(pkg_text *t, json_t *refs) {
+  size_t i;
+  json_t *r;
+  if (!json_is_array(refs)) return;
+  uint32_t line = key_line(t, "references");
+  json_array_foreach(refs, i, r) {
+    json_t *path = json_is_object(r) ? json_object_get(r, "path") : NULL;
+    if (json_is_string(path)) add_rec(t, "references", "", json_string_value(path), 0, line);
+  }
+}
+
+/* A string setting of compilerOptions, as a level 2 record. */
+static void setting(pkg_text *t, json_t *co, const char *name) {
+  json_t *v = json_object_get(co, name);
+  if (json_is_string(v)) add_rec(t, name, "", json_string_value(v), 2, key_line(t, name));
+}
+
 static void compiler_options(pkg_text *t, json_t *co) {
-  json_t *base = json_object_get(co, "baseUrl"), *paths = json_object_get(co, "paths");
-  if (json_is_string(base))
-    add_rec(t, "baseUrl", "", json_string_value(base), 2, key_line(t, "baseUrl"));
+  json_t *paths = json_object_get(co, "paths");
+  setting(t, co, "baseUrl");
+  setting(t, co, "outDir");
+  setting(t, co, "rootDir");
   const char *key;
   json_t *v;
   if (!json_is_object(paths)) return;
@@ -233,12 +305,21 @@ static void extract_root(pkg_text *t, json_t *root) {
   if (ex) exports(t, ex);
   json_t *main = json_object_get(root, "main");
   if (json_is_string(main)) add_entry(t, "main", "", json_string_value(main), "main");
+  static const char *const typings[] = {"types", "typings"};
+  for (size_t i = 0; i < 2; i++) {
+    json_t *ty = json_object_get(root, typings[i]);
+    if (json_is_string(ty)) add_entry(t, typings[i], "", json_string_value(ty), typings[i]);
+  }
   imports(t, json_object_get(root, "imports"));
   json_t *ext = json_object_get(root, "extends");
   if (json_is_string(ext))
     add_rec(t, "extends", "", json_string_value(ext), 0, key_line(t, "extends"));
   json_t *co = json_object_get(root, "compilerOptions");
   if (json_is_object(co)) compiler_options(t, co);
+  references(t, json_object_get(root, "references"));
+  workspaces(t, json_object_get(root, "workspaces"));
+  json_t *name = json_object_get(root, "name");
+  if (json_is_string(name)) add_rec(t, "name", "", json_string_value(name), 2, key_line(t, "name"));
 }
 
 bool gsp__cg_extract_pkg(const char *src, size_t len, cg_builder *b) {

@@ -5,8 +5,14 @@
  * class (STRUCT), and module-level assignments to plain names (GLOBAL,
  * once per name however often it is assigned). Class attributes are GLOBAL
  * with the class as parent, once per class and name: names assigned in the
- * class body (`x = 0`) and `self.x = ...` directly in its __init__ (other
- * methods' assignments and nested functions' are not definitions).
+ * class body (`x = 0`, annotated fields `x: int = 0` and `x: int`), then
+ * `self.x = ...` directly in its __init__, then `self.x = ...` / `cls.x =
+ * ...` directly in any other method of the class (the first such
+ * assignment in the file is the definition). The body's and __init__'s are
+ * defined as the walk meets them; the other methods' are candidates
+ * (class, name, line) emitted after the walk for the names still missing,
+ * so __init__ wins wherever it stands. Functions nested in a method define
+ * nothing.
  * References: calls through a name (f()) or an attribute (obj.f(),
  * mod.sub.f(): name "f", qualifier the object's text; "super" for
  * super().f(); "?" for any other object such as g().f(), which binds to
@@ -54,6 +60,7 @@ struct py_reads {
   uint32_t *slots; /* known names: index + 1 into known.v, 0 = empty */
   size_t cslots;
   py_list known, cand, bound, declared;
+  py_list attrs; /* self.x / cls.x assigned outside __init__: scope = the class */
 };
 
 static bool list_push(cg_walk *w, py_list *l, py_name x) {
@@ -221,6 +228,7 @@ static void emit_reads(cg_walk *w) {
 static void reads_free(struct py_reads *r) {
   gsp_free(r->slots);
   gsp_free(r->known.v), gsp_free(r->cand.v), gsp_free(r->bound.v), gsp_free(r->declared.v);
+  gsp_free(r->attrs.v);
 }
 
 /* ---- definitions, references, imports ---- */
@@ -265,42 +273,68 @@ static bool text_is(const cg_walk *w, TSNode n, const char *s) {
   return e - a == l && memcmp(w->src + a, s, l) == 0;
 }
 
-/* The class whose __init__ is definition m, or -1. */
-static int32_t init_class(const cg_walk *w, int32_t m) {
+/* The class of method m (a def directly in a class), or -1. */
+static int32_t method_class(const cg_walk *w, int32_t m) {
   const cg_def_rec *d = &w->b->defs[m];
-  if (d->kind != GSP_CG_DEF_METHOD || strcmp(w->b->str + d->name, "__init__") != 0) return -1;
-  return d->parent;
+  return d->kind == GSP_CG_DEF_METHOD ? d->parent : -1;
 }
 
-/* Attribute id of class cls, once per class and name. */
-static void attribute_def(cg_walk *w, TSNode id, int32_t cls) {
-  uint32_t off = cg_intern_node(w, id);
+static bool is_init(const cg_walk *w, int32_t m) {
+  return strcmp(w->b->str + w->b->defs[m].name, "__init__") == 0;
+}
+
+/* Attribute name (interned at off) of class cls at line, once per class and name. */
+static void attribute_def_at(cg_walk *w, uint32_t off, uint32_t line, int32_t cls) {
   if (off == 0 || w->b->err) return;
   for (size_t i = (size_t)cls + 1; i < w->b->ndefs; i++)
     if (w->b->defs[i].parent == cls && w->b->defs[i].name == off) return;
-  gsp__cg_add_def(w->b, off, GSP_CG_DEF_GLOBAL, cg_line(id), cls);
+  gsp__cg_add_def(w->b, off, GSP_CG_DEF_GLOBAL, line, cls);
 }
 
-/* `x = ...` in a class body, `self.x = ...` in its __init__: attributes. */
+static void attribute_def(cg_walk *w, TSNode id, int32_t cls) {
+  attribute_def_at(w, cg_intern_node(w, id), cg_line(id), cls);
+}
+
+/* o.a = ... in method m of class cls: self.a in __init__ is defined now;
+ * self.a / cls.a in another method is a candidate for after the walk. */
+static void method_attribute(cg_walk *w, TSNode t, int32_t m, int32_t cls) {
+  TSNode o = cg_field(w, t, F_OBJECT), a = cg_field(w, t, F_ATTRIBUTE);
+  if (ts_node_is_null(o) || ts_node_is_null(a) || cg_kind(w, o) != NK_IDENTIFIER) return;
+  bool self = text_is(w, o, "self");
+  if (!self && !text_is(w, o, "cls")) return;
+  if (self && is_init(w, m)) {
+    attribute_def(w, a, cls);
+    return;
+  }
+  uint32_t s = ts_node_start_byte(a);
+  list_push(w, &w->reads->attrs, (py_name){s, ts_node_end_byte(a) - s, cg_line(a), cls});
+}
+
+/* The candidates, in the order met: the first of each name still missing. */
+static void emit_attributes(cg_walk *w) {
+  const py_list *l = &w->reads->attrs;
+  for (size_t i = 0; i < l->n && w->b->err == 0; i++) {
+    uint32_t off = gsp__cg_intern(w->b, w->src + l->v[i].start, l->v[i].len, NULL);
+    attribute_def_at(w, off, l->v[i].line, l->v[i].scope);
+  }
+}
+
+/* `x = ...` / `x: T` in a class body, `self.x = ...` in a method: attributes. */
 static void class_attributes(cg_walk *w, TSNode left) {
   if (w->b->err || w->nscopes == 0 || ts_node_is_null(left)) return;
   const cg_scope *top = &w->scopes[w->nscopes - 1];
   bool body = top->is_class;
-  int32_t cls = body ? top->def : init_class(w, top->def);
+  int32_t cls = body ? top->def : method_class(w, top->def);
   if (cls < 0) return;
   bool list = cg_kind(w, left) == NK_PATTERN_LIST;
   uint32_t nc = list ? ts_node_named_child_count(left) : 1;
   for (uint32_t i = 0; i < nc; i++) {
     TSNode t = list ? ts_node_named_child(left, i) : left;
     int k = cg_kind(w, t);
-    if (body && k == NK_IDENTIFIER) {
+    if (body && k == NK_IDENTIFIER)
       attribute_def(w, t, cls);
-    } else if (!body && k == NK_ATTRIBUTE) {
-      TSNode o = cg_field(w, t, F_OBJECT), a = cg_field(w, t, F_ATTRIBUTE);
-      if (!ts_node_is_null(o) && !ts_node_is_null(a) && cg_kind(w, o) == NK_IDENTIFIER &&
-          text_is(w, o, "self"))
-        attribute_def(w, a, cls);
-    }
+    else if (!body && k == NK_ATTRIBUTE)
+      method_attribute(w, t, top->def, cls);
   }
 }
 
@@ -501,6 +535,7 @@ void gsp__cg_extract_py(const cg_lang_tab *t, const TSTree *tree, const char *sr
   cg_walk w = {.tab = t, .src = src, .b = b, .reads = &reads};
   if (collect_known(&w, ts_tree_root_node(tree)) != GSP_OK && b->err == 0) b->err = GSP_ENOMEM;
   gsp__cg_walk(&w, tree, visit_py);
+  emit_attributes(&w);
   if (reads.cslots) emit_reads(&w);
   reads_free(&reads);
 }

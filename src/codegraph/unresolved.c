@@ -8,7 +8,10 @@
  * written (`module`), per language family (C, Python, JavaScript and
  * TypeScript together); the settings and patterns of package.json and
  * tsconfig files (level 2: they name no one file by design) are not
- * specifiers and are left out. Algorithm: collect (family, specifier,
+ * specifiers and are left out, and so is an alternative of a target list
+ * (`"exports": {".": ["./dist/x.mjs", "./src/x.ts"]}`, or the targets of
+ * conditions) when another target of the same entry resolved: a fallback
+ * that is not there is no miss. Algorithm: collect (family, specifier,
  * file) for every unresolved import, sort, count the runs, then rank the
  * runs by count (ties: family, then specifier in byte order). O(U log U)
  * for U unresolved imports; memory: one array of U entries, freed before
@@ -45,6 +48,16 @@ static int cmp_rank(const void *a, const void *b) {
   return strcmp(x->module, y->module);
 }
 
+/* Whether import i of JSON file f is an alternative of an entry another
+ * of whose targets resolved (same key, same section). */
+static bool resolved_alternative(const cg_file *file, const cg_imp_rec *im, size_t ni, size_t i) {
+  for (size_t k = 0; k < ni; k++)
+    if (k != i && im[k].name == im[i].name && im[k].alias == im[i].alias && file->imp_target &&
+        file->imp_target[k] >= 0)
+      return true;
+  return false;
+}
+
 /* Every unresolved import that is a specifier, into a new array. */
 static int collect(const gsp_cg *cg, unres_ent **out, size_t *n) {
   size_t cap = 0, k = 0;
@@ -58,7 +71,8 @@ static int collect(const gsp_cg *cg, unres_ent **out, size_t *n) {
     const cg_imp_rec *im = ni ? gsp__cg_imps(file->res) : NULL;
     for (size_t i = 0; i < ni; i++) {
       if ((file->imp_target && file->imp_target[i] >= 0) ||
-          (file->lang == GSP_CG_LANG_JSON && im[i].level == 2))
+          (file->lang == GSP_CG_LANG_JSON &&
+           (im[i].level == 2 || resolved_alternative(file, im, ni, i))))
         continue;
       v[k++] =
           (unres_ent){gsp__cg_strs(file->res) + im[i].module, (uint32_t)f, family_of(file->lang)};

@@ -151,9 +151,11 @@ static const char *const lang_imports[] = {
     "js/node_modules/left-pad/package.json import ./lib/util.js ./util - 0 10 -> "
     "js/node_modules/left-pad/lib/util.js",
     "js/node_modules/left-pad/package.json import lib/pad.cjs main - 0 4 -> -",
+    "js/node_modules/left-pad/package.json import left-pad name - 2 2 -> -",
     "js/node_modules/old-pkg/bin/cli.js import .. - pkg 0 1 -> js/node_modules/old-pkg/main.js",
     "js/node_modules/old-pkg/package.json import main main - 0 1 -> "
     "js/node_modules/old-pkg/main.js",
+    "js/node_modules/old-pkg/package.json import old-pkg name - 2 1 -> -",
     "py/user.py from conf LIMIT - 0 1 -> py/conf.py",
     "py/user.py import conf - - 0 2 -> py/conf.py",
     "ts/main.ts from ../js/lib helper - 0 1 -> js/lib/index.js",

@@ -121,7 +121,9 @@ static const char *const imports[] = {
     "ts/node_modules/widgets/package.json import ./index.js . - 0 4 -> "
     "ts/node_modules/widgets/index.js",
     "ts/node_modules/widgets/package.json import ./src/features/*.js ./features/* - 2 5 -> -",
+    "ts/node_modules/widgets/package.json import widgets name - 2 2 -> -",
     "ts/package.json import ./src/internal/*.ts #internal/* imports 2 5 -> -",
+    "ts/package.json import app name - 2 2 -> -",
     "ts/src/app/main.ts from @app/config config - 0 1 -> ts/src/app/config.ts",
     "ts/src/app/main.ts from @app/old legacy - 0 2 -> ts/src/fallback/old.ts",
     "ts/src/app/main.ts from @lib util - 0 3 -> ts/src/lib/index.ts",
@@ -363,10 +365,11 @@ static void test_python_attributes(void **state) {
                            "        self.e = 5\n"                   /* 10 */
                            "        self.a += 1\n"                  /* 11 */
                            "        return get().f(), self.b.c\n"); /* 12 */
-  /* x, y, a, b (once); not other.c, inner's or m's self.x */
+  /* x, y, a, b (once), then m's e after the walk; not other.c or inner's self.d */
   assert_string_equal(defs_of(r),
                       "struct A 1 -1\nglobal x 2 0\nglobal y 2 0\nmethod __init__ 3 0\n"
-                      "global a 4 0\nglobal b 4 0\nfunction inner 7 3\nmethod m 9 0\n");
+                      "global a 4 0\nglobal b 4 0\nfunction inner 7 3\nmethod m 9 0\n"
+                      "global e 10 0\n");
   assert_string_equal(refs_of(r),
                       "use self.b 5 3\ncall ?.f 12 7\ncall .get 12 7\nuse self.b 12 7\n");
   gsp_cg_result_free(r);

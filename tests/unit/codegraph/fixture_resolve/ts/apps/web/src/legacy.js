@@ -1,0 +1,4 @@
+const { core } = require('@mono/core');
+const { ui } = require('@mono/ui');
+
+core(), ui();
