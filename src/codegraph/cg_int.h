@@ -17,8 +17,11 @@
 /* Version 2: JavaScript/TypeScript results, Python variable reads, C
  * calls through struct fields, the C macro pre-pass. The version seeds the
  * result store's keys, so results of an older extractor are never served. */
-/* Version 3: Python class attributes, attribute reads, base-class flags. */
-#define CG_RESULT_VERSION 3u
+/* Version 3: Python class attributes, attribute reads, base-class flags.
+ * Version 4: Python attributes set in any method, package.json
+ * name/workspaces/types/typings, tsconfig references/outDir/rootDir,
+ * exports target lists and Node's condition order. */
+#define CG_RESULT_VERSION 4u
 /* The highest gsp_cg_lang a result may carry. */
 #define CG_LANG_MAX GSP_CG_LANG_JSON
 
