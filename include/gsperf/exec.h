@@ -113,6 +113,8 @@ GSP_API int gsp_exec_create(const gsp_exec_config *cfg, gsp_exec **out);
 /*
  * Graceful shutdown: every task already submitted (and every task those
  * spawn) runs to completion, then the workers exit and the pool is freed.
+ * Every worker stays until no task runs and nothing is queued, so tasks
+ * spawned during the drain still run side by side as before it.
  * Futures stay readable after it (waits return at once) and must still be
  * released by their owners. Groups must be destroyed before. NULL-safe.
  * Must not be called from a task of the pool.

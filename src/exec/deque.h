@@ -32,8 +32,13 @@ typedef enum gsp__steal_result {
 int gsp__deque_init(gsp__deque *d, unsigned log2_cap);
 /* Free every ring; the deque must be quiescent. */
 void gsp__deque_fini(gsp__deque *d);
-/* Owner only: push x (non-NULL) at the bottom, growing. 0 or GSP_ENOMEM. */
+/* Owner only: push x (non-NULL) at the bottom, growing. 0 or GSP_ENOMEM.
+   The new bottom is published with a seq_cst store (deque.c, "Push
+   publishes"): a seq_cst load the caller makes next is ordered after it. */
 int gsp__deque_push(gsp__deque *d, void *x);
+/* Owner only: push x[0..n) (non-NULL) at the bottom with one seq_cst
+   publish, growing. 0, or GSP_ENOMEM with nothing pushed. */
+int gsp__deque_push_batch(gsp__deque *d, void *const *x, size_t n);
 /* Owner only: pop the newest item, or NULL if empty. */
 void *gsp__deque_pop(gsp__deque *d);
 /* Any thread: take the oldest item into *out. */
@@ -43,7 +48,7 @@ gsp__steal_result gsp__deque_steal(gsp__deque *d, void **out);
 size_t gsp__deque_steal_batch(gsp__deque *d, void **out, size_t max);
 /* Any thread: about how many items are queued. */
 size_t gsp__deque_size(gsp__deque *d);
-/* Any thread: an approximate emptiness test (exact for the owner). */
+/* Any thread: an approximate emptiness test (exact for the owner); seq_cst loads. */
 bool gsp__deque_empty(gsp__deque *d);
 
 #endif

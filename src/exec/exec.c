@@ -34,17 +34,36 @@
  * so does a worker just woken that finds work at once while more is
  * queued, or the chain would stop there: pushes a spinner absorbed, then
  * a woken worker taking one task without spinning, would leave the rest
- * queued with workers asleep. No wake-up is lost: the
- * sleeper raises `nsleeping` and re-checks every queue while holding `mu`, all seq_cst; a producer
- * publishes its task, then reads `nsleeping` (seq_cst), and signals under `mu` only if someone
- * sleeps. Either the sleeper's re-check sees the task or the producer sees the sleeper. Producers
- * thus pay one atomic load per submission while all workers are busy. Wake-ups are batched:
- * `nwaking` counts signals sent to sleepers that have not woken yet, and a producer signals only
- * while more workers sleep than are being woken, so a burst of pushes onto a deque while a sleeper
- * takes its 10-20 us to wake costs one signal, not one per push. A sleeper lowers `nwaking` when it
- * wakes. The producer's look at the two counts (after its seq_cst fence, or under `mu` for the
- * shared queues) skips the signal only when every sleeper it counts has a signal on its way, and
- * each of those wakes and looks at every queue, after the task was published.
+ * queued with workers asleep (tests/unit/exec/test_exec_wake.c forces
+ * that pattern).
+ *
+ * No wake-up is lost. The sleeper raises `nsleeping` (a seq_cst RMW) and
+ * re-checks every queue while holding `mu`; a producer publishes its
+ * task, then reads `nsleeping` (seq_cst), and signals under `mu` only if
+ * someone sleeps. Either the re-check sees the task or the producer sees
+ * the sleeper. For a deque the publish is a seq_cst store of its bottom
+ * (deque.c) and the re-check reads bottom seq_cst, so all four accesses
+ * lie in the total order S of seq_cst operations, consistent with program
+ * order: if the producer's read missed the raise it precedes the raise in
+ * S, so the publish precedes the re-check, which therefore sees it (the
+ * store-buffering pattern, which seq_cst accesses forbid without any
+ * fence). Likewise for `nspinning`: a producer whose read counted a
+ * spinner precedes that spinner's lowering of it in S, and the spinner
+ * looks at the queues (seq_cst) after that. Tasks a worker moves onto its
+ * own deque (a batch from the injection queue or a slot) are published
+ * the same way, once per batch. The FIFOs are filled and re-checked under
+ * `mu`. Producers thus pay one atomic load per submission while all
+ * workers are busy.
+ *
+ * Wake-ups are batched: `nwaking` counts signals sent to sleepers that
+ * have not woken yet, and a producer signals only while more workers
+ * sleep than are being woken, so a burst of pushes onto a deque while a
+ * sleeper takes its 10-20 us to wake costs one signal, not one per push.
+ * A sleeper lowers `nwaking` when it wakes. The producer's look at the two
+ * counts (after its seq_cst publish, or under `mu` for the shared queues)
+ * skips the signal only when every sleeper it counts has a signal on its
+ * way, and each of those wakes and looks at every queue, after the task
+ * was published.
  *
  * Tasks and futures. A task is one fixed-size object, taken from the
  * worker's magazines when a worker submits and returned there when a
@@ -83,13 +102,19 @@
  * current task, ahead of every queued throughput task. Throughput is the
  * default class and takes the paths described above.
  *
- * Shutdown drains: `stopping` makes workers exit once they find no work
- * at all; a task still running may spawn more, but then its own worker
- * finds that work before it can exit. Cancel mode raises `canceling`
- * first: from then on a worker that takes a task drops it instead of
- * running it (its future reports GSP_ECANCELED, its group counts it done
- * with GSP_ECANCELED), so the queues empty fast; tasks already running
- * finish normally.
+ * Shutdown drains: once `stopping` is raised a worker that finds no work
+ * at all waits, as an ordinary sleeper, until the pool is drained: every
+ * live worker idle in idle_sleep (`nsleeping` == `nlive`, under `mu`)
+ * with nothing queued. The last one to get there marks the pool
+ * `drained` and wakes the others, and they all exit. Until then a task
+ * still running may spawn more work, and the pushes wake the idle workers
+ * as usual: were they gone, tasks spawned late that must run side by side
+ * (a rendezvous, a group whose tasks wait for each other) would be left
+ * to the spawner's worker alone (test_exec_drain). Cancel mode raises
+ * `canceling` first: from then on a worker that takes a task drops it
+ * instead of running it (its future reports GSP_ECANCELED, its group
+ * counts it done with GSP_ECANCELED), so the queues empty fast; tasks
+ * already running finish normally.
  *
  * Worker slots, auto-scaling and statistics live in exec_scale.c and
  * exec_stats.c; a worker here only counts what it runs and steals, stamps
@@ -163,9 +188,9 @@ static void signal_locked(gsp_exec *ex) {
   pthread_cond_signal(&ex->work_cv);
 }
 
-/* After a deque push, past a seq_cst fence: no signal while a worker
+/* After a deque push (its seq_cst publish): no signal while a worker
    spins (it looks at every queue before it sleeps), and the unlocked look
-   at the sleepers only skips the lock (see "Sleeping"). */
+   at the sleepers only skips the lock (see "No wake-up is lost"). */
 static void wake_one(gsp_exec *ex) {
   /* nsleeping first: rarely written, while nspinning moves with every
      spin of a worker that keeps up with the producer. */
@@ -221,8 +246,7 @@ void gsp__exec_push(gsp_exec *ex, gsp__task *t) {
     if (s != NULL) dq = &s->dq;
   }
   if (dq != NULL && gsp__deque_push(dq, t) == GSP_OK) {
-    atomic_thread_fence(memory_order_seq_cst); /* publish before reading nspinning, nsleeping */
-    wake_one(ex);
+    wake_one(ex); /* its seq_cst loads follow the push's seq_cst publish */
     return;
   }
   inject(ex, &ex->inj, t);
@@ -231,22 +255,20 @@ void gsp__exec_push(gsp_exec *ex, gsp__task *t) {
 /*
  * Take the oldest injected task and move up to INJECT_BATCH - 1 more onto
  * w's deque, where the other workers can steal them: one lock round trip
- * per batch instead of per task. A push that fails (no memory) just
- * leaves the rest queued. A task is unlinked before it is pushed: once
- * on the deque it may be stolen, run and freed at once.
+ * and one publish per batch instead of per task. If the deque cannot grow
+ * (no memory) the rest stay queued. Tasks are unlinked before they are
+ * pushed: once on the deque one may be stolen, run and freed at once.
  */
 static gsp__task *inject_take(gsp__worker *w) {
   gsp_exec *ex = w->ex;
   if (atomic_load_explicit(&ex->inj.len, memory_order_relaxed) == 0) return NULL;
+  void *more[INJECT_BATCH - 1];
+  size_t n = 0;
   pthread_mutex_lock(&ex->mu);
   gsp__task *t = fifo_take_locked(&ex->inj);
-  for (int i = 1; i < INJECT_BATCH && ex->inj.head != NULL; i++) {
-    gsp__task *x = fifo_take_locked(&ex->inj); /* unlink before it is published */
-    if (gsp__deque_push(&w->dq, x) != GSP_OK) {
-      fifo_putback_locked(&ex->inj, x);
-      break;
-    }
-  }
+  while (n < INJECT_BATCH - 1 && ex->inj.head != NULL) more[n++] = fifo_take_locked(&ex->inj);
+  if (gsp__deque_push_batch(&w->dq, more, n) != GSP_OK)
+    while (n > 0) fifo_putback_locked(&ex->inj, more[--n]); /* back in order */
   pthread_mutex_unlock(&ex->mu);
   return t;
 }
@@ -283,8 +305,9 @@ static gsp__task *steal_from(gsp__worker *self, gsp__deque *d) {
  * Take up to INJECT_BATCH tasks (half of those queued) from d, an outside
  * thread's slot: run the first, push the rest onto self's deque where the
  * other workers can steal them. One CAS per batch instead of one per task
- * on the line every worker contends for. A push that fails (no memory)
- * sends the rest to the injection queue. Not counted as steals (like
+ * on the line every worker contends for, and one publish on self's deque.
+ * If self's deque cannot grow (no memory) the rest go to the injection
+ * queue. Not counted as steals (like
  * tasks taken from the injection queue): a task moved here may be stolen
  * from self's deque later, and is counted then.
  */
@@ -292,8 +315,8 @@ static gsp__task *steal_outside_batch(gsp__worker *self, gsp__deque *d) {
   void *x[INJECT_BATCH];
   size_t k = gsp__deque_steal_batch(d, x, INJECT_BATCH);
   if (k == 0) return NULL;
-  for (size_t i = 1; i < k; i++)
-    if (gsp__deque_push(&self->dq, x[i]) != GSP_OK) inject(self->ex, &self->ex->inj, x[i]);
+  if (gsp__deque_push_batch(&self->dq, x + 1, k - 1) != GSP_OK)
+    for (size_t i = 1; i < k; i++) inject(self->ex, &self->ex->inj, x[i]);
   return x[0];
 }
 
@@ -305,7 +328,7 @@ static gsp__task *steal_outside(gsp__worker *self) {
   unsigned start = n == 1 ? 0 : (unsigned)(xorshift(&self->rng) % n);
   for (unsigned i = 0; i < n; i++) {
     gsp__deque *d = &ex->out[(start + i) % n].dq;
-    if (gsp__deque_empty(d)) continue; /* a peek without the steal's fence */
+    if (gsp__deque_empty(d)) continue; /* a peek: no CAS on an empty slot */
     gsp__task *t = steal_outside_batch(self, d);
     if (t != NULL) return t;
   }
@@ -430,8 +453,9 @@ void gsp__exec_notify(gsp_exec *ex) {
   pthread_mutex_unlock(&ex->done_mu);
 }
 
+/* Every load here is seq_cst, so a caller that raised nsleeping (a seq_cst
+   RMW) looks after the raise in S: see "No wake-up is lost". */
 bool gsp__exec_any_work(gsp_exec *ex) {
-  atomic_thread_fence(memory_order_seq_cst); /* nsleeping raised before looking */
   if (atomic_load(&ex->inj.len) != 0 || atomic_load(&ex->latency.len) != 0) return true;
   unsigned n = atomic_load(&ex->nslots);
   for (unsigned i = 0; i < n; i++)
@@ -448,6 +472,23 @@ static struct timespec abs_time(uint64_t ns) {
 }
 
 /*
+ * Stopping, and the calling worker found no work: false while the pool is
+ * not drained (the worker has slept as an idle worker and must look
+ * again), true once it is (exit). The pool is drained when every live
+ * worker sits here with nothing queued: then no task runs that could
+ * spawn more, and threads outside the pool may no longer submit. The
+ * worker that finds this marks it and wakes the others. mu held.
+ */
+static bool drained_locked(gsp_exec *ex) {
+  if (!ex->drained && atomic_load(&ex->nsleeping) == atomic_load(&ex->nlive)) {
+    ex->drained = true;
+    pthread_cond_broadcast(&ex->work_cv);
+  }
+  if (!ex->drained) pthread_cond_wait(&ex->work_cv, &ex->mu);
+  return ex->drained;
+}
+
+/*
  * Sleep until work may exist. False when the worker must exit: the pool is
  * stopping and drained, or (scaling) it slept idle_ns with nothing to do
  * and the pool has more workers than its minimum.
@@ -459,7 +500,7 @@ static bool idle_sleep(gsp__worker *w) {
   atomic_fetch_add(&ex->nsleeping, 1);
   if (!gsp__exec_any_work(ex)) {
     if (atomic_load(&ex->stopping)) {
-      keep = false;
+      keep = !drained_locked(ex);
     } else if (!ex->scaling) {
       pthread_cond_wait(&ex->work_cv, &ex->mu);
     } else {

@@ -115,6 +115,7 @@ struct gsp_exec {
   _Atomic unsigned nbusy;   /* workers running a task */
   _Atomic bool stopping;
   _Atomic bool canceling; /* cancel-mode shutdown: drop what is queued */
+  bool drained;           /* stopping, every worker idle, nothing queued (under mu; exec.c) */
   /* Completion notices for threads blocked in a wait, under done_mu. */
   pthread_mutex_t done_mu;
   pthread_cond_t done_cv;
