@@ -5,7 +5,10 @@
 # filled) and --no-cache. Per cell: median peak RSS (ru_maxrss of the child
 # process, from /usr/bin/time), median wall and CPU (user + sys) time, and
 # the ratios aggressive / default. Every database must equal the first one
-# byte for byte (same graph, same file), else the script fails.
+# byte for byte (same graph, same file), else the script fails. Peak RSS
+# hardly depends on the machine's load; wall time does, and CPU time a
+# little: compare CPU, and wall only on a quiet machine (the load is
+# printed before and after).
 # usage: bench_analyze_memory.sh GSPERF [ROUNDS] [DIR...]
 #   ROUNDS default 3; DIRs default /usr/include /usr/lib/python3.11
 set -eu

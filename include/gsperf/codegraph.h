@@ -234,10 +234,23 @@ GSP_API int gsp_cg_parse_file(gsp_cg_parser *p, const char *path, gsp_cg_lang la
 /*
  * Memory strategy of a run. DEFAULT favours speed: SQLite's page cache of
  * 64 MiB and its sorts in memory while the database is written.
- * AGGRESSIVE favours memory: a 4 MiB page cache and sorts that spill to
- * temporary files (the file written is the same, byte for byte). Callers
- * that own the result store bound it too (`gsperf analyze --memory
- * aggressive`: L1 of 1 MiB, no L2, LZ4 in L3).
+ * AGGRESSIVE favours memory, with the same graph and the same database
+ * file, byte for byte:
+ *  - parsing: a file whose estimated tree-sitter tree (its size times 20
+ *    for C, 32 for the other grammars) reaches 1 MiB is parsed only while
+ *    the large trees in flight stay within an 8 MiB budget, or alone when
+ *    it is larger than the budget; it is deferred meanwhile (read again
+ *    later) and the worker goes on with other files, so small files never
+ *    wait. Before and after a parse whose estimate reaches 4 MiB, and when
+ *    the parse stage ends, malloc_trim(0) returns the free pages of every
+ *    malloc arena (not under a sanitizer runtime). Read buffers larger
+ *    than 256 KiB are freed after their file.
+ *  - database: a 4 MiB page cache and sorts that spill to temporary files.
+ * malloc_trim acts on the whole process's C heap: an application that
+ * shares the process gets its free pages returned too. Callers that own
+ * the result store and SQLite's process-wide limits bound them too
+ * (`gsperf analyze --memory aggressive`: L1 of 1 MiB, no L2, LZ4 in L3,
+ * sqlite3_soft_heap_limit64 of 1 MiB).
  */
 typedef enum gsp_cg_memory {
   GSP_CG_MEMORY_DEFAULT = 0,
