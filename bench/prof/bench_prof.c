@@ -40,9 +40,10 @@
  * io: an I/O-heavy program (io_work: 4 KiB pwrite + pread pairs on a
  *   page-cached file) run plain, under libgsperf-preload.so with I/O
  *   tracking only (GSP_PROF_IO=1, GSP_PROF_CPU=0), and under `strace -c -f`
- *   (when installed; its own CPU included, as wait4 reports the tracer and
- *   its reaped tracee together). CPU and wall time, overhead vs plain.
- *   Target: <= 5% CPU.
+ *   (when installed, 3 rounds; its own CPU included, as wait4 reports the
+ *   tracer and its reaped tracee together). Child CPU time; each profiled
+ *   run between two plain runs, overhead = median of the per-round ratios
+ *   (the method of bench_prof_io, bench_prof_io_run.h). Target: <= 5% CPU.
  *
  * The machine is shared and noisy (MACHINE.md): the load average is
  * printed; read overheads of a percent or two as within the noise unless
@@ -72,6 +73,7 @@
 
 #include "gsperf/prof.h"
 #include "../support/bench_util.h"
+#include "bench_prof_io_run.h"
 
 extern char **environ;
 
@@ -347,60 +349,50 @@ static void bench_heap(const heap_env *h, int rounds, bool quick) {
 
 /* ---- io ------------------------------------------------------------------ */
 
-enum { I_PLAIN, I_GSP, I_STRACE, NIO };
-static const char *const k_io_names[NIO] = {"plain", "gsperf --io", "strace -c -f"};
+/* The method and the work are bench_prof_io's (bench_prof_io_run.h): each
+ * profiled run between two plain runs, the median of the per-round
+ * ratios, quartiles shown. */
+typedef struct io_args {
+  char *plain[4], *strace[9], *none[1], *genv[5];
+} io_args;
 
-/* Child CPU seconds (wait4: it and its reaped children), wall in *wall. */
-static double spawn_cpu(char *const argv[], char *const envp[], double *wall) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  double t0 = gsp_bench_clock_s(CLOCK_MONOTONIC);
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
-  int st;
-  struct rusage ru;
-  if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
-  *wall = gsp_bench_clock_s(CLOCK_MONOTONIC) - t0;
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+static double io_run(void *ctx, int s) {
+  const io_args *a = ctx;
+  return gsp_bio_child_cpu(a->plain, s == 0 ? a->none : a->genv);
+}
+
+static double io_run_strace(void *ctx, int s) {
+  const io_args *a = ctx;
+  if (s == 0) return gsp_bio_child_cpu(a->plain, a->none);
+  return a->strace[0] ? gsp_bio_child_cpu(a->strace, a->none) : -1;
 }
 
 static void bench_io(const char *work, const char *preload, const char *dir, int rounds,
                      bool quick) {
-  char n[32], file[128], pre[PATH_MAX + 16], gdir[128];
-  snprintf(n, sizeof n, "%d", quick ? 50000 : 200000);
+  static char n[32], file[128], pre[PATH_MAX + 16], gdir[128];
+  static gsp_bio_result res;
+  static const char *const names[] = {"plain", "gsperf --io"};
+  static const char *const st_names[] = {"plain", "strace -c -f"};
+  long pairs = quick ? 50000 : 200000;
+  snprintf(n, sizeof n, "%ld", pairs);
   snprintf(file, sizeof file, "%s/io_work.dat", dir);
   snprintf(pre, sizeof pre, "LD_PRELOAD=%s", preload);
   snprintf(gdir, sizeof gdir, "GSP_PROF_DIR=%s", dir);
-  const char *strace = access("/usr/bin/strace", X_OK) == 0 ? "/usr/bin/strace" : NULL;
-  char *plain[] = {(char *)work, file, n, NULL};
-  char *st[] = {(char *)strace, "-c", "-f", "-o", "/dev/null", (char *)work, file, n, NULL};
-  char *none[] = {NULL}, *genv[] = {pre, gdir, "GSP_PROF_CPU=0", "GSP_PROF_IO=1", NULL};
-  double cpu[NIO][32], wall[NIO][32], ocpu[NIO][32];
-  for (int r = 0; r < rounds; r++) {
-    for (int i = 0; i < NIO; i++) {
-      int s = (i + r) % NIO;
-      cpu[s][r] = s == I_PLAIN ? spawn_cpu(plain, none, &wall[s][r])
-                  : s == I_GSP ? spawn_cpu(plain, genv, &wall[s][r])
-                  : strace     ? spawn_cpu(st, none, &wall[s][r])
-                               : -1;
-    }
-    for (int s = 0; s < NIO; s++) ocpu[s][r] = cpu[s][r] / cpu[I_PLAIN][r] - 1.0;
-  }
-  printf("\nio: %s pwrite+pread pairs of 4 KiB, median of %d rounds\n", n, rounds);
-  printf("  %-16s %10s %10s %12s\n", "subject", "CPU s", "wall s", "CPU overhead");
-  for (int s = 0; s < NIO; s++) {
-    if (s == I_STRACE && !strace) {
-      printf("  %-16s (not installed: skipped)\n", k_io_names[s]);
-      continue;
-    }
-    printf("  %-16s %10.3f %10.3f %11.1f%%\n", k_io_names[s],
-           gsp_bench_median(cpu[s], (size_t)(rounds)), gsp_bench_median(wall[s], (size_t)(rounds)),
-           s == I_PLAIN ? 0.0 : 100.0 * gsp_bench_median(ocpu[s], (size_t)(rounds)));
-  }
+  char *strace = access("/usr/bin/strace", X_OK) == 0 ? "/usr/bin/strace" : NULL;
+  io_args a = {.plain = {(char *)work, file, n, NULL},
+               .strace = {strace, "-c", "-f", "-o", "/dev/null", (char *)work, file, n, NULL},
+               .none = {NULL},
+               .genv = {pre, gdir, "GSP_PROF_CPU=0", "GSP_PROF_IO=1", NULL}};
+  double load[3] = {0};
+  getloadavg(load, 3);
+  printf(
+      "\nio: %s pwrite+pread pairs of 4 KiB, each run between two plain runs, overhead = "
+      "median of %d rounds (load average %.2f %.2f %.2f)\n",
+      n, rounds, load[0], load[1], load[2]);
+  gsp_bio_sandwich(io_run, &a, 2, rounds, &res);
+  gsp_bio_print(&res, names, pairs);
+  gsp_bio_sandwich(io_run_strace, &a, 2, rounds < 3 ? rounds : 3, &res);
+  gsp_bio_print(&res, st_names, pairs);
 }
 
 /* ---- cpu overhead -------------------------------------------------------- */

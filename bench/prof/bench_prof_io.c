@@ -10,14 +10,15 @@
  *   default). As child processes, CPU from wait4: io_work plain, under
  *   libgsperf-preload.so with I/O tracking only (GSP_PROF_IO=1,
  *   GSP_PROF_CPU=0) with GSP_PROF_IO_SAMPLE=1 and with the default, and
- *   under the peer, `strace -c -f` (when installed). Overhead = CPU /
- *   CPU(plain of the same kind, same round) - 1, medians of interleaved
- *   rounds. Target: <= 5%.
+ *   under the peer, `strace -c -f` (when installed, 3 rounds). Method
+ *   (bench_prof_io_run.h, shared with bench_prof's io row): each run
+ *   between two plain runs of the same kind, overhead = CPU / mean of
+ *   those two - 1, median over the rounds, quartiles shown. Target: <= 5%.
  *
  * hook: CPU ns per call of a 1-byte pread of a cached file (a cheap
  *   call, so that the hook's own cost shows): plain, and in-process with
- *   every call timed and with one in 16; the differences are what the
- *   hook adds per call.
+ *   every call timed and with one in 16; the medians of the per-round
+ *   differences are what the hook adds per call.
  *
  * heap: CPU ns per malloc+free pair (16..256 bytes, a window of 64 live
  *   blocks) in this process: plain glibc, and under an in-process MEMORY
@@ -47,13 +48,9 @@
 
 #include "gsperf/prof.h"
 #include "../support/bench_util.h"
+#include "bench_prof_io_run.h"
 
 #define MAXR 32
-enum { S_PLAIN, S_GSP1, S_GSPD, S_CHILD, S_PRE1, S_PRED, S_STRACE, NS };
-static const char *const k_names[NS] = {
-    "plain (in-process)",  "IO profile, every call", "IO profile, 1 in 16", "io_work (child)",
-    "preload, every call", "preload, 1 in 16",       "strace -c -f io_work"};
-static const int k_base[NS] = {S_PLAIN, S_PLAIN, S_PLAIN, S_CHILD, S_CHILD, S_CHILD, S_CHILD};
 extern char **environ;
 
 static void print_load(const char *when) {
@@ -61,23 +58,6 @@ static void print_load(const char *when) {
   getloadavg(load, 3);
   printf("load average %s: %.2f %.2f %.2f (%ld CPUs)\n", when, load[0], load[1], load[2],
          sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-static double io_loop(const char *file, long n) {
-  static char buf[4096];
-  memset(buf, 'y', sizeof buf);
-  int fd = open(file, O_CREAT | O_TRUNC | O_RDWR, 0644);
-  if (fd < 0) return -1;
-  double t0 = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
-  for (long i = 0; i < n; i++) {
-    off_t off = (off_t)(i % 4096) * 4096;
-    if (pwrite(fd, buf, sizeof buf, off) != (ssize_t)sizeof buf) return -1;
-    if (pread(fd, buf, sizeof buf, off) != (ssize_t)sizeof buf) return -1;
-  }
-  double t = gsp_bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
-  close(fd);
-  unlink(file);
-  return t;
 }
 
 /* n 1-byte preads of a one-page cached file. */
@@ -109,31 +89,21 @@ static double with_profile(unsigned types, unsigned io_sample, double (*run)(con
   return t;
 }
 
-static double spawn_cpu(char *const argv[], char *const envp[]) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
-  int st;
-  struct rusage ru;
-  if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
+/* ---- io: the sandwich method of bench_prof_io_run.h ---------------------- */
 
 typedef struct io_env {
   char *child[4], *strace[9];
   char *none[1], *pre1[6], *pred[5];
-  char file[96], n[32], ld[PATH_MAX + 48], dir[96];
+  char file[96], n[32], ld[PATH_MAX + 48], dir[96], inproc[128];
+  long pairs;
   bool have_strace, have_preload;
 } io_env;
 
 static void io_env_init(io_env *e, const char *work, const char *preload, const char *tmp, long n) {
   memset(e, 0, sizeof *e);
+  e->pairs = n;
   snprintf(e->file, sizeof e->file, "%s/io.dat", tmp);
+  snprintf(e->inproc, sizeof e->inproc, "%s/inproc.dat", tmp);
   snprintf(e->n, sizeof e->n, "%ld", n);
   snprintf(e->ld, sizeof e->ld, "LD_PRELOAD=%s", preload);
   snprintf(e->dir, sizeof e->dir, "GSP_PROF_DIR=%s", tmp);
@@ -150,68 +120,71 @@ static void io_env_init(io_env *e, const char *work, const char *preload, const 
   memcpy(e->pred, pred, sizeof pred);
 }
 
-/* One subject once: CPU seconds, or -1 (failed or not available). */
-static double io_subject(const io_env *e, int s, const char *file, long n) {
-  switch (s) {
-    case S_PLAIN:
-      return io_loop(file, n);
-    case S_GSP1:
-      return with_profile(GSP_PROF_IO, 1, io_loop, file, n);
-    case S_GSPD:
-      return with_profile(GSP_PROF_IO, 0, io_loop, file, n);
-    case S_CHILD:
-      return spawn_cpu(e->child, e->none);
-    case S_PRE1:
-      return e->have_preload ? spawn_cpu(e->child, e->pre1) : -1;
-    case S_PRED:
-      return e->have_preload ? spawn_cpu(e->child, e->pred) : -1;
-    default:
-      return e->have_strace ? spawn_cpu(e->strace, e->none) : -1;
-  }
+/* In this process: plain, IO profile every call, IO profile 1 in 16. */
+static double run_inproc(void *ctx, int s) {
+  const io_env *e = ctx;
+  if (s == 0) return gsp_bio_loop(e->inproc, e->pairs);
+  return with_profile(GSP_PROF_IO, s == 1 ? 1 : 0, gsp_bio_loop, e->inproc, e->pairs);
+}
+
+/* io_work as a child: plain, preloaded every call / 1 in 16. */
+static double run_child(void *ctx, int s) {
+  const io_env *e = ctx;
+  if (s == 0) return gsp_bio_child_cpu(e->child, e->none);
+  if (!e->have_preload) return -1;
+  return gsp_bio_child_cpu(e->child, s == 1 ? e->pre1 : e->pred);
+}
+
+/* io_work as a child: plain, under strace -c -f. */
+static double run_strace(void *ctx, int s) {
+  const io_env *e = ctx;
+  if (s == 0) return gsp_bio_child_cpu(e->child, e->none);
+  return e->have_strace ? gsp_bio_child_cpu(e->strace, e->none) : -1;
 }
 
 static void bench_io(const char *work, const char *preload, const char *tmp, int rounds, long n) {
-  io_env e;
+  static io_env e;
+  static gsp_bio_result res;
+  static const char *const in_names[] = {"plain (in-process)", "IO profile, every call",
+                                         "IO profile, 1 in 16"};
+  static const char *const ch_names[] = {"io_work (child)", "preload, every call",
+                                         "preload, 1 in 16"};
+  static const char *const st_names[] = {"io_work (child)", "strace -c -f io_work"};
   io_env_init(&e, work, preload, tmp, n);
-  char file[128];
-  snprintf(file, sizeof file, "%s/inproc.dat", tmp);
-  double cpu[NS][MAXR], over[NS][MAXR];
-  for (int r = 0; r < rounds; r++) {
-    for (int k = 0; k < NS; k++) {
-      int s = (k + r) % NS;
-      cpu[s][r] = io_subject(&e, s, file, n);
-    }
-    for (int s = 0; s < NS; s++) over[s][r] = cpu[s][r] / cpu[k_base[s]][r] - 1;
-  }
-  printf("\nio: %ld pwrite+pread pairs of 4 KiB, median of %d rounds\n", n, rounds);
-  printf("  %-24s %10s %12s %14s\n", "subject", "CPU s", "ns per call", "CPU overhead");
-  for (int s = 0; s < NS; s++) {
-    if (cpu[s][0] < 0) {
-      printf("  %-24s (not available: skipped)\n", k_names[s]);
-      continue;
-    }
-    double c = gsp_bench_median_of(cpu[s], (size_t)(rounds));
-    printf("  %-24s %10.3f %12.1f %13.1f%%\n", k_names[s], c, c * 1e9 / (2.0 * (double)n),
-           100.0 * gsp_bench_median_of(over[s], (size_t)(rounds)));
-  }
+  printf(
+      "\nio: %ld pwrite+pread pairs of 4 KiB; each run between two baseline runs, "
+      "overhead = median of %d rounds\n",
+      n, rounds);
+  gsp_bio_sandwich(run_inproc, &e, 3, rounds, &res);
+  gsp_bio_print(&res, in_names, n);
+  gsp_bio_sandwich(run_child, &e, 3, rounds, &res);
+  gsp_bio_print(&res, ch_names, n);
+  /* strace costs about 27x, a figure of another order: three rounds */
+  gsp_bio_sandwich(run_strace, &e, 2, rounds < 3 ? rounds : 3, &res);
+  gsp_bio_print(&res, st_names, n);
 }
 
 static void bench_hook(const char *tmp, int rounds, long n) {
   char file[128];
   snprintf(file, sizeof file, "%s/small.dat", tmp);
   static const char *const names[3] = {"plain", "IO profile, every call", "IO profile, 1 in 16"};
-  double cpu[3][MAXR];
-  for (int r = 0; r < rounds; r++)
+  double cpu[3][MAXR], d[3][MAXR];
+  for (int r = 0; r < rounds; r++) {
     for (int k = 0; k < 3; k++) {
       int s = (k + r) % 3;
       cpu[s][r] = s == 0 ? small_loop(file, n)
                          : with_profile(GSP_PROF_IO, s == 1 ? 1 : 0, small_loop, file, n);
     }
-  printf("\nhook: %ld preads of 1 byte (cached), in-process, median of %d rounds\n", n, rounds);
-  double base = gsp_bench_median_of(cpu[0], (size_t)(rounds)) * 1e9 / (double)n;
+    for (int s = 0; s < 3; s++) d[s][r] = (cpu[s][r] - cpu[0][r]) * 1e9 / (double)n;
+  }
+  printf(
+      "\nhook: %ld preads of 1 byte (cached), in-process, median of %d rounds "
+      "(the added ns: median of the per-round differences)\n",
+      n, rounds);
   for (int s = 0; s < 3; s++) {
     double ns = gsp_bench_median_of(cpu[s], (size_t)(rounds)) * 1e9 / (double)n;
-    printf("  %-28s %8.1f ns/call  (%+.1f ns)\n", names[s], ns, ns - base);
+    printf("  %-28s %8.1f ns/call  (%+.1f ns)\n", names[s], ns,
+           gsp_bench_median_of(d[s], (size_t)rounds));
   }
 }
 

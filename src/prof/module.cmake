@@ -40,7 +40,7 @@ list(APPEND GSP_CLI_VERBS "profile|gsp_cmd_profile|run a program under the profi
 # tool looks there, then in ../lib); it carries the library statically.
 add_library(gsperf-preload SHARED ${PROJECT_SOURCE_DIR}/src/prof/preload.c
             ${PROJECT_SOURCE_DIR}/src/prof/heap_hook.c ${PROJECT_SOURCE_DIR}/src/prof/preload_io.c
-            ${PROJECT_SOURCE_DIR}/src/prof/heap_save.c)
+            ${PROJECT_SOURCE_DIR}/src/prof/heap_save.c ${PROJECT_SOURCE_DIR}/src/prof/preload_child.c)
 target_include_directories(gsperf-preload PRIVATE ${PROJECT_SOURCE_DIR}/include
                            ${PROJECT_SOURCE_DIR}/src/prof)
 target_link_libraries(gsperf-preload PRIVATE gsperf_static Threads::Threads ${CMAKE_DL_LIBS})

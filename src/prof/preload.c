@@ -36,9 +36,10 @@
  * "exit N" or "signal N" (plus " core" when it dumped core). The file is
  * written with raw system calls (no allocation, no lock, errno kept), so
  * a wait in a signal handler or a fork child is fine, and the I/O hooks
- * do not count it. Waits inside the C library itself (system(), pclose())
- * do not pass through these symbols: such children stay unknown unless
- * their status reaches the tool another way (see docs/prof.md).
+ * do not count it. The waits inside the C library's own system() and
+ * pclose() do not pass through these symbols: the preload replaces
+ * system, popen and pclose themselves (preload_child.c), reaping through
+ * gsp__preload_reap.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -56,6 +57,7 @@
 #include <unistd.h>
 
 #include "gsperf/prof.h"
+#include "preload_int.h"
 #include "prof_int.h"
 
 extern void *__libc_malloc(size_t);
@@ -186,11 +188,22 @@ static pid_t real_wait4(pid_t pid, int *st, int opt, struct rusage *ru) {
 
 #define EXPORT __attribute__((visibility("default")))
 
-EXPORT pid_t wait4(pid_t pid, int *st, int opt, struct rusage *ru) {
+static pid_t wait4_saving(pid_t pid, int *st, int opt, struct rusage *ru) {
   int s = 0;
   pid_t r = real_wait4(pid, &s, opt, ru);
   if (r > 0) save_status(r, s);
   if (st) *st = s;
+  return r;
+}
+
+EXPORT pid_t wait4(pid_t pid, int *st, int opt, struct rusage *ru) {
+  return wait4_saving(pid, st, opt, ru);
+}
+
+pid_t gsp__preload_reap(pid_t pid, int *status) {
+  pid_t r;
+  do r = wait4_saving(pid, status, 0, NULL);
+  while (r < 0 && errno == EINTR);
   return r;
 }
 
