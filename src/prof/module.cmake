@@ -12,6 +12,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/prof/sampler.c
   ${PROJECT_SOURCE_DIR}/src/prof/sampler_ring.c
   ${PROJECT_SOURCE_DIR}/src/prof/sampler_unwind.c
+  ${PROJECT_SOURCE_DIR}/src/prof/sampler_capture.c
   ${PROJECT_SOURCE_DIR}/src/prof/stacks.c
   ${PROJECT_SOURCE_DIR}/src/prof/symbol.c
   ${PROJECT_SOURCE_DIR}/src/prof/report.c

@@ -16,18 +16,22 @@
  *   filter on mmap of perf fds) but perf events are allowed: the same
  *   event with a one-page buffer and wakeup_events = 1, its fd set to
  *   send SIGPROF to that thread (F_SETOWN_EX F_OWNER_TID, F_SETSIG,
- *   O_ASYNC) on every sample. The handler finds the buffer from si_fd
- *   (g_fdpage, indexed by fd), hands it back (data_tail = data_head: two
- *   plain memory accesses, no syscall) and unwinds with libunwind's
- *   local unwinder through the signal frame.
+ *   O_ASYNC) on every sample. The kernel writes the sample (ip and its
+ *   frame-pointer chain) into the buffer; the handler finds the buffer
+ *   from si_fd (g_fdpage, indexed by fd), copies the chain and hands the
+ *   buffer back (data_tail = data_head: plain memory accesses, no
+ *   syscall), and captures the thread's registers and a copy of the top
+ *   of its stack (sampler_capture.c), which the collector unwinds and
+ *   splices with the chain as it does the ring's samples.
  * - timer, where perf events are not allowed at all: a POSIX timer on
  *   each thread's CPU-time clock (the clock id of thread `tid` is
  *   (~tid << 3) | CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED, the encoding
  *   pthread_getcpuclockid uses) delivering SIGPROF to that thread
  *   (SIGEV_THREAD_ID). Its expiry is checked on the scheduler tick (250 Hz
  *   here), so above that a signal stands for several periods: the sample
- *   carries weight 1 + si_overrun and times stay right. In ring mode a
- *   thread whose ring cannot be made gets a timer too.
+ *   carries weight 1 + si_overrun and times stay right. The handler
+ *   captures as in the signal source. In ring mode a thread whose ring
+ *   cannot be made gets a timer too (the capture queue is then mapped).
  *
  * Threads. The collector calls gsp__sampler_scan_threads after each
  * gsp__sampler_wait (at most 50 ms apart; in ring mode also as soon as a
@@ -38,17 +42,20 @@
  * (its samples go to the queue below), so neither a thread's exit nor the
  * end of the profile loses samples.
  *
- * Queue. The signal handler publishes samples into a bounded
- * multi-producer queue (Vyukov's: a sequence number per slot) of
- * QUEUE_SLOTS samples in static memory. A producer claims a slot with one
- * CAS on the tail, unwinds straight into it and publishes it with a
- * release store of its sequence; a full queue drops the sample (counted).
- * The one consumer (the collector) reads slots in order and hands them
- * back with a release store. Invariant: slot i's seq is pos+1 when it
- * holds the sample for position pos, pos+QUEUE_SLOTS when free for that
- * position. The handler keeps errno, ignores signals that are not from
- * our sources, and does nothing once sampling is off (it stays installed
- * for the life of the process, so a late signal never meets SIG_DFL).
+ * Queues. The signal handler only captures: registers and a copy of the
+ * top of the stack into the capture queue (sampler_capture.c: no lock,
+ * no allocation, one process_vm_readv), unwound by the collector when it
+ * pops them. A full queue drops the sample (counted). The handler keeps
+ * errno, ignores signals that are not from our sources, and does nothing
+ * once sampling is off (it stays installed for the life of the process,
+ * so a late signal never meets SIG_DFL). g_in_handler counts handlers in
+ * flight: a handler raises it before it reads g_active, and the
+ * collector clears g_active before it waits for zero (both sequentially
+ * consistent), so after that wait no handler touches a perf page or the
+ * capture queue, which can then be unmapped. A second queue of unwound
+ * samples (Vyukov's bounded queue, QUEUE_SLOTS in static memory; slot i's
+ * seq is pos+1 when it holds position pos, pos+QUEUE_SLOTS when free)
+ * takes what the collector reads from a ring about to be closed.
  *
  * File descriptors. Every descriptor the sampler opens (perf events, the
  * /proc/self/task directory, kept open and rewound for each scan) is
@@ -57,9 +64,7 @@
  * moment, and never closed by us (a shell's `close(1); dup2(f, 1)` could
  * otherwise meet an fd we hold at 1). So a fork child holds none of
  * them: gsp__sampler_forget_after_fork only drops the parent's state.
- * What must live in the program's table, libunwind's local unwinder (its
- * memory-validation pipe is used by the signal handler on the program's
- * threads), is loaded by gsp__sampler_prepare on the caller's thread.
+ * Nothing the handler uses lives in a file table.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -84,6 +89,7 @@
 #define TIMER_TOKEN 0x6773707
 #define CPUCLOCK_PERTHREAD_SCHED 6
 #define MAX_FD 65536
+#define CAP_POLL_MS 5u
 
 static gsp__sample g_queue[QUEUE_SLOTS];
 static _Atomic uint64_t g_tail;
@@ -97,8 +103,8 @@ static bool g_handler_installed;
 static gsp__src g_mode;
 static _Atomic(struct perf_event_mmap_page *) g_fdpage[MAX_FD];
 static _Atomic int g_in_handler;
-static _Atomic int g_forking; /* forks in progress (between prepare and parent/child) */
-static int g_fdpage_hi = -1;  /* highest g_fdpage index ever set */
+static bool g_cap_open;      /* the capture queue is mapped */
+static int g_fdpage_hi = -1; /* highest g_fdpage index ever set */
 static long g_page;
 static DIR *g_taskdir; /* /proc/self/task, rewound for each scan */
 /* In a fork child: the parent's table, poll set and directory stream,
@@ -142,60 +148,41 @@ static gsp__sample *claim_slot(void) {
   }
 }
 
-/* Weight of the sample this signal stands for; 0 = not ours. */
-static uint32_t signal_weight(const siginfo_t *si) {
+/* Weight of the sample this signal stands for; 0 = not ours. *pg: the
+ * perf event's buffer when the signal is from one (its records must then
+ * be handed back, whatever else happens). */
+static uint32_t signal_weight(const siginfo_t *si, void **pg) {
+  *pg = NULL;
   if (si->si_code == SI_TIMER)
     return si->si_value.sival_int == TIMER_TOKEN ? 1u + (uint32_t)si->si_overrun : 0;
   if (si->si_fd < 0 || si->si_fd >= MAX_FD) return 0;
-  struct perf_event_mmap_page *pg =
-      atomic_load_explicit(&g_fdpage[si->si_fd], memory_order_acquire);
-  if (!pg) return 0;
-  uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
-  __atomic_store_n(&pg->data_tail, head, __ATOMIC_RELEASE);
-  return 1;
+  *pg = atomic_load_explicit(&g_fdpage[si->si_fd], memory_order_acquire);
+  return *pg ? 1 : 0;
 }
 
 static void on_sigprof(int sig, siginfo_t *si, void *uc) {
   (void)sig;
   int saved = errno;
-  atomic_fetch_add_explicit(&g_in_handler, 1, memory_order_acquire);
-  uint32_t w = signal_weight(si);
-  if (w && atomic_load_explicit(&g_active, memory_order_relaxed)) {
-    gsp__sample *s = claim_slot();
-    if (!s) {
-      atomic_fetch_add_explicit(&g_dropped, 1, memory_order_relaxed);
-    } else {
-      uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
-      uint32_t max = atomic_load_explicit(&g_depth, memory_order_relaxed);
-      s->flags = 0;
-      if (atomic_load_explicit(&g_forking, memory_order_relaxed) == 0) {
-        s->depth = gsp__unw_capture_signal(s->pcs, max, uc, &s->flags);
-      } else { /* fork holds the allocator's locks: the pc alone */
-        s->pcs[0] = (uint64_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-        s->depth = 1;
-        s->flags = GSP__SAMPLE_BAD_UNWIND;
-      }
-      s->weight = w;
-      atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
-    }
+  atomic_fetch_add(&g_in_handler, 1);
+  void *pg;
+  uint32_t w = signal_weight(si, &pg);
+  if (w && atomic_load(&g_active)) {
+    if (!gsp__cap_take(w, uc, pg)) atomic_fetch_add_explicit(&g_dropped, 1, memory_order_relaxed);
+  } else if (pg) {
+    gsp__cap_page_release(pg);
   }
   atomic_fetch_sub_explicit(&g_in_handler, 1, memory_order_release);
   errno = saved;
 }
 
-/* A thread's first unwind touches libunwind's thread-local cache, which
- * (libunwind being dlopen()ed) the C library allocates with malloc on
- * first use; while a fork holds the allocator's locks that would
- * deadlock, so the handler then keeps the pc alone. */
-static void fork_prepare(void) { atomic_fetch_add(&g_forking, 1); }
-static void fork_parent(void) { atomic_fetch_sub(&g_forking, 1); }
-static void fork_child(void) { atomic_store(&g_forking, 0); }
+/* Waits until no handler runs; after g_active was cleared, none will
+ * touch a perf page or the capture queue again. */
+static void wait_handlers(void) {
+  while (atomic_load(&g_in_handler) != 0) sched_yield();
+}
 
 static int install_handler(void) {
   if (g_handler_installed) return GSP_OK;
-  static bool atfork_set;
-  if (!atfork_set && pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) return GSP_ESYS;
-  atfork_set = true;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_sigprof;
@@ -270,12 +257,18 @@ static int arm_signal(pid_t tid, int *fd_out, void **mm_out) {
   a.type = PERF_TYPE_SOFTWARE;
   a.config = PERF_COUNT_SW_TASK_CLOCK;
   a.sample_period = 1000000000ull / g_hz;
-  a.sample_type = PERF_SAMPLE_TID;
+  a.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_CALLCHAIN;
+  a.sample_max_stack = (uint16_t)(atomic_load(&g_depth) + 1);
   a.wakeup_events = 1;
   a.disabled = 1;
   a.exclude_kernel = 1;
   a.exclude_hv = 1;
+  a.exclude_callchain_kernel = 1;
   int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0 && errno == EOVERFLOW) { /* above kernel.perf_event_max_stack */
+    a.sample_max_stack = 0;
+    fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  }
   if (fd < 0) return GSP_ESYS;
   void *mm = fd < MAX_FD ? mmap(NULL, (size_t)g_page * 2, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
                          : MAP_FAILED;
@@ -314,11 +307,20 @@ static void disarm(known_thread *k) {
     case K_SIGNAL:
       ioctl(k->fd, PERF_EVENT_IOC_DISABLE, 0);
       if (k->fd < MAX_FD) atomic_store(&g_fdpage[k->fd], NULL);
-      while (atomic_load(&g_in_handler) != 0) sched_yield();
+      wait_handlers();
       munmap(k->mm, (size_t)g_page * 2);
       close(k->fd);
       return;
   }
+}
+
+/* Maps the capture queue on first need (collector thread, before any
+ * source that signals is armed). */
+static int cap_ensure(void) {
+  if (g_cap_open) return GSP_OK;
+  if (gsp__cap_open(g_hz) != GSP_OK) return GSP_ESYS;
+  g_cap_open = true;
+  return GSP_OK;
 }
 
 /* Arms the source of the open mode for tid; GSP_ESYS if none could be. */
@@ -332,7 +334,7 @@ static int arm(known_thread *k) {
     k->kind = K_RING;
     return GSP_OK;
   }
-  if (g_mode == GSP__SRC_RING) gsp__unw_load_local(); /* this thread falls back to a timer */
+  if (cap_ensure() != GSP_OK) return GSP_ESYS; /* (ring mode: this thread falls back to a timer) */
   k->kind = K_TIMER;
   return arm_timer(k->tid, &k->timer);
 }
@@ -359,11 +361,7 @@ static gsp__src choose(bool force_timers) {
   return probe(want);
 }
 
-int gsp__sampler_prepare(void) {
-  int rv = install_handler();
-  if (rv == GSP_OK) gsp__unw_load_local();
-  return rv;
-}
+int gsp__sampler_prepare(void) { return install_handler(); }
 
 int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
   int expected = 0;
@@ -390,8 +388,11 @@ int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
     return rv;
   }
   g_mode = choose(force_timers);
-  if (g_mode == GSP__SRC_RING) gsp__unw_remote_begin(); /* else: the kernel's chain only */
-  if (g_mode != GSP__SRC_RING) gsp__unw_load_local();
+  gsp__unw_remote_begin(); /* else: frame-pointer chains only */
+  if (g_mode != GSP__SRC_RING && cap_ensure() != GSP_OK) {
+    gsp__sampler_close();
+    return GSP_ESYS;
+  }
   atomic_store(&g_active, 1);
   return GSP_OK;
 }
@@ -402,6 +403,11 @@ gsp__src gsp__sampler_mode(void) { return g_mode; }
 void gsp__sampler_close(void) {
   atomic_store(&g_active, 0);
   for (size_t i = 0; i < g_nknown; i++) disarm(&g_known[i]);
+  wait_handlers();
+  /* what is still captured goes to the other queue, drained after this */
+  while (g_cap_open && gsp__cap_pop(&g_scratch, atomic_load(&g_depth))) queue_push(&g_scratch);
+  if (g_cap_open) gsp__cap_close();
+  g_cap_open = false;
   gsp_free(g_known);
   gsp_free(g_pfd);
   g_known = NULL;
@@ -471,7 +477,7 @@ int gsp__sampler_scan_threads(pid_t self_tid) {
     }
   }
   drop_unseen();
-  if (g_mode == GSP__SRC_RING) gsp__unw_remote_refresh();
+  gsp__unw_remote_refresh();
   return rv < 0 ? rv : added;
 }
 
@@ -493,6 +499,18 @@ static size_t poll_set(void) {
   return n;
 }
 
+/* Sleeps ms in steps of CAP_POLL_MS, returning early when the capture
+ * queue is a quarter full (the handler cannot wake anyone: that would be
+ * a system call more). */
+static void cap_wait(unsigned ms) {
+  for (unsigned slept = 0; slept < ms; slept += CAP_POLL_MS) {
+    unsigned step = ms - slept < CAP_POLL_MS ? ms - slept : CAP_POLL_MS;
+    struct timespec ts = {step / 1000, (long)(step % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    if (g_cap_open && gsp__cap_fill() >= gsp__cap_slots() / 4) return;
+  }
+}
+
 /* Sleeps ms; in ring mode wakes early when a ring is half full or a
  * thread was created or exited (the collector then scans at once). A ring
  * whose thread has exited polls as hung up for good: it is left out until
@@ -500,8 +518,7 @@ static size_t poll_set(void) {
 void gsp__sampler_wait(unsigned ms) {
   size_t n = poll_set();
   if (n == 0) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    cap_wait(ms);
     return;
   }
   if (poll(g_pfd, n, (int)ms) <= 0) return;
@@ -517,6 +534,7 @@ void gsp__sampler_wait(unsigned ms) {
 
 bool gsp__sampler_pop(gsp__sample *out) {
   if (queue_pop(out)) return true;
+  if (g_cap_open && gsp__cap_pop(out, atomic_load(&g_depth))) return true;
   for (size_t n = 0; n < g_nknown; n++, g_cur++) {
     known_thread *k = &g_known[g_cur % g_nknown];
     if (k->kind != K_RING) continue;
@@ -549,6 +567,8 @@ void gsp__sampler_forget_after_fork(void) {
   g_taskdir = NULL;
   g_nknown = g_known_cap = g_pfd_cap = 0;
   gsp__unw_remote_forget();
+  if (g_cap_open) gsp__cap_forget();
+  g_cap_open = false;
   g_mode = GSP__SRC_NONE;
   atomic_store(&g_open, 0);
 }

@@ -12,30 +12,19 @@
 typedef enum gsp__src {
   GSP__SRC_NONE = 0,
   GSP__SRC_RING,   /* perf event + mmap'd ring per thread, read by the collector */
-  GSP__SRC_SIGNAL, /* perf event signalling the thread; the handler unwinds */
+  GSP__SRC_SIGNAL, /* perf event signalling the thread; the handler copies its stack */
   GSP__SRC_TIMER,  /* POSIX CPU-time timer signalling the thread */
 } gsp__src;
 
 /* The source chosen by the last gsp__sampler_open (NONE when closed). */
 gsp__src gsp__sampler_mode(void);
 
-/* What must be done on a thread sharing the program's file table before
- * the collector (with a table of its own) calls gsp__sampler_open:
- * installs the SIGPROF handler and loads the local unwinder (whose pipe
- * the handler uses on the program's threads). GSP_ESYS when the handler
+/* What must be done on the caller's thread before the collector calls
+ * gsp__sampler_open: installs the SIGPROF handler. GSP_ESYS when it
  * cannot be installed. Idempotent. */
 int gsp__sampler_prepare(void);
 
 /* ---- sampler_unwind.c ---------------------------------------------------- */
-
-/* Loads libunwind's local unwinder for the signal handler (dlopen, once
- * per process); true when usable. */
-bool gsp__unw_load_local(void);
-/* Unwinds the interrupted stack of a signal context into pcs (pcs[0] the
- * interrupted pc); async-signal-safe once gsp__unw_load_local returned
- * true, the pc alone otherwise. Sets GSP__SAMPLE_BAD_UNWIND in *flags when
- * the walk failed. */
-uint32_t gsp__unw_capture_signal(uint64_t *pcs, uint32_t max, void *uc, uint32_t *flags);
 
 /* The first frames of a sampled thread, as the kernel copied them. */
 typedef struct gsp__ustack {
@@ -61,6 +50,34 @@ void gsp__unw_remote_refresh(void);
  * number. */
 uint32_t gsp__unw_splice(const gsp__ustack *u, const uint64_t *kc, uint32_t nk, uint64_t *out,
                          uint32_t max, uint32_t *flags);
+/* The frame-pointer chain found in u's copy (kc[0] = u->ip, then the
+ * return addresses while the frame records lie in the copy and go up the
+ * stack); at most max entries, returns their number (>= 1). */
+uint32_t gsp__unw_fp_chain(const gsp__ustack *u, uint64_t *kc, uint32_t max);
+
+/* ---- sampler_capture.c ---------------------------------------------------
+ * The signal and timer sources' queue of captured stacks. */
+
+/* Maps the queue, sized for hz; GSP_ESYS when the mapping fails. */
+int gsp__cap_open(unsigned hz);
+/* Unmaps it: the caller has made sure no handler can claim a slot. */
+void gsp__cap_close(void);
+/* In a fork child: drops the copy of the parent's queue. */
+void gsp__cap_forget(void);
+/* Async-signal-safe, any thread: captures the context uc (a ucontext_t)
+ * with this weight into a slot, with the frame-pointer chain of the
+ * sample the kernel wrote into pg (a perf event's struct
+ * perf_event_mmap_page; NULL for a timer), whose records it hands back in
+ * any case; false when the queue is full. */
+bool gsp__cap_take(uint32_t weight, const void *uc, void *pg);
+/* Async-signal-safe: hands pg's records back unread. */
+void gsp__cap_page_release(void *pg);
+/* The next captured sample, unwound, into out (at most max pcs); false
+ * when none is waiting. Collector thread only. */
+bool gsp__cap_pop(gsp__sample *out, unsigned max);
+/* Samples waiting, and the queue's size. */
+uint32_t gsp__cap_fill(void);
+uint32_t gsp__cap_slots(void);
 
 /* ---- sampler_ring.c ------------------------------------------------------ */
 

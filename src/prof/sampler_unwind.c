@@ -3,17 +3,15 @@
  * starts (dlopen), so a process profiled for I/O or heap only never maps
  * it.
  *
- * Two uses. The signal path (sampler.c's handler) unwinds its own stack
- * with libunwind's local unwinder (libunwind.so.8): unw_backtrace through
- * the signal frame, with the DWARF rules cached per IP, and a cursor from
- * the signal context when the interrupted pc is not among the first
- * frames. The perf ring path (sampler_ring.c) gets from the kernel the
- * frame-pointer chain plus ip/sp/bp and a copy of the first bytes of the
- * stack; here libunwind's generic unwinder (libunwind-x86_64.so.8) walks
- * that copy with the DWARF CFI of the loaded objects (an address space
- * whose access_mem reads the copy, or the objects' own loaded segments
- * for the unwind tables, and nothing else) and the result is spliced with
- * the kernel's chain:
+ * A sample arrives as the registers ip, sp, bp of the sampled thread, a
+ * copy of the first bytes of its stack and a frame-pointer chain: the
+ * kernel's in the perf ring path (sampler_ring.c), the one found in the
+ * copy itself (gsp__unw_fp_chain) in the signal and timer paths, whose
+ * handler only copies (sampler_capture.c). Here libunwind's generic
+ * unwinder (libunwind-x86_64.so.8) walks the copy with the DWARF CFI of
+ * the loaded objects (an address space whose access_mem reads the copy,
+ * or the objects' own loaded segments for the unwind tables, and nothing
+ * else) and the result is spliced with the chain:
  *
  *   kernel  K = ip, r1, r2, ...   (frame pointers: a leaf that has none,
  *                                  or a function still in its prologue,
@@ -33,110 +31,40 @@
  * one was seen, splices as above; failing that the longer of U and K is
  * kept and the sample is flagged GSP__SAMPLE_BAD_UNWIND.
  *
- * Only the collector thread uses the generic unwinder (the per-thread
- * cache policy: no lock, no signal masking); the segment table is its
- * too. The local unwinder's entry points are written once, before any
- * signal can use them, and stay loaded for the life of the process.
+ * Only the collector thread uses the unwinder (the per-thread cache
+ * policy: no lock, no signal masking); the segment table is its too.
+ * No unwinder ever runs in a sampled thread or in a signal handler.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
 #include <libunwind.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ucontext.h>
 
 #include "sampler_int.h"
 
 #define MAX_SEGS 1024
 #define MAX_STEPS GSP__PROF_MAX_DEPTH
 
-/* ---- local unwinder (signal path) ----------------------------------------- */
-
-typedef struct local_api {
-  int (*backtrace)(void **, int);
-  int (*init_local2)(unw_cursor_t *, unw_context_t *, int);
-  int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
-  int (*step)(unw_cursor_t *);
-} local_api;
-
-static local_api g_local;
-static _Atomic int g_local_ok; /* 1 usable, -1 failed, 0 not tried */
-
 static void *sym(void *h, const char *name) { return h ? dlsym(h, name) : NULL; }
 
-bool gsp__unw_load_local(void) {
-  int st = atomic_load(&g_local_ok);
-  if (st != 0) return st > 0;
-  void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-  local_api a;
-  *(void **)&a.backtrace = sym(h, "unw_backtrace");
-  *(void **)&a.init_local2 = sym(h, "_ULx86_64_init_local2");
-  *(void **)&a.get_reg = sym(h, "_ULx86_64_get_reg");
-  *(void **)&a.step = sym(h, "_ULx86_64_step");
-  int (*policy)(unw_addr_space_t, unw_caching_policy_t);
-  *(void **)&policy = sym(h, "_ULx86_64_set_caching_policy");
-  unw_addr_space_t *as = sym(h, "_ULx86_64_local_addr_space");
-  bool ok = a.backtrace && a.init_local2 && a.get_reg && a.step && policy && as;
-  if (ok) {
-    policy(*as, UNW_CACHE_PER_THREAD); /* no lock, no allocation in the handler */
-    g_local = a;
-  }
-  atomic_store(&g_local_ok, ok ? 1 : -1); /* publishes g_local */
-  return ok;
-}
+/* ---- the frame-pointer chain of a copied stack ---------------------------- */
 
-/* The slow, general path: a cursor from the signal context. */
-static uint32_t capture_cursor(uint64_t *pcs, uint32_t max, void *uc, uint32_t *flags) {
-  unw_cursor_t cur;
+uint32_t gsp__unw_fp_chain(const gsp__ustack *u, uint64_t *kc, uint32_t max) {
   uint32_t n = 0;
-  if (g_local.init_local2(&cur, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0) {
-    *flags |= GSP__SAMPLE_BAD_UNWIND;
-    return 0;
+  uint64_t bp = u->bp;
+  kc[n++] = u->ip;
+  while (n < max && bp >= u->sp && bp - u->sp <= u->len && u->len - (bp - u->sp) >= 16 &&
+         (bp & 7) == 0) {
+    uint64_t next, ret;
+    memcpy(&next, u->stack + (bp - u->sp), sizeof next);
+    memcpy(&ret, u->stack + (bp - u->sp) + 8, sizeof ret);
+    if (ret == 0) break; /* the outermost frame */
+    kc[n++] = ret;
+    if (next <= bp) break; /* a chain goes up the stack, or it is not one */
+    bp = next;
   }
-  int r = 0;
-  do {
-    unw_word_t ip = 0;
-    if (g_local.get_reg(&cur, UNW_REG_IP, &ip) < 0 || ip == 0) break;
-    pcs[n++] = ip;
-  } while (n < max && (r = g_local.step(&cur)) > 0);
-  if (n < max && r < 0) *flags |= GSP__SAMPLE_BAD_UNWIND;
-  return n;
-}
-
-/* The fast path: unw_backtrace (cached per-IP frame rules, about 50 ns
- * for 14 frames here against 8 us for a cursor walk) from the handler
- * itself, through the signal frame; the frames above the interrupted pc
- * (the handler's own) are dropped. 0 when the interrupted pc is not among
- * the first frames. */
-static uint32_t capture_fast(uint64_t *pcs, uint32_t max, uint64_t rip) {
-  void *buf[GSP__PROF_MAX_DEPTH + 8];
-  int n = g_local.backtrace(buf, (int)max + 8);
-  int first = -1;
-  for (int i = 0; i < n && i < 8 && first < 0; i++)
-    if ((uint64_t)(uintptr_t)buf[i] == rip) first = i;
-  if (first < 0) return 0;
-  uint32_t k = 0;
-  for (int i = first; i < n && k < max; i++) pcs[k++] = (uint64_t)(uintptr_t)buf[i];
-  return k;
-}
-
-/* ThreadSanitizer defers signals to a safe point, where the thread has
- * run on from the context the kernel saved, inside TSan's runtime: no
- * walk from there is right, so under TSan a sample is the saved pc. */
-#if defined(__SANITIZE_THREAD__)
-static const bool k_unwind = false;
-#else
-static const bool k_unwind = true;
-#endif
-
-uint32_t gsp__unw_capture_signal(uint64_t *pcs, uint32_t max, void *uc, uint32_t *flags) {
-  uint64_t rip = (uint64_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-  bool walk = k_unwind && atomic_load_explicit(&g_local_ok, memory_order_acquire) > 0;
-  uint32_t n = walk ? capture_fast(pcs, max, rip) : 0;
-  if (n == 0 && walk) n = capture_cursor(pcs, max, uc, flags);
-  if (n == 0) pcs[n++] = rip;
   return n;
 }
 

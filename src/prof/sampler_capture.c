@@ -1,0 +1,257 @@
+/*
+ * sampler_capture.c - what the SIGPROF handler does in the signal and
+ * timer sources, and how the collector turns it into a call stack.
+ *
+ * The handler only captures. It copies the interrupted thread's ip, sp
+ * and bp from the signal context, and a window of CAP_WINDOW bytes of its
+ * stack from sp upwards, into a slot of a queue mapped before sampling
+ * starts; the collector thread later walks that copy as the perf ring's
+ * samples are walked (sampler_unwind.c: the frame-pointer chain found in
+ * the copy, spliced with a DWARF unwind of the same copy). No unwinder
+ * runs in the sampled thread: no lock, no allocation, no thread-local
+ * storage, and one system call, process_vm_readv on our own pid, which
+ * copies the window and stops at the first page that is not mapped (the
+ * top of a thread's stack is often less than a window above sp), where a
+ * plain read would fault. The remote ranges are cut at page boundaries,
+ * so the count returned is exactly the readable part even on a kernel
+ * that does not split an iovec. Where the call is refused (a seccomp
+ * filter) the sample is the pc alone.
+ *
+ * Window size, measured (docs/prof.md, "Signal and timer sources"): the
+ * whole DWARF walk of the samples of the programs tried needed under
+ * 2 KiB of stack; the copy costs about 2.3 us for 2 KiB and 7.5 us for
+ * 16 KiB here (a page pinned per 4 KiB). With the kernel's chain (the
+ * perf signal source), which gives the frames above the copy, the window
+ * is 4 KiB; without (the timer source, whose signals come at most at the
+ * 250 Hz tick) 16 KiB, and deeper stacks end at the window (flagged
+ * GSP__SAMPLE_BAD_UNWIND when no outermost frame was reached).
+ *
+ * Queue: Vyukov's bounded multi-producer, single-consumer queue (a
+ * sequence number per slot, one CAS on the tail to claim a slot, a
+ * release store of its seq to publish it), slots in an anonymous mapping
+ * made by gsp__cap_open (collector thread), published to the handler by
+ * a release store of g_live, and unmapped by gsp__cap_close only after
+ * the caller has stopped the handler from claiming slots and waited for
+ * handlers in flight. Invariant: slot i's seq is pos + 1 when
+ * it holds the sample for position pos, pos + nslots when free for it.
+ * A full queue drops the sample (the caller counts it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "sampler_int.h"
+
+#define CAP_WINDOW 16384u
+#define CAP_WINDOW_CHAINED 4096u /* with the kernel's chain for the frames above */
+#define CAP_PAGE 4096u /* the smallest page: ranges cut here are cut at any page size's bound */
+#define CAP_IOV (CAP_WINDOW / CAP_PAGE + 1u)
+#define CAP_MIN_SLOTS 64u
+#define CAP_MAX_SLOTS 1024u
+
+typedef struct cap_slot {
+  _Atomic uint64_t seq;
+  uint32_t weight;
+  uint32_t len; /* bytes of stack copied */
+  uint32_t nk;  /* entries in kc: the kernel's chain (signal source), 0 if none */
+  uint64_t ip, sp, bp;
+  uint64_t kc[GSP__PROF_MAX_DEPTH + 1];
+  unsigned char stack[CAP_WINDOW];
+} cap_slot;
+
+static cap_slot *g_slots;
+static _Atomic(cap_slot *) g_live; /* g_slots once set up, for the handler; NULL when closed */
+static size_t g_map_len;
+static uint32_t g_nslots; /* a power of two */
+static _Atomic uint64_t g_tail;
+static uint64_t g_head;
+static pid_t g_pid; /* ours, for process_vm_readv (set at open: a fork child opens again) */
+static _Atomic int g_readv_ok = 1;
+
+/* ThreadSanitizer runs a handler at a later safe point, where the stack
+ * has moved on from the saved context: under it a sample is the pc. */
+#if defined(__SANITIZE_THREAD__)
+static const bool k_copy_stack = false;
+#else
+static const bool k_copy_stack = true;
+#endif
+
+/* Slots for about 50 ms of samples of every CPU at hz, twice over. */
+static uint32_t slots_for(unsigned hz) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  uint64_t want = 2u * (uint64_t)(cpus > 0 ? cpus : 1) * (hz / 20u + 1u);
+  uint32_t n = CAP_MIN_SLOTS;
+  while (n < want && n < CAP_MAX_SLOTS) n *= 2;
+  return n;
+}
+
+int gsp__cap_open(unsigned hz) {
+  uint32_t n = slots_for(hz);
+  size_t len = (size_t)n * sizeof(cap_slot);
+  void *mm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mm == MAP_FAILED) return GSP_ESYS;
+  g_slots = mm;
+  g_map_len = len;
+  g_nslots = n;
+  for (uint32_t i = 0; i < n; i++) atomic_store_explicit(&g_slots[i].seq, i, memory_order_relaxed);
+  atomic_store(&g_tail, 0);
+  g_head = 0;
+  g_pid = getpid();
+  atomic_store(&g_readv_ok, 1);
+  atomic_store_explicit(&g_live, g_slots, memory_order_release);
+  return GSP_OK;
+}
+
+void gsp__cap_close(void) {
+  atomic_store(&g_live, NULL);
+  if (g_slots) munmap(g_slots, g_map_len);
+  g_slots = NULL;
+  g_nslots = 0;
+}
+
+void gsp__cap_forget(void) {
+  gsp__cap_close(); /* the child's own copy of the mapping: no handler uses it */
+}
+
+/* A free slot, claimed; NULL when the queue is full or not set up (a
+ * timer's signal still pending from an earlier profile). */
+static cap_slot *claim(void) {
+  cap_slot *slots = atomic_load_explicit(&g_live, memory_order_acquire);
+  if (!slots) return NULL;
+  uint64_t pos = atomic_load_explicit(&g_tail, memory_order_relaxed);
+  for (;;) {
+    cap_slot *s = &slots[pos & (g_nslots - 1)];
+    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    int64_t diff = (int64_t)(seq - pos);
+    if (diff == 0) {
+      if (atomic_compare_exchange_weak_explicit(&g_tail, &pos, pos + 1, memory_order_relaxed,
+                                                memory_order_relaxed))
+        return s;
+    } else if (diff < 0) {
+      return NULL;
+    } else {
+      pos = atomic_load_explicit(&g_tail, memory_order_relaxed);
+    }
+  }
+}
+
+/* Copies up to want (<= CAP_WINDOW) bytes from sp into dst; the bytes
+ * copied. */
+static uint32_t copy_window(uint64_t sp, unsigned char *dst, uint32_t want) {
+  struct iovec remote[CAP_IOV];
+  unsigned n = 0;
+  for (uint64_t at = sp, end = sp + want; at < end && n < CAP_IOV; n++) {
+    uint64_t next = (at | (CAP_PAGE - 1)) + 1;
+    if (next > end) next = end;
+    void *base = (void *)(uintptr_t)at; /* NOLINT(performance-no-int-to-ptr) */
+    remote[n] = (struct iovec){base, (size_t)(next - at)};
+    at = next;
+  }
+  struct iovec local = {dst, want};
+  ssize_t got = process_vm_readv(g_pid, &local, 1, remote, n, 0);
+  if (got < 0 && errno != EFAULT) atomic_store_explicit(&g_readv_ok, 0, memory_order_relaxed);
+  return got > 0 ? (uint32_t)got : 0;
+}
+
+/* 8 bytes at ring offset off (which may wrap) of a data area of size
+ * bytes (a power of two). */
+static uint64_t ring_u64(const unsigned char *data, uint64_t size, uint64_t off) {
+  uint64_t v;
+  unsigned char *d = (unsigned char *)&v;
+  for (unsigned i = 0; i < 8; i++) d[i] = data[(off + i) & (size - 1)];
+  return v;
+}
+
+/* The chain of the last sample record in pg (PERF_SAMPLE_IP | TID |
+ * CALLCHAIN: header, ip, pid/tid, nr, ips[nr]) into kc when its ip is
+ * rip (the signal's context is that sample's), without the kernel's
+ * context markers; then hands the records back. Every length is checked
+ * against the record's size and the bytes written by the kernel. */
+static uint32_t page_chain(struct perf_event_mmap_page *pg, uint64_t rip, uint64_t *kc,
+                           uint32_t max) {
+  const unsigned char *data = (const unsigned char *)pg + pg->data_offset;
+  uint64_t size = pg->data_size;
+  uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE), tail = pg->data_tail;
+  uint64_t last = head, last_size = 0;
+  while (kc && size && (size & (size - 1)) == 0 && head - tail >= 8 && head - tail <= size) {
+    uint64_t h = ring_u64(data, size, tail);
+    uint32_t type = (uint32_t)h, rsize = (uint16_t)(h >> 48);
+    if (rsize < 8 || rsize > head - tail) break;
+    if (type == PERF_RECORD_SAMPLE) {
+      last = tail;
+      last_size = rsize;
+    }
+    tail += rsize;
+  }
+  uint32_t nk = 0;
+  if (last_size >= 32 && ring_u64(data, size, last + 8) == rip) {
+    uint64_t nr = ring_u64(data, size, last + 24);
+    if (nr > (last_size - 32) / 8) nr = 0;
+    for (uint64_t i = 0; i < nr && nk < max; i++) {
+      uint64_t v = ring_u64(data, size, last + 32 + 8 * i);
+      if (v >= (uint64_t)PERF_CONTEXT_MAX) continue;
+      if (v == 0) break;
+      kc[nk++] = v;
+    }
+  }
+  __atomic_store_n(&pg->data_tail, head, __ATOMIC_RELEASE);
+  return nk;
+}
+
+void gsp__cap_page_release(void *pg) { page_chain(pg, 0, NULL, 0); }
+
+bool gsp__cap_take(uint32_t weight, const void *ucv, void *pg) {
+  const ucontext_t *uc = ucv;
+  cap_slot *s = claim();
+  if (!s) {
+    if (pg) gsp__cap_page_release(pg);
+    return false;
+  }
+  uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
+  s->weight = weight;
+  s->ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+  s->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+  s->bp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
+  s->nk = pg ? page_chain(pg, s->ip, s->kc, GSP__PROF_MAX_DEPTH + 1) : 0;
+  s->len = 0;
+  if (k_copy_stack && atomic_load_explicit(&g_readv_ok, memory_order_relaxed))
+    s->len = copy_window(s->sp, s->stack, s->nk ? CAP_WINDOW_CHAINED : CAP_WINDOW);
+  atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+  return true;
+}
+
+uint32_t gsp__cap_fill(void) {
+  if (!g_slots) return 0;
+  uint64_t tail = atomic_load_explicit(&g_tail, memory_order_relaxed);
+  return tail > g_head ? (uint32_t)(tail - g_head) : 0;
+}
+
+uint32_t gsp__cap_slots(void) { return g_nslots; }
+
+bool gsp__cap_pop(gsp__sample *out, unsigned max) {
+  if (!g_slots) return false;
+  cap_slot *s = &g_slots[g_head & (g_nslots - 1)];
+  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+  if (seq != g_head + 1) return false;
+  static uint64_t fp[GSP__PROF_MAX_DEPTH + 1];
+  gsp__ustack u = {s->ip, s->sp, s->bp, s->stack, s->len};
+  const uint64_t *kc = s->kc;
+  uint32_t nk = s->nk;
+  if (nk == 0) { /* no kernel chain: the one in the copy */
+    nk = gsp__unw_fp_chain(&u, fp, max < GSP__PROF_MAX_DEPTH ? max : GSP__PROF_MAX_DEPTH);
+    kc = fp;
+  }
+  out->weight = s->weight;
+  out->flags = 0;
+  out->depth = gsp__unw_splice(&u, kc, nk, out->pcs, max, &out->flags);
+  if (out->depth == 0) out->pcs[out->depth++] = s->ip;
+  atomic_store_explicit(&s->seq, g_head + g_nslots, memory_order_release);
+  g_head++;
+  return true;
+}
