@@ -397,17 +397,38 @@ static void bench_io(const char *work, const char *preload, const char *dir, int
 
 /* ---- cpu overhead -------------------------------------------------------- */
 
-enum { S_PLAIN, S_GSP99, S_GSP997, S_SIG99, S_SIG997, S_GPT100, S_GPT1000, NSUB };
+enum {
+  S_PLAIN,
+  S_GSP99,
+  S_GSP997,
+  S_SIG99,
+  S_SIG997,
+  S_TIM99,
+  S_TIM997,
+  S_GPT100,
+  S_GPT1000,
+  NSUB
+};
 static const char *const k_names[NSUB] = {"plain",
                                           "gsperf ring 99 Hz",
                                           "gsperf ring 997 Hz",
                                           "gsperf signal 99 Hz",
                                           "gsperf signal 997 Hz",
+                                          "gsperf timer 99 Hz",
+                                          "gsperf timer 997 Hz",
                                           "gperftools 100 Hz",
                                           "gperftools 1000 Hz"};
 
-static bool is_gsp(int s) { return s == S_GSP99 || s == S_GSP997 || s == S_SIG99 || s == S_SIG997; }
-static int gsp_hz(int s) { return s == S_GSP99 || s == S_SIG99 ? 99 : 997; }
+static bool is_gsp(int s) {
+  return s == S_GSP99 || s == S_GSP997 || s == S_SIG99 || s == S_SIG997 || s == S_TIM99 ||
+         s == S_TIM997;
+}
+static int gsp_hz(int s) { return s == S_GSP99 || s == S_SIG99 || s == S_TIM99 ? 99 : 997; }
+static const char *gsp_src(int s) {
+  return s == S_SIG99 || s == S_SIG997   ? "signal"
+         : s == S_TIM99 || s == S_TIM997 ? "timer"
+                                         : "ring";
+}
 
 typedef struct env {
   char work[PATH_MAX], preload[PATH_MAX], dir[64];
@@ -424,8 +445,7 @@ static double run_child(const env *e, int s, double *rate) {
   if (is_gsp(s)) {
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", e->preload);
     snprintf(hz, sizeof hz, "GSP_PROF_HZ=%d", gsp_hz(s));
-    snprintf(src, sizeof src, "GSP_PROF_SAMPLER=%s",
-             s == S_SIG99 || s == S_SIG997 ? "signal" : "ring");
+    snprintf(src, sizeof src, "GSP_PROF_SAMPLER=%s", gsp_src(s));
     envp[k++] = pre;
     envp[k++] = dir;
     envp[k++] = hz;

@@ -12,8 +12,10 @@
  * the collector completes the first frames from DWARF CFI (libunwind,
  * loaded when sampling starts), so a leaf without a frame pointer still
  * gets its caller. Where the ring is refused, the event signals the thread
- * (SIGPROF) and the handler unwinds in place (libunwind through the signal
- * frame) into a lock-free queue, with no lock and no allocation; where
+ * (SIGPROF) and the handler only captures (registers, a window of the
+ * stack through one process_vm_readv, the kernel's frame-pointer chain)
+ * into a lock-free queue, with no lock and no allocation; the collector
+ * unwinds; where
  * perf events are not allowed (or force_timers is set), a POSIX timer on
  * the thread's CPU-time clock (timer_create on CLOCK_THREAD_CPUTIME_ID with
  * SIGEV_THREAD_ID) does the signalling; it is checked on the kernel tick,
