@@ -31,8 +31,10 @@
  * up to the last fraction of a second). Symbols (function, file, line) are
  * looked up after the fact with libdw, for the program, PIE or not, and
  * its shared libraries. One CPU profile at a time per process (the signal
- * is process-wide): a second start returns GSP_EBUSY. The profiler takes
- * over SIGPROF while a CPU profile runs.
+ * is process-wide): a second start returns GSP_EBUSY. The signal and timer
+ * sources signal with a real-time signal (gsp_prof_sample_signal(), not
+ * SIGPROF, which programs such as GNU sort handle themselves); the
+ * profiler owns it while a CPU profile runs.
  *
  * Zones (always on, process-wide). A zone is a named region timed with the
  * TSC: gsp_prof_zone_begin()/gsp_prof_zone_end() around it, or
@@ -134,6 +136,11 @@ typedef struct gsp_prof_config {
 typedef struct gsp_prof gsp_prof;
 
 GSP_API int gsp_prof_create(const gsp_prof_config *cfg, gsp_prof **out);
+
+/* The signal the signal and timer sources deliver to sampled threads:
+ * SIGRTMAX - 7 (a real-time signal; SIGPROF stays the program's). A thread
+ * that blocks it is not sampled on those sources. Thread-safe. */
+GSP_API int gsp_prof_sample_signal(void);
 /* Stops the profile if it runs. NULL-safe. */
 GSP_API void gsp_prof_destroy(gsp_prof *p);
 /* Detail of the last failure on p ("" if none); valid until the next call. */

@@ -4,7 +4,7 @@
  * so a program that is killed (SIGKILL) or crashes leaves its heap sites.
  * Built only into libgsperf-preload.so.
  *
- * A thread of its own (its allocations and I/O untracked, SIGPROF
+ * A thread of its own (its allocations and I/O untracked, the sampling signal
  * blocked so it is not sampled as the program) writes the sites every
  * period: to heap.<pid>.raw.tmp, then rename, so a reader sees an old or
  * a new file, never half of one; the memory map (heap.<pid>.raw.maps) is
@@ -136,6 +136,7 @@ void gsp__heap_autosave_start(const char *dir, unsigned period_ms) {
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGPROF);
+  sigaddset(&block, gsp_prof_sample_signal());
   pthread_sigmask(SIG_BLOCK, &block, &old);
   atomic_store(&g_stop, 0);
   g_running = pthread_create(&g_thread, NULL, saver, NULL) == 0;

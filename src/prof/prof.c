@@ -2,7 +2,7 @@
  * prof.c - the profile handle: configuration, start/stop, the collector
  * thread, snapshots for reports.
  *
- * The collector thread (SIGPROF blocked in it, and no timer of its own,
+ * The collector thread (the sampling signal blocked in it, and no timer of its own,
  * so its work is not sampled) loops at least every COLLECT_MS (sooner
  * when gsp__sampler_wait is woken by a perf ring filling up or a thread
  * starting): it arms sources for new threads
@@ -350,12 +350,13 @@ static void *collector(void *arg) {
   return NULL;
 }
 
-/* Starts the collector and waits for its start-up (SIGPROF is blocked in
- * it: its work is not sampled). */
+/* Starts the collector and waits for its start-up (the sampling signal and
+ * SIGPROF are blocked in it: its work is not sampled). */
 static int start_collector(gsp_prof *p) {
   sigset_t all, old;
   sigemptyset(&all);
   sigaddset(&all, SIGPROF);
+  sigaddset(&all, gsp_prof_sample_signal());
   pthread_sigmask(SIG_BLOCK, &all, &old);
   atomic_store(&p->stop, 0);
   p->start_rv = 1;
@@ -446,7 +447,7 @@ static int start_cpu(gsp_prof *p) {
     return GSP_OK;
   }
   int rv = gsp__sampler_prepare();
-  if (rv != GSP_OK) set_err(p, "cannot install the SIGPROF handler", strerror(errno));
+  if (rv != GSP_OK) set_err(p, "cannot install the sampling signal handler", strerror(errno));
   if (rv == GSP_OK) rv = start_collector(p);
   if (rv != GSP_OK) return rv;
   p->owner = getpid();

@@ -15,7 +15,8 @@
  * - signal, where the ring is refused (perf_event_mlock_kb, a seccomp
  *   filter on mmap of perf fds) but perf events are allowed: the same
  *   event with a one-page buffer and wakeup_events = 1, its fd set to
- *   send SIGPROF to that thread (F_SETOWN_EX F_OWNER_TID, F_SETSIG,
+ *   send the sampling signal (gsp_prof_sample_signal(), a real-time
+ *   signal) to that thread (F_SETOWN_EX F_OWNER_TID, F_SETSIG,
  *   O_ASYNC) on every sample. The kernel writes the sample (ip and its
  *   frame-pointer chain) into the buffer; the handler finds the buffer
  *   from si_fd (g_fdpage, indexed by fd), copies the chain and hands the
@@ -26,7 +27,7 @@
  * - timer, where perf events are not allowed at all: a POSIX timer on
  *   each thread's CPU-time clock (the clock id of thread `tid` is
  *   (~tid << 3) | CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED, the encoding
- *   pthread_getcpuclockid uses) delivering SIGPROF to that thread
+ *   pthread_getcpuclockid uses) delivering the sampling signal to that thread
  *   (SIGEV_THREAD_ID). Its expiry is checked on the scheduler tick (250 Hz
  *   here), so above that a signal stands for several periods: the sample
  *   carries weight 1 + si_overrun and times stay right. The handler
@@ -181,6 +182,11 @@ static void wait_handlers(void) {
   while (atomic_load(&g_in_handler) != 0) sched_yield();
 }
 
+/* Not SIGPROF: a program may handle that one itself (GNU sort removes its
+ * temporary files and dies on it). Real-time signals low in the range are
+ * the C library's and the ones programs pick first; this one is high. */
+int gsp_prof_sample_signal(void) { return SIGRTMAX - 7; }
+
 static int install_handler(void) {
   if (g_handler_installed) return GSP_OK;
   struct sigaction sa;
@@ -188,7 +194,7 @@ static int install_handler(void) {
   sa.sa_sigaction = on_sigprof;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGPROF, &sa, NULL) != 0) return GSP_ESYS;
+  if (sigaction(gsp_prof_sample_signal(), &sa, NULL) != 0) return GSP_ESYS;
   g_handler_installed = true;
   return GSP_OK;
 }
@@ -227,7 +233,7 @@ static int arm_timer(pid_t tid, timer_t *out) {
   struct sigevent sev;
   memset(&sev, 0, sizeof sev);
   sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = SIGPROF;
+  sev.sigev_signo = gsp_prof_sample_signal();
   sev.sigev_value.sival_int = TIMER_TOKEN;
   sev._sigev_un._tid = tid;
   clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | CPUCLOCK_PERTHREAD_SCHED);
@@ -244,7 +250,8 @@ static int arm_timer(pid_t tid, timer_t *out) {
 
 static int perf_signal_to(int fd, pid_t tid) {
   struct f_owner_ex own = {F_OWNER_TID, tid};
-  if (fcntl(fd, F_SETOWN_EX, &own) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0) return GSP_ESYS;
+  if (fcntl(fd, F_SETOWN_EX, &own) != 0 || fcntl(fd, F_SETSIG, gsp_prof_sample_signal()) != 0)
+    return GSP_ESYS;
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_ASYNC | O_NONBLOCK) != 0) return GSP_ESYS;
   return GSP_OK;

@@ -1,5 +1,5 @@
 /*
- * sampler_capture.c - what the SIGPROF handler does in the signal and
+ * sampler_capture.c - what the sampling signal's handler does in the signal and
  * timer sources, and how the collector turns it into a call stack.
  *
  * The handler only captures. It copies the interrupted thread's ip, sp

@@ -20,7 +20,7 @@ typedef enum gsp__src {
 gsp__src gsp__sampler_mode(void);
 
 /* What must be done on the caller's thread before the collector calls
- * gsp__sampler_open: installs the SIGPROF handler. GSP_ESYS when it
+ * gsp__sampler_open: installs the sampling signal's handler. GSP_ESYS when it
  * cannot be installed. Idempotent. */
 int gsp__sampler_prepare(void);
 
