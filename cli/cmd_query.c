@@ -111,7 +111,7 @@ int gsp_cmd_query(int argc, char **argv) {
   if (rv != GSP_OK) {
     fprintf(stderr, "gsperf query: %s: %s\n", pos[0],
             rv == GSP_ECORRUPT  ? "not a gsperf code-graph database"
-            : rv == GSP_ENOTSUP ? "written by an older gsperf (schema version 1); run"
+            : rv == GSP_ENOTSUP ? "written by an older gsperf (an older schema version); run"
                                   " 'gsperf analyze --db' again to rebuild it"
                                 : gsp_strerror(rv));
     return 1;

@@ -180,6 +180,14 @@ struct gsp_cg {
   struct cg_dbw *dbw; /* the database writer while the run has one (db.c) */
   int db_rv;          /* its outcome, once db_written */
   bool db_written;    /* the run wrote cfg.db (or found it current) */
+  /* The order the database writer wants the files parsed in (its id
+   * order; set by gsp__cg_dbw_start before the parse, NULL without a
+   * writer): rows arrive in key order, appended, not inserted. A parse
+   * stage that goes through the files in this order says so by setting
+   * parse_in_order before its first file; the writer then takes the files
+   * in that order, else in path order. */
+  const size_t *parse_order;
+  _Atomic bool parse_in_order;
   char err[512];
 };
 

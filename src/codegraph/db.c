@@ -1,7 +1,9 @@
 /*
- * db.c - write the graph to one SQLite file.
+ * db.c - write the graph to one SQLite file: the schema, the ids, the
+ * writer's schedule (the rows themselves: db_rows.c; an update in place:
+ * db_update.c).
  *
- * Schema (version 2; docs/codegraph.md has the column reference):
+ * Schema (version 3; docs/codegraph.md has the column reference):
  *
  *   meta(key PRIMARY KEY, value)      schema_version, generator, root, inputs
  *                                     (hex XXH3-128 of every path, language,
@@ -10,48 +12,58 @@
  *         in_cycle, bind)
  *   symbols(id, file_id, name, kind, line, parent_id)
  *   imports(id, file_id, module, name, alias, kind, level, line, target_file_id)
- *   refs(id, file_id, scope_id, name, qualifier, kind, line, target_symbol_id)
- *   (file_id of symbols, imports and refs: id >> 24, generated, not stored)
+ *   ref_sites(id, file_id, scope_id, name, qualifier, kind, line)
+ *   ref_targets(id, target_symbol_id)       one row per bound reference
+ *   refs (VIEW: ref_sites LEFT JOIN ref_targets, the version 2 columns)
+ *   (file_id of symbols, imports and ref_sites: id >> 24, generated)
  *   edges(src_file_id, dst_file_id, kind)   kind: import | call | use
  *
  * Ids (db_int.h): a file's id is a 39-bit hash of its path; a symbol,
  * import or reference row's id is (file id << 24) + its index in the file.
  * So an id does not depend on the other files, the same tree gives the
  * same rows whatever its history, and each file's rows are one id range.
- * NULL marks an unresolved target. File-level call/use edges summarize the
- * resolved references between two different files. files.bind is a digest
- * of the file's import and reference targets (as ids): an update finds the
- * files whose resolution changed by it.
+ * NULL (no ref_targets row) marks an unresolved target. File-level
+ * call/use edges summarize the resolved references between two different
+ * files. files.bind is a digest of the file's import and reference
+ * targets (as ids): an update finds the files whose resolution changed by
+ * it.
+ *
+ * Why a reference is two rows: everything but its target is known once
+ * its file is parsed, so the sites (the widest rows, half of all) are
+ * written during the parse; only the narrow targets wait for the binding,
+ * after which the writer's work is on the run's critical path.
  *
  * Two ways to write. Cold (here): to PATH.tmp with journal and sync off
  * (the file is built from scratch and renamed over PATH only when
  * complete, so a crash leaves the old file), one transaction, prepared
  * statements reused for every row, 16 rows per INSERT for the big tables
  * (one statement run per batch: the cursor stays open and the rows of a
- * file, consecutive ids, are appended), indexes created after their
- * table's rows. Symbols go in path order while the parse runs (in id order
- * when written after the run); the other tables, written after the parse,
- * in id order, so their rows are appended in key order. Update (db_update.c): when PATH was written
- * by this version for this root, the difference is applied to PATH itself in one transaction under
- * a rollback journal. Either gives the same rows.
+ * file, consecutive ids, are appended). Update (db_update.c): when PATH
+ * was written by this version for this root, the difference is applied
+ * to PATH itself in one transaction under a rollback journal. Either
+ * gives the same rows.
  *
  * The writer (cg_dbw) runs on a thread of its own with gsp_cg_config.db
  * (started after the walk, so it overlaps the run; gsp__cg_dbw_*, called
  * by analyze.c and parse_stage.c) or on the calling thread in
- * gsp_cg_write_db. It first looks at PATH: written by this version for
- * this root, with the same inputs (decided once parsed): left alone; from
- * other inputs: updated once the graph is built (or written cold when the
- * update would rewrite most rows); anything else (absent, another schema
- * version, root or generator): written cold, as the files come in: the
- * symbols of each file as soon as it and every file before it in path
- * order are parsed, the imports once resolved, references and edges once
- * bound, then files and meta.
+ * gsp_cg_write_db. Its ids are assigned before the parse starts, and
+ * their order offered as cg->parse_order: a parse that follows it
+ * finishes the files in key order, so their rows are appended. It first
+ * looks at PATH: written by this version for this root, with the same
+ * inputs (decided once parsed): left alone; from other inputs: updated
+ * once the graph is built (or written cold when the update would rewrite
+ * most rows); anything else (absent, another schema version, root or
+ * generator): written cold, as the files come in (parsed_stage: symbols
+ * and sites, the symbols' index near the end of the parse), the imports
+ * once resolved, reference targets and edges once bound, then files and
+ * meta (resolved_stage).
  *
  * Invariants: the writer reads a file's result only after its ready flag
  * (release/acquire) or after the parse phase, imp_target/ref_target/the
  * CSR/components only after the phase that made them (under mu); it
- * writes nothing of gsp_cg but through gsp__cg_dbw_finish on the run's
- * thread. PATH.tmp exists only while a cold write is running.
+ * writes nothing of gsp_cg but through gsp__cg_dbw_start/finish on the
+ * run's thread (parse_order). PATH.tmp exists only while a cold write is
+ * running.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -85,43 +97,43 @@ static const char schema_sql[] =
     ", module TEXT NOT NULL,"
     " name TEXT NOT NULL, alias TEXT NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL,"
     " line INTEGER NOT NULL, target_file_id INTEGER);"
-    "CREATE TABLE refs(id INTEGER PRIMARY KEY, " FILE_ID
+    "CREATE TABLE ref_sites(id INTEGER PRIMARY KEY, " FILE_ID
     ", scope_id INTEGER,"
-    " name TEXT NOT NULL, qualifier TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL,"
-    " target_symbol_id INTEGER);"
+    " name TEXT NOT NULL, qualifier TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL);"
+    "CREATE TABLE ref_targets(id INTEGER PRIMARY KEY, target_symbol_id INTEGER NOT NULL);"
+    "CREATE VIEW refs(id, file_id, scope_id, name, qualifier, kind, line, target_symbol_id) AS"
+    " SELECT s.id, s.file_id, s.scope_id, s.name, s.qualifier, s.kind, s.line, t.target_symbol_id"
+    " FROM ref_sites s LEFT JOIN ref_targets t ON t.id = s.id;"
     "CREATE TABLE edges(src_file_id INTEGER NOT NULL, dst_file_id INTEGER NOT NULL,"
-    " kind TEXT NOT NULL, PRIMARY KEY(src_file_id, dst_file_id, kind)) WITHOUT ROWID;";
+    " kind TEXT NOT NULL, PRIMARY KEY(src_file_id, dst_file_id, kind)) WITHOUT ROWID;"
+    /* kept up to date as the sites go in, during the parse: about the
+     * cost of building it after them, and out of the tail */
+    "CREATE INDEX refs_call_name ON ref_sites(name) WHERE kind = 'call';";
 
 /* The indexes the queries use (query.c); a reader may add others. Only
  * calls are indexed by name among the references: type uses are most of
  * the rows (about 5 in 6 on /usr/include) and no query looks them up.
- * Each table's indexes are made as soon as its rows are written, in this
- * order (symbols, imports, refs), the order of the schema table. The rows
- * of a file are found by id range, so no index on file_id is needed but
- * for imports, which rdeps reads by target. */
+ * The call index is made with the tables; the others as soon as their
+ * table's rows are written (symbols, imports). The rows of a file are
+ * found by id range, so no index on file_id is needed but for imports,
+ * which rdeps reads by target. */
 static const char symbols_index_sql[] = "CREATE INDEX symbols_name ON symbols(name);";
 static const char imports_index_sql[] =
     "CREATE INDEX imports_file ON imports(file_id);"
     "CREATE INDEX imports_target ON imports(target_file_id);";
-static const char refs_index_sql[] =
-    "CREATE INDEX refs_call_name ON refs(name) WHERE kind = 'call';";
 
+/* In column order; a generated column (file_id) takes no value. */
 static const char *const insert_sql[ST__N] = {
     "INSERT INTO files VALUES(?,?,?,?,?,?,?,?,?,?)",
-    "INSERT INTO symbols(id, name, kind, line, parent_id) VALUES(?,?,?,?,?)",
-    "INSERT INTO imports(id, module, name, alias, kind, level, line, target_file_id)"
-    " VALUES(?,?,?,?,?,?,?,?)",
-    "INSERT INTO refs(id, scope_id, name, qualifier, kind, line, target_symbol_id)"
-    " VALUES(?,?,?,?,?,?,?)",
+    "INSERT INTO symbols VALUES(?,?,?,?,?)",
+    "INSERT INTO imports VALUES(?,?,?,?,?,?,?,?)",
+    "INSERT INTO ref_sites VALUES(?,?,?,?,?,?)",
+    "INSERT INTO ref_targets VALUES(?,?)",
     "INSERT INTO edges VALUES(?,?,?)",
     "INSERT INTO meta VALUES(?,?)",
 };
 
-#define DBW_POLL_NS 10000000L
-/* Rows per multi-row INSERT of symbols, imports and references: one
- * statement run (cursor opened once, rows appended) per DBW_BATCH rows of
- * a file; a file's last rows below a full batch go one by one. */
-#define DBW_BATCH 16 /* the writer looks for finished files every 10 ms */
+#define DBW_POLL_NS 10000000L /* the writer looks for finished files every 10 ms */
 
 typedef cg_dbw writer;
 
@@ -138,16 +150,6 @@ int gsp__cg_dbw_step(writer *w, sqlite3_stmt *s) {
   if (rc == SQLITE_DONE) return GSP_OK;
   gsp__cg_dbw_err(w, "%s: sqlite: %s", w->db_path_shown, sqlite3_errmsg(w->db));
   return GSP_EIO;
-}
-
-static void bind_text(sqlite3_stmt *s, int i, const char *t) {
-  sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
-}
-static void bind_id(sqlite3_stmt *s, int i, int64_t id) {
-  if (id > 0)
-    sqlite3_bind_int64(s, i, id);
-  else
-    sqlite3_bind_null(s, i);
 }
 
 /* ---- ids ---- */
@@ -194,190 +196,8 @@ static int assign_ids(writer *w) {
   if (n > 1) qsort(p, n, sizeof *p, cmp_pair);
   for (size_t i = 0; i < n; i++) w->order[i] = p[i].f;
   gsp_free(slot), gsp_free(p);
+  w->ids_done = true;
   return GSP_OK;
-}
-
-static int64_t sym_id(const writer *w, size_t f, int64_t i) {
-  return i >= 0 ? CG_DB_ROW0(w->fid[f]) + i : 0;
-}
-
-/* Rows of one kind in file f fit its id range. */
-static int check_count(writer *w, size_t f, size_t n, const char *what) {
-  if (n < (size_t)CG_DB_ROWS_PER_FILE) return GSP_OK;
-  gsp__cg_dbw_err(w, "%s: %zu %s, more than schema version " CG_DB_SCHEMA " holds per file",
-                  w->cg->files[f].path, n, what);
-  return GSP_EOVERFLOW;
-}
-
-/* ---- rows ---- */
-
-void gsp__cg_dbw_key_hex(const uint8_t key[16], char out[33]) {
-  static const char hx[] = "0123456789abcdef";
-  for (size_t i = 0; i < 16; i++) out[2 * i] = hx[key[i] >> 4], out[2 * i + 1] = hx[key[i] & 15];
-  out[32] = '\0';
-}
-
-void gsp__cg_dbw_hash_hex(const cg_file *file, char out[33]) {
-  if (file->res)
-    gsp__cg_dbw_key_hex(file->hash, out);
-  else
-    out[0] = '\0';
-}
-
-int gsp__cg_dbw_file_row(writer *w, size_t f) {
-  const cg_file *file = &w->cg->files[f];
-  sqlite3_stmt *s = w->st[ST_FILE];
-  char hex[33];
-  gsp__cg_dbw_hash_hex(file, hex);
-  const gsp_cg_result *r = file->res;
-  sqlite3_bind_int64(s, 1, w->fid[f]);
-  bind_text(s, 2, file->path);
-  bind_text(s, 3, gsp_cg_lang_name(file->lang));
-  bind_text(s, 4, hex);
-  sqlite3_bind_int64(s, 5, (int64_t)file->size);
-  sqlite3_bind_int64(s, 6, r ? gsp_cg_result_lines(r) : 0);
-  sqlite3_bind_int(s, 7, r ? gsp_cg_result_has_error(r) : 0);
-  sqlite3_bind_int64(s, 8, (int64_t)w->cg->comp_of[f]);
-  sqlite3_bind_int(s, 9, w->cg->comp_cycle[w->cg->comp_of[f]]);
-  sqlite3_bind_int64(s, 10, gsp__cg_dbw_bind(w, f));
-  return gsp__cg_dbw_step(w, s);
-}
-
-int gsp__cg_dbw_symbols(writer *w, size_t f) {
-  const gsp_cg_result *r = w->cg->files[f].res;
-  size_t n = r ? gsp_cg_result_ndefs(r) : 0;
-  int rv = check_count(w, f, n, "definitions");
-  const cg_def_rec *d = n ? gsp__cg_defs(r) : NULL;
-  const char *strs = n ? gsp__cg_strs(r) : NULL;
-  for (size_t i = 0; rv == GSP_OK && i < n;) {
-    size_t k = n - i >= DBW_BATCH ? DBW_BATCH : 1;
-    sqlite3_stmt *s = k > 1 ? w->many[ST_SYM] : w->st[ST_SYM];
-    for (int b = 0; k > 0; k--, i++, b += 5) {
-      sqlite3_bind_int64(s, b + 1, sym_id(w, f, (int64_t)i));
-      bind_text(s, b + 2, strs + d[i].name);
-      bind_text(s, b + 3, gsp_cg_def_kind_name((gsp_cg_def_kind)d[i].kind));
-      sqlite3_bind_int64(s, b + 4, d[i].line);
-      bind_id(s, b + 5, sym_id(w, f, d[i].parent));
-    }
-    rv = gsp__cg_dbw_step(w, s);
-  }
-  return rv;
-}
-
-int gsp__cg_dbw_imports(writer *w, size_t f) {
-  const cg_file *file = &w->cg->files[f];
-  size_t n = file->res ? gsp_cg_result_nimports(file->res) : 0;
-  int rv = check_count(w, f, n, "imports");
-  for (size_t i = 0; rv == GSP_OK && i < n;) {
-    size_t k = n - i >= DBW_BATCH ? DBW_BATCH : 1;
-    sqlite3_stmt *s = k > 1 ? w->many[ST_IMP] : w->st[ST_IMP];
-    for (int b = 0; k > 0; k--, i++, b += 8) {
-      gsp_cg_import im;
-      gsp_cg_result_import(file->res, i, &im);
-      sqlite3_bind_int64(s, b + 1, CG_DB_ROW0(w->fid[f]) + (int64_t)i);
-      bind_text(s, b + 2, im.module), bind_text(s, b + 3, im.name);
-      bind_text(s, b + 4, im.alias);
-      bind_text(s, b + 5, gsp_cg_import_kind_name(im.kind));
-      sqlite3_bind_int(s, b + 6, (int)im.level);
-      sqlite3_bind_int64(s, b + 7, im.line);
-      bind_id(s, b + 8, file->imp_target[i] >= 0 ? w->fid[file->imp_target[i]] : 0);
-    }
-    rv = gsp__cg_dbw_step(w, s);
-  }
-  return rv;
-}
-
-static int64_t ref_target_id(const writer *w, const cg_target *t) {
-  return t->file ? CG_DB_ROW0(w->fid[t->file - 1]) + t->def : 0;
-}
-
-int gsp__cg_dbw_refs(writer *w, size_t f) {
-  const cg_file *file = &w->cg->files[f];
-  size_t n = file->res ? gsp_cg_result_nrefs(file->res) : 0;
-  int rv = check_count(w, f, n, "references");
-  const cg_ref_rec *r = n ? gsp__cg_refs(file->res) : NULL;
-  const char *strs = n ? gsp__cg_strs(file->res) : NULL;
-  for (size_t i = 0; rv == GSP_OK && i < n;) {
-    size_t k = n - i >= DBW_BATCH ? DBW_BATCH : 1;
-    sqlite3_stmt *s = k > 1 ? w->many[ST_REF] : w->st[ST_REF];
-    for (int b = 0; k > 0; k--, i++, b += 7) {
-      sqlite3_bind_int64(s, b + 1, CG_DB_ROW0(w->fid[f]) + (int64_t)i);
-      bind_id(s, b + 2, sym_id(w, f, r[i].scope));
-      bind_text(s, b + 3, strs + r[i].name), bind_text(s, b + 4, strs + r[i].qual);
-      bind_text(s, b + 5, gsp_cg_ref_kind_name((gsp_cg_ref_kind)r[i].kind));
-      sqlite3_bind_int64(s, b + 6, r[i].line);
-      bind_id(s, b + 7, ref_target_id(w, &file->ref_target[i]));
-    }
-    rv = gsp__cg_dbw_step(w, s);
-  }
-  return rv;
-}
-
-int64_t gsp__cg_dbw_bind(const writer *w, size_t f) {
-  const cg_file *file = &w->cg->files[f];
-  size_t ni = file->res ? gsp_cg_result_nimports(file->res) : 0;
-  size_t nr = file->res ? gsp_cg_result_nrefs(file->res) : 0;
-  XXH3_state_t st;
-  int64_t buf[64];
-  size_t k = 0;
-  XXH3_64bits_reset(&st);
-  for (size_t i = 0; i < ni + nr; i++) {
-    if (i < ni)
-      buf[k++] = file->imp_target[i] >= 0 ? w->fid[file->imp_target[i]] : 0;
-    else
-      buf[k++] = ref_target_id(w, &file->ref_target[i - ni]);
-    if (k == 64 || i + 1 == ni + nr) {
-      XXH3_64bits_update(&st, buf, k * sizeof *buf);
-      k = 0;
-    }
-  }
-  buf[0] = (int64_t)ni; /* so the split between imports and references counts */
-  XXH3_64bits_update(&st, buf, sizeof *buf);
-  return (int64_t)(XXH3_64bits_digest(&st) >> 1);
-}
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static int write_edge(writer *w, size_t f, uint32_t dst, const char *kind) {
-  sqlite3_stmt *s = w->st[ST_EDGE];
-  sqlite3_bind_int64(s, 1, w->fid[f]);
-  sqlite3_bind_int64(s, 2, w->fid[dst]);
-  bind_text(s, 3, kind);
-  return gsp__cg_dbw_step(w, s);
-}
-
-static int grow_keys(writer *w, size_t n) {
-  if (n <= w->ckeys) return GSP_OK;
-  uint64_t *k = gsp_realloc(w->keys, n * sizeof *k);
-  if (k == NULL) return GSP_ENOMEM;
-  w->keys = k, w->ckeys = n;
-  return GSP_OK;
-}
-
-/* import edges, then distinct (file, kind) of references into other files */
-int gsp__cg_dbw_edges(writer *w, size_t f) {
-  size_t n;
-  const uint32_t *d = gsp_cg_deps(w->cg, f, &n);
-  int rv = GSP_OK;
-  for (size_t i = 0; rv == GSP_OK && i < n; i++) rv = write_edge(w, f, d[i], "import");
-  const cg_file *file = &w->cg->files[f];
-  size_t nr = file->res ? gsp_cg_result_nrefs(file->res) : 0, m = 0;
-  if (rv == GSP_OK) rv = grow_keys(w, nr);
-  if (rv != GSP_OK) return rv;
-  uint64_t *keys = w->keys;
-  const cg_ref_rec *refs = nr ? gsp__cg_refs(file->res) : NULL;
-  for (size_t i = 0; i < nr; i++)
-    if (file->ref_target[i].file && file->ref_target[i].file - 1 != f)
-      keys[m++] = (uint64_t)(file->ref_target[i].file - 1) << 8 | refs[i].kind;
-  if (m > 1) qsort(keys, m, sizeof *keys, cmp_u64);
-  for (size_t i = 0; rv == GSP_OK && i < m; i++)
-    if (i == 0 || keys[i] != keys[i - 1])
-      rv = write_edge(w, f, (uint32_t)(keys[i] >> 8),
-                      gsp_cg_ref_kind_name((gsp_cg_ref_kind)(keys[i] & 0xff)));
-  return rv;
 }
 
 static int write_meta(writer *w) {
@@ -389,7 +209,8 @@ static int write_meta(writer *w) {
                          {"inputs", hex}};
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < sizeof kv / sizeof *kv; i++) {
-    bind_text(w->st[ST_META], 1, kv[i][0]), bind_text(w->st[ST_META], 2, kv[i][1]);
+    sqlite3_bind_text(w->st[ST_META], 1, kv[i][0], -1, SQLITE_STATIC);
+    sqlite3_bind_text(w->st[ST_META], 2, kv[i][1], -1, SQLITE_STATIC);
     rv = gsp__cg_dbw_step(w, w->st[ST_META]);
   }
   return rv;
@@ -418,7 +239,7 @@ static void many_sql(int t, char *buf, size_t cap) {
 int gsp__cg_dbw_prepare(writer *w) {
   char sql[2048];
   for (int i = 0; i < ST__N; i++) {
-    bool many = i == ST_SYM || i == ST_IMP || i == ST_REF;
+    bool many = i == ST_SYM || i == ST_IMP || i == ST_REF || i == ST_TGT;
     if (many) many_sql(i, sql, sizeof sql);
     if (sqlite3_prepare_v2(w->db, insert_sql[i], -1, &w->st[i], NULL) != SQLITE_OK ||
         (many && sqlite3_prepare_v2(w->db, sql, -1, &w->many[i], NULL) != SQLITE_OK)) {
@@ -480,25 +301,72 @@ static bool file_ready(writer *w, size_t f, bool *all) {
   return *all || atomic_load_explicit(&w->ready[f], memory_order_acquire);
 }
 
-/* Symbols file by file, then their index. On the writer's thread, in path
- * order as the files are finished (the parse finishes them about in that
- * order, so this overlaps the parse; the ids come out of order, which
- * costs SQLite about a tenth more CPU); after the run, in id order (rows
- * appended). Either way the same rows; each way always the same bytes. */
-static int symbols_stage(writer *w) {
-  bool all = false;
+/* Does the parse finish the files in id order (cg->parse_order)? Known
+ * once it finished one (it says so before) or is over. After the run:
+ * id order, the rows appended. */
+static bool parse_by_id(writer *w) {
+  if (!w->threaded) return true;
+  pthread_mutex_lock(&w->mu);
+  while (atomic_load_explicit(&w->nready, memory_order_acquire) == 0 && w->phase < CG_DB_PARSED &&
+         !atomic_load(&w->abort))
+    pthread_cond_wait(&w->cv, &w->mu);
+  pthread_mutex_unlock(&w->mu);
+  return atomic_load_explicit(&w->cg->parse_in_order, memory_order_acquire);
+}
+
+/* Where the symbols' index is made, as a count of files written in the
+ * order the writer takes them: on the writer's thread, once the files
+ * written hold DBW_INDEX_AT of the bytes, so the sort (a third of the
+ * writer's CPU) overlaps the end of the parse and the last symbols go
+ * into the index as they come (random inserts: a few per cent more CPU
+ * for that part); after the run, at the end. A count, not a time: the
+ * same run gives the same bytes. */
+#define DBW_INDEX_AT 0.9
+static size_t index_point(const writer *w, bool by_id) {
+  size_t n = w->cg->nfiles;
+  if (!w->threaded) return n;
+  double want = DBW_INDEX_AT * (double)w->cg->st.bytes, have = 0;
+  for (size_t i = 0; i < n; i++) {
+    have += (double)w->cg->files[by_id ? w->order[i] : i].size;
+    if (have >= want) return i + 1;
+  }
+  return n;
+}
+
+/* What is known of each file once parsed: its symbols and reference
+ * sites, and the symbols' index. On the writer's thread, as the files
+ * are finished: when the parse finishes them in id order
+ * (cg->parse_order), both, file by file, rows appended in key order; when
+ * in path order, the symbols only (their ids come out of order, which
+ * costs SQLite about a tenth more CPU, half again as much for the larger
+ * sites), the sites after the parse in id order. After the run: both in
+ * id order. Each way always gives the same rows, in the same bytes. */
+static int parsed_stage(writer *w) {
+  bool all = false, by_id = parse_by_id(w), indexed = false;
+  size_t at = index_point(w, by_id);
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < w->cg->nfiles;) {
     if (atomic_load_explicit(&w->abort, memory_order_relaxed)) return GSP_ECANCELED;
-    size_t f = w->threaded ? i : w->order[i];
+    size_t f = by_id ? w->order[i] : i;
+    if (i == at && !indexed) {
+      indexed = true;
+      if ((rv = gsp__cg_dbw_exec(w, symbols_index_sql)) != GSP_OK) break;
+    }
     if (!file_ready(w, f, &all)) continue;
     rv = gsp__cg_dbw_symbols(w, f), i++;
+    if (rv == GSP_OK && by_id) rv = gsp__cg_dbw_ref_sites(w, f);
   }
   if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_PARSED);
-  return rv == GSP_OK ? gsp__cg_dbw_exec(w, symbols_index_sql) : rv;
+  for (size_t i = 0; rv == GSP_OK && !by_id && i < w->cg->nfiles; i++)
+    rv = gsp__cg_dbw_ref_sites(w, w->order[i]);
+  if (rv == GSP_OK && !indexed) rv = gsp__cg_dbw_exec(w, symbols_index_sql);
+  return rv;
 }
 
-static int rows_stage(writer *w) {
+/* What needs the resolution, in id order: imports and their indexes once
+ * imports are resolved, reference targets and edges once bound, then
+ * the files rows (components) and meta after the graph. */
+static int resolved_stage(writer *w) {
   size_t n = w->cg->nfiles;
   const size_t *o = w->order;
   int rv = gsp__cg_dbw_wait(w, CG_DB_IMPORTS);
@@ -506,10 +374,9 @@ static int rows_stage(writer *w) {
   if (rv == GSP_OK) rv = gsp__cg_dbw_exec(w, imports_index_sql);
   if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_BOUND);
   for (size_t i = 0; rv == GSP_OK && i < n; i++) {
-    rv = gsp__cg_dbw_refs(w, o[i]);
+    rv = gsp__cg_dbw_ref_targets(w, o[i]);
     if (atomic_load_explicit(&w->abort, memory_order_relaxed)) rv = GSP_ECANCELED;
   }
-  if (rv == GSP_OK) rv = gsp__cg_dbw_exec(w, refs_index_sql);
   for (size_t i = 0; rv == GSP_OK && i < n; i++) rv = gsp__cg_dbw_edges(w, o[i]);
   if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_GRAPH);
   for (size_t i = 0; rv == GSP_OK && i < n; i++) rv = gsp__cg_dbw_file_row(w, o[i]);
@@ -541,8 +408,8 @@ static int close_tmp(writer *w, int rv) {
 
 static int write_cold(writer *w) {
   int rv = open_tmp(w);
-  if (rv == GSP_OK) rv = symbols_stage(w);
-  if (rv == GSP_OK) rv = rows_stage(w);
+  if (rv == GSP_OK) rv = parsed_stage(w);
+  if (rv == GSP_OK) rv = resolved_stage(w);
   return close_tmp(w, rv);
 }
 
@@ -587,7 +454,7 @@ static bool probe_existing(writer *w, char inputs[33]) {
 
 /* The whole write: PATH left alone, updated, or written cold. */
 static int write_body(writer *w) {
-  int rv = assign_ids(w);
+  int rv = w->ids_done ? GSP_OK : assign_ids(w);
   char inputs[33], now[33];
   if (rv != GSP_OK || !probe_existing(w, inputs)) return rv == GSP_OK ? write_cold(w) : rv;
   rv = gsp__cg_dbw_wait(w, CG_DB_PARSED);
@@ -668,6 +535,12 @@ int gsp__cg_dbw_start(gsp_cg *cg) {
   gsp__cg_sqlite_setup();
   writer *w = writer_new(cg, cg->cfg.db, 0);
   if (w == NULL) return GSP_ENOMEM;
+  int rv = assign_ids(w);
+  if (rv != GSP_OK) {
+    writer_free(w);
+    return rv;
+  }
+  cg->parse_order = w->order;
   w->threaded = true; /* before the thread starts: it reads it */
   if (pthread_create(&w->th, NULL, writer_main, w) != 0) w->threaded = false;
   cg->dbw = w; /* not threaded: gsp__cg_dbw_finish writes on the run's thread */
@@ -675,7 +548,13 @@ int gsp__cg_dbw_start(gsp_cg *cg) {
 }
 
 void gsp__cg_dbw_ready(gsp_cg *cg, size_t f) {
-  if (cg->dbw) atomic_store_explicit(&cg->dbw->ready[f], 1, memory_order_release);
+  writer *w = cg->dbw;
+  if (w == NULL) return;
+  atomic_store_explicit(&w->ready[f], 1, memory_order_release);
+  if (atomic_fetch_add_explicit(&w->nready, 1, memory_order_release) > 0) return;
+  pthread_mutex_lock(&w->mu); /* the first: parse_by_id may be waiting */
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
 }
 
 void gsp__cg_dbw_phase(gsp_cg *cg, int phase) {
@@ -720,6 +599,7 @@ int gsp__cg_dbw_finish(gsp_cg *cg, int run_rv) {
   cg->db_written = run_rv == GSP_OK;
   if (run_rv == GSP_OK) gsp__cg_hook(cg, GSP_CG_STAGE_DB, cg->st.db_ns, w->rv, w->unchanged);
   cg->dbw = NULL;
+  cg->parse_order = NULL;
   writer_free(w);
   return rv;
 }

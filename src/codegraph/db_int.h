@@ -2,13 +2,13 @@
  * db_int.h - what the database writer's sources share: the writer
  * (db.c: schedule, cold write) and the in-place update (db_update.c).
  *
- * Ids (schema version 2; docs/codegraph.md): a file's id is a 39-bit hash
+ * Ids (schema version 3; docs/codegraph.md): a file's id is a 39-bit hash
  * of its path (XXH3-64 of the path, low 39 bits, 0 taken as 1); a file
  * whose id is already taken by a file earlier in path order takes the
  * next free one (the probe wraps from 2^39 - 1 to 1). A symbol, import or
- * reference row's id is its file's id shifted left by 24 bits plus its
- * index in the file, so ids never depend on other files (except through
- * a hash collision) and each file's rows of a table are one id range.
+ * reference row's id (a reference's site and target rows share it) is
+ * its file's id shifted left by 24 bits plus its index in the file, so ids never depend on other
+ * files (except through a hash collision) and each file's rows of a table are one id range.
  */
 #ifndef GSP_CG_DB_INT_H
 #define GSP_CG_DB_INT_H
@@ -19,7 +19,7 @@
 
 #include "cg_int.h"
 
-#define CG_DB_SCHEMA "2"
+#define CG_DB_SCHEMA "3"
 #define CG_DB_IDX_BITS 24
 #define CG_DB_KEY_BITS 39
 #define CG_DB_KEY_MASK ((INT64_C(1) << CG_DB_KEY_BITS) - 1)
@@ -27,7 +27,14 @@
 #define CG_DB_ROW0(fid) ((int64_t)(fid) << CG_DB_IDX_BITS)
 #define CG_DB_ROWS_PER_FILE ((int64_t)1 << CG_DB_IDX_BITS)
 
-enum { ST_FILE, ST_SYM, ST_IMP, ST_REF, ST_EDGE, ST_META, ST__N };
+/* The prepared inserts: files, symbols, imports, ref_sites, ref_targets,
+ * edges, meta. */
+enum { ST_FILE, ST_SYM, ST_IMP, ST_REF, ST_TGT, ST_EDGE, ST_META, ST__N };
+/* Rows per multi-row INSERT of symbols, imports, reference sites and
+ * targets: one statement run (cursor opened once, rows appended) per
+ * DBW_BATCH rows of a file; a file's last rows below a full batch go one
+ * by one. */
+#define DBW_BATCH 16
 
 /* The files table of the database found at PATH (an update's base). */
 typedef struct cg_dbrow {
@@ -44,10 +51,12 @@ struct cg_dbw {
   const char *db_path_shown;  /* the file being written: tmp or path */
   sqlite3 *db;
   sqlite3_stmt *st[ST__N];   /* one-row inserts */
-  sqlite3_stmt *many[ST__N]; /* multi-row inserts (symbols, imports, refs) */
+  sqlite3_stmt *many[ST__N]; /* multi-row inserts (symbols, imports, ref sites/targets) */
   int64_t *fid;              /* per file: its id */
   size_t *order;             /* file indices in id order */
   _Atomic uint8_t *ready;    /* per file: result final (parse workers set it) */
+  _Atomic size_t nready;     /* files set ready so far */
+  bool ids_done;             /* fid and order assigned */
   uint64_t *keys;            /* edge and digest scratch */
   size_t ckeys;
   cg_dbrow *old; /* the stored files table, when PATH may be updated */
@@ -76,11 +85,13 @@ int gsp__cg_dbw_prepare(cg_dbw *w);
 void gsp__cg_dbw_finalize(cg_dbw *w);
 /* Wait until the run reached phase p; GSP_ECANCELED if it failed. */
 int gsp__cg_dbw_wait(cg_dbw *w, int p);
-/* Rows of file f: symbols, imports, references, its outgoing edges, its
- * files row (needs the graph). */
+/* db_rows.c: rows of file f: symbols, imports, reference sites (once
+ * parsed), reference targets (once bound), its outgoing edges, its files
+ * row (needs the graph). */
 int gsp__cg_dbw_symbols(cg_dbw *w, size_t f);
 int gsp__cg_dbw_imports(cg_dbw *w, size_t f);
-int gsp__cg_dbw_refs(cg_dbw *w, size_t f);
+int gsp__cg_dbw_ref_sites(cg_dbw *w, size_t f);
+int gsp__cg_dbw_ref_targets(cg_dbw *w, size_t f);
 int gsp__cg_dbw_edges(cg_dbw *w, size_t f);
 int gsp__cg_dbw_file_row(cg_dbw *w, size_t f);
 /* The digest of file f's resolution: its import and reference targets as

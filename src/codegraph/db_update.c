@@ -1,6 +1,6 @@
 /*
  * db_update.c - bring a database written by an earlier run (same root,
- * same gsperf version, schema 2) to this run's graph by writing only the
+ * same gsperf version, schema 3) to this run's graph by writing only the
  * rows that differ.
  *
  * Base: the stored files table (cg_dbrow per row, read before the run
@@ -10,8 +10,8 @@
  *   new      no row, or lang/hash/bytes differ: its old rows (if any) are
  *            deleted by id range and all its rows inserted
  *   rebound  same content, other resolution (files.bind differs): its
- *            imports, references and outgoing edges are replaced and its
- *            files row updated (component, in_cycle, bind)
+ *            imports, reference targets and outgoing edges are replaced
+ *            and its files row updated (component, in_cycle, bind)
  *   moved    only component/in_cycle differ: its files row updated
  *   same     nothing written
  *
@@ -129,11 +129,13 @@ static bool plan(const cg_dbw *w, uint8_t *act) {
 
 /* ---- the transaction ---- */
 
-enum { DL_SYM, DL_IMP, DL_REF, DL_EDGE, DL_FILE, UP_FILE, UP_META, DL__N };
+/* DL_SITE first: a rebound file deletes DL_IMP..DL_EDGE (not its sites) */
+enum { DL_SITE, DL_SYM, DL_IMP, DL_TGT, DL_EDGE, DL_FILE, UP_FILE, UP_META, DL__N };
 static const char *const change_sql[DL__N] = {
+    "DELETE FROM ref_sites WHERE id BETWEEN ?1 AND ?2",
     "DELETE FROM symbols WHERE id BETWEEN ?1 AND ?2",
     "DELETE FROM imports WHERE id BETWEEN ?1 AND ?2",
-    "DELETE FROM refs WHERE id BETWEEN ?1 AND ?2",
+    "DELETE FROM ref_targets WHERE id BETWEEN ?1 AND ?2",
     "DELETE FROM edges WHERE src_file_id = ?1",
     "DELETE FROM files WHERE id = ?1",
     "UPDATE files SET component = ?2, in_cycle = ?3, bind = ?4 WHERE id = ?1",
@@ -171,14 +173,15 @@ static int apply_file(upd *u, size_t f, int act) {
   cg_dbw *w = u->w;
   int rv = GSP_OK;
   if (act == ACT_NEW) {
-    if (w->old_of[f] >= 0) rv = delete_rows(u, w->old[w->old_of[f]].id, DL_SYM, DL_FILE);
+    if (w->old_of[f] >= 0) rv = delete_rows(u, w->old[w->old_of[f]].id, DL_SITE, DL_FILE);
     if (rv == GSP_OK) rv = gsp__cg_dbw_symbols(w, f);
+    if (rv == GSP_OK) rv = gsp__cg_dbw_ref_sites(w, f);
   } else if (act == ACT_REBOUND) {
     rv = delete_rows(u, w->fid[f], DL_IMP, DL_EDGE);
   }
   if (act < ACT_REBOUND) return act == ACT_MOVED ? update_file_row(u, f) : GSP_OK;
   if (rv == GSP_OK) rv = gsp__cg_dbw_imports(w, f);
-  if (rv == GSP_OK) rv = gsp__cg_dbw_refs(w, f);
+  if (rv == GSP_OK) rv = gsp__cg_dbw_ref_targets(w, f);
   if (rv == GSP_OK) rv = gsp__cg_dbw_edges(w, f);
   if (rv != GSP_OK) return rv;
   return act == ACT_NEW ? gsp__cg_dbw_file_row(w, f) : update_file_row(u, f);
@@ -188,7 +191,7 @@ static int apply_all(upd *u, const uint8_t *act) {
   cg_dbw *w = u->w;
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < w->nold; i++)
-    if (w->old[i].f < 0) rv = delete_rows(u, w->old[i].id, DL_SYM, DL_FILE);
+    if (w->old[i].f < 0) rv = delete_rows(u, w->old[i].id, DL_SITE, DL_FILE);
   for (size_t i = 0; rv == GSP_OK && i < w->cg->nfiles; i++)
     rv = apply_file(u, w->order[i], act[w->order[i]]);
   if (rv != GSP_OK) return rv;

@@ -1,7 +1,7 @@
 /*
  * query.c - gsp_cgdb: read-only queries over a database written by
- * gsp_cg_write_db (schema version 2, in db.c; version 1 files are refused
- * with GSP_ENOTSUP). Each query is one prepared SELECT with
+ * gsp_cg_write_db (schema version 3, in db.c; files of versions 1 and 2
+ * are refused with GSP_ENOTSUP). Each query is one prepared SELECT with
  * a fixed ORDER BY, so answers are stable; rows go to the caller's
  * callback as strings (NULL columns become "").
  */
@@ -49,9 +49,10 @@ static const struct {
                          " ON p.id = s.parent_id WHERE s.name = ?1 ORDER BY f.path, s.line, s.id",
                          symbol_cols, false},
     [GSP_CGDB_CALLERS] = {"SELECT f.path, r.line, COALESCE(c.name, ''), COALESCE(tf.path, '')"
-                          " FROM refs r JOIN files f ON f.id = r.file_id"
+                          " FROM ref_sites r JOIN files f ON f.id = r.file_id"
                           " LEFT JOIN symbols c ON c.id = r.scope_id"
-                          " LEFT JOIN symbols t ON t.id = r.target_symbol_id"
+                          " LEFT JOIN ref_targets rt ON rt.id = r.id"
+                          " LEFT JOIN symbols t ON t.id = rt.target_symbol_id"
                           " LEFT JOIN files tf ON tf.id = t.file_id"
                           " WHERE r.kind = 'call' AND r.name = ?1 ORDER BY f.path, r.line, r.id",
                           callers_cols, false},
@@ -66,7 +67,7 @@ static int fail(gsp_cgdb *db, int rv, const char *what) {
   return rv;
 }
 
-/* GSP_OK: schema version 2; GSP_ENOTSUP: an older one; else not ours. */
+/* GSP_OK: schema version 3; GSP_ENOTSUP: an older one; else not ours. */
 static int schema_of(sqlite3 *db) {
   sqlite3_stmt *s = NULL;
   int rv = GSP_ECORRUPT;
@@ -74,7 +75,8 @@ static int schema_of(sqlite3 *db) {
           SQLITE_OK &&
       sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
-    rv = strcmp(v, "2") == 0 ? GSP_OK : strcmp(v, "1") == 0 ? GSP_ENOTSUP : GSP_ECORRUPT;
+    bool older = strcmp(v, "1") == 0 || strcmp(v, "2") == 0;
+    rv = strcmp(v, CG_DB_SCHEMA) == 0 ? GSP_OK : older ? GSP_ENOTSUP : GSP_ECORRUPT;
   }
   sqlite3_finalize(s);
   return rv;
