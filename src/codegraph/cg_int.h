@@ -182,12 +182,10 @@ struct gsp_cg {
   bool db_written;    /* the run wrote cfg.db (or found it current) */
   /* The order the database writer wants the files parsed in (its id
    * order; set by gsp__cg_dbw_start before the parse, NULL without a
-   * writer): rows arrive in key order, appended, not inserted. A parse
-   * stage that goes through the files in this order says so by setting
-   * parse_in_order before its first file; the writer then takes the files
-   * in that order, else in path order. */
+   * writer): rows arrive in key order, appended, not inserted, and the
+   * writer, which always takes the files in this order, keeps pace with
+   * the parse instead of waiting for its end. */
   const size_t *parse_order;
-  _Atomic bool parse_in_order;
   char err[512];
 };
 

@@ -301,19 +301,6 @@ static bool file_ready(writer *w, size_t f, bool *all) {
   return *all || atomic_load_explicit(&w->ready[f], memory_order_acquire);
 }
 
-/* Does the parse finish the files in id order (cg->parse_order)? Known
- * once it finished one (it says so before) or is over. After the run:
- * id order, the rows appended. */
-static bool parse_by_id(writer *w) {
-  if (!w->threaded) return true;
-  pthread_mutex_lock(&w->mu);
-  while (atomic_load_explicit(&w->nready, memory_order_acquire) == 0 && w->phase < CG_DB_PARSED &&
-         !atomic_load(&w->abort))
-    pthread_cond_wait(&w->cv, &w->mu);
-  pthread_mutex_unlock(&w->mu);
-  return atomic_load_explicit(&w->cg->parse_in_order, memory_order_acquire);
-}
-
 /* Where the symbols' index is made, as a count of files written in the
  * order the writer takes them: on the writer's thread, once the files
  * written hold DBW_INDEX_AT of the bytes, so the sort (a third of the
@@ -322,43 +309,40 @@ static bool parse_by_id(writer *w) {
  * for that part); after the run, at the end. A count, not a time: the
  * same run gives the same bytes. */
 #define DBW_INDEX_AT 0.9
-static size_t index_point(const writer *w, bool by_id) {
+static size_t index_point(const writer *w) {
   size_t n = w->cg->nfiles;
   if (!w->threaded) return n;
   double want = DBW_INDEX_AT * (double)w->cg->st.bytes, have = 0;
   for (size_t i = 0; i < n; i++) {
-    have += (double)w->cg->files[by_id ? w->order[i] : i].size;
+    have += (double)w->cg->files[w->order[i]].size;
     if (have >= want) return i + 1;
   }
   return n;
 }
 
 /* What is known of each file once parsed: its symbols and reference
- * sites, and the symbols' index. On the writer's thread, as the files
- * are finished: when the parse finishes them in id order
- * (cg->parse_order), both, file by file, rows appended in key order; when
- * in path order, the symbols only (their ids come out of order, which
- * costs SQLite about a tenth more CPU, half again as much for the larger
- * sites), the sites after the parse in id order. After the run: both in
- * id order. Each way always gives the same rows, in the same bytes. */
+ * sites, and the symbols' index. Always in id order, file by file, rows
+ * appended in key order, so every way of running gives the same bytes:
+ * on the writer's thread each file as soon as it is finished, which keeps
+ * pace with a parse that follows the id order (cg->parse_order, the local
+ * parse stage); a parse in another order (the farm) is written as its
+ * id-order prefix grows, at the latest after it. After the run: at once. */
 static int parsed_stage(writer *w) {
-  bool all = false, by_id = parse_by_id(w), indexed = false;
-  size_t at = index_point(w, by_id);
+  bool all = false, indexed = false;
+  size_t at = index_point(w);
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < w->cg->nfiles;) {
     if (atomic_load_explicit(&w->abort, memory_order_relaxed)) return GSP_ECANCELED;
-    size_t f = by_id ? w->order[i] : i;
+    size_t f = w->order[i];
     if (i == at && !indexed) {
       indexed = true;
       if ((rv = gsp__cg_dbw_exec(w, symbols_index_sql)) != GSP_OK) break;
     }
     if (!file_ready(w, f, &all)) continue;
     rv = gsp__cg_dbw_symbols(w, f), i++;
-    if (rv == GSP_OK && by_id) rv = gsp__cg_dbw_ref_sites(w, f);
+    if (rv == GSP_OK) rv = gsp__cg_dbw_ref_sites(w, f);
   }
   if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_PARSED);
-  for (size_t i = 0; rv == GSP_OK && !by_id && i < w->cg->nfiles; i++)
-    rv = gsp__cg_dbw_ref_sites(w, w->order[i]);
   if (rv == GSP_OK && !indexed) rv = gsp__cg_dbw_exec(w, symbols_index_sql);
   return rv;
 }
@@ -551,10 +535,6 @@ void gsp__cg_dbw_ready(gsp_cg *cg, size_t f) {
   writer *w = cg->dbw;
   if (w == NULL) return;
   atomic_store_explicit(&w->ready[f], 1, memory_order_release);
-  if (atomic_fetch_add_explicit(&w->nready, 1, memory_order_release) > 0) return;
-  pthread_mutex_lock(&w->mu); /* the first: parse_by_id may be waiting */
-  pthread_cond_broadcast(&w->cv);
-  pthread_mutex_unlock(&w->mu);
 }
 
 void gsp__cg_dbw_phase(gsp_cg *cg, int phase) {

@@ -55,7 +55,6 @@ struct cg_dbw {
   int64_t *fid;              /* per file: its id */
   size_t *order;             /* file indices in id order */
   _Atomic uint8_t *ready;    /* per file: result final (parse workers set it) */
-  _Atomic size_t nready;     /* files set ready so far */
   bool ids_done;             /* fid and order assigned */
   uint64_t *keys;            /* edge and digest scratch */
   size_t ckeys;

@@ -414,21 +414,26 @@ static int one_file(parse_job *j, slot *s, size_t i, int cur, int st, size_t len
   return rv;
 }
 
-/* Files [begin, end): file i is read into buffer i & 1 while file i - 1
- * is parsed from the other; a deferred file that fits now is parsed in
- * the buffer just freed before the next read starts there. */
+/* The file parsed at position i: in the database writer's id order when
+ * it offers one (cg->parse_order), else in path order. */
+static size_t nth(const gsp_cg *cg, size_t i) { return cg->parse_order ? cg->parse_order[i] : i; }
+
+/* Positions [begin, end): file nth(i) is read into buffer i & 1 while the
+ * file before it is parsed from the other; a deferred file that fits now
+ * is parsed in the buffer just freed before the next read starts there. */
 static int parse_files(parse_job *j, slot *s, size_t begin, size_t end) {
   gsp_cg *cg = j->cg;
   pending rd[2];
   int rv = GSP_OK;
-  start_read(j, s, &cg->files[begin], 0, &rd[0]);
+  start_read(j, s, &cg->files[nth(cg, begin)], 0, &rd[0]);
   for (size_t i = begin; i < end; i++) {
     int cur = (int)((i - begin) & 1);
     size_t len = 0;
     int st = finish_read(cg, &rd[cur], &len);
-    if (rv == GSP_OK && i + 1 < end) start_read(j, s, &cg->files[i + 1], cur ^ 1, &rd[cur ^ 1]);
+    if (rv == GSP_OK && i + 1 < end)
+      start_read(j, s, &cg->files[nth(cg, i + 1)], cur ^ 1, &rd[cur ^ 1]);
     if (rv != GSP_OK) break; /* the read-ahead, if any, was waited for above */
-    rv = one_file(j, s, i, cur, st, len);
+    rv = one_file(j, s, nth(cg, i), cur, st, len);
     if (rv == GSP_OK) rv = run_deferred(j, s, cur, false);
   }
   return rv;

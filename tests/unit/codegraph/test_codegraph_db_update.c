@@ -1,5 +1,5 @@
 /*
- * test_codegraph_db_update.c - database schema version 2: ids that do not
+ * test_codegraph_db_update.c - database schema version 3: ids that do not
  * depend on other files, and the in-place update of an existing database.
  *
  * Every check compares `sqlite3 DB .dump` of the updated file with the

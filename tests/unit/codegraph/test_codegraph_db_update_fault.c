@@ -1,6 +1,6 @@
 /*
  * test_codegraph_db_update_fault.c - the in-place update of a database
- * (schema 2) under allocation failure: the Nth allocation fails, for
+ * (schema 3) under allocation failure: the Nth allocation fails, for
  * N = 1, 2, ... until a run no longer reaches the failure. Each life
  * starts from the database of the tree before a change and runs over the
  * changed tree: it must succeed with the database equal to a cold write
