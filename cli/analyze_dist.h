@@ -4,7 +4,9 @@
  * each file's path to a worker rank, which reads it from the shared file
  * system, parses it and sends back the content hash and the serialized
  * result; rank 0 gathers them in file order. Without mpirun (or in a build
- * without Open MPI) nothing is farmed and the run is local.
+ * without Open MPI) nothing is farmed and the run is local. The tool does
+ * not link the dist library: analyze_dist_open loads it, and with it Open
+ * MPI, at run time (analyze_dist.c), so other runs never map MPI.
  *
  * Thread safety: one thread (the command's). Ownership: the handle is the
  * caller's; analyze_dist_close frees it.
@@ -18,7 +20,8 @@
 
 typedef struct analyze_dist analyze_dist;
 
-/* Start (collective under mpirun). Returns 0, or 1 after printing why. */
+/* Load the dist library and start (collective under mpirun). Returns 0, or
+ * 1 after printing why (the library or Open MPI missing: which file, why). */
 int analyze_dist_open(analyze_dist **out);
 /* True on the ranks that only serve parse tasks (not rank 0). */
 bool analyze_dist_is_worker(const analyze_dist *d);

@@ -22,8 +22,10 @@ if(OMPI_FOUND)
     target_link_directories(${t} PUBLIC ${OMPI_LIBRARY_DIRS})
     target_link_libraries(${t} PUBLIC ${OMPI_LIBRARIES})
   endforeach()
+  # Installed next to libgsperf.so, which it finds through $ORIGIN (the
+  # tool dlopens it, so no program's RUNPATH helps).
   set_target_properties(gsperf_dist PROPERTIES VERSION ${PROJECT_VERSION}
-                        SOVERSION ${PROJECT_VERSION_MAJOR})
+                        SOVERSION ${PROJECT_VERSION_MAJOR} INSTALL_RPATH "$ORIGIN")
   install(TARGETS gsperf_dist gsperf_dist_static
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
@@ -43,6 +45,23 @@ Cflags: -I\${includedir}
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/gsperf-dist.pc
           DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
   find_program(GSP_MPIRUN mpirun)
+
+  # The tool does not link the dist library: `gsperf analyze --distributed`
+  # dlopens libgsperf_dist.so.N (cli/analyze_dist.c), found next to the
+  # gsperf binary in the build tree or in ../LIBDIR of an install, so a
+  # plain run never maps Open MPI. The codegraph module lists the static
+  # dist library for the tool; it is taken out here.
+  list(REMOVE_ITEM GSP_CLI_LIBS gsperf_dist_static)
+  list(APPEND GSP_CLI_LIBS ${CMAKE_DL_LIBS})
+  file(RELATIVE_PATH _dist_libdir_rel "/p/${CMAKE_INSTALL_BINDIR}" "/p/${CMAKE_INSTALL_LIBDIR}")
+  set_source_files_properties(${PROJECT_SOURCE_DIR}/cli/analyze_dist.c PROPERTIES
+    COMPILE_DEFINITIONS
+    "GSP_DIST_LIBNAME=\"libgsperf_dist.so.${PROJECT_VERSION_MAJOR}\";GSP_DIST_LIBDIR_REL=\"${_dist_libdir_rel}\"")
+  # Built with the tool (`--target gsperf_cli` too), once that target exists
+  # (CMake 3.19+; with 3.18 `all` still builds both).
+  if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.19)
+    cmake_language(DEFER CALL add_dependencies gsperf_cli gsperf_dist)
+  endif()
 else()
   message(STATUS "dist: Open MPI not found (apt install libopenmpi-dev); libgsperf_dist not built")
 endif()

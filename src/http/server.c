@@ -56,6 +56,7 @@
 #include <sys/socket.h>
 
 #include "http_int.h"
+#include "mhd_load.h"
 
 #define RESP_HEADER_ROOM 8192u
 #define RATE_SLOTS 256u /* a power of two */
@@ -89,6 +90,15 @@ struct gsp_http {
   rate_limit rate;
   gsp__host_routes host; /* routes added by the host */
 };
+
+/* The libmicrohttpd table; only called once a create has loaded it (a
+ * daemon exists), so the load has succeeded and this never returns NULL. */
+static const gsp__mhd *mhd(void) {
+  const gsp__mhd *m = NULL;
+  const char *why = NULL;
+  (void)gsp__mhd_load(&m, &why);
+  return m;
+}
 
 /* ---- request bookkeeping ------------------------------------------------- */
 
@@ -205,7 +215,7 @@ static int rate_init(gsp_http *h, const gsp_http_config *cfg) {
 
 static const struct sockaddr *client_addr(struct MHD_Connection *c) {
   const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+      mhd()->get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   return ci ? ci->client_addr : NULL;
 }
 
@@ -223,8 +233,8 @@ static bool token_ok(const gsp_http *h, const char *auth) {
 }
 
 static bool has_body(struct MHD_Connection *c) {
-  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-  const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+  const char *cl = mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+  const char *te = mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
   if (te != NULL) return true;
   if (cl == NULL) return false;
   while (*cl == '0') cl++;
@@ -232,7 +242,7 @@ static bool has_body(struct MHD_Connection *c) {
 }
 
 static bool wants_openmetrics(struct MHD_Connection *c) {
-  const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+  const char *a = mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
   return a != NULL && strstr(a, "application/openmetrics-text") != NULL;
 }
 
@@ -264,7 +274,7 @@ static void route_request(gsp_http *h, struct MHD_Connection *c, const char *pat
              (need_monitor && !h->monitor)) {
     gsp__resp_error(r, 404, "not found", NULL);
   } else if (rt == GSP__R_DASHBOARD) {
-    gsp__route_static(path, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r);
+    gsp__route_static(path, mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r);
   } else if (rt == GSP__R_HEALTHZ) {
     r->status = 200;
     r->ctype = "text/plain; charset=utf-8";
@@ -278,7 +288,7 @@ static void route_request(gsp_http *h, struct MHD_Connection *c, const char *pat
     gsp__route_alerts(h->monitor, r);
   } else {
     kv_ctx k = {.n = 0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &k);
+    mhd()->get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &k);
     gsp__route_series(h->monitor, k.kv, k.n, r);
   }
 }
@@ -290,7 +300,7 @@ static void build(gsp_http *h, struct MHD_Connection *c, const char *method, con
     gsp__resp_error(r, 429, "too many requests", NULL);
     r->retry_after = wait;
   } else if (rt != GSP__R_DASHBOARD &&
-             !token_ok(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+             !token_ok(h, mhd()->lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
     gsp__resp_error(r, 401, "missing or wrong bearer token", NULL);
   } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
     gsp__resp_error(r, 405, "method not allowed", NULL);
@@ -308,18 +318,18 @@ static void build(gsp_http *h, struct MHD_Connection *c, const char *method, con
 
 static struct MHD_Response *make_response(gsp__resp *r) {
   if (r->asset != NULL && r->status == 200)
-    return MHD_create_response_from_buffer(r->asset->len, (void *)r->asset->data,
-                                           MHD_RESPMEM_PERSISTENT);
+    return mhd()->create_response_from_buffer(r->asset->len, (void *)r->asset->data,
+                                              MHD_RESPMEM_PERSISTENT);
   if (r->body != NULL)
-    return MHD_create_response_from_buffer_with_free_callback(r->len, r->body, gsp_free);
-  return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    return mhd()->create_response_from_buffer_with_free_callback(r->len, r->body, gsp_free);
+  return mhd()->create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
 
 static void add_asset_headers(struct MHD_Response *resp, const gsp__asset *a) {
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-  MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+  mhd()->add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
+  mhd()->add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  mhd()->add_response_header(resp, "Referrer-Policy", "no-referrer");
+  mhd()->add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, gsp__resp *r) {
@@ -328,21 +338,22 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, gsp__resp *r) {
     gsp_free(r->body);
     return MHD_NO;
   }
-  if (r->status != 304) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
-  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  if (r->status != 304) mhd()->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+  mhd()->add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (r->asset != NULL)
     add_asset_headers(resp, r->asset);
   else
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-  if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-  if (r->status == 405) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    mhd()->add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (r->status == 401)
+    mhd()->add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+  if (r->status == 405) mhd()->add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
   if (r->retry_after != 0) {
     char secs[16];
     snprintf(secs, sizeof secs, "%u", r->retry_after);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    mhd()->add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
   }
-  enum MHD_Result rv = MHD_queue_response(c, r->status, resp);
-  MHD_destroy_response(resp);
+  enum MHD_Result rv = mhd()->queue_response(c, r->status, resp);
+  mhd()->destroy_response(resp);
   return rv;
 }
 
@@ -421,14 +432,14 @@ static int start_daemon(gsp_http *h, const gsp_http_config *cfg, any_addr *a, bo
   size_t mem =
       (size_t)or_default(cfg->max_request_bytes, GSP_HTTP_DEFAULT_MAX_REQUEST) + RESP_HEADER_ROOM;
   unsigned pool = cfg->threads > 1 ? cfg->threads : 0;
-  h->d = MHD_start_daemon(
+  h->d = mhd()->start_daemon(
       flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, &a->sa, MHD_OPTION_CONNECTION_LIMIT,
       or_default(cfg->max_connections, GSP_HTTP_DEFAULT_MAX_CONNECTIONS),
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, or_default(cfg->max_per_ip, GSP_HTTP_DEFAULT_MAX_PER_IP),
       MHD_OPTION_CONNECTION_TIMEOUT, or_default(cfg->timeout_s, GSP_HTTP_DEFAULT_TIMEOUT_S),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
   if (h->d == NULL) return GSP_ESYS;
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  const union MHD_DaemonInfo *info = mhd()->get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
   h->port = info ? info->port : 0;
   return GSP_OK;
 }
@@ -475,6 +486,13 @@ int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf, si
   if (cfg == NULL) cfg = &zero;
   int rv = check_config(cfg, err, elen);
   if (rv != GSP_OK) return rv;
+  const gsp__mhd *m = NULL;
+  const char *why = NULL;
+  rv = gsp__mhd_load(&m, &why);
+  if (rv != GSP_OK) {
+    snprintf(err, elen, "%s", why);
+    return rv;
+  }
   gsp_http *h = gsp_calloc(1, sizeof *h);
   if (h == NULL) return GSP_ENOMEM;
   rv = gsp__host_routes_init(&h->host);
@@ -489,7 +507,7 @@ int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf, si
 
 void gsp_http_destroy(gsp_http *h) {
   if (h == NULL) return;
-  if (h->d) MHD_stop_daemon(h->d);
+  if (h->d) mhd()->stop_daemon(h->d);
   if (h->rate_lock_made) pthread_mutex_destroy(&h->rate.lock);
   gsp__host_routes_fini(&h->host);
   gsp_free(h->token);
