@@ -127,7 +127,9 @@ typedef struct gsp_http_config {
  * Start a server; it serves on its own thread(s) until destroyed.
  * Errors: GSP_EINVAL (bad address, option out of range; errmsg says which),
  * GSP_ENOMEM, GSP_ESYS (libmicrohttpd could not start, e.g. the port is in
- * use). On error *out is NULL and, if errbuf is not NULL, a message is
+ * use), GSP_ENOTSUP (libmicrohttpd.so.12, loaded on the first create, could
+ * not be loaded; the message names the file and dlerror()'s reason; the
+ * environment variable GSPERF_MHD_LIBRARY names another file). On error *out is NULL and, if errbuf is not NULL, a message is
  * copied into errbuf (errlen bytes, NUL-terminated).
  */
 GSP_API int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf,

@@ -72,12 +72,12 @@ list(APPEND GSP_PC_REQUIRES tree-sitter sqlite3)
 
 list(APPEND GSP_CLI_SOURCES cli/cmd_analyze.c cli/analyze_extras.c cli/cmd_query.c)
 # `gsperf analyze --distributed` farms the parse stage out over MPI through
-# the dist library (src/dist/module.cmake, same Open MPI check); without
-# Open MPI the tool is built with analyze_dist_none.c and runs locally.
+# the dist library (src/dist/module.cmake, same Open MPI check), which the
+# tool loads at run time only then; without Open MPI the tool is built
+# with analyze_dist_none.c and runs locally.
 pkg_check_modules(CG_OMPI QUIET ompi-c)
 if(CG_OMPI_FOUND)
   list(APPEND GSP_CLI_SOURCES cli/analyze_dist.c)
-  list(APPEND GSP_CLI_LIBS gsperf_dist_static)
 else()
   list(APPEND GSP_CLI_SOURCES cli/analyze_dist_none.c)
 endif()

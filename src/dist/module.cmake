@@ -49,9 +49,7 @@ Cflags: -I\${includedir}
   # The tool does not link the dist library: `gsperf analyze --distributed`
   # dlopens libgsperf_dist.so.N (cli/analyze_dist.c), found next to the
   # gsperf binary in the build tree or in ../LIBDIR of an install, so a
-  # plain run never maps Open MPI. The codegraph module lists the static
-  # dist library for the tool; it is taken out here.
-  list(REMOVE_ITEM GSP_CLI_LIBS gsperf_dist_static)
+  # plain run never maps Open MPI.
   list(APPEND GSP_CLI_LIBS ${CMAKE_DL_LIBS})
   file(RELATIVE_PATH _dist_libdir_rel "/p/${CMAKE_INSTALL_BINDIR}" "/p/${CMAKE_INSTALL_LIBDIR}")
   set_source_files_properties(${PROJECT_SOURCE_DIR}/cli/analyze_dist.c PROPERTIES
