@@ -129,8 +129,9 @@ typedef struct gsp_http_config {
  * GSP_ENOMEM, GSP_ESYS (libmicrohttpd could not start, e.g. the port is in
  * use), GSP_ENOTSUP (libmicrohttpd.so.12, loaded on the first create, could
  * not be loaded; the message names the file and dlerror()'s reason; the
- * environment variable GSPERF_MHD_LIBRARY names another file). On error *out is NULL and, if errbuf
- * is not NULL, a message is copied into errbuf (errlen bytes, NUL-terminated).
+ * environment variable GSPERF_MHD_LIBRARY names another file). On error
+ * *out is NULL and, if errbuf is not NULL, a message is copied into errbuf
+ * (errlen bytes, NUL-terminated).
  */
 GSP_API int gsp_http_create(const gsp_http_config *cfg, gsp_http **out, char *errbuf,
                             size_t errlen);
