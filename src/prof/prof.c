@@ -25,7 +25,8 @@
  * end); and a fork child inherits none of our descriptors. start() waits
  * until the collector has opened the raw file and the sampler and armed
  * every thread (the caller included), and returns its status. Where
- * unshare is refused (a seccomp filter), the collector shares the
+ * unshare is refused (a seccomp filter), or under ThreadSanitizer (which
+ * keeps one descriptor table per process), the collector shares the
  * program's table as before; it then opens nothing after start but the
  * events of threads the program creates and the memory map after a
  * dlopen. stop() tells it to finish and joins it; the collector closes
@@ -214,8 +215,18 @@ extern void gsp__prof_thread_hook(void) __attribute__((weak));
  * /dev/null (a stray write lands nowhere, not in our files), stderr kept
  * (a sanitizer's report from this thread still reaches the user), none
  * of the program's other descriptors. */
+/* ThreadSanitizer keeps one table of descriptors per process: it would
+ * take the same number in the two tables for one file used by two threads
+ * without synchronization. Under it the collector shares the program's
+ * table, as where unshare is refused. */
+#if defined(__SANITIZE_THREAD__)
+static const bool k_own_files = false;
+#else
+static const bool k_own_files = true;
+#endif
+
 static void own_file_table(void) {
-  if (unshare(CLONE_FILES) != 0) return; /* refused: share the program's, as threads do */
+  if (!k_own_files || unshare(CLONE_FILES) != 0) return; /* share the program's, as threads do */
   if (close_range(3, ~0u, 0) != 0) {
     long max = sysconf(_SC_OPEN_MAX);
     for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++) close((int)fd);
