@@ -16,8 +16,7 @@
 /* ---- sampler (sampler*.c, sampler_int.h): sources, collector side ------- */
 
 typedef struct gsp__sample {
-  _Atomic uint64_t seq; /* queue protocol (Vyukov bounded queue) */
-  uint32_t weight;      /* sampling periods this sample stands for (>= 1) */
+  uint32_t weight; /* sampling periods this sample stands for (>= 1) */
   uint32_t depth;
   uint32_t flags;                    /* GSP__SAMPLE_* */
   uint64_t pcs[GSP__PROF_MAX_DEPTH]; /* pcs[0] the interrupted pc, then return addresses */

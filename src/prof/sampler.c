@@ -53,10 +53,11 @@
  * flight: a handler raises it before it reads g_active, and the
  * collector clears g_active before it waits for zero (both sequentially
  * consistent), so after that wait no handler touches a perf page or the
- * capture queue, which can then be unmapped. A second queue of unwound
- * samples (Vyukov's bounded queue, QUEUE_SLOTS in static memory; slot i's
- * seq is pos+1 when it holds position pos, pos+QUEUE_SLOTS when free)
- * takes what the collector reads from a ring about to be closed.
+ * capture queue, which can then be unmapped. A second queue, of unwound
+ * samples, belongs to the collector alone (it pushes what it reads from
+ * the rings and pops from the capture queue, and pops them again for
+ * gsp__sampler_pop): a FIFO of QUEUE_SLOTS in static memory, tail - head
+ * samples in it, a full one dropping (counted).
  *
  * File descriptors. Every descriptor the sampler opens (perf events, the
  * /proc/self/task directory, kept open and rewound for each scan) is
@@ -92,9 +93,8 @@
 #define MAX_FD 65536
 #define CAP_POLL_MS 5u
 
-static gsp__sample g_queue[QUEUE_SLOTS];
-static _Atomic uint64_t g_tail;
-static uint64_t g_head;
+static gsp__sample g_queue[QUEUE_SLOTS]; /* the collector's alone */
+static uint64_t g_tail, g_head;
 static _Atomic uint64_t g_dropped;
 static _Atomic int g_active;
 static _Atomic int g_open;
@@ -130,24 +130,6 @@ static struct pollfd *g_pfd;
 static size_t g_pfd_cap;
 static uint64_t g_threads_total;
 static gsp__sample g_scratch; /* collector: a ring's sample on its way to the queue */
-
-static gsp__sample *claim_slot(void) {
-  uint64_t pos = atomic_load_explicit(&g_tail, memory_order_relaxed);
-  for (;;) {
-    gsp__sample *s = &g_queue[pos & (QUEUE_SLOTS - 1)];
-    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-    int64_t diff = (int64_t)(seq - pos);
-    if (diff == 0) {
-      if (atomic_compare_exchange_weak_explicit(&g_tail, &pos, pos + 1, memory_order_relaxed,
-                                                memory_order_relaxed))
-        return s;
-    } else if (diff < 0) {
-      return NULL;
-    } else {
-      pos = atomic_load_explicit(&g_tail, memory_order_relaxed);
-    }
-  }
-}
 
 /* Weight of the sample this signal stands for; 0 = not ours. *pg: the
  * perf event's buffer when the signal is from one (its records must then
@@ -199,31 +181,25 @@ static int install_handler(void) {
   return GSP_OK;
 }
 
-/* Pushes a sample the collector holds into the queue (dropped if full). */
+static void sample_copy(gsp__sample *dst, const gsp__sample *src) {
+  dst->weight = src->weight;
+  dst->depth = src->depth;
+  dst->flags = src->flags;
+  memcpy(dst->pcs, src->pcs, src->depth * sizeof src->pcs[0]);
+}
+
+/* Pushes a sample the collector holds into its queue (dropped if full). */
 static void queue_push(const gsp__sample *src) {
-  gsp__sample *s = claim_slot();
-  if (!s) {
+  if (g_tail - g_head == QUEUE_SLOTS) {
     atomic_fetch_add_explicit(&g_dropped, 1, memory_order_relaxed);
     return;
   }
-  uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
-  s->weight = src->weight;
-  s->depth = src->depth;
-  s->flags = src->flags;
-  memcpy(s->pcs, src->pcs, src->depth * sizeof src->pcs[0]);
-  atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+  sample_copy(&g_queue[g_tail++ & (QUEUE_SLOTS - 1)], src);
 }
 
 static bool queue_pop(gsp__sample *out) {
-  gsp__sample *s = &g_queue[g_head & (QUEUE_SLOTS - 1)];
-  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-  if (seq != g_head + 1) return false;
-  out->weight = s->weight;
-  out->depth = s->depth;
-  out->flags = s->flags;
-  memcpy(out->pcs, s->pcs, s->depth * sizeof s->pcs[0]);
-  atomic_store_explicit(&s->seq, g_head + QUEUE_SLOTS, memory_order_release);
-  g_head++;
+  if (g_head == g_tail) return false;
+  sample_copy(out, &g_queue[g_head++ & (QUEUE_SLOTS - 1)]);
   return true;
 }
 
@@ -378,9 +354,7 @@ int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
     atomic_store(&g_open, 0);
     return GSP_ESYS;
   }
-  for (uint32_t i = 0; i < QUEUE_SLOTS; i++) atomic_store(&g_queue[i].seq, i);
-  atomic_store(&g_tail, 0);
-  g_head = 0;
+  g_tail = g_head = 0;
   atomic_store(&g_dropped, 0);
   g_hz = hz;
   atomic_store(&g_depth, max_depth);
