@@ -119,15 +119,10 @@ static gsp__opt_flight *flight_new(gsp__opt_call *c) {
   return fl;
 }
 
-/* Find or start the flight of c's key; NULL and *rv on failure. */
-static gsp__opt_flight *join_or_start_locked(gsp__opt_call *c, int *rv) {
+/* Start the flight of c's key (none is listed); NULL and *rv on failure. */
+static gsp__opt_flight *start_locked(gsp__opt_call *c, int *rv) {
   gsp_opt_func *f = c->f;
-  gsp__opt_flight *fl = find_locked(f, c->key, c->klen);
-  if (fl != NULL) {
-    c->hit = true; /* shares another caller's computation */
-    return fl;
-  }
-  fl = flight_new(c);
+  gsp__opt_flight *fl = flight_new(c);
   if (fl == NULL) {
     *rv = GSP_ENOMEM;
     return NULL;
@@ -197,8 +192,7 @@ static int inline_call(gsp__opt_call *c, gsp_opt_result *out) {
  * computed once while its value stays cached. */
 static bool cached_locked(gsp__opt_call *c, gsp_opt_result *out) {
   gsp_cache_ref *ref = NULL;
-  if (c->f->cache == NULL || find_locked(c->f, c->key, c->klen) != NULL ||
-      gsp_cache_get(c->f->cache, c->key, c->klen, &ref) != GSP_OK)
+  if (c->f->cache == NULL || gsp_cache_get(c->f->cache, c->key, c->klen, &ref) != GSP_OK)
     return false;
   c->hit = true;
   out->ref_ = ref;
@@ -211,11 +205,15 @@ int gsp__opt_latency(gsp__opt_call *c, gsp_opt_result *out) {
   if (f->e->cpu == NULL) return inline_call(c, out);
   int rv = GSP_OK;
   pthread_mutex_lock(&f->fl_mu);
-  if (cached_locked(c, out)) {
+  gsp__opt_flight *fl = find_locked(f, c->key, c->klen);
+  if (fl != NULL) {
+    c->hit = true; /* shares another caller's computation */
+  } else if (cached_locked(c, out)) {
     pthread_mutex_unlock(&f->fl_mu);
     return GSP_OK;
+  } else {
+    fl = start_locked(c, &rv);
   }
-  gsp__opt_flight *fl = join_or_start_locked(c, &rv);
   if (fl != NULL) {
     fl->refs++;
     fl->waiters++;
