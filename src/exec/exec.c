@@ -65,6 +65,14 @@
  * way, and each of those wakes and looks at every queue, after the task
  * was published.
  *
+ * Backstop. No sleep in the pool is untimed: an idle worker and a blocked
+ * waiter wake after BACKSTOP_NS at most and look again. The protocol above
+ * loses no wake-up, but glibc's condition variable could (sourceware bug
+ * 25847: a signal absorbed by a waiter that had already left, fixed
+ * upstream after the glibc 2.36 that Debian 12 ships). A lost signal
+ * costs up to a second of latency, never a hang. An idle pool pays one
+ * wake-up per worker per second.
+ *
  * Tasks and futures. A task is one fixed-size object, taken from the
  * worker's magazines when a worker submits and returned there when a
  * worker frees it (exec_task.c: no malloc/free per task once warm); a
@@ -185,6 +193,11 @@ static void signal_locked(gsp_exec *ex) {
   unsigned waking = atomic_load_explicit(&ex->nwaking, memory_order_relaxed);
   if (atomic_load(&ex->nsleeping) <= waking) return;
   atomic_store_explicit(&ex->nwaking, waking + 1, memory_order_relaxed);
+  unsigned lose = atomic_load_explicit(&ex->lose_signals, memory_order_relaxed);
+  if (lose != 0) { /* a lost wake-up, made by tests of the backstop */
+    atomic_store_explicit(&ex->lose_signals, lose - 1, memory_order_relaxed);
+    return;
+  }
   pthread_cond_signal(&ex->work_cv);
 }
 
@@ -471,6 +484,15 @@ static struct timespec abs_time(uint64_t ns) {
   return ts;
 }
 
+/* The longest any sleep in the pool lasts before it looks again: see "Backstop". */
+#define BACKSTOP_NS 1000000000u
+
+/* pthread_cond_wait bounded by BACKSTOP_NS (cv uses CLOCK_MONOTONIC, as gsp_now_ns). */
+static void backstop_wait(pthread_cond_t *cv, pthread_mutex_t *mu) {
+  struct timespec ts = abs_time(gsp_now_ns() + BACKSTOP_NS);
+  pthread_cond_timedwait(cv, mu, &ts);
+}
+
 /*
  * Stopping, and the calling worker found no work: false while the pool is
  * not drained (the worker has slept as an idle worker and must look
@@ -484,7 +506,7 @@ static bool drained_locked(gsp_exec *ex) {
     ex->drained = true;
     pthread_cond_broadcast(&ex->work_cv);
   }
-  if (!ex->drained) pthread_cond_wait(&ex->work_cv, &ex->mu);
+  if (!ex->drained) backstop_wait(&ex->work_cv, &ex->mu);
   return ex->drained;
 }
 
@@ -502,7 +524,7 @@ static bool idle_sleep(gsp__worker *w) {
     if (atomic_load(&ex->stopping)) {
       keep = !drained_locked(ex);
     } else if (!ex->scaling) {
-      pthread_cond_wait(&ex->work_cv, &ex->mu);
+      backstop_wait(&ex->work_cv, &ex->mu);
     } else {
       struct timespec ts = abs_time(gsp_now_ns() + ex->idle_ns);
       if (pthread_cond_timedwait(&ex->work_cv, &ex->mu, &ts) == ETIMEDOUT)
@@ -575,7 +597,7 @@ static void block_once(gsp_exec *ex, wait_pred pred, void *ctx, uint64_t until_n
   atomic_fetch_add(&ex->nwaiters, 1);
   if (!pred(ctx)) {
     if (until_ns == 0) {
-      pthread_cond_wait(&ex->done_cv, &ex->done_mu);
+      backstop_wait(&ex->done_cv, &ex->done_mu);
     } else {
       struct timespec ts = abs_time(until_ns);
       pthread_cond_timedwait(&ex->done_cv, &ex->done_mu, &ts);

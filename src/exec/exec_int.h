@@ -111,8 +111,9 @@ struct gsp_exec {
   gsp__fifo inj;     /* throughput class from outside the pool */
   gsp__fifo latency; /* latency class, from anywhere */
   _Atomic unsigned nsleeping;
-  _Atomic unsigned nwaking; /* signals sent to sleepers that have not woken yet (under mu) */
-  _Atomic unsigned nbusy;   /* workers running a task */
+  _Atomic unsigned nwaking;      /* signals sent to sleepers that have not woken yet (under mu) */
+  _Atomic unsigned lose_signals; /* tests: this many work signals are counted but not sent */
+  _Atomic unsigned nbusy;        /* workers running a task */
   _Atomic bool stopping;
   _Atomic bool canceling; /* cancel-mode shutdown: drop what is queued */
   bool drained;           /* stopping, every worker idle, nothing queued (under mu; exec.c) */
