@@ -95,6 +95,7 @@ void gsp_cg_destroy(gsp_cg *cg) {
   for (size_t i = 0; cg->incs && i < cg->cfg.n_include_dirs; i++) gsp_free(cg->incs[i]);
   gsp_free(cg->incs);
   gsp_free(cg->files);
+  gsp_free((void *)cg->cands);
   gsp_free(cg->pslots);
   gsp_free(cg->dep_off), gsp_free(cg->dep), gsp_free(cg->rdep_off), gsp_free(cg->rdep);
   gsp_free(cg->comp_of), gsp_free(cg->comp_off), gsp_free(cg->comp_files);
@@ -248,6 +249,7 @@ static int resolve_stage(gsp_cg *cg, gsp_exec *ex) {
 static int run_stages(gsp_cg *cg, gsp_exec *ex) {
   uint64_t t0 = gsp_now_ns();
   int rv = gsp__cg_walk_tree(cg);
+  if (rv == GSP_OK) rv = gsp__cg_cxx_headers(cg, ex); /* extension-less headers included */
   if (rv != GSP_OK) return rv;
   if (cg->nfiles > 1) qsort(cg->files, cg->nfiles, sizeof *cg->files, cmp_file);
   cg->st.files = cg->nfiles;

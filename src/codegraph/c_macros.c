@@ -23,12 +23,14 @@
  * Object-like macros the same file defines as empty or as
  * __attribute__ (...) or as another ATTR macro (`#define API`,
  * `#define MY_PURE __attribute__ ((pure))`) are ATTR from their #define on,
- * until an #undef or a function-like redefinition. Branches only a C++
- * compiler takes (`#ifdef __cplusplus` ...) are blanked whole, see below.
- * The pre-pass reads no other file: a result depends on the file's bytes
- * alone, which is what lets results be cached by content hash. A caller
- * that knows the file's includes may hand it the names they define
- * (cg_macro_set.extra, filled by gsp__cg_c_learn_macros from each included
+ * until an #undef or a function-like redefinition. All-caps names that
+ * stand where C allows only a macro (before a type keyword at the start of
+ * a declaration, between a type and a function's name: `GLAPI void
+ * APIENTRY f (`) are blanked too, see "export macros known by their
+ * place" below. Branches only a C++ compiler takes (`#ifdef __cplusplus` ...) are blanked whole,
+ * see below. The pre-pass reads no other file: a result depends on the file's bytes alone, which is
+ * what lets results be cached by content hash. A caller that knows the file's includes may hand it
+ * the names they define (cg_macro_set.extra, filled by gsp__cg_c_learn_macros from each included
  * header: the same scan, keeping the header's own ATTR names at its end);
  * they are ATTR in the file too unless the file #defines or #undefs them,
  * and the result then depends on those headers as well.
@@ -230,6 +232,7 @@ typedef struct scan {
   cg_macro_set *m;
   uint8_t cond[MAX_COND]; /* per open #if: what its #else / #endif needs */
   size_t ncond;           /* may exceed MAX_COND: deeper levels are plain */
+  uint8_t prev;           /* the token before: PREV_* (export macros by place) */
 } scan;
 
 static int own_copy(scan *s) {
@@ -506,14 +509,126 @@ static size_t comment(const scan *s, size_t i) {
   return s->len;
 }
 
-static size_t identifier(scan *s, size_t i, int *rv) {
+/* ---- export macros known by their place ----
+ * A library's own export and calling-convention macros (GLAPI, XMLPUBFUN,
+ * OSSL_DEPRECATEDIN_3_0, SQLITE_API, APIENTRY, XMLCALL, ...) are defined in
+ * a header of their own, so the file's bytes do not say what they are;
+ * where they stand does. C has no place for a name before a type keyword
+ * at the start of a declaration, none for two type names in a row, and
+ * none between a type and a function's declarator, so an all-caps name
+ * ([A-Z][A-Z0-9_]{2,}) there is a macro expanding to specifiers or
+ * attributes, and is blanked when it is
+ *   R1 the first token of its line, or after extern/static/inline, and
+ *      followed by a type keyword: `GLAPI void ...`, `extern DECLSPEC int`
+ *   R2 the first token of its line and followed by two names or more
+ *      (`const`/`volatile`/`restrict` do not count; '*' may come between)
+ *      and a '(': `OSSL_DEPRECATEDIN_3_0 RSA *RSA_new (void);`,
+ *      `XMLPUBFUN xmlDocPtr XMLCALL xmlNewDoc (`
+ *   R3 after a type keyword (not struct/union/enum: a tag follows those),
+ *      a '*' or a name, and followed by a name and '(':
+ *      `void APIENTRY glClear (`, `xmlDocPtr XMLCALL xmlNewDoc (`
+ * `FILE const *f` and `struct FOO f (void)` stay as they are. A blanked
+ * name leaves the state as it found it (the next token is the first of
+ * its line if the blanked one was). When a rule takes a type name for a
+ * macro (`BOOL WINAPI f (`: BOOL goes, WINAPI is read as the type), the
+ * declaration keeps its name, which is what the graph records. */
+
+enum { PREV_OTHER = 0, PREV_TYPE, PREV_STORAGE, PREV_NAME };
+
+static bool word_in(const char *w, size_t n, const char *const *list, size_t k) {
+  for (size_t i = 0; i < k; i++)
+    if (strlen(list[i]) == n && memcmp(w, list[i], n) == 0) return true;
+  return false;
+}
+
+static const char *const type_kw[] = {"void",  "char",   "short",  "int",      "long",
+                                      "float", "double", "signed", "unsigned", "_Bool"};
+static const char *const tag_kw[] = {"struct", "union", "enum"};
+static const char *const storage_kw[] = {"extern", "static", "inline"};
+static const char *const qual_kw[] = {"const", "volatile", "restrict"};
+#define NELEM(a) (sizeof(a) / sizeof *(a))
+
+/* What the name w[0,n) makes the next token's PREV_*. */
+static uint8_t prev_of(const char *w, size_t n) {
+  if (word_in(w, n, type_kw, NELEM(type_kw))) return PREV_TYPE;
+  if (word_in(w, n, storage_kw, NELEM(storage_kw))) return PREV_STORAGE;
+  if (word_in(w, n, tag_kw, NELEM(tag_kw)) || word_in(w, n, qual_kw, NELEM(qual_kw)))
+    return PREV_OTHER;
+  return PREV_NAME;
+}
+
+static bool all_caps(const char *w, size_t n) {
+  if (n < 3 || w[0] < 'A' || w[0] > 'Z') return false;
+  for (size_t i = 1; i < n; i++)
+    if (!((w[i] >= 'A' && w[i] <= 'Z') || (w[i] >= '0' && w[i] <= '9') || w[i] == '_'))
+      return false;
+  return true;
+}
+
+/* The name starting at or after i (blanks and newlines skipped): its
+ * bounds, false when the next token is no name. */
+static bool next_name(const scan *s, size_t i, size_t *b, size_t *e) {
+  while (i < s->len &&
+         (s->src[i] == ' ' || s->src[i] == '\t' || s->src[i] == '\n' || s->src[i] == '\r'))
+    i++;
+  *b = i;
+  if (i >= s->len || cls_of((unsigned char)s->src[i]) != 1) return false;
+  while (i < s->len && cls_of((unsigned char)s->src[i])) i++;
+  *e = i;
+  return true;
+}
+
+/* From i: names (and '*'), then '('; how many names, qualifiers not
+ * counted (0 when the tokens end otherwise). At most 6 tokens. */
+static int names_then_paren(const scan *s, size_t i) {
+  int names = 0;
+  for (int tok = 0; tok < 6; tok++) {
+    size_t b, e;
+    if (next_name(s, i, &b, &e)) {
+      names += !word_in(s->src + b, e - b, qual_kw, NELEM(qual_kw));
+      i = e;
+      continue;
+    }
+    if (b < s->len && s->src[b] == '*') {
+      i = b + 1;
+      continue;
+    }
+    return b < s->len && s->src[b] == '(' ? names : 0;
+  }
+  return 0;
+}
+
+/* Whether the all-caps name at [b, e) stands where only a macro can. */
+static bool export_macro(const scan *s, size_t e, bool line_first) {
+  size_t nb, ne;
+  bool named = next_name(s, e, &nb, &ne);
+  if ((line_first || s->prev == PREV_STORAGE) && named &&
+      word_in(s->src + nb, ne - nb, type_kw, NELEM(type_kw)))
+    return true;                                              /* R1 */
+  if (line_first && names_then_paren(s, e) >= 2) return true; /* R2 */
+  if (!line_first && (s->prev == PREV_TYPE || s->prev == PREV_NAME) && named &&
+      !word_in(s->src + nb, ne - nb, qual_kw, NELEM(qual_kw)))
+    return names_then_paren(s, e) == 1; /* R3 */
+  return false;
+}
+
+/* The identifier at i; *line_first: it is the first token of its line
+ * (kept when it is blanked). */
+static size_t identifier(scan *s, size_t i, int *rv, bool *line_first) {
   size_t b = i;
   while (i < s->len && cls_of((unsigned char)s->src[i])) i++;
-  if (s->src[b] != '_' && s->m->local.used == 0 && (s->m->extra == NULL || s->m->extra->used == 0))
-    return i;
-  const cg_macro_ent *e = lookup(s->m, s->src + b, i - b);
+  const cg_macro_ent *e = NULL;
+  if (s->src[b] == '_' || s->m->local.used || (s->m->extra && s->m->extra->used))
+    e = lookup(s->m, s->src + b, i - b);
   uint8_t shape = e ? e->shape : s->src[b] == '_' ? family_shape(s->src + b, i - b) : SHAPE_NONE;
-  return shape == SHAPE_NONE ? i : apply(s, b, i, shape, rv);
+  if (shape != SHAPE_NONE) return apply(s, b, i, shape, rv);
+  if (all_caps(s->src + b, i - b) && export_macro(s, i, *line_first)) {
+    *rv = blank(s, b, i);
+    return i;
+  }
+  s->prev = prev_of(s->src + b, i - b);
+  *line_first = false;
+  return i;
 }
 
 int gsp__cg_c_blank_macros(const char *src, size_t len, cg_macro_set *m, char **out) {
@@ -532,14 +647,18 @@ int gsp__cg_c_blank_macros(const char *src, size_t len, cg_macro_set *m, char **
     } else if (c == '"' || c == '\'') {
       i = skip_literal(&s, i);
     } else if (cls_of(c) == 1) {
-      i = identifier(&s, i, &rv);
+      i = identifier(&s, i, &rv, &line_start);
+      continue; /* line_start as identifier() left it */
     } else if (cls_of(c) == 2) {
       while (i < len && cls_of((unsigned char)src[i])) i++; /* a number */
     } else {
-      line_start = c == '\n' || (line_start && (c == ' ' || c == '\t' || c == '\r'));
+      bool blank_char = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+      if (!blank_char) s.prev = c == '*' ? PREV_TYPE : PREV_OTHER;
+      line_start = c == '\n' || (line_start && blank_char);
       i++;
       continue;
     }
+    s.prev = PREV_OTHER;
     line_start = false;
   }
   if (rv != GSP_OK) {

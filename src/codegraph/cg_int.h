@@ -21,7 +21,12 @@
  * Version 4: Python attributes set in any method, package.json
  * name/workspaces/types/typings, tsconfig references/outDir/rootDir,
  * exports target lists and Node's condition order. */
-#define CG_RESULT_VERSION 4u
+/* Version 5: C includes through a macro (`#include FOO_H`, level 1) and
+ * header-path macros (`#define FOO_H <foo.h>`, level 2); require()
+ * imports flagged (CG_IMP_REQUIRE); package.json condition variants per
+ * kind of reference (alias "require", "types-require"), tsconfig
+ * rootDirs; C export macros blanked by their place (c_macros.c). */
+#define CG_RESULT_VERSION 5u
 /* The highest gsp_cg_lang a result may carry. */
 #define CG_LANG_MAX GSP_CG_LANG_JSON
 
@@ -58,6 +63,15 @@ typedef struct cg_imp_rec {
 /* cg_ref_rec.pad[0] flags. CG_REF_BASE: a Python base class in a class
  * statement; its scope is that class. */
 #define CG_REF_BASE 1u
+/* cg_imp_rec.pad[0] flags. CG_IMP_REQUIRE: a JavaScript/TypeScript
+ * require() (also `import x = require()`), which takes the "require"
+ * conditions of a package's "exports". */
+#define CG_IMP_REQUIRE 1u
+/* C import levels: 0 an #include, CG_C_VIA_MACRO `#include NAME` (module =
+ * the macro's name), CG_C_PATH_MACRO `#define NAME <x.h>` (module = the
+ * path, name = NAME; a definition, never an edge). */
+#define CG_C_VIA_MACRO 1u
+#define CG_C_PATH_MACRO 2u
 
 _Static_assert(sizeof(cg_hdr) == 48, "cg_hdr layout");
 _Static_assert(sizeof(cg_def_rec) == 16, "cg_def_rec layout");
@@ -186,6 +200,12 @@ struct gsp_cg {
    * writer, which always takes the files in this order, keeps pace with
    * the parse instead of waiting for its end. */
   const size_t *parse_order;
+  /* walk.c: regular files without an extension (relative paths in the
+   * arena), candidates for C++ standard-style headers; resolve_cxx.c
+   * makes those an #include names files of the graph. */
+  const char **cands;
+  size_t ncands, ccands;
+  size_t cxx_headers; /* how many became files */
   char err[512];
 };
 
@@ -200,6 +220,10 @@ int gsp__cg_index_paths(gsp_cg *cg);
 int gsp__cg_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn, void *user);
 /* Threads that run a gsp__cg_for: the pool's workers and the caller. */
 unsigned gsp__cg_threads(gsp_exec *ex);
+/* resolve_cxx.c: after the walk, before the files are sorted: the
+ * extension-less candidates an #include of a C file (or of such a header,
+ * transitively) resolves to become C files of the graph. */
+int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex);
 /* parse_stage.c: read, hash, look up or parse every file. */
 int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex);
 /* farm.c: the parse stage done by cfg.farm. */

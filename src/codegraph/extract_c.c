@@ -9,7 +9,13 @@
  * left unresolved by the binder), and type uses (a type name, or a
  * struct/union/enum tag without a body). The text is the macro pre-pass's
  * output (c_macros.c): annotation macros blanked, offsets unchanged.
- * Imports: #include "x" (quoted) and #include <x> (system).
+ * Imports: #include "x" (quoted) and #include <x> (system); #include NAME
+ * (a macro, level CG_C_VIA_MACRO, module NAME, kind system: the macro's
+ * value decides at resolution); and `#define NAME <x.h>` / `"x.h"` (a
+ * header-path macro, level CG_C_PATH_MACRO, module the path, name NAME:
+ * what an #include NAME of this file or of a file including it names).
+ * A quoted value counts only when it ends in a header extension (.h, .hh,
+ * .hpp, .hxx, .inc, .def, .inl, .tcc), so version strings are not taken.
  *
  * Everything inside a function body is local: its declarations define
  * nothing, its calls and type uses are references scoped to the function.
@@ -92,11 +98,47 @@ static void include(cg_walk *w, TSNode n) {
   if (ts_node_is_null(p)) return;
   uint32_t s = ts_node_start_byte(p), e = ts_node_end_byte(p);
   int k = cg_kind(w, p);
+  if (k == NK_IDENTIFIER) { /* #include NAME */
+    cg_imp_rec rec = {.line = cg_line(n), .kind = GSP_CG_IMPORT_INCLUDE_SYSTEM};
+    rec.level = CG_C_VIA_MACRO;
+    rec.module = cg_intern_node(w, p);
+    if (rec.module != 0) gsp__cg_add_import(w->b, &rec);
+    return;
+  }
   if ((k != NK_STRING_LITERAL && k != NK_SYSTEM_LIB_STRING) || e - s < 3) return;
   cg_imp_rec rec = {.line = cg_line(n)};
   rec.kind = k == NK_STRING_LITERAL ? GSP_CG_IMPORT_INCLUDE_QUOTED : GSP_CG_IMPORT_INCLUDE_SYSTEM;
   rec.module = gsp__cg_intern(w->b, w->src + s + 1, e - s - 2, NULL);
   if (rec.module != 0) gsp__cg_add_import(w->b, &rec);
+}
+
+static bool header_name(const char *s, size_t n) {
+  static const char *const ext[] = {".h", ".hh", ".hpp", ".hxx", ".inc", ".def", ".inl", ".tcc"};
+  for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+    size_t l = strlen(ext[i]);
+    if (n > l && memcmp(s + n - l, ext[i], l) == 0) return true;
+  }
+  return false;
+}
+
+/* `#define NAME <x.h>` or `#define NAME "x.h"`: a header-path macro. */
+static void path_macro(cg_walk *w, TSNode n, TSNode name) {
+  TSNode v = cg_field(w, n, F_VALUE);
+  if (ts_node_is_null(v)) return;
+  const char *s = w->src + ts_node_start_byte(v), *e = w->src + ts_node_end_byte(v);
+  while (s < e && (*s == ' ' || *s == '\t')) s++;
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+  if (e - s < 3) return;
+  bool sys = s[0] == '<' && e[-1] == '>', quoted = s[0] == '"' && e[-1] == '"';
+  if (!sys && !quoted) return;
+  for (const char *q = s + 1; q < e - 1; q++)
+    if (*q == '"' || *q == '<' || *q == '>' || *q == ' ' || *q == '\n') return;
+  if (quoted && !header_name(s + 1, (size_t)(e - s - 2))) return;
+  cg_imp_rec rec = {.line = cg_line(n), .level = CG_C_PATH_MACRO};
+  rec.kind = sys ? GSP_CG_IMPORT_INCLUDE_SYSTEM : GSP_CG_IMPORT_INCLUDE_QUOTED;
+  rec.module = gsp__cg_intern(w->b, s + 1, (size_t)(e - s - 2), NULL);
+  rec.name = cg_intern_node(w, name);
+  if (rec.module != 0 && rec.name != 0) gsp__cg_add_import(w->b, &rec);
 }
 
 /* f() binds by name; p->f() and s.f() are calls through a struct field:
@@ -151,8 +193,9 @@ static bool visit_c(cg_walk *w, TSNode n, TSFieldId field) {
     case NK_PREPROC_DEF:
     case NK_PREPROC_FUNCTION_DEF: {
       TSNode name = cg_field(w, n, F_NAME);
-      if (!ts_node_is_null(name))
-        gsp__cg_add_def(w->b, cg_intern_node(w, name), GSP_CG_DEF_MACRO, cg_line(name), -1);
+      if (ts_node_is_null(name)) return false;
+      gsp__cg_add_def(w->b, cg_intern_node(w, name), GSP_CG_DEF_MACRO, cg_line(name), -1);
+      if (cg_kind(w, n) == NK_PREPROC_DEF) path_macro(w, n, name);
       return false;
     }
     default:

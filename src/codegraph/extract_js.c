@@ -33,6 +33,10 @@
  *   const {a, b: c} = require('m')   FROM  a; b alias c
  *   require('m'), import('m')        MODULE (a string literal argument only)
  * A require() taken with its declaration is not taken again (skip_call).
+ * Every require() import, and `import x = require('m')`, carries
+ * CG_IMP_REQUIRE in its record's pad[0]: it takes the "require" conditions
+ * of a package's "exports" (an import() or import statement the "import"
+ * ones).
  */
 #include <string.h>
 
@@ -63,6 +67,12 @@ static void add_imp(cg_walk *w, gsp_cg_import_kind kind, uint32_t module, uint32
                     .kind = (uint8_t)kind,
                     .level = reexport ? 1 : 0};
   gsp__cg_add_import(w->b, &rec);
+}
+
+/* The imports added since index `from` are require()s: they take a
+ * package's "require" conditions (CG_IMP_REQUIRE). */
+static void mark_require(cg_walk *w, size_t from) {
+  for (size_t i = from; i < w->b->nimps; i++) w->b->imps[i].pad[0] |= CG_IMP_REQUIRE;
 }
 
 static int32_t define(cg_walk *w, TSNode name, gsp_cg_def_kind kind, int32_t parent) {
@@ -125,8 +135,10 @@ static void import_statement(cg_walk *w, TSNode n) {
       clause = true;
       TSNode id = ts_node_named_child(c, 0);
       uint32_t alias = node_is(w, id, NK_IDENTIFIER) ? cg_intern_node(w, id) : 0;
+      size_t before = w->b->nimps;
       add_imp(w, GSP_CG_IMPORT_MODULE, string_text(w, cg_field(w, c, F_SOURCE)), 0, alias, false,
               line);
+      mark_require(w, before);
     }
   }
   if (!clause) add_imp(w, GSP_CG_IMPORT_MODULE, module, 0, 0, false, line);
@@ -172,14 +184,17 @@ static bool export_statement(cg_walk *w, TSNode n) {
   return true;
 }
 
-/* The module of require('m') / import('m'), or 0 when call is not one. */
-static uint32_t required_module(cg_walk *w, TSNode call) {
+/* The module of require('m') / import('m'), or 0 when call is not one;
+ * *req: it is a require() (CommonJS), not an import(). */
+static uint32_t required_module(cg_walk *w, TSNode call, bool *req) {
   TSNode f = cg_field(w, call, F_FUNCTION), args = cg_field(w, call, F_ARGUMENTS);
+  *req = false;
   if (ts_node_is_null(f) || ts_node_is_null(args) || ts_node_named_child_count(args) != 1) return 0;
   int k = cg_kind(w, f);
   if (k == NK_IDENTIFIER) {
     uint32_t s = ts_node_start_byte(f), e = ts_node_end_byte(f);
     if (e - s != 7 || memcmp(w->src + s, "require", 7) != 0) return 0;
+    *req = true;
   } else if (k != NK_IMPORT) {
     return 0;
   }
@@ -211,13 +226,16 @@ static bool top_level_declarator(const cg_walk *w) {
 
 static void declarator(cg_walk *w, TSNode n) {
   TSNode name = cg_field(w, n, F_NAME), value = cg_field(w, n, F_VALUE);
-  uint32_t module = node_is(w, value, NK_CALL_EXPRESSION) ? required_module(w, value) : 0;
+  bool req = false;
+  uint32_t module = node_is(w, value, NK_CALL_EXPRESSION) ? required_module(w, value, &req) : 0;
   if (module != 0) { /* an import, not a definition */
+    size_t before = w->b->nimps;
     w->skip_call = ts_node_start_byte(value) + 1;
     if (node_is(w, name, NK_IDENTIFIER))
       add_imp(w, GSP_CG_IMPORT_MODULE, module, 0, cg_intern_node(w, name), false, cg_line(n));
     else if (node_is(w, name, NK_OBJECT_PATTERN))
       require_pattern(w, name, module, cg_line(n));
+    if (req) mark_require(w, before);
     return;
   }
   if (!top_level_declarator(w) || !node_is(w, name, NK_IDENTIFIER)) return;
@@ -270,10 +288,13 @@ static void callee(cg_walk *w, TSNode f) {
 }
 
 static void call(cg_walk *w, TSNode n) {
-  uint32_t module = required_module(w, n);
+  bool req = false;
+  uint32_t module = required_module(w, n, &req);
   if (module != 0) {
+    size_t before = w->b->nimps;
     if (w->skip_call != ts_node_start_byte(n) + 1)
       add_imp(w, GSP_CG_IMPORT_MODULE, module, 0, 0, false, cg_line(n));
+    if (req) mark_require(w, before);
     return;
   }
   TSNode f = cg_field(w, n, F_FUNCTION);

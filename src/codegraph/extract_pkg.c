@@ -22,10 +22,12 @@
  *   "exports": {"./f-*": "./src/f-*.js"}      name ./f-*             level 2
  *     a value is a path, an array (every element in order: the resolver
  *     takes the first that exists) or conditions, matched as Node does: in
- *     the object's key order, the first of import, require, node, default
- *     whose value names something, nested to any depth (8 levels). With
- *     "types" active too (a TypeScript importer) the answer may differ:
- *     then those targets come first, with alias "types"
+ *     the object's key order, the first active condition whose value names
+ *     something, nested to any depth (8 levels). Active: node and default,
+ *     and import for an ESM import (alias "") or require for a require()
+ *     (alias "require", recorded only when its answer differs); a
+ *     TypeScript importer adds types (alias "types" for an import,
+ *     "types-require" for a require, each only when it changes the answer"
  *   "imports": {"#x": ..., "#y-*": ...}       name #x, #y-*; alias imports; level 2
  *   "workspaces": ["packages/x-*"]            name workspaces        level 2
  *     (or {"packages": [...]}), one record per pattern
@@ -34,6 +36,9 @@
  *   "references": [{"path": "../core"}]       name references        level 0
  *   "compilerOptions": {"baseUrl": "."}       name baseUrl           level 2
  *     also "outDir" and "rootDir"             name outDir, rootDir   level 2
+ *   "compilerOptions": {"rootDirs": ["src", "gen"]}
+ *                                             name rootDirs, alias rootDirs,
+ *                                             level 2, one per directory
  *   "compilerOptions": {"paths": {"@a-*": ["src/a-*", ...]}}
  *                                             name @a-*, alias paths, level 2,
  *                                             one import per target in order
@@ -100,33 +105,37 @@ typedef struct pkg_targets {
   size_t n;
 } pkg_targets;
 
-static bool active_condition(const char *key, bool types) {
-  static const char *const conditions[] = {"import", "require", "node", "default"};
-  if (types && strcmp(key, "types") == 0) return true;
-  for (size_t i = 0; i < sizeof conditions / sizeof *conditions; i++)
-    if (strcmp(key, conditions[i]) == 0) return true;
-  return false;
+/* The conditions a reference activates (Node's: "node" and "default"
+ * always, "import" for an ESM import, "require" for a require() call;
+ * TypeScript adds "types"). */
+typedef struct pkg_conds {
+  bool types, require;
+} pkg_conds;
+
+static bool active_condition(const char *key, pkg_conds c) {
+  if (strcmp(key, "node") == 0 || strcmp(key, "default") == 0) return true;
+  if (strcmp(key, c.require ? "require" : "import") == 0) return true;
+  return c.types && strcmp(key, "types") == 0;
 }
 
 /* Collect the targets of v: a path; an array, every element in order (the
  * first that resolves wins); conditions, in the object's key order the
  * first active one whose value names something (Node skips one that names
- * nothing and goes on). types: "types" is active too (a TypeScript
- * importer). */
-static void collect_targets(json_t *v, bool types, int depth, pkg_targets *out) {
+ * nothing and goes on). */
+static void collect_targets(json_t *v, pkg_conds c, int depth, pkg_targets *out) {
   if (depth > PKG_MAX_NEST || out->n == PKG_MAX_TARGETS) return;
   if (json_is_string(v)) {
     out->v[out->n++] = json_string_value(v);
   } else if (json_is_array(v)) {
     size_t i;
     json_t *e;
-    json_array_foreach(v, i, e) collect_targets(e, types, depth + 1, out);
+    json_array_foreach(v, i, e) collect_targets(e, c, depth + 1, out);
   } else if (json_is_object(v)) {
     const char *key;
-    json_t *c;
-    json_object_foreach(v, key, c) {
+    json_t *e;
+    json_object_foreach(v, key, e) {
       size_t before = out->n;
-      if (active_condition(key, types)) collect_targets(c, types, depth + 1, out);
+      if (active_condition(key, c)) collect_targets(e, c, depth + 1, out);
       if (out->n > before) return;
     }
   }
@@ -139,15 +148,28 @@ static bool same_targets(const pkg_targets *a, const pkg_targets *b) {
   return true;
 }
 
-/* Entry `from` of value v: the targets a TypeScript importer sees (alias
- * "types", only when "types" changes them), then everyone's. */
+static void add_targets(pkg_text *t, const char *from, const char *alias, const pkg_targets *tg,
+                        const char *key) {
+  for (size_t i = 0; i < tg->n; i++) add_entry(t, from, alias, tg->v[i], key);
+}
+
+/* Entry `from` of value v, per kind of reference: what an ESM import gets
+ * (alias ""), and only where the answer differs: a TypeScript import
+ * ("types"), a require() ("require"), a TypeScript require ("types-require",
+ * when it differs from the require() answer). The "types" targets come
+ * first, so a reader of the old layout finds what it did. */
 static void entry_with_types(pkg_text *t, const char *from, json_t *v, const char *key) {
-  pkg_targets plain = {0}, typed = {0};
-  collect_targets(v, false, 0, &plain);
-  collect_targets(v, true, 0, &typed);
-  if (!same_targets(&plain, &typed))
-    for (size_t i = 0; i < typed.n; i++) add_entry(t, from, "types", typed.v[i], key);
-  for (size_t i = 0; i < plain.n; i++) add_entry(t, from, "", plain.v[i], key);
+  pkg_targets imp = {0}, typed = {0}, req = {0}, treq = {0};
+  collect_targets(v, (pkg_conds){false, false}, 0, &imp);
+  collect_targets(v, (pkg_conds){true, false}, 0, &typed);
+  collect_targets(v, (pkg_conds){false, true}, 0, &req);
+  collect_targets(v, (pkg_conds){true, true}, 0, &treq);
+  bool req_own = !same_targets(&imp, &req);
+  if (!same_targets(&imp, &typed)) add_targets(t, from, "types", &typed, key);
+  add_targets(t, from, "", &imp, key);
+  if (req_own) add_targets(t, from, "require", &req, key);
+  if (!same_targets(req_own ? &req : &imp, &treq))
+    add_targets(t, from, "types-require", &treq, key);
 }
 
 static void exports(pkg_text *t, json_t *ex) {
@@ -173,7 +195,7 @@ static void imports(pkg_text *t, json_t *im) {
   if (!json_is_object(im)) return;
   json_object_foreach(im, key, v) {
     pkg_targets tg = {0};
-    if (key[0] == '#') collect_targets(v, false, 0, &tg);
+    if (key[0] == '#') collect_targets(v, (pkg_conds){false, false}, 0, &tg);
     for (size_t i = 0; i < tg.n; i++) add_rec(t, key, "imports", tg.v[i], 2, key_line(t, key));
   }
 }
@@ -213,6 +235,15 @@ static void compiler_options(pkg_text *t, json_t *co) {
   setting(t, co, "baseUrl");
   setting(t, co, "outDir");
   setting(t, co, "rootDir");
+  json_t *rd = json_object_get(co, "rootDirs");
+  size_t ri;
+  json_t *dir;
+  if (json_is_array(rd)) {
+    uint32_t line = key_line(t, "rootDirs");
+    json_array_foreach(rd, ri, dir) {
+      if (json_is_string(dir)) add_rec(t, "rootDirs", "rootDirs", json_string_value(dir), 2, line);
+    }
+  }
   const char *key;
   json_t *v;
   if (!json_is_object(paths)) return;

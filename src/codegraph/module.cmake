@@ -58,6 +58,8 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/codegraph/analyze.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_imports.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_js.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_macro_inc.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_cxx.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_refs.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/unresolved.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/graph.c

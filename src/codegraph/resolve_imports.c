@@ -17,6 +17,8 @@
  * a/b/__init__.py. `from m import x` points at the submodule m/x when that
  * exists, else at m (x is then a name defined in m).
  *
+ * `#include NAME` (a macro): resolve_macro_inc.c, after the others.
+ *
  * JavaScript/TypeScript, and the entries of package.json / tsconfig.json
  * files: resolve_js.c (with the workspace index this driver builds once
  * before the parallel pass).
@@ -65,29 +67,38 @@ size_t gsp__cg_dir_len(const char *path) {
   return s ? (size_t)(s - path) : 0;
 }
 
-static long try_at(const gsp_cg *cg, const char *dir, size_t dl, const char *rel) {
+static long try_at(const gsp_cg *cg, cg_path_lookup look, const void *ctx, const char *dir,
+                   size_t dl, const char *rel) {
   char buf[PATH_MAX_CG];
   if (dl >= PATH_MAX_CG) return -1;
   memcpy(buf, dir, dl);
   buf[dl] = '\0';
   size_t n = dl;
   if (!gsp__cg_path_append(buf, &n, rel, strlen(rel))) return -1;
-  return gsp__cg_lookup(cg, buf, n);
+  return look ? look(ctx, buf, n) : gsp__cg_lookup(cg, buf, n);
 }
 
-static long resolve_include(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *im) {
+long gsp__cg_resolve_include_in(const gsp_cg *cg, const char *from, gsp_cg_import_kind kind,
+                                const char *module, cg_path_lookup look, const void *ctx) {
   long t = -1;
-  if (im->kind == GSP_CG_IMPORT_INCLUDE_QUOTED)
-    t = try_at(cg, f->path, gsp__cg_dir_len(f->path), im->module);
+  if (kind == GSP_CG_IMPORT_INCLUDE_QUOTED)
+    t = try_at(cg, look, ctx, from, gsp__cg_dir_len(from), module);
   for (size_t i = 0; t < 0 && i < cg->cfg.n_include_dirs; i++)
-    if (cg->incs[i]) t = try_at(cg, cg->incs[i], strlen(cg->incs[i]), im->module);
-  if (t < 0) t = try_at(cg, "", 0, im->module);
-  for (size_t d = gsp__cg_dir_len(f->path); t < 0 && d > 0;) { /* the directories above */
-    const char *s = gsp__cg_last_slash(f->path, d);
-    d = s ? (size_t)(s - f->path) : 0;
-    if (d > 0) t = try_at(cg, f->path, d, im->module);
+    if (cg->incs[i]) t = try_at(cg, look, ctx, cg->incs[i], strlen(cg->incs[i]), module);
+  if (t < 0) t = try_at(cg, look, ctx, "", 0, module);
+  for (size_t d = gsp__cg_dir_len(from); t < 0 && d > 0;) { /* the directories above */
+    const char *s = gsp__cg_last_slash(from, d);
+    d = s ? (size_t)(s - from) : 0;
+    if (d > 0) t = try_at(cg, look, ctx, from, d, module);
   }
   return t;
+}
+
+/* An include (level 0) now; one through a macro in macro_includes; a
+ * header-path macro never. */
+static long resolve_include(const gsp_cg *cg, const cg_file *f, const gsp_cg_import *im) {
+  if (im->level != 0) return -1;
+  return gsp__cg_resolve_include_in(cg, f->path, im->kind, im->module, NULL, NULL);
 }
 
 /* dir/<dotted as path> as a module: .py, .pyi, /__init__.py, /__init__.pyi */
@@ -168,7 +179,7 @@ typedef struct resolve_job {
   cg_js_index ix;
 } resolve_job;
 
-static long resolve_one(const resolve_job *j, const cg_file *f, const gsp_cg_import *im) {
+static long resolve_one(const resolve_job *j, const cg_file *f, const gsp_cg_import *im, size_t k) {
   const gsp_cg *cg = j->cg;
   switch (f->lang) {
     case GSP_CG_LANG_C:
@@ -176,7 +187,8 @@ static long resolve_one(const resolve_job *j, const cg_file *f, const gsp_cg_imp
     case GSP_CG_LANG_PYTHON:
       return resolve_py(cg, f, im);
     default:
-      return gsp__cg_resolve_js(cg, &j->ix, f, im);
+      return gsp__cg_resolve_js(cg, &j->ix, f, im,
+                                (gsp__cg_imps(f->res)[k].pad[0] & CG_IMP_REQUIRE) != 0);
   }
 }
 
@@ -192,7 +204,7 @@ static int resolve_range(void *user, size_t begin, size_t end) {
     for (size_t k = 0; k < n; k++) {
       gsp_cg_import im;
       gsp_cg_result_import(f->res, k, &im);
-      long t = resolve_one(j, f, &im);
+      long t = resolve_one(j, f, &im, k);
       f->imp_target[k] = (int32_t)t;
     }
   }
@@ -204,6 +216,7 @@ int gsp__cg_resolve_imports(gsp_cg *cg, gsp_exec *ex) {
   int rv = gsp__cg_js_index_build(cg, &j.ix);
   if (rv == GSP_OK) rv = gsp__cg_for(ex, cg->nfiles, 0, resolve_range, &j);
   gsp__cg_js_index_free(&j.ix);
+  if (rv == GSP_OK) rv = gsp__cg_macro_includes(cg);
   if (rv != GSP_OK) return rv;
   for (size_t i = 0; i < cg->nfiles; i++) {
     const cg_file *f = &cg->files[i];

@@ -2,7 +2,10 @@
  * resolve_js.c - JavaScript/TypeScript imports to files, and the entries
  * of package.json / tsconfig.json files.
  *
- * A relative specifier from the file's directory. A module path (relative,
+ * A relative specifier from the file's directory; when nothing is there
+ * and the importer's tsconfig has "rootDirs", the same place inside each
+ * other root directory (the one holding the path found by longest match).
+ * A module path (relative,
  * or a target of any rule below) is tried as: the source of a referenced
  * project's output (below), the path as written, with each extension
  * (TypeScript's first from a TypeScript file), as its TypeScript twin
@@ -22,7 +25,9 @@
  * "exports"), then node_modules/<pkg> in the file's directory and each one
  * above it. A package's entry: its "exports" (exact
  * subpath, else the pattern with the longest prefix; a target list in
- * order; the "types" targets first for a TypeScript importer), else for
+ * order; the condition variant of the reference's kind first: "types" for
+ * a TypeScript import, "require" for a require(), "types-require" for a
+ * TypeScript require(), see package_entry), else for
  * the package itself "types"/"typings" (TypeScript importer) and "main",
  * else the path inside the package as a module. `#x` goes through the
  * "imports" of the nearest package.json.
@@ -47,6 +52,7 @@
  * read-only walk over the results, safe from many threads.
  */
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +66,7 @@ typedef struct js_ctx {
   const cg_file *f;
   gsp_cg_lang lang; /* the importer's (JS for a JSON file's own entries) */
   long cfg;         /* the importer's nearest tsconfig/jsconfig, -1 if none */
+  bool require;     /* a require() (CG_IMP_REQUIRE), not an import */
 } js_ctx;
 
 static const char *const js_exts[] = {".js",  ".jsx",  ".mjs", ".cjs", ".ts",
@@ -216,14 +223,14 @@ static long reference_target(const gsp_cg *cg, const cg_file *jf, const char *re
 
 /* The settings of a tsconfig with its extends chain: for each, the nearest
  * config of the chain that sets it. */
-enum { TS_PATHS, TS_BASE_URL, TS_OUT_DIR, TS_ROOT_DIR, TS__COUNT };
+enum { TS_PATHS, TS_ROOT_DIRS, TS_BASE_URL, TS_OUT_DIR, TS_ROOT_DIR, TS__COUNT };
 typedef struct ts_conf {
   long cfg[TS__COUNT];          /* the config that sets it, -1 if none */
   const char *value[TS__COUNT]; /* its value (NULL for paths) */
 } ts_conf;
 
 static void ts_conf_load(const gsp_cg *cg, long cfg, ts_conf *c) {
-  static const char *const names[TS__COUNT] = {NULL, "baseUrl", "outDir", "rootDir"};
+  static const char *const names[TS__COUNT] = {NULL, NULL, "baseUrl", "outDir", "rootDir"};
   for (int s = 0; s < TS__COUNT; s++) c->cfg[s] = -1, c->value[s] = NULL;
   for (int depth = 0; cfg >= 0 && depth < 8 && cg->files[cfg].res; depth++) {
     const cg_file *jf = &cg->files[cfg];
@@ -232,6 +239,7 @@ static void ts_conf_load(const gsp_cg *cg, long cfg, ts_conf *c) {
       gsp_cg_import im;
       gsp_cg_result_import(jf->res, i, &im);
       if (strcmp(im.alias, "paths") == 0 && c->cfg[TS_PATHS] < 0) c->cfg[TS_PATHS] = cfg;
+      if (strcmp(im.alias, "rootDirs") == 0 && c->cfg[TS_ROOT_DIRS] < 0) c->cfg[TS_ROOT_DIRS] = cfg;
       for (int s = TS_BASE_URL; s < TS__COUNT; s++)
         if (im.level == 2 && strcmp(im.name, names[s]) == 0 && c->cfg[s] < 0)
           c->cfg[s] = cfg, c->value[s] = im.module;
@@ -334,8 +342,14 @@ static long package_entry(const js_ctx *x, long pj, const char *sub) {
   if (f->res == NULL) return -1;
   size_t dl = gsp__cg_dir_len(f->path);
   bool ts = x->lang != GSP_CG_LANG_JS;
-  static const char *const sections[] = {"types", ""};
-  for (size_t s = ts ? 0 : 1; s < 2; s++) {
+  /* the condition variants extract_pkg.c records, nearest first: a
+   * variant is recorded only where it differs from the next one */
+  static const char *const by_kind[2][2][4] = {
+      {{"", NULL}, {"require", "", NULL}},                          /* JavaScript */
+      {{"types", "", NULL}, {"types-require", "require", "", NULL}} /* TypeScript */
+  };
+  const char *const *sections = by_kind[ts][x->require];
+  for (size_t s = 0; sections[s]; s++) {
     const char *key = best_key(f, sections[s], sub);
     long t = key ? key_targets(x, f, sections[s], key, sub, f->path, dl, false) : -1;
     if (t >= 0) return t;
@@ -488,7 +502,7 @@ static bool has_exports(const gsp_cg *cg, long pj) {
   for (size_t i = 0; r && i < gsp_cg_result_nimports(r); i++) {
     gsp_cg_import im;
     gsp_cg_result_import(r, i, &im);
-    if (im.name[0] == '.' && (im.alias[0] == '\0' || strcmp(im.alias, "types") == 0)) return true;
+    if (im.name[0] == '.' && gsp__cg_exports_alias(im.alias)) return true;
   }
   return false;
 }
@@ -535,6 +549,54 @@ static long js_package(const js_ctx *x, const char *spec) {
   }
 }
 
+/* The rootDirs entry k of config rc (relative to rc's directory) into
+ * out; false when there is no entry k or it leaves the tree. */
+static bool root_dir_at(const gsp_cg *cg, long rc, size_t k, char *out, size_t *n, bool *more) {
+  const cg_file *jf = &cg->files[rc];
+  size_t seen = 0;
+  *more = false;
+  for (size_t i = 0; i < gsp_cg_result_nimports(jf->res); i++) {
+    gsp_cg_import im;
+    gsp_cg_result_import(jf->res, i, &im);
+    if (strcmp(im.alias, "rootDirs") != 0 || seen++ != k) continue;
+    *more = true;
+    return from_config(cg, rc, im.module, out, n);
+  }
+  return false;
+}
+
+/* A relative specifier that names no file where it points: tsconfig
+ * "rootDirs" merge directories into one virtual directory, so the path
+ * it points at inside one of them (the longest that holds it) is looked
+ * up at the same place inside each of the others, in the order listed. */
+static long root_dirs(const js_ctx *x, const char *spec) {
+  ts_conf c;
+  ts_conf_load(x->cg, x->cfg, &c);
+  long rc = c.cfg[TS_ROOT_DIRS];
+  char cand[PATH_MAX_CG], rd[PATH_MAX_CG], buf[PATH_MAX_CG];
+  size_t cn = gsp__cg_dir_len(x->f->path), rn, best = SIZE_MAX, best_len = 0;
+  if (rc < 0) return -1;
+  memcpy(cand, x->f->path, cn);
+  cand[cn] = '\0';
+  if (!gsp__cg_path_append(cand, &cn, spec, strlen(spec))) return -1;
+  bool more = true;
+  for (size_t k = 0; more; k++) /* the longest rootDir holding the path */
+    if (root_dir_at(x->cg, rc, k, rd, &rn, &more) && dir_holds(rd, rn, cand) &&
+        (best == SIZE_MAX || rn > best_len))
+      best = k, best_len = rn;
+  if (best == SIZE_MAX) return -1;
+  const char *rest = cand + best_len + (best_len > 0);
+  more = true;
+  for (size_t k = 0; more; k++) {
+    size_t n;
+    if (k == best || !root_dir_at(x->cg, rc, k, buf, &n, &more)) continue;
+    if (!gsp__cg_path_append(buf, &n, rest, strlen(rest))) continue;
+    long t = js_path(x, buf, n, true);
+    if (t >= 0) return t;
+  }
+  return -1;
+}
+
 static long resolve_spec(const js_ctx *x, const char *spec) {
   bool relative = spec[0] == '.' && (spec[1] == '/' || spec[1] == '\0' ||
                                      (spec[1] == '.' && (spec[2] == '/' || spec[2] == '\0')));
@@ -546,7 +608,8 @@ static long resolve_spec(const js_ctx *x, const char *spec) {
     if (t < 0) t = self_package(x, spec);
     return t >= 0 ? t : js_package(x, spec);
   }
-  return module_at(x, x->f->path, gsp__cg_dir_len(x->f->path), spec, true);
+  long t = module_at(x, x->f->path, gsp__cg_dir_len(x->f->path), spec, true);
+  return t >= 0 ? t : root_dirs(x, spec);
 }
 
 /* A package.json's entry point, relative to its directory; a tsconfig's
@@ -565,9 +628,14 @@ static long resolve_entry(const js_ctx *x, const gsp_cg_import *im) {
   return t >= 0 ? t : js_index_file(x, buf, n);
 }
 
+bool gsp__cg_exports_alias(const char *alias) {
+  return alias[0] == '\0' || strcmp(alias, "types") == 0 || strcmp(alias, "require") == 0 ||
+         strcmp(alias, "types-require") == 0;
+}
+
 long gsp__cg_resolve_js(const gsp_cg *cg, const cg_js_index *ix, const cg_file *f,
-                        const gsp_cg_import *im) {
-  js_ctx x = {.cg = cg, .ix = ix, .f = f, .lang = f->lang, .cfg = -1};
+                        const gsp_cg_import *im, bool require) {
+  js_ctx x = {.cg = cg, .ix = ix, .f = f, .lang = f->lang, .cfg = -1, .require = require};
   if (f->lang == GSP_CG_LANG_JSON) {
     x.lang = GSP_CG_LANG_JS;
     return resolve_entry(&x, im);

@@ -8,9 +8,12 @@
  * written (`module`), per language family (C, Python, JavaScript and
  * TypeScript together); the settings and patterns of package.json and
  * tsconfig files (level 2: they name no one file by design) are not
- * specifiers and are left out, and so is an alternative of a target list
+ * specifiers and are left out, nor are C header-path macros (`#define
+ * NAME <x.h>`, a definition; an `#include NAME` left unresolved counts
+ * under NAME), and so is an alternative of a target list
  * (`"exports": {".": ["./dist/x.mjs", "./src/x.ts"]}`, or the targets of
- * conditions) when another target of the same entry resolved: a fallback
+ * conditions, whatever the kind of reference they are for: "types",
+ * "require", "types-require") when another target of the same entry resolved: a fallback
  * that is not there is no miss. Algorithm: collect (family, specifier,
  * file) for every unresolved import, sort, count the runs, then rank the
  * runs by count (ties: family, then specifier in byte order). O(U log U)
@@ -21,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cg_int.h"
+#include "resolve_int.h"
 
 typedef struct unres_ent {
   const char *module;
@@ -51,10 +54,15 @@ static int cmp_rank(const void *a, const void *b) {
 /* Whether import i of JSON file f is an alternative of an entry another
  * of whose targets resolved (same key, same section). */
 static bool resolved_alternative(const cg_file *file, const cg_imp_rec *im, size_t ni, size_t i) {
-  for (size_t k = 0; k < ni; k++)
-    if (k != i && im[k].name == im[i].name && im[k].alias == im[i].alias && file->imp_target &&
+  const char *strs = gsp__cg_strs(file->res);
+  bool ex = gsp__cg_exports_alias(strs + im[i].alias);
+  for (size_t k = 0; k < ni; k++) {
+    bool same_section =
+        im[k].alias == im[i].alias || (ex && gsp__cg_exports_alias(strs + im[k].alias));
+    if (k != i && im[k].name == im[i].name && same_section && file->imp_target &&
         file->imp_target[k] >= 0)
       return true;
+  }
   return false;
 }
 
@@ -72,7 +80,8 @@ static int collect(const gsp_cg *cg, unres_ent **out, size_t *n) {
     for (size_t i = 0; i < ni; i++) {
       if ((file->imp_target && file->imp_target[i] >= 0) ||
           (file->lang == GSP_CG_LANG_JSON &&
-           (im[i].level == 2 || resolved_alternative(file, im, ni, i))))
+           (im[i].level == 2 || resolved_alternative(file, im, ni, i))) ||
+          (file->lang == GSP_CG_LANG_C && im[i].level == CG_C_PATH_MACRO))
         continue;
       v[k++] =
           (unres_ent){gsp__cg_strs(file->res) + im[i].module, (uint32_t)f, family_of(file->lang)};

@@ -9,6 +9,9 @@
  * at most once by (device, inode), which guards against bind mounts.
  * Entries are lstat()ed for their type and size (readdir's d_type is
  * skipped early only for links, because some file systems do not fill it).
+ * Regular files without an extension are kept apart as candidates
+ * (cg->cands; not lstat()ed when d_type says regular): resolve_cxx.c makes
+ * those an #include reaches files of the graph.
  *
  * .gitignore: the subset git users write daily. Blank lines and # comments
  * are skipped; "!" negates; a trailing "/" matches directories only; a
@@ -147,19 +150,42 @@ static int add_file(walker *w, gsp_cg_lang lang, uint64_t size) {
   return GSP_OK;
 }
 
+/* A regular file without an extension: a candidate (resolve_cxx.c). */
+static int add_candidate(walker *w) {
+  gsp_cg *cg = w->cg;
+  if (cg->ncands == cg->ccands) {
+    size_t nc = cg->ccands ? cg->ccands * 2 : 64;
+    const char **q = gsp_realloc((void *)cg->cands, nc * sizeof *q);
+    if (q == NULL) return GSP_ENOMEM;
+    cg->cands = q, cg->ccands = nc;
+  }
+  const char *r = rel(w);
+  size_t n = strlen(r);
+  char *p = gsp_arena_alloc(cg->arena, n + 1, 1);
+  if (p == NULL) return GSP_ENOMEM;
+  memcpy(p, r, n + 1);
+  cg->cands[cg->ncands++] = p;
+  return GSP_OK;
+}
+
 static int walk_dir(walker *w, size_t dir_len, unsigned depth);
 
 static int visit_entry(walker *w, struct dirent *e, size_t dir_len, unsigned depth) {
   size_t n = strlen(e->d_name);
   if (e->d_type == DT_LNK || dir_len + 1 + n + 1 > sizeof w->path) return GSP_OK;
-  if (e->d_type == DT_REG && gsp_cg_lang_of_path(e->d_name) == GSP_CG_LANG_NONE) return GSP_OK;
+  bool bare = strchr(e->d_name, '.') == NULL; /* no extension: a C++-style header? */
+  if (e->d_type == DT_REG && !bare && gsp_cg_lang_of_path(e->d_name) == GSP_CG_LANG_NONE)
+    return GSP_OK;
   w->path[dir_len] = '/';
   memcpy(w->path + dir_len + 1, e->d_name, n + 1);
+  if (e->d_type == DT_REG && bare) /* no lstat: only an included one is stat'ed */
+    return ignored(w, rel(w), e->d_name, false) ? GSP_OK : add_candidate(w);
   struct stat st;
   if (lstat(w->path, &st) != 0 || S_ISLNK(st.st_mode)) return GSP_OK; /* raced away, or a link */
   bool is_dir = S_ISDIR(st.st_mode), is_reg = S_ISREG(st.st_mode);
   if (is_dir && strcmp(e->d_name, ".git") == 0) return GSP_OK;
   gsp_cg_lang lang = is_reg ? gsp_cg_lang_of_path(e->d_name) : GSP_CG_LANG_NONE;
+  if (is_reg && bare && !ignored(w, rel(w), e->d_name, false)) return add_candidate(w);
   if ((!is_dir && lang == GSP_CG_LANG_NONE) || ignored(w, rel(w), e->d_name, is_dir)) return GSP_OK;
   if (is_dir) return seen_dir(w, &st) ? w->err : walk_dir(w, dir_len + 1 + n, depth + 1);
   return add_file(w, lang, (uint64_t)st.st_size);

@@ -120,6 +120,8 @@ static const char *const imports[] = {
     "ts/node_modules/widgets/index.d.ts",
     "ts/node_modules/widgets/package.json import ./index.js . - 0 4 -> "
     "ts/node_modules/widgets/index.js",
+    "ts/node_modules/widgets/package.json import ./index.d.ts . types-require 0 4 -> "
+    "ts/node_modules/widgets/index.d.ts", /* a TypeScript require() */
     "ts/node_modules/widgets/package.json import ./src/features/*.js ./features/* - 2 5 -> -",
     "ts/node_modules/widgets/package.json import widgets name - 2 2 -> -",
     "ts/package.json import ./src/internal/*.ts #internal/* imports 2 5 -> -",
@@ -217,7 +219,7 @@ static void test_files_and_edges(void **state) {
   assert_int_equal(st.files_ts, 7);
   assert_int_equal(st.files_json, 4); /* two package.json, two tsconfig */
   assert_int_equal(st.imports, NELEM(imports));
-  assert_int_equal(st.imports_resolved, 16); /* settings, patterns and @app/nowhere stay out */
+  assert_int_equal(st.imports_resolved, 17); /* settings, patterns and @app/nowhere stay out */
   assert_int_equal(st.refs, NELEM(refs));
   assert_int_equal(st.refs_resolved, 24); /* calls on unknown objects are counted, unbound */
   const char *why = cg_check_invariants(cg);
@@ -376,35 +378,36 @@ static void test_python_attributes(void **state) {
 }
 
 /* A project's own annotation macros, learned from a header the file
- * includes: blanked in the including file unless it redefines them. */
+ * includes: blanked in the including file unless it redefines them (lower
+ * case: all-caps names in these places are blanked by their place). */
 static void test_c_macros_from_includes(void **state) {
   (void)state;
   static const char hdr[] =
-      "#define API __attribute__ ((visibility (\"default\")))\n"
-      "#define NOTHING\n"
-      "#define WIN __declspec (dllexport)\n"
+      "#define api __attribute__ ((visibility (\"default\")))\n"
+      "#define nothing\n"
+      "#define win __declspec (dllexport)\n"
       "#define VALUE 1\n"
       "#define GONE\n"
       "#undef GONE\n"
       "#define FN(x) x\n";
   static const char src[] =
-      "#include \"hdr.h\"\nAPI int f (void);\nNOTHING int g (void);\n"
-      "WIN int h (void);\n";
+      "#include \"hdr.h\"\napi int f (void);\nnothing int g (void);\n"
+      "win int h (void);\n";
   cg_macro_tab extra = {0};
   cg_macro_set scratch = {0};
   assert_int_equal(gsp__cg_c_learn_macros(hdr, strlen(hdr), &scratch, &extra), GSP_OK);
-  assert_int_equal(extra.used, 3); /* API, NOTHING, WIN; not VALUE, GONE or FN */
+  assert_int_equal(extra.used, 3); /* api, nothing, win; not VALUE, GONE or FN */
   gsp_cg_parser *p = NULL;
   gsp_cg_result *r = NULL;
   assert_int_equal(gsp_cg_parser_create(&p), GSP_OK);
   assert_int_equal(gsp_cg_parse(p, GSP_CG_LANG_C, src, strlen(src), &r), GSP_OK);
-  assert_true(gsp_cg_result_has_error(r)); /* the file alone: API is unknown */
+  assert_true(gsp_cg_result_has_error(r)); /* the file alone: api is unknown */
   gsp_cg_result_free(r);
   assert_int_equal(gsp__cg_parse_with(p, GSP_CG_LANG_C, src, strlen(src), &extra, &r), GSP_OK);
   assert_false(gsp_cg_result_has_error(r));
   assert_string_equal(defs_of(r), "decl f 2 -1\ndecl g 3 -1\ndecl h 4 -1\n");
   gsp_cg_result_free(r);
-  static const char undef[] = "#undef API\nAPI int f (void);\n";
+  static const char undef[] = "#undef api\napi int f (void);\n";
   assert_int_equal(gsp__cg_parse_with(p, GSP_CG_LANG_C, undef, strlen(undef), &extra, &r), GSP_OK);
   assert_true(gsp_cg_result_has_error(r)); /* the file's own #undef wins */
   gsp_cg_result_free(r);

@@ -178,6 +178,9 @@ static const char *const imports[] = {
     "ts/packages/core/src/index.ts",
     "ts/packages/core/package.json import ./dist/index.mjs . - 0 4 -> -",
     "ts/packages/core/package.json import ./src/index.ts . - 0 4 -> ts/packages/core/src/index.ts",
+    "ts/packages/core/package.json import ./src/index.cjs . require 0 4 -> -",
+    "ts/packages/core/package.json import ./src/index.ts . types-require 0 4 -> "
+    "ts/packages/core/src/index.ts",
     "ts/packages/core/package.json import ./src/feature.ts ./feature - 0 12 -> "
     "ts/packages/core/src/feature.ts",
     "ts/packages/core/package.json import @mono/core name - 2 2 -> -",
@@ -256,7 +259,7 @@ static void test_files_and_edges(void **state) {
   gsp_cg_stats_get(cg, &st);
   assert_int_equal(st.files_with_errors, 0);
   assert_int_equal(st.imports, NELEM(imports));
-  assert_int_equal(st.imports_resolved, 24); /* settings, dist/index.mjs, nowhere.h, ... */
+  assert_int_equal(st.imports_resolved, 25); /* settings, dist/index.mjs, nowhere.h, ... */
   assert_int_equal(st.refs, NELEM(refs));
   assert_int_equal(st.refs_resolved, 24);
   const char *why = cg_check_invariants(cg);
@@ -372,14 +375,15 @@ static void test_export_conditions(void **state) {
       "    \"default\": \"./d.js\"\n"
       "  }\n"
       "}\n",
-      "./a.mjs . - 0 2\n./a2.mjs . - 0 2\n");
+      "./a.mjs . - 0 2\n./a2.mjs . - 0 2\n./d.js . require 0 2\n./t.d.ts . types-require 0 2\n");
   expect_imports(
       "{\"exports\": {\".\": {\"types\": {\"import\": \"./i.d.mts\", \"require\": "
       "\"./r.d.cts\"}, \"default\": \"./x.js\"}, \"./internal/*\": null, \"./y\": []}}",
-      "./i.d.mts . types 0 1\n./x.js . - 0 1\n");
-  /* a condition that names nothing is skipped, as Node does */
+      "./i.d.mts . types 0 1\n./x.js . - 0 1\n./r.d.cts . types-require 0 1\n");
+  /* a condition that names nothing is skipped, as Node does; "require"
+   * is no condition of an import, nor "import" of a require() */
   expect_imports("{\"exports\": {\"import\": {\"worker\": \"./w.js\"}, \"require\": \"./r.cjs\"}}",
-                 "./r.cjs . - 0 1\n");
+                 "./r.cjs . require 0 1\n");
   expect_imports("{\"exports\": [{\"worker\": \"./w.js\"}, \"./x.js\", \"./y.js\"]}",
                  "./x.js . - 0 1\n./y.js . - 0 1\n");
 }

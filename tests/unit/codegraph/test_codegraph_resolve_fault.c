@@ -31,7 +31,7 @@ static void run_life(void *arg) {
     gsp_cg_stats_get(cg, &st);
     assert_int_equal(st.files, 31);
     assert_int_equal(st.file_edges, 22);
-    assert_int_equal(st.imports_resolved, 24);
+    assert_int_equal(st.imports_resolved, 25);
     assert_int_equal(st.refs_resolved, 24);
   }
   gsp_cg_destroy(cg);

@@ -1,0 +1,262 @@
+/*
+ * resolve_cxx.c - C++ standard-style headers: files without an extension
+ * (`#include <vector>`, `<cstdint>`, libstdc++'s c++/12/vector) become files
+ * of the graph when, and only when, an #include reaches them.
+ *
+ * Why a pass before the parse: which files the graph holds must be known
+ * before the parse stage starts (the database writer numbers them then),
+ * and an extension-less file says nothing about its language by its name;
+ * what makes it a header is that a C or C++ file includes it. So the walk
+ * keeps every regular file without an extension as a candidate (walk.c:
+ * cg->cands; links are not followed and .gitignore applies, as for every
+ * file), and this pass reads the C files' include lines.
+ *
+ * Rule: every `#include <x>` / `#include "x"` of a C file whose last path
+ * component has no '.' is looked up with the include search order of
+ * resolve_imports.c (the including file's directory for "x", the -I
+ * directories, the root, the directories above the including file),
+ * against the candidates. A candidate found becomes a C file (parsed with
+ * the C grammar: the build has no C++ grammar, so a C++ header yields its
+ * includes, macros and whatever declarations C can read, with syntax
+ * errors flagged) and its own include lines are read in turn, until no
+ * new candidate is reached. The set reached is a closure, the same
+ * whatever the order files are read in or the number of threads.
+ *
+ * Include lines: a line whose first non-blank character is '#' followed
+ * by `include` and <...> or "..." on the same line. The scan does not
+ * track comments or conditionals (an include inside `#if 0` or a block
+ * comment counts): it over-approximates what the parse will see, never
+ * misses an include the parse records.
+ *
+ * Data: per C file a list of its extension-less include spellings (kind
+ * byte, spelling, NUL), a hash set of the candidates' paths and a
+ * "reached" mark per candidate, all freed before returning; candidates
+ * reached are appended to cg->files (lang C), to be sorted with the rest.
+ * Cost: nothing when the walk found no candidate; else one read and one
+ * memchr pass over each C file (parallel over files), then a lookup per
+ * extension-less include.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "resolve_int.h"
+
+typedef struct bare_list {
+  char *buf; /* entries: kind byte, spelling, NUL */
+  size_t len, cap;
+} bare_list;
+
+typedef struct cxx_job {
+  gsp_cg *cg;
+  const uint32_t *todo; /* file indexes to scan */
+  bare_list *lists;     /* per position in todo */
+  uint32_t *slots;      /* candidate hash set: index + 1, 0 = empty */
+  size_t cslots;
+  uint8_t *reached;
+} cxx_job;
+
+static int list_add(bare_list *l, char kind, const char *s, size_t n) {
+  if (l->len + n + 2 > l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 128;
+    while (nc < l->len + n + 2) nc *= 2;
+    char *q = gsp_realloc(l->buf, nc);
+    if (q == NULL) return GSP_ENOMEM;
+    l->buf = q, l->cap = nc;
+  }
+  l->buf[l->len++] = kind;
+  memcpy(l->buf + l->len, s, n);
+  l->len += n;
+  l->buf[l->len++] = '\0';
+  return GSP_OK;
+}
+
+/* The spelling s[0, n) names a file without an extension. */
+static bool bare_name(const char *s, size_t n) {
+  const char *last = gsp__cg_last_slash(s, n);
+  size_t b = last ? (size_t)(last - s) + 1 : 0;
+  return b < n && memchr(s + b, '.', n - b) == NULL;
+}
+
+static size_t skip_blanks(const char *s, size_t i, size_t n) {
+  while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+  return i;
+}
+
+/* The include line whose '#' is at p: its extension-less spelling into l.
+ * Returns where to go on. */
+static size_t include_line(const char *s, size_t n, size_t p, bare_list *l, int *rv) {
+  size_t q = skip_blanks(s, p + 1, n);
+  if (n - q < 8 || memcmp(s + q, "include", 7) != 0) return p + 1;
+  q = skip_blanks(s, q + 7, n);
+  if (q >= n || (s[q] != '<' && s[q] != '"')) return p + 1;
+  char close = s[q] == '<' ? '>' : '"';
+  size_t e = q + 1;
+  while (e < n && s[e] != close && s[e] != '\n') e++;
+  if (e >= n || s[e] != close) return e;
+  if (e > q + 1 && bare_name(s + q + 1, e - q - 1))
+    *rv = list_add(l, close == '>' ? GSP_CG_IMPORT_INCLUDE_SYSTEM : GSP_CG_IMPORT_INCLUDE_QUOTED,
+                   s + q + 1, e - q - 1);
+  return e + 1;
+}
+
+static int scan_text(const char *s, size_t n, bare_list *l) {
+  int rv = GSP_OK;
+  for (size_t i = 0; i < n && rv == GSP_OK;) {
+    const char *h = memchr(s + i, '#', n - i);
+    if (h == NULL) break;
+    size_t p = (size_t)(h - s), b = p;
+    while (b > 0 && (s[b - 1] == ' ' || s[b - 1] == '\t')) b--;
+    i = b == 0 || s[b - 1] == '\n' ? include_line(s, n, p, l, &rv) : p + 1;
+  }
+  return rv;
+}
+
+/* Read file f whole into *buf (grown as needed); false when it cannot be
+ * read (it is then parsed, or skipped, by the parse stage as usual). */
+static bool read_file(const gsp_cg *cg, const cg_file *f, char **buf, size_t *cap, size_t *len) {
+  char path[PATH_MAX_CG];
+  if (f->size > cg->cfg.max_file_bytes ||
+      snprintf(path, sizeof path, "%s/%s", cg->root, f->path) >= (int)sizeof path)
+    return false;
+  if (f->size + 1 > *cap) {
+    char *q = gsp_realloc(*buf, (size_t)f->size + 1);
+    if (q == NULL) return false;
+    *buf = q, *cap = (size_t)f->size + 1;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  size_t n = 0;
+  ssize_t r;
+  while (n < *cap && (r = read(fd, *buf + n, *cap - n)) > 0) n += (size_t)r;
+  close(fd);
+  *len = n;
+  return n < *cap;
+}
+
+static int scan_range(void *user, size_t begin, size_t end) {
+  cxx_job *j = user;
+  char *buf = NULL;
+  size_t cap = 0, len = 0;
+  int rv = GSP_OK;
+  for (size_t i = begin; i < end && rv == GSP_OK; i++)
+    if (read_file(j->cg, &j->cg->files[j->todo[i]], &buf, &cap, &len))
+      rv = scan_text(buf, len, &j->lists[i]);
+  gsp_free(buf);
+  return rv;
+}
+
+/* ---- the candidates ---- */
+
+static size_t cand_hash(const char *p, size_t n) { return (size_t)XXH3_64bits(p, n); }
+
+static long cand_lookup(const void *ctx, const char *path, size_t len) {
+  const cxx_job *j = ctx;
+  const gsp_cg *cg = j->cg;
+  size_t mask = j->cslots - 1;
+  for (size_t h = cand_hash(path, len) & mask; j->slots[h]; h = (h + 1) & mask) {
+    const char *c = cg->cands[j->slots[h] - 1];
+    if (strncmp(c, path, len) == 0 && c[len] == '\0') return (long)j->slots[h] - 1;
+  }
+  return -1;
+}
+
+static int index_cands(cxx_job *j) {
+  const gsp_cg *cg = j->cg;
+  size_t cap = 16;
+  while (cap < cg->ncands * 2) cap *= 2;
+  j->slots = gsp_calloc(cap, sizeof *j->slots);
+  j->reached = gsp_calloc(cg->ncands, 1);
+  if (j->slots == NULL || j->reached == NULL) return GSP_ENOMEM;
+  j->cslots = cap;
+  for (size_t i = 0; i < cg->ncands; i++) {
+    size_t h = cand_hash(cg->cands[i], strlen(cg->cands[i])) & (cap - 1);
+    while (j->slots[h]) h = (h + 1) & (cap - 1);
+    j->slots[h] = (uint32_t)i + 1;
+  }
+  return GSP_OK;
+}
+
+/* A reached candidate becomes a C file of the graph. */
+static int add_header(gsp_cg *cg, const char *path) {
+  char full[PATH_MAX_CG];
+  struct stat st;
+  if (snprintf(full, sizeof full, "%s/%s", cg->root, path) >= (int)sizeof full ||
+      lstat(full, &st) != 0 || !S_ISREG(st.st_mode))
+    return GSP_OK; /* gone meanwhile */
+  if (cg->nfiles == cg->cfiles) {
+    size_t nc = cg->cfiles ? cg->cfiles * 2 : 256;
+    cg_file *q = gsp_realloc(cg->files, nc * sizeof *q);
+    if (q == NULL) return GSP_ENOMEM;
+    cg->files = q, cg->cfiles = nc;
+  }
+  cg->files[cg->nfiles++] =
+      (cg_file){.path = path, .size = (uint64_t)st.st_size, .lang = GSP_CG_LANG_C};
+  cg->cxx_headers++;
+  return GSP_OK;
+}
+
+/* The candidates the scanned files' lists reach, not reached before, as
+ * new files; *next gets their indexes (the next files to scan). */
+static int reach(cxx_job *j, size_t ntodo, uint32_t *next, size_t *nnext) {
+  gsp_cg *cg = j->cg;
+  int rv = GSP_OK;
+  *nnext = 0;
+  for (size_t i = 0; i < ntodo && rv == GSP_OK; i++) {
+    const bare_list *l = &j->lists[i];
+    const char *from = cg->files[j->todo[i]].path;
+    for (size_t o = 0; o < l->len && rv == GSP_OK;) {
+      const char *spell = l->buf + o + 1;
+      gsp_cg_import_kind kind = (gsp_cg_import_kind)l->buf[o];
+      o += strlen(spell) + 2;
+      long c = gsp__cg_resolve_include_in(cg, from, kind, spell, cand_lookup, j);
+      if (c < 0 || j->reached[c]) continue;
+      j->reached[c] = 1;
+      size_t before = cg->nfiles;
+      rv = add_header(cg, cg->cands[c]);
+      if (cg->nfiles > before) next[(*nnext)++] = (uint32_t)before;
+    }
+  }
+  return rv;
+}
+
+static void free_lists(bare_list *l, size_t n) {
+  for (size_t i = 0; i < n; i++) gsp_free(l[i].buf);
+  gsp_free(l);
+}
+
+/* Scan the files in todo[0, n), then reach from them; in rounds until no
+ * new candidate is reached. todo has room for nfiles + ncands entries. */
+static int rounds(cxx_job *j, gsp_exec *ex, uint32_t *todo, uint32_t *next, size_t n) {
+  int rv = GSP_OK;
+  while (n > 0 && rv == GSP_OK) {
+    j->todo = todo;
+    j->lists = gsp_calloc(n, sizeof *j->lists);
+    if (j->lists == NULL) return GSP_ENOMEM;
+    rv = gsp__cg_for(ex, n, 16, scan_range, j);
+    size_t nn = 0;
+    if (rv == GSP_OK) rv = reach(j, n, next, &nn);
+    free_lists(j->lists, n);
+    j->lists = NULL;
+    uint32_t *t = todo;
+    todo = next, next = t, n = nn;
+  }
+  return rv;
+}
+
+int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
+  if (cg->ncands == 0) return GSP_OK;
+  cxx_job j = {.cg = cg};
+  size_t room = cg->nfiles + cg->ncands;
+  uint32_t *todo = gsp_malloc(room * sizeof *todo), *next = gsp_malloc(room * sizeof *next);
+  int rv = todo && next ? index_cands(&j) : GSP_ENOMEM;
+  size_t n = 0;
+  for (size_t i = 0; rv == GSP_OK && i < cg->nfiles; i++)
+    if (cg->files[i].lang == GSP_CG_LANG_C) todo[n++] = (uint32_t)i;
+  if (rv == GSP_OK) rv = rounds(&j, ex, todo, next, n);
+  gsp_free(todo), gsp_free(next), gsp_free(j.slots), gsp_free(j.reached);
+  return rv;
+}

@@ -1,0 +1,2 @@
+#define APP_NEXT_H <app/next.h>
+int app_cfg;

@@ -1,0 +1,1 @@
+int vec_grow(void);

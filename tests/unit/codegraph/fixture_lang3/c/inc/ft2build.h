@@ -1,0 +1,2 @@
+/* the entry header: its macros name the others */
+#include <cfg/header.h>

@@ -1,0 +1,3 @@
+#include <vector>
+#include <missing_bare>
+int v(void) { return vector_size() + il_size(); }

@@ -1,0 +1,3 @@
+import { view } from './view';
+import { nowhere } from './nowhere';
+view();
