@@ -43,14 +43,15 @@ typedef struct opts {
   const char *incs[MAX_INCLUDES];
   size_t nincs;
   unsigned jobs, top;
-  bool json, no_cache, have_dir, distributed, mem_aggressive;
+  bool json, no_cache, no_stat_index, have_dir, distributed, mem_aggressive;
 } opts;
 
 static void help(void) {
   printf(
       "usage: gsperf analyze [DIR] [--db FILE] [--jobs N] [-I DIR]... [--cache-dir DIR]\n"
-      "                      [--no-cache] [--top K] [--json] [--serve ADDR[:PORT]]\n"
-      "                      [--port-file FILE] [--serve-linger SECS] [--profile DIR]\n"
+      "                      [--no-cache] [--no-stat-index] [--top K] [--json]\n"
+      "                      [--serve ADDR[:PORT]] [--port-file FILE]\n"
+      "                      [--serve-linger SECS] [--profile DIR]\n"
       "                      [--distributed] [--memory default|aggressive]\n\n"
       "Walks DIR (default '.'; skips .git, honours .gitignore), parses every C\n"
       "and Python file with tree-sitter, resolves includes/imports and references,\n"
@@ -65,6 +66,9 @@ static void help(void) {
       "                     A later run re-parses only files whose content changed and\n"
       "                     resolves again only the files that reach a changed one\n"
       "  --no-cache         no cache: parse and resolve everything, store nothing\n"
+      "  --no-stat-index    read and hash every file even when its device, inode,\n"
+      "                     size and times match the last run's (the stat index\n"
+      "                     in the cache directory)\n"
       "  --top K            most depended-on files to list (default 10)\n"
       "  --json             print the report as JSON on stdout\n"
       "  --serve ADDR[:PORT]\n"
@@ -113,6 +117,8 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->distributed = true;
     else if (strcmp(a, "--no-cache") == 0)
       o->no_cache = true;
+    else if (strcmp(a, "--no-stat-index") == 0)
+      o->no_stat_index = true;
     else if (strcmp(a, "--db") == 0 && v)
       o->db = v, i++;
     else if (strcmp(a, "--cache-dir") == 0 && v)
@@ -305,12 +311,12 @@ static void print_json(const gsp_cg *cg, const opts *o, const report *r) {
       s->db_incremental ? "true" : "false", (unsigned long long)s->db_rows);
   printf(
       " \"workers\": %u, \"ranks\": %d, \"parsed\": %llu, \"cache\": {\"enabled\": %s, "
-      "\"hits\": %llu, \"misses\": %llu, \"resolution_cached\": %s, "
+      "\"hits\": %llu, \"misses\": %llu, \"stat_known\": %llu, \"resolution_cached\": %s, "
       "\"resolution_incremental\": %s, \"files_reresolved\": %llu, \"levels\": [",
       s->workers, r->ranks, (unsigned long long)s->parsed, r->cached ? "true" : "false",
       (unsigned long long)s->cache_hits, (unsigned long long)s->cache_misses,
-      s->resolve_cached ? "true" : "false", s->resolve_incremental ? "true" : "false",
-      (unsigned long long)s->files_reresolved);
+      (unsigned long long)s->files_stat_known, s->resolve_cached ? "true" : "false",
+      s->resolve_incremental ? "true" : "false", (unsigned long long)s->files_reresolved);
   for (int l = 0; l < GSP_TIER_LEVELS; l++) {
     const gsp_tier_level_stats *ls = &r->ts.level[l];
     printf("%s{\"level\": %d, \"hits\": %llu, \"misses\": %llu, \"entries\": %llu}", l ? ", " : "",
@@ -335,6 +341,9 @@ static void print_cache_text(const report *r) {
          (unsigned long long)s->parsed, (unsigned long long)s->cache_hits,
          pct_of(s->cache_hits, s->cache_hits + s->cache_misses),
          s->resolve_cached ? "from the cache" : "computed");
+  if (s->files_stat_known)
+    printf("  stat index   %llu files not read: device, inode, size and times as last run\n",
+           (unsigned long long)s->files_stat_known);
   if (s->resolve_incremental)
     printf(
         "  resolution   %llu of %llu files bound again (they reach a changed file);"
@@ -432,6 +441,7 @@ static int run(const opts *o, gsp_integration *ig, analyze_dist *dist, gsp_cg **
                        .n_include_dirs = o->nincs,
                        .jobs = o->jobs,
                        .no_cache = o->no_cache,
+                       .no_stat_index = o->no_stat_index,
                        .db = o->db, /* written during the run */
                        .progress = pc.tty || o->serve ? progress : NULL,
                        .progress_user = &pc};
@@ -440,6 +450,8 @@ static int run(const opts *o, gsp_integration *ig, analyze_dist *dist, gsp_cg **
   if (dist) analyze_dist_apply(dist, &cfg);
   int rv = gsp_cg_create(&cfg, cg);
   if (rv == GSP_OK) rv = gsp_cg_run(*cg);
+  if (rv == GSP_OK && gsp_cg_warning(*cg)[0] != '\0')
+    fprintf(stderr, "gsperf analyze: warning: %s\n", gsp_cg_warning(*cg));
   if (rv == GSP_OK && o->db) rv = gsp_cg_write_db(*cg, o->db, &r->store_ns);
   return rv;
 }

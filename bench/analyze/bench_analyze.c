@@ -53,8 +53,13 @@
  * from 1 and 2 threads and flushed), write-back as before against
  * write-behind + write-around, CPU per cell (writer thread included).
  *
- * Run: bench_analyze [--rounds N] [--warm-only] [--no-io-rows] [--only ROW,ROW]
- *                    [--store-cost] [DIR...]
+ * With --warm-ab, instead of all that: the first warm run after a cold one
+ * with the stat index and without it (--rounds sequences of each,
+ * alternating), medians and cold/warm ratios. --no-stat-index: the
+ * re-analysis sequence with every file read and hashed.
+ *
+ * Run: bench_analyze [--rounds N] [--warm-only] [--warm-ab] [--no-stat-index]
+ *                    [--no-io-rows] [--only ROW,ROW] [--store-cost] [DIR...]
  * (--only: just those rows and bare, no re-analysis sequence; --only none:
  * bare alone)   (default /usr/include and
  * /usr/lib/python3.11; a DIR with an x86_64-linux-gnu/ subdirectory gets
@@ -70,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,7 +101,7 @@ typedef struct file_ent {
 static file_ent *g_files;
 static size_t g_nfiles, g_cap, g_bytes;
 static const char *g_dir;
-static bool g_warm_only, g_io_rows = true, g_store_cost;
+static bool g_warm_only, g_io_rows = true, g_store_cost, g_no_stat, g_warm_ab;
 
 static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw) {
   (void)ftw;
@@ -175,7 +181,9 @@ typedef struct engine_run {
   const char *db;               /* database path; NULL = a temporary file */
   unsigned jobs;
   bool with_db, no_io, print;
-  bool wback; /* the store as before: write-back on the workers, puts copied into L1 */
+  bool wback;       /* the store as before: write-back on the workers, puts copied into L1 */
+  bool no_stat;     /* every file read and hashed (no stat index) */
+  double *wall_out; /* if set: the run's wall and CPU seconds (shared with the parent) */
 } engine_run;
 
 static void print_engine_run(const char *label, const gsp_cg_stats *st, gsp_integration *ig,
@@ -189,12 +197,14 @@ static void print_engine_run(const char *label, const gsp_cg_stats *st, gsp_inte
   gsp_integration_stage_stats(ig, GSP_CG_STAGE_PARSE, &ps);
   uint64_t looked = st->cache_hits + st->cache_misses;
   printf(
-      "%-14s %7.3f %7.2f %8.1f %7llu %8.2f%% %9.1f %9.1f %9.2f %10.2f %7llu %8.1f %8.1f %8.1f %s\n",
+      "%-14s %7.3f %7.2f %8.1f %7llu %8.2f%% %9.1f %9.1f %9.2f %10.2f %7llu %8.1f %8.1f %8.1f "
+      "%6llu %6llu %s\n",
       label, wall, cpu, (double)ru.ru_maxrss / 1024.0, (unsigned long long)st->parsed,
       looked ? 100.0 * (double)st->cache_hits / (double)looked : 0.0, (double)rd.duration.sum / 1e6,
       (double)ps.duration.sum / 1e6, (double)st->parse_ns / 1e6, (double)st->resolve_ns / 1e6,
       (unsigned long long)st->files_reresolved, (double)st->db_ns / 1e6,
       (double)st->db_cpu_ns / 1e6, (double)st->db_tail_cpu_ns / 1e6,
+      (unsigned long long)st->reads_async, (unsigned long long)st->files_stat_known,
       st->resolve_cached        ? "cached"
       : st->resolve_incremental ? "incremental"
                                 : "computed");
@@ -224,7 +234,7 @@ static int run_engine(const engine_run *er, const char *label) {
       &(gsp_integration_config){.engine_cfg = &ec, .store = tier, .no_io = er->no_io}, &ig, err,
       sizeof err);
   gsp_cg *cg = NULL;
-  gsp_cg_config cfg = {.root = er->root, .jobs = er->jobs};
+  gsp_cg_config cfg = {.root = er->root, .jobs = er->jobs, .no_stat_index = er->no_stat};
   const char *incs[] = {"x86_64-linux-gnu"};
   char inc[4200];
   struct stat sb;
@@ -240,11 +250,16 @@ static int run_engine(const engine_run *er, const char *label) {
   }
   if (rv == GSP_OK) rv = gsp_cg_run(cg);
   if (tier) gsp_tier_flush(tier);
+  double wall = gsp_bench_clock_s(CLOCK_MONOTONIC) - t0;
+  if (er->wall_out) {
+    er->wall_out[0] = rv == GSP_OK ? wall : -1.0;
+    er->wall_out[1] = gsp_bench_cpu_ns() / 1e9;
+  }
   if (rv != GSP_OK) fprintf(stderr, "engine: %s %s\n", cg ? gsp_cg_errmsg(cg) : "", err);
   if (rv == GSP_OK && er->print) {
     gsp_cg_stats st;
     gsp_cg_stats_get(cg, &st);
-    print_engine_run(label, &st, ig, gsp_bench_clock_s(CLOCK_MONOTONIC) - t0);
+    print_engine_run(label, &st, ig, wall);
   }
   if (er->db == NULL) unlink(db);
   gsp_cg_destroy(cg);
@@ -291,11 +306,16 @@ static void reanalysis(unsigned jobs) {
   }
   printf("re-analysis through the engine, %u jobs, each run its own process, cache %s:\n", jobs,
          cache);
-  printf("%-14s %7s %7s %8s %7s %9s %9s %9s %9s %10s %7s %8s %8s %8s %s\n", "run", "wall s",
+  printf("%-14s %7s %7s %8s %7s %9s %9s %9s %9s %10s %7s %8s %8s %8s %6s %6s %s\n", "run", "wall s",
          "cpu s", "peak MB", "parsed", "hit rate", "read ms*", "file ms*", "parse ms", "resolve ms",
-         "rebound", "db ms+", "db cpu", "db tail", "resolution");
-  engine_run er = {
-      .root = copy, .cache_dir = cache, .db = db, .jobs = jobs, .with_db = true, .print = true};
+         "rebound", "db ms+", "db cpu", "db tail", "async", "stat", "resolution");
+  engine_run er = {.root = copy,
+                   .cache_dir = cache,
+                   .db = db,
+                   .jobs = jobs,
+                   .with_db = true,
+                   .print = true,
+                   .no_stat = g_no_stat};
   engine_child(&er, "cold");
   engine_child(&er, "warm");
   if (change_one_file(copy) == 0) engine_child(&er, "1 changed");
@@ -314,6 +334,62 @@ out:
       " graph; db cpu its thread's CPU, db tail the part of it after the graph)\n");
   snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", copy, cache, db);
   if (system(cmd) != 0) printf("cannot remove %s\n", copy);
+}
+
+static void print_load(const char *when);
+
+/* --warm-ab: the first warm run after a cold one, with the stat index and
+ * without (every file read and hashed), `rounds` sequences of each,
+ * alternating which goes first: a fresh copy of the tree, cold, warm, warm
+ * again, each its own process as in reanalysis(); then the medians and the
+ * cold/warm ratios. */
+static void warm_ab(int rounds) {
+  double *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shm == MAP_FAILED) return;
+  static const char *const runs[3] = {"cold", "warm", "warm again"};
+  double v[2][3][MAX_ROUNDS], cpu[2][3][MAX_ROUNDS];
+  char copy[64], cache[80], db[80], cmd[4400];
+  snprintf(copy, sizeof copy, "/tmp/bench_analyze.%d.ab", (int)getpid());
+  snprintf(cache, sizeof cache, "%s.cache", copy);
+  snprintf(db, sizeof db, "%s.db", copy);
+  printf("first warm run, stat index on/off, 2 jobs, %d rounds:\n", rounds);
+  for (int r = 0; r < rounds; r++)
+    for (int o = 0; o < 2; o++) {
+      int m = (r & 1) ? 1 - o : o; /* 0 = stat index, 1 = every file hashed */
+      snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s' && cp -R '%s' '%s'", copy, cache, db, g_dir,
+               copy);
+      if (system(cmd) != 0) return;
+      engine_run er = {.root = copy,
+                       .cache_dir = cache,
+                       .db = db,
+                       .jobs = 2,
+                       .with_db = true,
+                       .no_stat = m == 1,
+                       .wall_out = shm};
+      for (int k = 0; k < 3; k++) {
+        shm[0] = shm[1] = -1.0;
+        engine_child(&er, runs[k]);
+        v[m][k][r] = shm[0], cpu[m][k][r] = shm[1];
+      }
+      printf("round %d %-7s cold %.3f s (cpu %.3f)  warm %.3f (cpu %.3f)  again %.3f (cpu %.3f)\n",
+             r + 1, m ? "hashed" : "stat", v[m][0][r], cpu[m][0][r], v[m][1][r], cpu[m][1][r],
+             v[m][2][r], cpu[m][2][r]);
+    }
+  print_load("after");
+  printf(
+      "medians      cold s  warm s  again s  cold/warm  cold/again | cold cpu  warm cpu  again cpu"
+      "  cpu cold/warm\n");
+  for (int m = 0; m < 2; m++) {
+    size_t n = (size_t)rounds;
+    double c = gsp_bench_median(v[m][0], n), w = gsp_bench_median(v[m][1], n),
+           a = gsp_bench_median(v[m][2], n), cc = gsp_bench_median(cpu[m][0], n),
+           cw = gsp_bench_median(cpu[m][1], n), ca = gsp_bench_median(cpu[m][2], n);
+    printf("%-10s %8.3f %7.3f %8.3f %9.1fx %10.1fx | %8.3f %9.3f %10.3f %13.1fx\n",
+           m ? "hashed" : "stat index", c, w, a, c / w, c / a, cc, cw, ca, cc / cw);
+  }
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", copy, cache, db);
+  if (system(cmd) != 0) printf("cannot remove %s\n", copy);
+  munmap(shm, 4096);
 }
 
 /* db: 0 none, 1 written after the run, 2 during it */
@@ -570,7 +646,7 @@ static void bench_dir(const char *dir, int rounds) {
                   {.mode = M_ENGINE_STORE_WB, .jobs = 2},
                   {.mode = M_CTAGS, .jobs = 1}};
   int nc = 0;
-  for (size_t k = 0; !g_warm_only && k < sizeof cells / sizeof *cells; k++)
+  for (size_t k = 0; !g_warm_only && !g_warm_ab && k < sizeof cells / sizeof *cells; k++)
     if (row_wanted(cells[k].mode)) cells[nc++] = cells[k];
   for (int r = 0; r < rounds; r++)
     for (int k = 0; k < nc; k++) {
@@ -578,7 +654,7 @@ static void bench_dir(const char *dir, int rounds) {
       run_cell(c);
     }
   print_load("after");
-  if (g_warm_only) goto warm;
+  if (g_warm_only || g_warm_ab) goto warm;
   double bare[3] = {0};
   for (int k = 0; k < nc; k++)
     if (cells[k].mode == M_BARE)
@@ -602,7 +678,12 @@ static void bench_dir(const char *dir, int rounds) {
 warm:
   fflush(stdout);
   if (g_store_cost) store_cost(rounds);
+  if (g_warm_ab) {
+    warm_ab(rounds);
+    goto out;
+  }
   if (g_only == NULL || g_warm_only) reanalysis(2);
+out:
   for (size_t i = 0; i < g_nfiles; i++) free(g_files[i].path);
 }
 
@@ -614,6 +695,10 @@ int main(int argc, char **argv) {
       rounds = atoi(argv[++i]);
     else if (strcmp(argv[i], "--warm-only") == 0)
       g_warm_only = true;
+    else if (strcmp(argv[i], "--no-stat-index") == 0)
+      g_no_stat = true;
+    else if (strcmp(argv[i], "--warm-ab") == 0)
+      g_warm_ab = true;
     else if (strcmp(argv[i], "--no-io-rows") == 0)
       g_io_rows = false;
     else if (strcmp(argv[i], "--store-cost") == 0)

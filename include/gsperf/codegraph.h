@@ -195,7 +195,8 @@ GSP_API const char *gsp_cg_stage_name(gsp_cg_stage s); /* "read", "parse", ... *
 /*
  * Called when a stage (or, for READ and PARSE, one file's step) ends, with
  * its wall time, status and whether the store answered it (PARSE: the
- * result was found; IMPORTS/TYPES: the resolution was). READ and PARSE
+ * result was found; IMPORTS/TYPES: the resolution was; READ: the stat
+ * index vouched for the file, which was not read: 0 ns). READ and PARSE
  * hooks run on worker threads, several at once; the rest on the thread
  * that called gsp_cg_run / gsp_cg_write_db. No lock of the graph is held.
  */
@@ -294,6 +295,13 @@ typedef struct gsp_cg_config {
                            returns once the file is in place (its errors are the
                            run's). gsp_cg_write_db with the same path then
                            returns that outcome. NULL = none */
+  bool no_stat_index;   /* with a store in a cache directory, a file whose (device,
+                           inode, size, mtime, ctime) are those recorded when it
+                           was last hashed, and not racy, is looked up by that
+                           hash without being read (the stat index, kept beside
+                           the store: stat-*.idx); true = read and hash every file
+                           and keep no index (a file system whose stat cannot be
+                           trusted). Off with no_cache anyway. */
 } gsp_cg_config;
 
 /* Per-stage wall times and totals of one run. */
@@ -335,6 +343,10 @@ typedef struct gsp_cg_stats {
   uint64_t db_rows;            /* database rows the write inserted, updated or deleted */
   bool db_incremental;         /* the database at cfg.db (or gsp_cg_write_db's path) was
                                   updated in place: only the difference was written */
+  uint64_t files_stat_known;   /* files the stat index vouched for: neither read nor
+                                  hashed, their result looked up by the content hash
+                                  recorded with the same (device, inode, size, mtime,
+                                  ctime) in an earlier run (docs/codegraph.md) */
 } gsp_cg_stats;
 
 /* Errors: GSP_EINVAL, GSP_ENOMEM. cfg is copied (its strings too). */
@@ -342,6 +354,12 @@ GSP_API int gsp_cg_create(const gsp_cg_config *cfg, gsp_cg **out);
 GSP_API void gsp_cg_destroy(gsp_cg *cg);
 /* Detail of the last failure (names the file), "" if none. */
 GSP_API const char *gsp_cg_errmsg(const gsp_cg *cg);
+/* A problem the last run worked around without failing, "" if none: today
+ * a stat index in the cache directory that was damaged or could not be
+ * written (the text names its path; the run then read and hashed every
+ * file, and its graph is the same). Also sent to the log sink (warn,
+ * module "codegraph"). Same thread rules as gsp_cg_errmsg. */
+GSP_API const char *gsp_cg_warning(const gsp_cg *cg);
 
 /*
  * Walk, parse, resolve and build the graph. Once only per handle.

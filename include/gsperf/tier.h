@@ -154,6 +154,12 @@ GSP_API void gsp_tier_destroy(gsp_tier *t);
 /* Detail of the latest failure on this tier ("" if none); when several
  * threads fail at once, each sees the latest message. */
 GSP_API const char *gsp_tier_errmsg(const gsp_tier *t);
+/* The directory of an LMDB L3 (as configured, after "lmdb:"), where other
+ * per-cache files may live beside the database (the code graph keeps its
+ * stat index there); NULL without L3 or with a Redis L3, or t NULL. The
+ * string belongs to the tier and lives until gsp_tier_destroy(). Any
+ * thread. */
+GSP_API const char *gsp_tier_l3_dir(const gsp_tier *t);
 
 typedef struct gsp_tier_put_opts {
   uint64_t ttl_ms; /* 0 = the tier's default */

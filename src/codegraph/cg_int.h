@@ -117,6 +117,9 @@ void gsp__cg_add_import(cg_builder *b, const cg_imp_rec *rec);
  * is sound, make it the result without a copy (*out takes buf). GSP_ECORRUPT
  * leaves buf to the caller. */
 int gsp__cg_result_adopt(void *buf, size_t len, gsp_cg_result **out);
+/* The same for bytes whose integrity a store has checked already (the
+ * tier's record checksum covers them): every check but the checksum. */
+int gsp__cg_result_adopt_intact(void *buf, size_t len, gsp_cg_result **out);
 /* Pack into a new result block. */
 int gsp__cg_builder_finish(cg_builder *b, gsp_cg_lang lang, bool has_error, uint32_t lines,
                            gsp_cg_result **out);
@@ -171,6 +174,11 @@ typedef struct cg_file {
   gsp_cg_result *res;    /* NULL when the file could not be read */
   int32_t *imp_target;   /* per import: file index or -1 */
   cg_target *ref_target; /* per reference */
+  /* stat_index.c: the walk's lstat of the file, and whether the stat index
+   * vouched for hash (same stat as when it was last hashed, not racy) */
+  uint64_t dev, ino;
+  int64_t mtime_ns, ctime_ns;
+  bool stat_known;
 } cg_file;
 
 struct gsp_cg {
@@ -207,6 +215,8 @@ struct gsp_cg {
   size_t ncands, ccands;
   size_t cxx_headers; /* how many became files */
   char err[512];
+  int64_t walk_real_ns; /* CLOCK_REALTIME when the walk began (stat index) */
+  char warn[512];       /* gsp_cg_warning: a problem the run worked around */
 };
 
 void gsp__cg_seterr(gsp_cg *cg, const char *fmt, ...) GSP_PRINTF(2, 3);
@@ -299,5 +309,23 @@ int gsp__cg_dbw_start(gsp_cg *cg);
 void gsp__cg_dbw_ready(gsp_cg *cg, size_t f);
 void gsp__cg_dbw_phase(gsp_cg *cg, int phase);
 int gsp__cg_dbw_finish(gsp_cg *cg, int run_rv);
+
+/* stat_index.c: the stat index of a tree (per path: device, inode, size,
+ * mtime, ctime -> content hash, from the last run) in the store's cache
+ * directory, so that a file whose stat is unchanged is not read or hashed.
+ * load: with a store that has a cache directory, sets stat_known and hash
+ * of every file the index vouches for (a missing index: none; a damaged
+ * one: none, and cg->warn names it). save (after the parse stage): writes
+ * the index of this run's hashed files atomically, unless nothing changed.
+ * Both are no-ops without an index path. */
+typedef struct cg_stat_index {
+  char *path;    /* NULL = no index this run */
+  size_t loaded; /* entries the file held */
+  size_t known;  /* files it vouched for */
+  bool valid;    /* a sound index was loaded */
+} cg_stat_index;
+void gsp__cg_stat_index_load(gsp_cg *cg, cg_stat_index *ix);
+void gsp__cg_stat_index_save(gsp_cg *cg, cg_stat_index *ix);
+void gsp__cg_stat_index_free(cg_stat_index *ix);
 
 #endif

@@ -52,6 +52,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/codegraph/parser.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/store.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/parse_stage.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/stat_index.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/farm.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/resolve_cache.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/walk.c

@@ -15,6 +15,14 @@
  * read, or grew beyond its walked size meanwhile, is skipped and counted,
  * never an error.
  *
+ * Stat index (stat_index.c): with a store that has a cache directory, the
+ * files whose (device, inode, size, mtime, ctime) match the last run's and
+ * are not racy come with their content hash; each chunk first looks those
+ * up in the store by that hash, with no read, no hash and no parser slot
+ * (a chunk made only of such files takes no slot at all), then reads the rest
+ * as below. A vouched file the store no longer holds is read like any
+ * other. The index is rewritten after the stage when anything changed.
+ *
  * Data: a slot (free list, one per concurrently running chunk) holds a
  * parser and two read buffers that grow to the largest file seen and are
  * reused; the source text lives only there. Nothing is allocated per file
@@ -91,6 +99,8 @@ typedef struct parse_job {
   slot *free_slots;
   _Atomic uint64_t files_done, bytes_done, parsed, hits, misses, skipped, last_report;
   _Atomic uint64_t handed_off; /* reads that went to the I/O executor */
+  _Atomic uint64_t stat_hits;  /* vouched for by the stat index and found in the store */
+  cg_stat_index ix;
   atomic_flag reporting;
   uint64_t start_ns;
   bool lean;         /* cfg.memory == AGGRESSIVE */
@@ -232,15 +242,21 @@ static int finish_read(const gsp_cg *cg, pending *p, size_t *len) {
   return p->status;
 }
 
-static void make_key(const cg_file *f, const char *src, size_t len, uint8_t key[16]) {
+/* The store key of f's content hash: it also names the language and the
+ * result format. */
+static void key_of(const cg_file *f, uint8_t key[16]) {
+  XXH128_hash_t k = XXH3_128bits_withSeed(f->hash, 16, (uint64_t)f->lang << 8 | CG_RESULT_VERSION);
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, k);
+  memcpy(key, c.digest, 16);
+}
+
+static void make_key(cg_file *f, const char *src, size_t len, uint8_t key[16]) {
   XXH128_hash_t h = XXH3_128bits_withSeed(src, len, 0);
   XXH128_canonical_t c;
   XXH128_canonicalFromHash(&c, h);
-  memcpy((void *)f->hash, c.digest, 16);
-  /* the store key also names the language and the result format */
-  XXH128_hash_t k = XXH3_128bits_withSeed(c.digest, 16, (uint64_t)f->lang << 8 | CG_RESULT_VERSION);
-  XXH128_canonicalFromHash(&c, k);
-  memcpy(key, c.digest, 16);
+  memcpy(f->hash, c.digest, 16);
+  key_of(f, key);
 }
 
 static void report_progress(parse_job *j) {
@@ -275,6 +291,27 @@ static int finished(parse_job *j, uint64_t t0, int rv, bool hit, size_t len) {
   atomic_fetch_add(&j->files_done, 1);
   report_progress(j);
   return GSP_OK;
+}
+
+/* File i, vouched for by the stat index: its result from the store by the
+ * recorded content hash, without reading it. false on a miss (it is then
+ * read, hashed and looked up as any other file). */
+static bool known_hit(parse_job *j, size_t i) {
+  cg_file *f = &j->cg->files[i];
+  if (!f->stat_known || !j->use_store) return false;
+  uint64_t t0 = gsp_now_ns();
+  uint8_t key[16];
+  key_of(f, key);
+  if (j->store.get(j->store.user, key, &f->res) != GSP_OK) {
+    f->res = NULL;
+    return false;
+  }
+  atomic_fetch_add(&j->hits, 1);
+  atomic_fetch_add(&j->stat_hits, 1);
+  gsp__cg_hook(j->cg, GSP_CG_STAGE_READ, 0, GSP_OK, true); /* answered by the index */
+  finished(j, t0, GSP_OK, true, (size_t)f->size);
+  gsp__cg_dbw_ready(j->cg, i);
+  return true;
 }
 
 /* Put file i on the deferred list (its tree does not fit yet). */
@@ -418,32 +455,48 @@ static int one_file(parse_job *j, slot *s, size_t i, int cur, int st, size_t len
  * it offers one (cg->parse_order), else in path order. */
 static size_t nth(const gsp_cg *cg, size_t i) { return cg->parse_order ? cg->parse_order[i] : i; }
 
-/* Positions [begin, end): file nth(i) is read into buffer i & 1 while the
- * file before it is parsed from the other; a deferred file that fits now
- * is parsed in the buffer just freed before the next read starts there. */
+/* The first position from i on in [i, end) whose file still needs a read
+ * (its result did not come through the stat index). */
+static size_t to_read(const gsp_cg *cg, size_t i, size_t end) {
+  while (i < end && cg->files[nth(cg, i)].res != NULL) i++;
+  return i;
+}
+
+/* Positions [begin, end) but those whose result came through the stat
+ * index: each file read into one buffer while the file before it is
+ * parsed from the other; a deferred file that fits now is parsed in the
+ * buffer just freed before the next read starts there. */
 static int parse_files(parse_job *j, slot *s, size_t begin, size_t end) {
   gsp_cg *cg = j->cg;
   pending rd[2];
-  int rv = GSP_OK;
-  start_read(j, s, &cg->files[nth(cg, begin)], 0, &rd[0]);
-  for (size_t i = begin; i < end; i++) {
-    int cur = (int)((i - begin) & 1);
-    size_t len = 0;
+  int rv = GSP_OK, cur = 0;
+  size_t i = to_read(cg, begin, end);
+  if (i < end) start_read(j, s, &cg->files[nth(cg, i)], cur, &rd[cur]);
+  while (i < end) {
+    size_t len = 0, next = to_read(cg, i + 1, end);
     int st = finish_read(cg, &rd[cur], &len);
-    if (rv == GSP_OK && i + 1 < end)
-      start_read(j, s, &cg->files[nth(cg, i + 1)], cur ^ 1, &rd[cur ^ 1]);
+    if (rv == GSP_OK && next < end)
+      start_read(j, s, &cg->files[nth(cg, next)], cur ^ 1, &rd[cur ^ 1]);
     if (rv != GSP_OK) break; /* the read-ahead, if any, was waited for above */
     rv = one_file(j, s, nth(cg, i), cur, st, len);
     if (rv == GSP_OK) rv = run_deferred(j, s, cur, false);
+    i = next, cur ^= 1;
   }
   return rv;
 }
 
+/* Positions [begin, end): first the files the stat index vouches for,
+ * straight from the store, then (with a parser slot, taken only if
+ * needed) the rest. */
 static int parse_range(void *user, size_t begin, size_t end) {
   parse_job *j = user;
+  if (j->ix.known)
+    for (size_t i = begin; i < end; i++) known_hit(j, nth(j->cg, i));
+  begin = to_read(j->cg, begin, end);
+  if (begin == end) return GSP_OK;
   slot *s = take_slot(j);
   if (s == NULL) return GSP_ENOMEM;
-  int rv = begin < end ? parse_files(j, s, begin, end) : GSP_OK;
+  int rv = parse_files(j, s, begin, end);
   give_slot(j, s);
   return rv;
 }
@@ -468,6 +521,7 @@ static void finish_job(gsp_cg *cg, parse_job *j) {
   cg->st.parsed = j->parsed, cg->st.cache_hits = j->hits, cg->st.cache_misses = j->misses;
   cg->st.files_skipped = j->skipped;
   cg->st.reads_async = j->handed_off;
+  cg->st.files_stat_known = j->stat_hits;
   if (cg->cfg.progress) {
     gsp_cg_progress p = {j->files_done, cg->nfiles, j->bytes_done, cg->st.bytes,
                          gsp_now_ns() - j->start_ns};
@@ -489,12 +543,15 @@ int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
     return GSP_ENOMEM;
   }
   j->use_store = !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &j->store) == GSP_OK;
+  if (j->use_store) gsp__cg_stat_index_load(cg, &j->ix);
   j->start_ns = gsp_now_ns();
   size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 32 + 1) + 1;
   if (grain > 16) grain = 16;
   int rv = gsp__cg_for(ex, cg->nfiles, grain, parse_range, j);
   if (rv == GSP_OK) rv = finish_deferred(j);
   trim(j); /* before the resolution allocates on the calling thread */
+  if (rv == GSP_OK) gsp__cg_stat_index_save(cg, &j->ix);
+  gsp__cg_stat_index_free(&j->ix);
   finish_job(cg, j);
   pthread_mutex_destroy(&j->mu);
   gsp_free(j->deferred);

@@ -180,6 +180,8 @@ static int index_cands(cxx_job *j) {
   return GSP_OK;
 }
 
+static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
 /* A reached candidate becomes a C file of the graph. */
 static int add_header(gsp_cg *cg, const char *path) {
   char full[PATH_MAX_CG];
@@ -193,8 +195,14 @@ static int add_header(gsp_cg *cg, const char *path) {
     if (q == NULL) return GSP_ENOMEM;
     cg->files = q, cg->cfiles = nc;
   }
-  cg->files[cg->nfiles++] =
-      (cg_file){.path = path, .size = (uint64_t)st.st_size, .lang = GSP_CG_LANG_C};
+  /* device, inode and times as walk.c keeps them, for the stat index */
+  cg->files[cg->nfiles++] = (cg_file){.path = path,
+                                      .size = (uint64_t)st.st_size,
+                                      .lang = GSP_CG_LANG_C,
+                                      .dev = (uint64_t)st.st_dev,
+                                      .ino = (uint64_t)st.st_ino,
+                                      .mtime_ns = ns_of(st.st_mtim),
+                                      .ctime_ns = ns_of(st.st_ctim)};
   cg->cxx_headers++;
   return GSP_OK;
 }

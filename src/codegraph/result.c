@@ -266,18 +266,26 @@ int gsp_cg_result_load(const void *buf, size_t len, gsp_cg_result **out) {
   return GSP_OK;
 }
 
-int gsp__cg_result_adopt(void *buf, size_t len, gsp_cg_result **out) {
+static int adopt(void *buf, size_t len, bool sum, gsp_cg_result **out) {
   *out = NULL;
   cg_hdr h;
   if (buf == NULL || len < sizeof h) return GSP_ECORRUPT;
   memcpy(&h, buf, sizeof h);
-  if (!header_ok(&h, len) || checksum_of(&h, buf, len - sizeof h) != h.checksum)
+  if (!header_ok(&h, len) || (sum && checksum_of(&h, buf, len - sizeof h) != h.checksum))
     return GSP_ECORRUPT;
   gsp_cg_result *r = buf;
   const char *s = gsp__cg_strs(r);
   if (s[0] != '\0' || s[h.strtab_len - 1] != '\0' || !records_ok(r)) return GSP_ECORRUPT;
   *out = r;
   return GSP_OK;
+}
+
+int gsp__cg_result_adopt(void *buf, size_t len, gsp_cg_result **out) {
+  return adopt(buf, len, true, out);
+}
+
+int gsp__cg_result_adopt_intact(void *buf, size_t len, gsp_cg_result **out) {
+  return adopt(buf, len, false, out);
 }
 
 void gsp_cg_result_free(gsp_cg_result *r) { gsp_free(r); }

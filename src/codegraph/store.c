@@ -10,13 +10,18 @@
  *    namespace ('R' per-file result, 'G' resolution) and the 16-byte key, so
  *    the two never collide and other users of the same directory do not
  *    either. A tier get hands over a gsp_malloc'd copy, which becomes the
- *    result itself (gsp__cg_result_adopt): no second copy.
+ *    result itself (gsp__cg_result_adopt_intact): no second copy, and no
+ *    second checksum: L2 and L3 records carry an XXH3-64 checksum of
+ *    their payload that the tier checks before returning one, and L1
+ *    holds what this process serialized; the structure is still checked
+ *    (header, lengths, every record's bounds).
  *
  *  - cache (gsp_cg_config.results): a gsp_cache owned by the caller that
  *    lives as long as the process; results only, no blobs.
  *
  * Values are the result's serialized bytes; get re-validates them (magic,
- * version, checksum, bounds), so a damaged entry is a miss, never a crash.
+ * version, bounds; the checksum too from the cache), so a damaged entry
+ * is a miss, never a crash.
  * A failed put is not an error: the entry is a miss next time.
  */
 #include <string.h>
@@ -39,7 +44,7 @@ static int tier_get(void *user, const uint8_t key[16], gsp_cg_result **out) {
   size_t len = 0;
   int rv = gsp_tier_get(user, k, sizeof k, &v, &len);
   if (rv != GSP_OK) return rv;
-  rv = gsp__cg_result_adopt(v, len, out);
+  rv = gsp__cg_result_adopt_intact(v, len, out); /* the tier checked its record */
   if (rv != GSP_OK) gsp_free(v);
   return rv == GSP_ECORRUPT ? GSP_ENOENT : rv;
 }

@@ -7,11 +7,15 @@
  * records a link rather than what it points at: no link can loop the walk,
  * count a file twice or lead out of the tree. A directory is also entered
  * at most once by (device, inode), which guards against bind mounts.
- * Entries are lstat()ed for their type and size (readdir's d_type is
- * skipped early only for links, because some file systems do not fill it).
- * Regular files without an extension are kept apart as candidates
- * (cg->cands; not lstat()ed when d_type says regular): resolve_cxx.c makes
- * those an #include reaches files of the graph.
+ * Entries are lstat()ed (fstatat on the open directory, by name, which
+ * saves the kernel a walk of the whole path per entry) for their type and
+ * size (readdir's d_type is skipped early only for links, because some
+ * file systems do not fill it); a file keeps its device, inode, mtime and
+ * ctime for the stat index (stat_index.c), and the walk notes the time it
+ * began (CLOCK_REALTIME), before the first lstat, as that index's
+ * reference time. Regular files without an extension are kept apart as
+ * candidates (cg->cands; not lstat()ed when d_type says regular):
+ * resolve_cxx.c makes those an #include reaches files of the graph.
  *
  * .gitignore: the subset git users write daily. Blank lines and # comments
  * are skipped; "!" negates; a trailing "/" matches directories only; a
@@ -25,11 +29,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cg_int.h"
 
@@ -133,7 +139,9 @@ static bool seen_dir(walker *w, const struct stat *st) {
   return false;
 }
 
-static int add_file(walker *w, gsp_cg_lang lang, uint64_t size) {
+static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
+static int add_file(walker *w, gsp_cg_lang lang, const struct stat *st) {
   gsp_cg *cg = w->cg;
   if (cg->nfiles == cg->cfiles) {
     size_t nc = cg->cfiles ? cg->cfiles * 2 : 256;
@@ -146,7 +154,13 @@ static int add_file(walker *w, gsp_cg_lang lang, uint64_t size) {
   char *p = gsp_arena_alloc(cg->arena, n + 1, 1);
   if (p == NULL) return GSP_ENOMEM;
   memcpy(p, r, n + 1);
-  cg->files[cg->nfiles++] = (cg_file){.path = p, .size = size, .lang = lang};
+  cg->files[cg->nfiles++] = (cg_file){.path = p,
+                                      .size = (uint64_t)st->st_size,
+                                      .lang = lang,
+                                      .dev = (uint64_t)st->st_dev,
+                                      .ino = (uint64_t)st->st_ino,
+                                      .mtime_ns = ns_of(st->st_mtim),
+                                      .ctime_ns = ns_of(st->st_ctim)};
   return GSP_OK;
 }
 
@@ -170,7 +184,7 @@ static int add_candidate(walker *w) {
 
 static int walk_dir(walker *w, size_t dir_len, unsigned depth);
 
-static int visit_entry(walker *w, struct dirent *e, size_t dir_len, unsigned depth) {
+static int visit_entry(walker *w, int dfd, struct dirent *e, size_t dir_len, unsigned depth) {
   size_t n = strlen(e->d_name);
   if (e->d_type == DT_LNK || dir_len + 1 + n + 1 > sizeof w->path) return GSP_OK;
   bool bare = strchr(e->d_name, '.') == NULL; /* no extension: a C++-style header? */
@@ -181,14 +195,16 @@ static int visit_entry(walker *w, struct dirent *e, size_t dir_len, unsigned dep
   if (e->d_type == DT_REG && bare) /* no lstat: only an included one is stat'ed */
     return ignored(w, rel(w), e->d_name, false) ? GSP_OK : add_candidate(w);
   struct stat st;
-  if (lstat(w->path, &st) != 0 || S_ISLNK(st.st_mode)) return GSP_OK; /* raced away, or a link */
+  /* by name in the open directory: no walk of the whole path per entry */
+  if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISLNK(st.st_mode))
+    return GSP_OK; /* raced away, or a link */
   bool is_dir = S_ISDIR(st.st_mode), is_reg = S_ISREG(st.st_mode);
   if (is_dir && strcmp(e->d_name, ".git") == 0) return GSP_OK;
   gsp_cg_lang lang = is_reg ? gsp_cg_lang_of_path(e->d_name) : GSP_CG_LANG_NONE;
   if (is_reg && bare && !ignored(w, rel(w), e->d_name, false)) return add_candidate(w);
   if ((!is_dir && lang == GSP_CG_LANG_NONE) || ignored(w, rel(w), e->d_name, is_dir)) return GSP_OK;
   if (is_dir) return seen_dir(w, &st) ? w->err : walk_dir(w, dir_len + 1 + n, depth + 1);
-  return add_file(w, lang, (uint64_t)st.st_size);
+  return add_file(w, lang, &st);
 }
 
 static int walk_dir(walker *w, size_t dir_len, unsigned depth) {
@@ -201,7 +217,7 @@ static int walk_dir(walker *w, size_t dir_len, unsigned depth) {
   struct dirent *e;
   while (rv == GSP_OK && (e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    rv = visit_entry(w, e, dir_len, depth);
+    rv = visit_entry(w, dirfd(d), e, dir_len, depth);
   }
   closedir(d);
 out_rules:
@@ -215,6 +231,9 @@ int gsp__cg_walk_tree(gsp_cg *cg) {
   if (w == NULL) return GSP_ENOMEM;
   w->cg = cg;
   w->root_len = strlen(cg->root);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  cg->walk_real_ns = ns_of(now); /* before any file is stat'ed: the stat index's reference */
   struct stat st;
   int rv = GSP_OK;
   if (w->root_len + 1 >= sizeof w->path || stat(cg->root, &st) != 0 || !S_ISDIR(st.st_mode)) {

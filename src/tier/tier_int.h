@@ -192,6 +192,7 @@ struct gsp_tier {
    * one runs (see tier_life.c) */
   pthread_mutex_t clearmu;
   _Atomic uint64_t clear_seq;
+  char *l3_dir; /* the LMDB L3's directory (gsp_tier_l3_dir); NULL otherwise */
 };
 
 void gsp__tier_seterr(gsp_tier *t, const char *fmt, ...) GSP_PRINTF(2, 3);

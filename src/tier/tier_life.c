@@ -222,6 +222,9 @@ int gsp_tier_create(const gsp_tier_config *cfg, gsp_tier **out, char *eb, size_t
   if (st == GSP_OK) st = gsp__tier_metrics_init(t);
   if (st != GSP_OK) cerr(eb, ec, st, "tier: cannot create the memory levels: %s", gsp_strerror(st));
   if (st == GSP_OK && cfg->l3) st = make_l3(t, cfg->l3, eb, ec);
+  if (st == GSP_OK && t->l3 && strncmp(cfg->l3, "lmdb:", 5) == 0 &&
+      (t->l3_dir = gsp_strdup(cfg->l3 + 5)) == NULL)
+    st = cerr(eb, ec, GSP_ENOMEM, "tier: out of memory");
   if (st != GSP_OK) {
     gsp_tier_destroy(t);
     return st;
@@ -261,8 +264,11 @@ void gsp_tier_destroy(gsp_tier *t) {
   pthread_mutex_destroy(&t->flmu);
   pthread_mutex_destroy(&t->errmu);
   pthread_mutex_destroy(&t->clearmu);
+  gsp_free(t->l3_dir);
   gsp_free(t);
 }
+
+const char *gsp_tier_l3_dir(const gsp_tier *t) { return t ? t->l3_dir : NULL; }
 
 /* ---- flush / clear ------------------------------------------------------------ */
 
