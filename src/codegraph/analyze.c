@@ -87,11 +87,8 @@ fail:
 
 void gsp_cg_destroy(gsp_cg *cg) {
   if (cg == NULL) return;
-  for (size_t i = 0; i < cg->nfiles; i++) {
-    gsp_cg_result_free(cg->files[i].res);
-    gsp_free(cg->files[i].imp_target);
-    gsp_free(cg->files[i].ref_target);
-  }
+  gsp__cg_targets_free(cg);
+  for (size_t i = 0; i < cg->nfiles; i++) gsp_cg_result_free(cg->files[i].res);
   for (size_t i = 0; cg->incs && i < cg->cfg.n_include_dirs; i++) gsp_free(cg->incs[i]);
   gsp_free(cg->incs);
   gsp_free(cg->files);
@@ -229,7 +226,7 @@ static int resolve_stage(gsp_cg *cg, gsp_exec *ex) {
     have = false; /* unusable: resolve it all */
   }
   if (rv != GSP_OK && rv != GSP_ENOENT) return rv;
-  rv = gsp__cg_resolve_imports(cg, ex);
+  rv = have ? gsp__cg_prior_imports(cg, ex, &prior) : gsp__cg_resolve_imports(cg, ex);
   if (rv == GSP_OK) rv = gsp__cg_build_edges(cg);
   uint64_t t1 = gsp_now_ns();
   gsp__cg_hook(cg, GSP_CG_STAGE_IMPORTS, t1 - t0, rv, false);

@@ -214,6 +214,12 @@ struct gsp_cg {
   const char **cands;
   size_t ncands, ccands;
   size_t cxx_headers; /* how many became files */
+  /* The stored resolution's manifest and sections (resolve_cache.c), kept
+   * while files use them: borrowed[f] bit 0 / bit 1 = file f's import /
+   * reference targets point into them (not allocated one by one). */
+  void **rv_slabs;
+  size_t nrv_slabs;
+  uint8_t *borrowed;
   char err[512];
   int64_t walk_real_ns; /* CLOCK_REALTIME when the walk began (stat index) */
   char warn[512];       /* gsp_cg_warning: a problem the run worked around */
@@ -264,19 +270,26 @@ void gsp__cg_layout_key(const gsp_cg *cg, uint8_t key[16]);
 /* The stored resolution of an earlier run with the same layout (the prior),
  * for re-resolving only what a change can reach. */
 typedef struct cg_prior {
-  void *blob;       /* the stored value */
+  void *blob;       /* the stored manifest (in cg->rv_slabs) */
   uint8_t *changed; /* per file: content differs from the prior's */
   size_t nchanged;
-  size_t *imp_off, *ref_off; /* per file: its first import/reference target */
-  const int32_t *imps;       /* into blob */
-  const cg_target *refs;
+  size_t *imp_off;     /* per file: its first import target */
+  const int32_t *imps; /* into blob */
+  cg_target **refs;    /* per file: its reference targets, in a stored section */
 } cg_prior;
 /* GSP_OK (p filled, p->changed set), GSP_ENOENT (none usable), GSP_ENOMEM. */
 int gsp__cg_prior_load(gsp_cg *cg, const cg_store *st, cg_prior *p);
 void gsp__cg_prior_free(cg_prior *p);
+/* Free every file's import and reference targets (the ones borrowed from
+ * the stored sections with the sections). */
+void gsp__cg_targets_free(gsp_cg *cg);
 /* Nothing changed: every target from the prior (GSP_ENOENT, nothing set,
  * if one is out of range). */
 int gsp__cg_prior_restore_all(gsp_cg *cg, const cg_prior *p);
+/* Something changed: every file's import targets, the prior's for an
+ * unchanged C or Python file (they depend on the layout and the file
+ * alone), resolved again for the others. Before gsp__cg_build_edges. */
+int gsp__cg_prior_imports(gsp_cg *cg, gsp_exec *ex, const cg_prior *p);
 /* Something changed, imports resolved and edges built: *todo (gsp_malloc,
  * per file) marks the files to bind again, *n how many of them were read;
  * every other file's ref_target is restored from the prior. */

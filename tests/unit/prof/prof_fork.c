@@ -12,13 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile uint64_t g_sink;
+#include "prof_test_util.h"
 
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static volatile uint64_t g_sink;
 
 static void burn(double s) {
   uint64_t x = g_sink + 1;

@@ -26,6 +26,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "prof_test_util.h"
+
 #define UNIT 3000000
 
 static volatile uint64_t g_sink;
@@ -43,12 +45,6 @@ __attribute__((noinline)) static uint64_t hot_thirty(uint64_t x) { return spin(x
 __attribute__((noinline)) static uint64_t hot_ten(uint64_t x) { return spin(x, 1); }
 
 static double seconds;
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void *worker(void *arg) {
   (void)arg;

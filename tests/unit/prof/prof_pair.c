@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "prof_test_util.h"
+
 #define UNIT 3000000
 
 static volatile uint64_t g_sink;
@@ -24,16 +26,10 @@ static uint64_t spin(uint64_t x, unsigned units) {
 __attribute__((noinline)) static uint64_t pair_major(uint64_t x) { return spin(x, 3); }
 __attribute__((noinline)) static uint64_t pair_minor(uint64_t x) { return spin(x, 1); }
 
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv) {
-  double end = cpu_now() + (argc > 1 ? atof(argv[1]) : 1.0);
+  double end = process_cpu_now() + (argc > 1 ? atof(argv[1]) : 1.0);
   uint64_t x = 1;
-  while (cpu_now() < end) x = pair_minor(pair_major(x));
+  while (process_cpu_now() < end) x = pair_minor(pair_major(x));
   g_sink = x;
   return 0;
 }

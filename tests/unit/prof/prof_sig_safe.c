@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "gsperf/prof.h"
+#include "prof_test_util.h"
 
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
@@ -72,12 +73,6 @@ __attribute__((visibility("default"))) void *calloc(size_t n, size_t size) {
 __attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
   note();
   return __libc_realloc(p, n);
-}
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static uint64_t spin(uint64_t x, unsigned n) {

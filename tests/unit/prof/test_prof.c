@@ -19,14 +19,9 @@
 #include <cmocka.h>
 
 #include "gsperf/prof.h"
+#include "prof_test_util.h"
 
 static _Atomic uint64_t g_sink; /* shared by the threads: atomic */
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 __attribute__((noinline)) static void spin_for(double cpu_s) {
   uint64_t x = g_sink + 1;

@@ -17,18 +17,16 @@
 #include "gsperf/prof.h"
 
 #include "../../support/fault_alloc.h"
+#include "prof_test_util.h"
 
 static volatile uint64_t g_sink;
 
 __attribute__((noinline)) static void burn(double cpu_s) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  double end = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + cpu_s, now = 0;
+  double end = cpu_now() + cpu_s, now = 0;
   uint64_t x = 1;
   while (now < end) {
     for (int i = 0; i < 1000; i++) x = x * 6364136223846793005ull + 1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    now = cpu_now();
   }
   g_sink = x;
 }

@@ -20,15 +20,10 @@
 #include <cmocka.h>
 
 #include "gsperf/prof.h"
+#include "prof_test_util.h"
 
 static char g_dir[64], g_fork_dir[64];
 static volatile uint64_t g_sink;
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void burn(double s) {
   uint64_t x = g_sink + 1;

@@ -41,6 +41,7 @@
 #include <cmocka.h>
 
 #include "gsperf/prof.h"
+#include "prof_test_util.h"
 
 static gsp_prof *start_io(unsigned sample) {
   gsp_prof *p = NULL;
@@ -224,12 +225,6 @@ static void *slow_writer(void *arg) {
   return NULL;
 }
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static void test_slow_pattern(void **state) {
   (void)state;
   assert_int_equal(pipe(g_pipe), 0);
@@ -239,9 +234,9 @@ static void test_slow_pattern(void **state) {
   double measured = 0;
   char c;
   for (int i = 0; i < 2 * PAIRS; i++) {
-    double t0 = now_ns();
+    double t0 = mono_ns();
     assert_int_equal(read(g_pipe[0], &c, 1), 1);
-    measured += now_ns() - t0;
+    measured += mono_ns() - t0;
   }
   void *wr;
   assert_int_equal(pthread_join(w, &wr), 0);

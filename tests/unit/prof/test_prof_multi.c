@@ -24,15 +24,10 @@
 #include "gsperf/prof.h"
 
 #include "../../support/fault_alloc.h"
+#include "prof_test_util.h"
 
 static volatile uint64_t g_sink;
 static char g_dir[128], g_fault_dir[256];
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 __attribute__((noinline)) static void multi_work_a(double s) {
   uint64_t x = g_sink + 1;

@@ -24,31 +24,12 @@
 
 #include "gsperf/prof.h"
 #include "sampler_int.h"
+#include "prof_test_util.h"
 
 uint64_t nofp_leaf(uint64_t x, unsigned n);
 
 static _Atomic uint64_t g_sink;
 static char g_dir[64];
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* perf events may be refused (perf_event_paranoid 3, seccomp). */
-static bool perf_allowed(void) {
-  struct perf_event_attr a;
-  memset(&a, 0, sizeof a);
-  a.size = sizeof a;
-  a.type = PERF_TYPE_SOFTWARE;
-  a.config = PERF_COUNT_SW_TASK_CLOCK;
-  a.exclude_kernel = 1;
-  int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
-  if (fd < 0) return false;
-  close(fd);
-  return true;
-}
 
 __attribute__((noinline)) static void nofp_caller(double cpu_s) {
   uint64_t x = g_sink + 1;
