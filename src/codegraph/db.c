@@ -38,10 +38,11 @@
  * complete, so a crash leaves the old file), one transaction, prepared
  * statements reused for every row, 16 rows per INSERT for the big tables
  * (one statement run per batch: the cursor stays open and the rows of a
- * file, consecutive ids, are appended). Update (db_update.c): when PATH
- * was written by this version for this root, the difference is applied
- * to PATH itself in one transaction under a rollback journal. Either
- * gives the same rows.
+ * file, consecutive ids, are appended; an id one above the table's last
+ * is left to SQLite, which spares the search that checks an explicit id:
+ * db_rows.c). Update (db_update.c): when PATH was written by this
+ * version for this root, the difference is applied to PATH itself in one
+ * transaction under a rollback journal. Either gives the same rows.
  *
  * The writer (cg_dbw) runs on a thread of its own with gsp_cg_config.db
  * (started after the walk, so it overlaps the run; gsp__cg_dbw_*, called
@@ -54,7 +55,7 @@
  * once the graph is built (or written cold when the update would rewrite
  * most rows); anything else (absent, another schema version, root or
  * generator): written cold, as the files come in (parsed_stage: symbols
- * and sites, the symbols' index near the end of the parse), the imports
+ * and sites, the name indexes near the end of the parse), the imports
  * once resolved, reference targets and edges once bound, then files and
  * meta (resolved_stage).
  *
@@ -105,19 +106,23 @@ static const char schema_sql[] =
     " SELECT s.id, s.file_id, s.scope_id, s.name, s.qualifier, s.kind, s.line, t.target_symbol_id"
     " FROM ref_sites s LEFT JOIN ref_targets t ON t.id = s.id;"
     "CREATE TABLE edges(src_file_id INTEGER NOT NULL, dst_file_id INTEGER NOT NULL,"
-    " kind TEXT NOT NULL, PRIMARY KEY(src_file_id, dst_file_id, kind)) WITHOUT ROWID;"
-    /* kept up to date as the sites go in, during the parse: about the
-     * cost of building it after them, and out of the tail */
-    "CREATE INDEX refs_call_name ON ref_sites(name) WHERE kind = 'call';";
+    " kind TEXT NOT NULL, PRIMARY KEY(src_file_id, dst_file_id, kind)) WITHOUT ROWID;";
 
 /* The indexes the queries use (query.c); a reader may add others. Only
  * calls are indexed by name among the references: type uses are most of
  * the rows (about 5 in 6 on /usr/include) and no query looks them up.
- * The call index is made with the tables; the others as soon as their
- * table's rows are written (symbols, imports). The rows of a file are
- * found by id range, so no index on file_id is needed but for imports,
- * which rdeps reads by target. */
-static const char symbols_index_sql[] = "CREATE INDEX symbols_name ON symbols(name);";
+ * The rows of a file are found by id range, so no index on file_id is
+ * needed but for imports, which rdeps reads by target.
+ *
+ * The name indexes (symbols, calls) are made by sorting (CREATE INDEX)
+ * once most rows are in (index_point), the imports' once their rows are
+ * written. A sort is the cheaper way: the call index kept up to date from
+ * the start, each site inserted where its name falls, cost a third of the
+ * writer's CPU on /usr/lib/python3.11 (29 of 83 ms, writing after the
+ * run) and 150 ms on /usr/include; made by a sort, 18 ms and 15 ms. */
+static const char names_index_sql[] =
+    "CREATE INDEX symbols_name ON symbols(name);"
+    "CREATE INDEX refs_call_name ON ref_sites(name) WHERE kind = 'call';";
 static const char imports_index_sql[] =
     "CREATE INDEX imports_file ON imports(file_id);"
     "CREATE INDEX imports_target ON imports(target_file_id);";
@@ -301,12 +306,12 @@ static bool file_ready(writer *w, size_t f, bool *all) {
   return *all || atomic_load_explicit(&w->ready[f], memory_order_acquire);
 }
 
-/* Where the symbols' index is made, as a count of files written in the
+/* Where the name indexes are made, as a count of files written in the
  * order the writer takes them: on the writer's thread, once the files
- * written hold DBW_INDEX_AT of the bytes, so the sort (a third of the
- * writer's CPU) overlaps the end of the parse and the last symbols go
- * into the index as they come (random inserts: a few per cent more CPU
- * for that part); after the run, at the end. A count, not a time: the
+ * written hold DBW_INDEX_AT of the bytes, so the sorts (two fifths of the
+ * writer's CPU on /usr/include) overlap the end of the parse and the last
+ * symbols and calls go into the indexes as they come (random inserts: a
+ * few per cent more CPU for that part); after the run, at the end. A count, not a time: the
  * same run gives the same bytes. */
 #define DBW_INDEX_AT 0.9
 static size_t index_point(const writer *w) {
@@ -321,7 +326,7 @@ static size_t index_point(const writer *w) {
 }
 
 /* What is known of each file once parsed: its symbols and reference
- * sites, and the symbols' index. Always in id order, file by file, rows
+ * sites, and the name indexes. Always in id order, file by file, rows
  * appended in key order, so every way of running gives the same bytes:
  * on the writer's thread each file as soon as it is finished, which keeps
  * pace with a parse that follows the id order (cg->parse_order, the local
@@ -336,14 +341,14 @@ static int parsed_stage(writer *w) {
     size_t f = w->order[i];
     if (i == at && !indexed) {
       indexed = true;
-      if ((rv = gsp__cg_dbw_exec(w, symbols_index_sql)) != GSP_OK) break;
+      if ((rv = gsp__cg_dbw_exec(w, names_index_sql)) != GSP_OK) break;
     }
     if (!file_ready(w, f, &all)) continue;
     rv = gsp__cg_dbw_symbols(w, f), i++;
     if (rv == GSP_OK) rv = gsp__cg_dbw_ref_sites(w, f);
   }
   if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_PARSED);
-  if (rv == GSP_OK && !indexed) rv = gsp__cg_dbw_exec(w, symbols_index_sql);
+  if (rv == GSP_OK && !indexed) rv = gsp__cg_dbw_exec(w, names_index_sql);
   return rv;
 }
 
@@ -392,6 +397,8 @@ static int close_tmp(writer *w, int rv) {
 
 static int write_cold(writer *w) {
   int rv = open_tmp(w);
+  w->append = true;
+  memset(w->last_id, 0, sizeof w->last_id);
   if (rv == GSP_OK) rv = parsed_stage(w);
   if (rv == GSP_OK) rv = resolved_stage(w);
   return close_tmp(w, rv);

@@ -73,6 +73,10 @@ struct cg_dbw {
   int rv;
   uint64_t rows;   /* rows inserted, updated or deleted */
   uint64_t cpu_ns; /* the writer's CPU time */
+  /* cold write: each table is filled in id order from empty, so an id
+   * one above the last one written may be left to SQLite (db_rows.c) */
+  bool append;
+  int64_t last_id[ST__N];
   char err[512];
 };
 typedef struct cg_dbw cg_dbw;
