@@ -217,8 +217,11 @@ typedef struct {
   uint32_t nimps, nrefs, ndefs, has_res;
 } rv_file_t;
 
-/* A value that matches tree file for file, every target unresolved but
- * the first import, which points past the last file. */
+/* A value in the format before sections (version 2) that matches tree
+ * file for file, every target unresolved but the first import, which
+ * points past the last file: refused by its version now. Damaged values
+ * of the current format (targets out of range, wrong counts, a missing
+ * section) are test_codegraph_rebind's test_damaged_manifest_not_used. */
 static uint8_t *bad_value(const char *tree, size_t *len) {
   gsp_cg *cg = NULL;
   const char *incs[] = {"c"};
@@ -269,7 +272,7 @@ static void test_damaged_resolution_ignored(void **state) {
   assert_false(a.st.resolve_incremental);
   assert_int_equal(a.st.parsed, 0);
   assert_string_equal(a.dump, cold.dump);
-  /* the right length, counts and hashes, an import pointing past the last file */
+  /* an older format: right length, counts and hashes, an import past the last file */
   size_t len = 0;
   uint8_t *v = bad_value(tree, &len);
   plant_resolution(tree, cache, v, len);
