@@ -687,6 +687,14 @@ out:
   for (size_t i = 0; i < g_nfiles; i++) free(g_files[i].path);
 }
 
+static void usage(FILE *to) {
+  fprintf(to,
+          "usage: bench_analyze [--rounds N] [--only ROW,ROW...] [--no-io-rows] [--warm-only]\n"
+          "                     [--warm-ab] [--no-stat-index] [--store-cost] [DIR...]\n"
+          "DIR default: /usr/include and /usr/lib/python3.11. Rows and columns: see the\n"
+          "comment at the top of bench/analyze/bench_analyze.c.\n");
+}
+
 int main(int argc, char **argv) {
   int rounds = 3, ndirs = 0;
   const char *dirs[16];
@@ -705,10 +713,20 @@ int main(int argc, char **argv) {
       g_store_cost = true;
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
       g_only = argv[++i];
+    else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+      return usage(stdout), 0;
+    else if (argv[i][0] == '-')
+      return fprintf(stderr, "bench_analyze: unknown option or missing value: '%s'\n", argv[i]),
+             usage(stderr), 2;
     else if (ndirs < 16)
       dirs[ndirs++] = argv[i];
+    else
+      return fprintf(stderr, "bench_analyze: more than 16 directories at '%s'\n", argv[i]), 2;
   }
-  if (rounds < 1 || rounds > MAX_ROUNDS) rounds = 3;
+  if (rounds < 1 || rounds > MAX_ROUNDS) {
+    fprintf(stderr, "bench_analyze: --rounds wants 1..%d\n", MAX_ROUNDS);
+    return 2;
+  }
   if (ndirs == 0) dirs[ndirs++] = "/usr/include", dirs[ndirs++] = "/usr/lib/python3.11";
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("bench_analyze: %d rounds, %ld CPUs online\n", rounds, sysconf(_SC_NPROCESSORS_ONLN));
