@@ -259,12 +259,9 @@ int gsp__cg_components(gsp_cg *cg);
  * languages, content hashes, include dirs, root package): the tree's inputs. */
 void gsp__cg_inputs_key(const gsp_cg *cg, uint8_t key[16]);
 /* The resolution of the whole tree, stored by the tree's layout (every
- * path, language, read or not, include dirs, root package; no contents).
- * load: GSP_OK with every imp_target/ref_target and the resolved counts
- * filled when no content changed either, or GSP_ENOENT (nothing stored,
- * unusable, or something changed). save: best effort; the key argument is
+ * path, language, read or not, include dirs, root package; no contents):
+ * read back as the prior below. save: best effort; the key argument is
  * unused (the layout names the entry). */
-int gsp__cg_resolution_load(gsp_cg *cg, const cg_store *st, const uint8_t key[16]);
 void gsp__cg_resolution_save(gsp_cg *cg, const cg_store *st, const uint8_t key[16]);
 void gsp__cg_layout_key(const gsp_cg *cg, uint8_t key[16]);
 /* The stored resolution of an earlier run with the same layout (the prior),

@@ -293,17 +293,30 @@ static int finished(parse_job *j, uint64_t t0, int rv, bool hit, size_t len) {
   return GSP_OK;
 }
 
+/* The index's word on f no longer counts: its hash is what reading it
+ * gives (zero when the read fails or the file is skipped), as in a run
+ * without an index. */
+static void forget_known(cg_file *f) {
+  f->stat_known = false;
+  memset(f->hash, 0, sizeof f->hash);
+}
+
 /* File i, vouched for by the stat index: its result from the store by the
  * recorded content hash, without reading it. false on a miss (it is then
  * read, hashed and looked up as any other file). */
 static bool known_hit(parse_job *j, size_t i) {
   cg_file *f = &j->cg->files[i];
   if (!f->stat_known || !j->use_store) return false;
+  if (f->size > j->cg->cfg.max_file_bytes) { /* skipped as when read: no result */
+    forget_known(f);
+    return false;
+  }
   uint64_t t0 = gsp_now_ns();
   uint8_t key[16];
   key_of(f, key);
   if (j->store.get(j->store.user, key, &f->res) != GSP_OK) {
     f->res = NULL;
+    forget_known(f); /* the read decides its hash, as without an index */
     return false;
   }
   atomic_fetch_add(&j->hits, 1);

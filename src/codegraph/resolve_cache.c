@@ -557,15 +557,3 @@ void gsp__cg_resolution_save(gsp_cg *cg, const cg_store *st, const uint8_t input
   if (ok) st->put_blob(st->user, key, v, len);
   gsp_free(v);
 }
-
-/* ---- the whole-tree interface ---- */
-
-int gsp__cg_resolution_load(gsp_cg *cg, const cg_store *st, const uint8_t key[16]) {
-  (void)key; /* the prior is found by the layout; its contents must all match */
-  cg_prior p;
-  int rv = gsp__cg_prior_load(cg, st, &p);
-  if (rv == GSP_OK && p.nchanged) gsp__cg_targets_free(cg), rv = GSP_ENOENT;
-  if (rv == GSP_OK) rv = gsp__cg_prior_restore_all(cg, &p);
-  gsp__cg_prior_free(&p);
-  return rv;
-}
