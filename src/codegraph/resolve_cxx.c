@@ -28,13 +28,26 @@
  * comment counts): it over-approximates what the parse will see, never
  * misses an include the parse records.
  *
- * Data: per C file a list of its extension-less include spellings (kind
- * byte, spelling, NUL), a hash set of the candidates' paths and a
- * "reached" mark per candidate, all freed before returning; candidates
- * reached are appended to cg->files (lang C), to be sorted with the rest.
- * Cost: nothing when the walk found no candidate; else one read and one
- * memchr pass over each C file (parallel over files), then a lookup per
- * extension-less include.
+ * Memo (cxx_memo.h, kept by stat_index.c beside the stat index): per C
+ * file scanned, its stat and its spellings. A file the memo vouches for
+ * (same path, device, inode, size, mtime, ctime as the walk saw, not racy
+ * by the stat index's rule, not over max_file_bytes) is not read: its
+ * recorded spellings stand in for the scan of its text, which they are,
+ * since the spellings depend on the content alone (the lookups, which
+ * depend on the include path and the candidates, are made again every
+ * run). Any other file is read. So the set reached is exactly a full
+ * scan's. The memo is written again when any file was read or one it
+ * held is gone.
+ *
+ * Data: per file index (nfiles + ncands: room for the headers appended)
+ * a list of its extension-less include spellings (kind byte, spelling,
+ * NUL) and whether it was scanned, a hash set of the candidates' paths
+ * and a "reached" mark per candidate, all freed before returning;
+ * candidates reached are appended to cg->files (lang C), to be sorted
+ * with the rest. Cost: nothing when the walk found no candidate; else per
+ * C file one memo lookup, and for a file not vouched for one read and one
+ * memchr pass (parallel over files); then a lookup per extension-less
+ * include.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,30 +56,48 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "cxx_memo.h"
 #include "resolve_int.h"
+
+_Atomic uint64_t gsp__cg_cxx_reads; /* cxx_memo.h */
 
 typedef struct bare_list {
   char *buf; /* entries: kind byte, spelling, NUL */
   size_t len, cap;
+  bool scanned; /* read, or taken from the memo */
 } bare_list;
 
 typedef struct cxx_job {
   gsp_cg *cg;
   const uint32_t *todo; /* file indexes to scan */
-  bare_list *lists;     /* per position in todo */
-  uint32_t *slots;      /* candidate hash set: index + 1, 0 = empty */
+  bare_list *lists;     /* per file index (nfiles + ncands) */
+  cg_cxx_memo memo;
+  uint32_t *slots; /* candidate hash set: index + 1, 0 = empty */
   size_t cslots;
   uint8_t *reached;
 } cxx_job;
 
-static int list_add(bare_list *l, char kind, const char *s, size_t n) {
-  if (l->len + n + 2 > l->cap) {
+static int list_room(bare_list *l, size_t n) {
+  if (l->len + n > l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 128;
-    while (nc < l->len + n + 2) nc *= 2;
+    while (nc < l->len + n) nc *= 2;
     char *q = gsp_realloc(l->buf, nc);
     if (q == NULL) return GSP_ENOMEM;
     l->buf = q, l->cap = nc;
   }
+  return GSP_OK;
+}
+
+/* Entries recorded in the memo, as they are. */
+static int list_append(bare_list *l, const char *sp, size_t n) {
+  if (list_room(l, n) != GSP_OK) return GSP_ENOMEM;
+  memcpy(l->buf + l->len, sp, n);
+  l->len += n;
+  return GSP_OK;
+}
+
+static int list_add(bare_list *l, char kind, const char *s, size_t n) {
+  if (list_room(l, n + 2) != GSP_OK) return GSP_ENOMEM;
   l->buf[l->len++] = kind;
   memcpy(l->buf + l->len, s, n);
   l->len += n;
@@ -142,9 +173,20 @@ static int scan_range(void *user, size_t begin, size_t end) {
   char *buf = NULL;
   size_t cap = 0, len = 0;
   int rv = GSP_OK;
-  for (size_t i = begin; i < end && rv == GSP_OK; i++)
-    if (read_file(j->cg, &j->cg->files[j->todo[i]], &buf, &cap, &len))
-      rv = scan_text(buf, len, &j->lists[i]);
+  for (size_t i = begin; i < end && rv == GSP_OK; i++) {
+    const cg_file *f = &j->cg->files[j->todo[i]];
+    bare_list *l = &j->lists[j->todo[i]];
+    const char *sp;
+    size_t n;
+    if (gsp__cg_cxx_memo_find(&j->memo, j->cg, f, &sp, &n)) {
+      l->scanned = true;
+      rv = n ? list_append(l, sp, n) : GSP_OK;
+    } else if (read_file(j->cg, f, &buf, &cap, &len)) {
+      atomic_fetch_add(&gsp__cg_cxx_reads, 1);
+      l->scanned = true;
+      rv = scan_text(buf, len, l);
+    }
+  }
   gsp_free(buf);
   return rv;
 }
@@ -214,7 +256,7 @@ static int reach(cxx_job *j, size_t ntodo, uint32_t *next, size_t *nnext) {
   int rv = GSP_OK;
   *nnext = 0;
   for (size_t i = 0; i < ntodo && rv == GSP_OK; i++) {
-    const bare_list *l = &j->lists[i];
+    const bare_list *l = &j->lists[j->todo[i]];
     const char *from = cg->files[j->todo[i]].path;
     for (size_t o = 0; o < l->len && rv == GSP_OK;) {
       const char *spell = l->buf + o + 1;
@@ -242,17 +284,27 @@ static int rounds(cxx_job *j, gsp_exec *ex, uint32_t *todo, uint32_t *next, size
   int rv = GSP_OK;
   while (n > 0 && rv == GSP_OK) {
     j->todo = todo;
-    j->lists = gsp_calloc(n, sizeof *j->lists);
-    if (j->lists == NULL) return GSP_ENOMEM;
     rv = gsp__cg_for(ex, n, 16, scan_range, j);
     size_t nn = 0;
     if (rv == GSP_OK) rv = reach(j, n, next, &nn);
-    free_lists(j->lists, n);
-    j->lists = NULL;
     uint32_t *t = todo;
     todo = next, next = t, n = nn;
   }
   return rv;
+}
+
+/* Every file scanned this run, with its spellings, into the memo (none
+ * out of memory: the next run reads the files again). */
+static void save_memo(cxx_job *j) {
+  const gsp_cg *cg = j->cg;
+  cg_cxx_rec *recs = gsp_malloc((cg->nfiles + 1) * sizeof *recs);
+  if (recs == NULL) return;
+  size_t n = 0;
+  for (size_t f = 0; f < cg->nfiles; f++)
+    if (j->lists[f].scanned)
+      recs[n++] = (cg_cxx_rec){.file = (uint32_t)f, .sp = j->lists[f].buf, .len = j->lists[f].len};
+  gsp__cg_cxx_memo_save(j->cg, &j->memo, recs, n);
+  gsp_free(recs);
 }
 
 int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
@@ -260,11 +312,16 @@ int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
   cxx_job j = {.cg = cg};
   size_t room = cg->nfiles + cg->ncands;
   uint32_t *todo = gsp_malloc(room * sizeof *todo), *next = gsp_malloc(room * sizeof *next);
-  int rv = todo && next ? index_cands(&j) : GSP_ENOMEM;
+  j.lists = gsp_calloc(room, sizeof *j.lists);
+  int rv = todo && next && j.lists ? index_cands(&j) : GSP_ENOMEM;
+  if (rv == GSP_OK) gsp__cg_cxx_memo_load(cg, &j.memo);
   size_t n = 0;
   for (size_t i = 0; rv == GSP_OK && i < cg->nfiles; i++)
     if (cg->files[i].lang == GSP_CG_LANG_C) todo[n++] = (uint32_t)i;
   if (rv == GSP_OK) rv = rounds(&j, ex, todo, next, n);
+  if (rv == GSP_OK) save_memo(&j);
+  gsp__cg_cxx_memo_free(&j.memo);
+  if (j.lists) free_lists(j.lists, room);
   gsp_free(todo), gsp_free(next), gsp_free(j.slots), gsp_free(j.reached);
   return rv;
 }

@@ -48,11 +48,16 @@
  * Invariants: a vouched file (stat_known) has the hash the index holds for
  * exactly its path, device, inode, size, mtime and ctime; nothing is
  * vouched from a file that failed a check.
+ *
+ * The same file also keeps the include memo of resolve_cxx.c's scan
+ * (cxx-<hash>.memo, cxx_memo.h, at the end of this file): per C file its
+ * stat and extension-less include spellings, vouched by the same rule.
  */
 #define _GNU_SOURCE /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +66,7 @@
 #include <xxhash.h>
 
 #include "cg_int.h"
+#include "cxx_memo.h"
 #include "gsperf/tier.h"
 
 #define IX_MAGIC "GSPSTIX1"
@@ -97,20 +103,22 @@ static void warn(gsp_cg *cg, const char *path, const char *what) {
   gsp_log(GSP_LOG_WARN, "codegraph", "%s", cg->warn);
 }
 
-/* <dir>/stat-<hash of the root's real path>.idx, or NULL (no directory,
- * no real path, out of memory). */
-static char *index_path(const gsp_cg *cg) {
+/* <dir>/<prefix>-<hash of the root's real path>.<ext>, or NULL (no
+ * directory, no real path, out of memory). */
+static char *cache_file(const gsp_cg *cg, const char *prefix, const char *ext) {
   const char *dir = cg->cfg.store ? gsp_tier_l3_dir(cg->cfg.store) : NULL;
   if (dir == NULL || cg->cfg.no_cache || cg->cfg.no_stat_index || cg->cfg.farm) return NULL;
   char *real = realpath(cg->root, NULL);
   if (real == NULL) return NULL;
   uint64_t h = XXH3_64bits(real, strlen(real));
   free(real);
-  size_t n = strlen(dir) + 32;
+  size_t n = strlen(dir) + strlen(prefix) + strlen(ext) + 24;
   char *p = gsp_malloc(n);
-  if (p) snprintf(p, n, "%s/stat-%016" PRIx64 ".idx", dir, h);
+  if (p) snprintf(p, n, "%s/%s-%016" PRIx64 ".%s", dir, prefix, h, ext);
   return p;
 }
+
+static char *index_path(const gsp_cg *cg) { return cache_file(cg, "stat", "idx"); }
 
 /* Read path whole into a gsp_malloc'd buffer; GSP_ENOENT if absent. */
 static int slurp(const char *path, uint8_t **out, size_t *len) {
@@ -164,12 +172,18 @@ static int64_t granularity(int64_t mtime_ns, int64_t ctime_ns) {
   return mtime_ns % NS_PER_S == 0 && ctime_ns % NS_PER_S == 0 ? GRAN_COARSE : GRAN_FINE;
 }
 
-static bool vouches(const ix_ent *e, const cg_file *f, int64_t ref_ns) {
-  if (e->dev != f->dev || e->ino != f->ino || e->size != f->size || e->mtime_ns != f->mtime_ns ||
-      e->ctime_ns != f->ctime_ns)
+/* The recorded stat equals the walk's and is not racy against ref_ns. */
+static bool same_stat(uint64_t dev, uint64_t ino, uint64_t size, int64_t mtime_ns, int64_t ctime_ns,
+                      const cg_file *f, int64_t ref_ns) {
+  if (dev != f->dev || ino != f->ino || size != f->size || mtime_ns != f->mtime_ns ||
+      ctime_ns != f->ctime_ns)
     return false;
-  int64_t limit = ref_ns - granularity(e->mtime_ns, e->ctime_ns);
-  return e->mtime_ns < limit && e->ctime_ns < limit; /* else racy */
+  int64_t limit = ref_ns - granularity(mtime_ns, ctime_ns);
+  return mtime_ns < limit && ctime_ns < limit; /* else racy */
+}
+
+static bool vouches(const ix_ent *e, const cg_file *f, int64_t ref_ns) {
+  return same_stat(e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns, f, ref_ns);
 }
 
 /* strcmp order of a NUL-terminated path and a counted one. */
@@ -289,4 +303,158 @@ void gsp__cg_stat_index_save(gsp_cg *cg, cg_stat_index *ix) {
 void gsp__cg_stat_index_free(cg_stat_index *ix) {
   gsp_free(ix->path);
   ix->path = NULL;
+}
+
+/* ---- the include memo of the extension-less header scan (cxx_memo.h) ----
+ *
+ * File: <cache dir>/cxx-<same hash as the index>.memo. Same header as the
+ * index (magic "GSPCXXM1", its own version), then count x 56-byte entries
+ * (mx_ent, in the order the scan wrote them, paths unique), then the
+ * string table: per entry its path and its spellings (kind byte, spelling,
+ * NUL; repeated). Checks as for the index, plus: every spelling list ends
+ * with a NUL within its bounds. The reference time is the walk's start of
+ * the run that wrote it, and an entry vouches by the index's racy rule.
+ */
+
+#define MX_MAGIC "GSPCXXM1"
+#define MX_VERSION 1u
+
+typedef struct mx_ent {
+  uint64_t dev, ino, size;
+  int64_t mtime_ns, ctime_ns;
+  uint32_t path_off, path_len, sp_off, sp_len;
+} mx_ent;
+
+_Static_assert(sizeof(mx_ent) == 56, "mx_ent layout");
+
+static const mx_ent *mx_ents(const uint8_t *buf) {
+  return (const mx_ent *)(const void *)(buf + sizeof(ix_hdr));
+}
+
+/* Spellings sp[0, n): each a kind byte and a NUL-terminated string. */
+static bool mx_spellings_ok(const char *sp, size_t n) {
+  for (size_t o = 0; o < n;) {
+    const char *z = memchr(sp + o + 1, '\0', o + 1 < n ? n - o - 1 : 0);
+    if (o + 1 >= n || z == NULL) return false;
+    o = (size_t)(z - sp) + 1;
+  }
+  return true;
+}
+
+static bool mx_check(const uint8_t *buf, size_t len) {
+  ix_hdr h;
+  if (len < sizeof h) return false;
+  memcpy(&h, buf, sizeof h);
+  if (memcmp(h.magic, MX_MAGIC, 8) != 0 || h.version != MX_VERSION || h.count > IX_MAX_ENTRIES ||
+      h.strtab_len > len || len != sizeof h + (size_t)h.count * sizeof(mx_ent) + h.strtab_len ||
+      XXH3_64bits(buf + sizeof h, len - sizeof h) != h.checksum)
+    return false;
+  const mx_ent *e = mx_ents(buf);
+  const char *strs = (const char *)(e + h.count);
+  for (uint32_t i = 0; i < h.count; i++)
+    if ((uint64_t)e[i].path_off + e[i].path_len > h.strtab_len || e[i].path_len == 0 ||
+        (uint64_t)e[i].sp_off + e[i].sp_len > h.strtab_len ||
+        !mx_spellings_ok(strs + e[i].sp_off, e[i].sp_len))
+      return false;
+  return true;
+}
+
+static int mx_index(cg_cxx_memo *m) {
+  size_t cap = 16;
+  while (cap < (size_t)m->count * 2) cap *= 2;
+  m->slots = gsp_calloc(cap, sizeof *m->slots);
+  if (m->slots == NULL) return GSP_ENOMEM;
+  m->cslots = cap;
+  const mx_ent *e = mx_ents(m->buf);
+  const char *strs = (const char *)(e + m->count);
+  for (uint32_t i = 0; i < m->count; i++) {
+    size_t h = (size_t)XXH3_64bits(strs + e[i].path_off, e[i].path_len) & (cap - 1);
+    while (m->slots[h]) h = (h + 1) & (cap - 1);
+    m->slots[h] = i + 1;
+  }
+  return GSP_OK;
+}
+
+void gsp__cg_cxx_memo_load(gsp_cg *cg, cg_cxx_memo *m) {
+  *m = (cg_cxx_memo){.path = cache_file(cg, "cxx", "memo")};
+  size_t len = 0;
+  if (m->path == NULL || slurp(m->path, &m->buf, &len) != GSP_OK)
+    return; /* none yet, unreadable or no memory: read every file */
+  bool ok = mx_check(m->buf, len);
+  if (ok) {
+    ix_hdr h;
+    memcpy(&h, m->buf, sizeof h);
+    m->count = h.count, m->ref_ns = h.ref_ns;
+    ok = mx_index(m) == GSP_OK;
+  }
+  if (!ok) {
+    gsp_free(m->buf), gsp_free(m->slots);
+    m->buf = NULL, m->slots = NULL, m->count = 0;
+  }
+}
+
+bool gsp__cg_cxx_memo_find(cg_cxx_memo *m, const gsp_cg *cg, const cg_file *f, const char **sp,
+                           size_t *len) {
+  if (m->slots == NULL || f->size > cg->cfg.max_file_bytes) return false;
+  const mx_ent *e = mx_ents(m->buf);
+  const char *strs = (const char *)(e + m->count);
+  size_t pl = strlen(f->path), mask = m->cslots - 1;
+  for (size_t h = (size_t)XXH3_64bits(f->path, pl) & mask; m->slots[h]; h = (h + 1) & mask) {
+    const mx_ent *x = &e[m->slots[h] - 1];
+    if (x->path_len != pl || memcmp(strs + x->path_off, f->path, pl) != 0) continue;
+    if (!same_stat(x->dev, x->ino, x->size, x->mtime_ns, x->ctime_ns, f, m->ref_ns)) return false;
+    *sp = strs + x->sp_off, *len = x->sp_len;
+    atomic_fetch_add(&m->hits, 1);
+    return true;
+  }
+  return false;
+}
+
+static uint8_t *mx_build(const gsp_cg *cg, const cg_cxx_rec *recs, size_t n, size_t *len) {
+  size_t strl = 0;
+  for (size_t i = 0; i < n; i++) strl += strlen(cg->files[recs[i].file].path) + recs[i].len;
+  *len = sizeof(ix_hdr) + n * sizeof(mx_ent) + strl;
+  uint8_t *buf = gsp_malloc(*len);
+  if (buf == NULL) return NULL;
+  mx_ent *e = (mx_ent *)(void *)(buf + sizeof(ix_hdr));
+  char *strs = (char *)(e + n);
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    const cg_file *f = &cg->files[recs[i].file];
+    size_t pl = strlen(f->path);
+    e[i] = (mx_ent){.dev = f->dev,
+                    .ino = f->ino,
+                    .size = f->size,
+                    .mtime_ns = f->mtime_ns,
+                    .ctime_ns = f->ctime_ns,
+                    .path_off = (uint32_t)off,
+                    .path_len = (uint32_t)pl,
+                    .sp_off = (uint32_t)(off + pl),
+                    .sp_len = (uint32_t)recs[i].len};
+    memcpy(strs + off, f->path, pl);
+    if (recs[i].len) memcpy(strs + off + pl, recs[i].sp, recs[i].len);
+    off += pl + recs[i].len;
+  }
+  ix_hdr h = {
+      .version = MX_VERSION, .count = (uint32_t)n, .ref_ns = cg->walk_real_ns, .strtab_len = strl};
+  memcpy(h.magic, MX_MAGIC, 8);
+  h.checksum = XXH3_64bits(buf + sizeof h, *len - sizeof h);
+  memcpy(buf, &h, sizeof h);
+  return buf;
+}
+
+void gsp__cg_cxx_memo_save(gsp_cg *cg, cg_cxx_memo *m, const cg_cxx_rec *recs, size_t n) {
+  if (m->path == NULL || (m->buf && m->hits == n && m->count == n)) return;
+  size_t len = 0;
+  uint8_t *buf = mx_build(cg, recs, n, &len);
+  if (buf == NULL) return;
+  if (write_atomic(m->path, buf, len) != GSP_OK)
+    gsp_log(GSP_LOG_WARN, "codegraph", "%s: include memo cannot be written: %s", m->path,
+            strerror(errno));
+  gsp_free(buf);
+}
+
+void gsp__cg_cxx_memo_free(cg_cxx_memo *m) {
+  gsp_free(m->path), gsp_free(m->buf), gsp_free(m->slots);
+  *m = (cg_cxx_memo){0};
 }
