@@ -411,7 +411,8 @@ static cg_target module_def(const bind_job *j, const char *name, uint32_t f, uin
                             int depth) {
   cg_target t = def_in(j, name, f, -1, -1, ref_kind);
   const cg_file *file = &j->cg->files[f];
-  if (t.file || depth >= 4 || file->lang != GSP_CG_LANG_PYTHON) return t;
+  /* an import target may have no result (skipped: too large or unreadable) */
+  if (t.file || depth >= 4 || file->lang != GSP_CG_LANG_PYTHON || file->res == NULL) return t;
   const cg_imp_rec *im = gsp__cg_imps(file->res);
   const char *strs = gsp__cg_strs(file->res);
   for (uint32_t i = 0; t.file == 0 && i < gsp__cg_hdr(file->res)->nimports; i++) {
@@ -582,7 +583,7 @@ static cg_target js_module_def(const bind_job *j, const char *name, uint32_t f, 
   cg_target t = def_in(j, name, f, -1, -1, ref_kind);
   const cg_file *file = &j->cg->files[f];
   if (t.file && strcmp(name, "default") == 0) return named_default(j, t);
-  if (t.file || depth >= 4 || !is_js(file->lang)) return t;
+  if (t.file || depth >= 4 || !is_js(file->lang) || file->res == NULL) return t; /* skipped */
   const cg_imp_rec *im = gsp__cg_imps(file->res);
   const char *strs = gsp__cg_strs(file->res);
   for (uint32_t i = 0; t.file == 0 && i < gsp__cg_hdr(file->res)->nimports; i++) {

@@ -38,12 +38,20 @@
  * whose mtime or ctime is not older than reference - granularity is racy:
  * never trusted, its file read and hashed again (and recorded again, with
  * the later run's reference). Git compares with the index file's own write
- * time instead; the walk's start is earlier, so it marks every entry git
- * would and also a file rewritten within one tick after being hashed in a
- * run that lasted longer than a tick. Granularity: 20 ms (above a jiffy at
- * 100 Hz) when either time has nanoseconds, 2 s (FAT) when both are whole
- * seconds. ctime catches a content change whose mtime was put back with
- * utimensat (ctime cannot be set).
+ * time, stamped by the file system's clock; the reference here is
+ * CLOCK_REALTIME, while file times come from the kernel's coarse clock,
+ * which lags it by up to a tick, and more when the timekeeping CPU stalls
+ * (a few ticks on a busy VM). Granularity: 100 ms when either time has
+ * nanoseconds (25 ticks at the 250 Hz of Debian's kernel, 10 at 100 Hz),
+ * 2 s (FAT) when both are whole seconds. ctime catches a content change
+ * whose mtime was put back with utimensat (ctime cannot be set).
+ *
+ * Clocks of another machine. On a network or FUSE file system times come
+ * from the server, whose clock may be anywhere relative to ours, and some
+ * (sshfs) report ctime equal to mtime: no margin is safe there, so neither
+ * the index nor the include memo is used when the root is on NFS, SMB/CIFS,
+ * FUSE, 9p, Ceph, AFS or Coda (statfs of the root; a network mount deeper
+ * in a local tree is not detected: --no-stat-index is for that).
  *
  * Invariants: a vouched file (stat_known) has the hash the index holds for
  * exactly its path, device, inode, size, mtime and ctime; nothing is
@@ -61,7 +69,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -72,7 +82,7 @@
 #define IX_MAGIC "GSPSTIX1"
 #define IX_VERSION 1u
 #define IX_MAX_ENTRIES ((uint32_t)1 << 26)
-#define GRAN_FINE ((int64_t)20 * 1000 * 1000)
+#define GRAN_FINE ((int64_t)100 * 1000 * 1000)
 #define GRAN_COARSE ((int64_t)2 * 1000 * 1000 * 1000)
 #define NS_PER_S ((int64_t)1000 * 1000 * 1000)
 
@@ -103,11 +113,33 @@ static void warn(gsp_cg *cg, const char *path, const char *what) {
   gsp_log(GSP_LOG_WARN, "codegraph", "%s", cg->warn);
 }
 
+/* Whether path is on a file system whose times come from another
+ * machine's clock (see "Clocks of another machine"); true if unknown. */
+static bool remote_times(const char *path) {
+  struct statfs sf;
+  if (statfs(path, &sf) != 0) return true;
+  switch ((unsigned long)sf.f_type) {
+    case NFS_SUPER_MAGIC:
+    case SMB_SUPER_MAGIC:
+    case CIFS_SUPER_MAGIC:
+    case SMB2_SUPER_MAGIC:
+    case FUSE_SUPER_MAGIC:
+    case V9FS_MAGIC:
+    case CEPH_SUPER_MAGIC:
+    case AFS_SUPER_MAGIC:
+    case CODA_SUPER_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
 /* <dir>/<prefix>-<hash of the root's real path>.<ext>, or NULL (no
- * directory, no real path, out of memory). */
+ * directory, no real path, the root's times not ours, out of memory). */
 static char *cache_file(const gsp_cg *cg, const char *prefix, const char *ext) {
   const char *dir = cg->cfg.store ? gsp_tier_l3_dir(cg->cfg.store) : NULL;
   if (dir == NULL || cg->cfg.no_cache || cg->cfg.no_stat_index || cg->cfg.farm) return NULL;
+  if (remote_times(cg->root)) return NULL;
   char *real = realpath(cg->root, NULL);
   if (real == NULL) return NULL;
   uint64_t h = XXH3_64bits(real, strlen(real));
@@ -151,8 +183,9 @@ static const char *check(const uint8_t *buf, size_t len) {
   if (memcmp(h.magic, IX_MAGIC, 8) != 0) return "has no index header (bad magic)";
   if (h.version != IX_VERSION) return "has an unknown version";
   if (h.count > IX_MAX_ENTRIES || h.strtab_len > len ||
-      len != sizeof h + (size_t)h.count * sizeof(ix_ent) + h.strtab_len)
+      (uint64_t)len != sizeof h + (uint64_t)h.count * sizeof(ix_ent) + h.strtab_len)
     return "is truncated or has trailing bytes (size does not match its header)";
+  if (h.ref_ns < GRAN_COARSE) return "is corrupt (reference time before 1970)";
   if (XXH3_64bits(buf + sizeof h, len - sizeof h) != h.checksum)
     return "is corrupt (checksum mismatch)";
   const ix_ent *e = (const ix_ent *)(const void *)(buf + sizeof h);
@@ -236,6 +269,7 @@ static uint8_t *build(const gsp_cg *cg, size_t *len) {
   size_t n = 0, strl = 0;
   for (size_t i = 0; i < cg->nfiles; i++)
     if (cg->files[i].res) n++, strl += strlen(cg->files[i].path);
+  if (n > IX_MAX_ENTRIES || strl > UINT32_MAX) return NULL; /* beyond the format: no index */
   *len = sizeof(ix_hdr) + n * sizeof(ix_ent) + strl;
   uint8_t *buf = gsp_malloc(*len);
   if (buf == NULL) return NULL;
@@ -346,7 +380,8 @@ static bool mx_check(const uint8_t *buf, size_t len) {
   if (len < sizeof h) return false;
   memcpy(&h, buf, sizeof h);
   if (memcmp(h.magic, MX_MAGIC, 8) != 0 || h.version != MX_VERSION || h.count > IX_MAX_ENTRIES ||
-      h.strtab_len > len || len != sizeof h + (size_t)h.count * sizeof(mx_ent) + h.strtab_len ||
+      h.strtab_len > len || h.ref_ns < GRAN_COARSE ||
+      (uint64_t)len != sizeof h + (uint64_t)h.count * sizeof(mx_ent) + h.strtab_len ||
       XXH3_64bits(buf + sizeof h, len - sizeof h) != h.checksum)
     return false;
   const mx_ent *e = mx_ents(buf);
@@ -413,6 +448,7 @@ bool gsp__cg_cxx_memo_find(cg_cxx_memo *m, const gsp_cg *cg, const cg_file *f, c
 static uint8_t *mx_build(const gsp_cg *cg, const cg_cxx_rec *recs, size_t n, size_t *len) {
   size_t strl = 0;
   for (size_t i = 0; i < n; i++) strl += strlen(cg->files[recs[i].file].path) + recs[i].len;
+  if (n > IX_MAX_ENTRIES || strl > UINT32_MAX) return NULL; /* beyond the format: no memo */
   *len = sizeof(ix_hdr) + n * sizeof(mx_ent) + strl;
   uint8_t *buf = gsp_malloc(*len);
   if (buf == NULL) return NULL;

@@ -19,8 +19,8 @@
  *    written again;
  *  - without a store no memo is read or written.
  *
- * Reads are counted by the test hook gsp__cg_cxx_reads. Runs wait 60 ms
- * after any write, past the stat rule's 20 ms granularity.
+ * Reads are counted by the test hook gsp__cg_cxx_reads. Runs wait 250 ms
+ * after any write, past the stat rule's 100 ms granularity.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -72,7 +72,7 @@ typedef struct scratch {
   char dir[64], tree[96], cache[96];
 } scratch;
 
-static void settle(void) { usleep(60 * 1000); }
+static void settle(void) { usleep(250 * 1000); }
 
 static void make_scratch(scratch *s) {
   snprintf(s->dir, sizeof s->dir, "/tmp/cgcxxXXXXXX");
