@@ -628,33 +628,56 @@ static void print_load(const char *when) {
 /* The extension-less headers an include reaches (<vector>), which
  * `gsperf analyze` parses as C: added to the bare pipelines' files so that
  * every row works on the same files. One uncached run of the graph finds
- * them. */
-static void add_reached_headers(const char *dir, size_t *n_added, size_t *bytes_added) {
+ * them, in a child process (so the cells forked later do not inherit its
+ * heap in their peak RSS), which writes their paths to a pipe. */
+static void reached_headers_child(const char *dir, FILE *out) {
   const char *incs[] = {"x86_64-linux-gnu"};
-  char inc[4200], full[4200];
+  char inc[4200];
   struct stat sb;
   gsp_cg_config cfg = {.root = dir, .jobs = 2, .no_cache = true};
   snprintf(inc, sizeof inc, "%s/x86_64-linux-gnu", dir);
   if (stat(inc, &sb) == 0 && S_ISDIR(sb.st_mode)) cfg.include_dirs = incs, cfg.n_include_dirs = 1;
   gsp_cg *cg = NULL;
-  size_t n0 = g_nfiles, b0 = g_bytes;
-  if (gsp_cg_create(&cfg, &cg) == GSP_OK && gsp_cg_run(cg) == GSP_OK) {
-    for (size_t f = 0; f < gsp_cg_nfiles(cg); f++) {
-      const char *rel = gsp_cg_file_path(cg, f), *base = strrchr(rel, '/');
-      if (strchr(base ? base + 1 : rel, '.') != NULL) continue;
-      snprintf(full, sizeof full, "%s/%s", dir, rel);
-      if (stat(full, &sb) != 0 || (size_t)sb.st_size > (16u << 20)) continue;
-      if (g_nfiles == g_cap) {
-        g_cap = g_cap ? g_cap * 2 : 1024;
-        g_files = realloc(g_files, g_cap * sizeof *g_files);
-      }
-      g_files[g_nfiles++] = (file_ent){strdup(full), (size_t)sb.st_size, GSP_CG_LANG_C};
-      g_bytes += (size_t)sb.st_size;
-    }
-  } else {
+  if (gsp_cg_create(&cfg, &cg) != GSP_OK || gsp_cg_run(cg) != GSP_OK) {
     fprintf(stderr, "bench_analyze: %s: %s\n", dir, cg ? gsp_cg_errmsg(cg) : "out of memory");
+    _exit(1);
   }
-  gsp_cg_destroy(cg);
+  for (size_t f = 0; f < gsp_cg_nfiles(cg); f++) {
+    const char *rel = gsp_cg_file_path(cg, f), *base = strrchr(rel, '/');
+    if (strchr(base ? base + 1 : rel, '.') == NULL) fprintf(out, "%s/%s\n", dir, rel);
+  }
+  fflush(out);
+  _exit(0);
+}
+
+static void add_reached_headers(const char *dir, size_t *n_added, size_t *bytes_added) {
+  size_t n0 = g_nfiles, b0 = g_bytes;
+  int fds[2];
+  if (pipe(fds) != 0) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    reached_headers_child(dir, fdopen(fds[1], "w"));
+  }
+  close(fds[1]);
+  FILE *in = pid > 0 ? fdopen(fds[0], "r") : NULL;
+  char full[4200];
+  struct stat sb;
+  while (in && fgets(full, sizeof full, in)) {
+    full[strcspn(full, "\n")] = '\0';
+    if (stat(full, &sb) != 0 || (size_t)sb.st_size > (16u << 20)) continue;
+    if (g_nfiles == g_cap) {
+      g_cap = g_cap ? g_cap * 2 : 1024;
+      g_files = realloc(g_files, g_cap * sizeof *g_files);
+    }
+    g_files[g_nfiles++] = (file_ent){strdup(full), (size_t)sb.st_size, GSP_CG_LANG_C};
+    g_bytes += (size_t)sb.st_size;
+  }
+  if (in)
+    fclose(in);
+  else
+    close(fds[0]);
+  if (pid > 0) waitpid(pid, NULL, 0);
   *n_added = g_nfiles - n0, *bytes_added = g_bytes - b0;
 }
 
