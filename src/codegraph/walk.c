@@ -141,6 +141,15 @@ static bool seen_dir(walker *w, const struct stat *st) {
 
 static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
 
+/* The current entry's path relative to the root, copied into the arena. */
+static const char *rel_copy(walker *w) {
+  const char *r = rel(w);
+  size_t n = strlen(r);
+  char *p = gsp_arena_alloc(w->cg->arena, n + 1, 1);
+  if (p != NULL) memcpy(p, r, n + 1);
+  return p;
+}
+
 static int add_file(walker *w, gsp_cg_lang lang, const struct stat *st) {
   gsp_cg *cg = w->cg;
   if (cg->nfiles == cg->cfiles) {
@@ -149,11 +158,8 @@ static int add_file(walker *w, gsp_cg_lang lang, const struct stat *st) {
     if (q == NULL) return GSP_ENOMEM;
     cg->files = q, cg->cfiles = nc;
   }
-  const char *r = rel(w);
-  size_t n = strlen(r);
-  char *p = gsp_arena_alloc(cg->arena, n + 1, 1);
+  const char *p = rel_copy(w);
   if (p == NULL) return GSP_ENOMEM;
-  memcpy(p, r, n + 1);
   cg->files[cg->nfiles++] = (cg_file){.path = p,
                                       .size = (uint64_t)st->st_size,
                                       .lang = lang,
@@ -173,11 +179,8 @@ static int add_candidate(walker *w) {
     if (q == NULL) return GSP_ENOMEM;
     cg->cands = q, cg->ccands = nc;
   }
-  const char *r = rel(w);
-  size_t n = strlen(r);
-  char *p = gsp_arena_alloc(cg->arena, n + 1, 1);
+  const char *p = rel_copy(w);
   if (p == NULL) return GSP_ENOMEM;
-  memcpy(p, r, n + 1);
   cg->cands[cg->ncands++] = p;
   return GSP_OK;
 }
