@@ -242,6 +242,10 @@ unsigned gsp__cg_threads(gsp_exec *ex);
 int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex);
 /* parse_stage.c: read, hash, look up or parse every file. */
 int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex);
+/* parse_stage.c: read path whole into buf[0, cap) with read(2): GSP_OK and
+ * *len, GSP_EIO when it cannot be opened, GSP_ERANGE when it holds cap
+ * bytes or more (it grew since its size was taken). */
+int gsp__cg_read_into(const char *path, char *buf, size_t cap, size_t *len);
 /* farm.c: the parse stage done by cfg.farm. */
 int gsp__cg_farm_stage(gsp_cg *cg);
 /* Tell the stage hook, if any. */

@@ -164,7 +164,7 @@ static int grow(slot *s, int which, size_t want) {
   return GSP_OK;
 }
 
-static int sync_read(const char *path, char *buf, size_t cap, size_t *len) {
+int gsp__cg_read_into(const char *path, char *buf, size_t cap, size_t *len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return GSP_EIO;
   size_t n = 0;
@@ -177,7 +177,7 @@ static int sync_read(const char *path, char *buf, size_t cap, size_t *len) {
 }
 
 /* Read path whole into buf if that needs no waiting (its pages are
- * cached): GSP_OK / GSP_EIO / GSP_ERANGE as sync_read, or GSP_EBUSY when it
+ * cached): GSP_OK / GSP_EIO / GSP_ERANGE as gsp__cg_read_into, or GSP_EBUSY when it
  * would block (or the file system cannot tell), to be read elsewhere. */
 static int cached_read(const char *path, char *buf, size_t cap, size_t *len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -212,7 +212,7 @@ static void start_read(parse_job *j, slot *s, const cg_file *f, int which, pendi
     p->status = GSP_EIO;
   if (p->status != GSP_OK) return;
   if (cg->cfg.io == NULL) {
-    p->status = sync_read(p->path, s->buf[which], s->cap[which], &p->len);
+    p->status = gsp__cg_read_into(p->path, s->buf[which], s->cap[which], &p->len);
     return;
   }
   p->status = cached_read(p->path, s->buf[which], s->cap[which], &p->len);
@@ -223,7 +223,7 @@ static void start_read(parse_job *j, slot *s, const cg_file *f, int which, pendi
       .path = p->path, .buf = s->buf[which], .cap = s->cap[which], .done = read_done, .user = p};
   if (gsp_io_read_file(cg->cfg.io, &p->req, &p->fu) != GSP_OK) { /* busy: read here */
     p->fu = NULL;
-    p->status = sync_read(p->path, s->buf[which], s->cap[which], &p->len);
+    p->status = gsp__cg_read_into(p->path, s->buf[which], s->cap[which], &p->len);
   }
 }
 
@@ -410,7 +410,7 @@ static int reread(const gsp_cg *cg, slot *s, const cg_file *f, int which, size_t
   int rv = f->size > cg->cfg.max_file_bytes ? GSP_EIO : grow(s, which, (size_t)f->size + 1);
   if (rv == GSP_OK && snprintf(path, sizeof path, "%s/%s", cg->root, f->path) >= (int)sizeof path)
     rv = GSP_EIO;
-  if (rv == GSP_OK) rv = sync_read(path, s->buf[which], s->cap[which], len);
+  if (rv == GSP_OK) rv = gsp__cg_read_into(path, s->buf[which], s->cap[which], len);
   gsp__cg_hook(cg, GSP_CG_STAGE_READ, gsp_now_ns() - t0, rv, false);
   return rv;
 }

@@ -49,11 +49,9 @@
  * memchr pass (parallel over files); then a lookup per extension-less
  * include.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include "cxx_memo.h"
@@ -69,7 +67,7 @@ typedef struct bare_list {
 
 typedef struct cxx_job {
   gsp_cg *cg;
-  const uint32_t *todo; /* file indexes to scan */
+  const uint32_t *wave; /* file indexes to scan in this round */
   bare_list *lists;     /* per file index (nfiles + ncands) */
   cg_cxx_memo memo;
   uint32_t *slots; /* candidate hash set: index + 1, 0 = empty */
@@ -136,7 +134,7 @@ static size_t include_line(const char *s, size_t n, size_t p, bare_list *l, int 
 
 static int scan_text(const char *s, size_t n, bare_list *l) {
   int rv = GSP_OK;
-  for (size_t i = 0; i < n && rv == GSP_OK;) {
+  for (size_t i = 0; s != NULL && i < n && rv == GSP_OK;) {
     const char *h = memchr(s + i, '#', n - i);
     if (h == NULL) break;
     size_t p = (size_t)(h - s), b = p;
@@ -158,14 +156,7 @@ static bool read_file(const gsp_cg *cg, const cg_file *f, char **buf, size_t *ca
     if (q == NULL) return false;
     *buf = q, *cap = (size_t)f->size + 1;
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  size_t n = 0;
-  ssize_t r;
-  while (n < *cap && (r = read(fd, *buf + n, *cap - n)) > 0) n += (size_t)r;
-  close(fd);
-  *len = n;
-  return n < *cap;
+  return gsp__cg_read_into(path, *buf, *cap, len) == GSP_OK;
 }
 
 static int scan_range(void *user, size_t begin, size_t end) {
@@ -174,8 +165,8 @@ static int scan_range(void *user, size_t begin, size_t end) {
   size_t cap = 0, len = 0;
   int rv = GSP_OK;
   for (size_t i = begin; i < end && rv == GSP_OK; i++) {
-    const cg_file *f = &j->cg->files[j->todo[i]];
-    bare_list *l = &j->lists[j->todo[i]];
+    const cg_file *f = &j->cg->files[j->wave[i]];
+    bare_list *l = &j->lists[j->wave[i]];
     const char *sp;
     size_t n;
     if (gsp__cg_cxx_memo_find(&j->memo, j->cg, f, &sp, &n)) {
@@ -251,13 +242,13 @@ static int add_header(gsp_cg *cg, const char *path) {
 
 /* The candidates the scanned files' lists reach, not reached before, as
  * new files; *next gets their indexes (the next files to scan). */
-static int reach(cxx_job *j, size_t ntodo, uint32_t *next, size_t *nnext) {
+static int reach(cxx_job *j, size_t nwave, uint32_t *next, size_t *nnext) {
   gsp_cg *cg = j->cg;
   int rv = GSP_OK;
   *nnext = 0;
-  for (size_t i = 0; i < ntodo && rv == GSP_OK; i++) {
-    const bare_list *l = &j->lists[j->todo[i]];
-    const char *from = cg->files[j->todo[i]].path;
+  for (size_t i = 0; i < nwave && rv == GSP_OK; i++) {
+    const bare_list *l = &j->lists[j->wave[i]];
+    const char *from = cg->files[j->wave[i]].path;
     for (size_t o = 0; o < l->len && rv == GSP_OK;) {
       const char *spell = l->buf + o + 1;
       gsp_cg_import_kind kind = (gsp_cg_import_kind)l->buf[o];
@@ -278,17 +269,17 @@ static void free_lists(bare_list *l, size_t n) {
   gsp_free(l);
 }
 
-/* Scan the files in todo[0, n), then reach from them; in rounds until no
- * new candidate is reached. todo has room for nfiles + ncands entries. */
-static int rounds(cxx_job *j, gsp_exec *ex, uint32_t *todo, uint32_t *next, size_t n) {
+/* Scan the files in wave[0, n), then reach from them; in rounds until no
+ * new candidate is reached. wave has room for nfiles + ncands entries. */
+static int rounds(cxx_job *j, gsp_exec *ex, uint32_t *wave, uint32_t *next, size_t n) {
   int rv = GSP_OK;
   while (n > 0 && rv == GSP_OK) {
-    j->todo = todo;
+    j->wave = wave;
     rv = gsp__cg_for(ex, n, 16, scan_range, j);
     size_t nn = 0;
     if (rv == GSP_OK) rv = reach(j, n, next, &nn);
-    uint32_t *t = todo;
-    todo = next, next = t, n = nn;
+    uint32_t *t = wave;
+    wave = next, next = t, n = nn;
   }
   return rv;
 }
@@ -311,17 +302,17 @@ int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
   if (cg->ncands == 0) return GSP_OK;
   cxx_job j = {.cg = cg};
   size_t room = cg->nfiles + cg->ncands;
-  uint32_t *todo = gsp_malloc(room * sizeof *todo), *next = gsp_malloc(room * sizeof *next);
+  uint32_t *wave = gsp_malloc(room * sizeof *wave), *next = gsp_malloc(room * sizeof *next);
   j.lists = gsp_calloc(room, sizeof *j.lists);
-  int rv = todo && next && j.lists ? index_cands(&j) : GSP_ENOMEM;
+  int rv = wave && next && j.lists ? index_cands(&j) : GSP_ENOMEM;
   if (rv == GSP_OK) gsp__cg_cxx_memo_load(cg, &j.memo);
   size_t n = 0;
   for (size_t i = 0; rv == GSP_OK && i < cg->nfiles; i++)
-    if (cg->files[i].lang == GSP_CG_LANG_C) todo[n++] = (uint32_t)i;
-  if (rv == GSP_OK) rv = rounds(&j, ex, todo, next, n);
+    if (cg->files[i].lang == GSP_CG_LANG_C) wave[n++] = (uint32_t)i;
+  if (rv == GSP_OK) rv = rounds(&j, ex, wave, next, n);
   if (rv == GSP_OK) save_memo(&j);
   gsp__cg_cxx_memo_free(&j.memo);
   if (j.lists) free_lists(j.lists, room);
-  gsp_free(todo), gsp_free(next), gsp_free(j.slots), gsp_free(j.reached);
+  gsp_free(wave), gsp_free(next), gsp_free(j.slots), gsp_free(j.reached);
   return rv;
 }
