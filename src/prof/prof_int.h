@@ -75,7 +75,8 @@ int gsp__raw_write_header(int fd, unsigned hz);
 /* Appends one record to buf (capacity cap, used *len); false if no room. */
 bool gsp__raw_encode(char *buf, size_t cap, size_t *len, const gsp__sample *s);
 int gsp__raw_read(const char *path, gsp__stacks *t, unsigned *hz);
-/* Copies /proc/self/maps to path atomically (tmp + rename). */
+/* Copies /proc/self/maps to path atomically (tmp + rename), with no heap
+ * block or stdio stream live meanwhile (fork-safe from any thread). */
 int gsp__maps_save(const char *path);
 
 /* ---- symbols (symbol.c) -------------------------------------------------- */

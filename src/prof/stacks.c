@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -203,23 +204,29 @@ int gsp__raw_read(const char *path, gsp__stacks *t, unsigned *hz) {
   return rv;
 }
 
+/* Copies /proc/self/maps to PATH (through PATH.tmp and a rename) with
+ * open/read/write on a stack buffer: no heap block and no stdio stream is
+ * live while it runs, so a fork by another thread at any moment leaves
+ * the child nothing to free (the collector thread calls this, and a fork
+ * copies only the forking thread). */
 int gsp__maps_save(const char *path) {
-  char *b;
-  size_t len;
-  int rv = gsp__read_file("/proc/self/maps", &b, &len);
-  if (rv != GSP_OK) return rv;
-  size_t plen = strlen(path);
-  char *tmp = gsp_malloc(plen + 5);
-  if (!tmp) {
-    gsp_free(b);
-    return GSP_ENOMEM;
-  }
-  snprintf(tmp, plen + 5, "%s.tmp", path);
+  char tmp[PATH_MAX], buf[8192];
+  int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (n < 0 || (size_t)n >= sizeof tmp) return GSP_EINVAL;
+  int in = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (in < 0) return GSP_EIO;
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  rv = fd < 0 ? GSP_EIO : write_all(fd, b, len);
+  int rv = fd < 0 ? GSP_EIO : GSP_OK;
+  while (rv == GSP_OK) {
+    ssize_t r = read(in, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) rv = GSP_EIO;
+    if (r <= 0) break;
+    rv = write_all(fd, buf, (size_t)r);
+  }
+  close(in);
   if (fd >= 0 && close(fd) != 0) rv = GSP_EIO;
   if (rv == GSP_OK && rename(tmp, path) != 0) rv = GSP_EIO;
-  gsp_free(tmp);
-  gsp_free(b);
+  if (rv != GSP_OK && fd >= 0) unlink(tmp);
   return rv;
 }

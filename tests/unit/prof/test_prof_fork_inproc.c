@@ -24,6 +24,7 @@
 
 static char g_dir[64], g_fork_dir[64];
 static volatile uint64_t g_sink;
+static gsp_prof *g_live; /* the running profile, destroyed by a failed case's teardown */
 
 static void burn(double s) {
   uint64_t x = g_sink + 1;
@@ -59,6 +60,7 @@ static gsp_prof_report *run(const char *raw_path, pid_t *child_out) {
   gsp_prof *p;
   gsp_prof_config cfg = {.types = GSP_PROF_CPU, .hz = 997, .raw_path = raw_path};
   assert_int_equal(gsp_prof_create(&cfg, &p), GSP_OK);
+  g_live = p;
   assert_int_equal(gsp_prof_start(p), GSP_OK);
   pid_t child = fork();
   assert_true(child >= 0);
@@ -74,6 +76,7 @@ static gsp_prof_report *run(const char *raw_path, pid_t *child_out) {
   gsp_prof_report *r;
   assert_int_equal(gsp_prof_report_create(p, &r), GSP_OK);
   gsp_prof_destroy(p);
+  g_live = NULL;
   const gsp_prof_func *f;
   size_t n = gsp_prof_report_functions(r, &f);
   printf("  parent: %lu samples;", (unsigned long)gsp_prof_report_samples(r));
@@ -140,6 +143,15 @@ static void test_child_nowhere(void **state) {
   assert_int_not_equal(access(path, F_OK), 0);
 }
 
+/* A case that failed half-way leaves its profile running: stop it, so the
+ * next case is not refused with GSP_EBUSY. */
+static int case_teardown(void **state) {
+  (void)state;
+  gsp_prof_destroy(g_live);
+  g_live = NULL;
+  return 0;
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(g_dir, sizeof g_dir, "/tmp/gsp_test_forkin.XXXXXX");
@@ -156,9 +168,9 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_child_next_to_raw),
-      cmocka_unit_test(test_child_in_fork_dir),
-      cmocka_unit_test(test_child_nowhere),
+      cmocka_unit_test_teardown(test_child_next_to_raw, case_teardown),
+      cmocka_unit_test_teardown(test_child_in_fork_dir, case_teardown),
+      cmocka_unit_test_teardown(test_child_nowhere, case_teardown),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
