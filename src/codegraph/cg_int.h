@@ -26,7 +26,10 @@
  * imports flagged (CG_IMP_REQUIRE); package.json condition variants per
  * kind of reference (alias "require", "types-require"), tsconfig
  * rootDirs; C export macros blanked by their place (c_macros.c). */
-#define CG_RESULT_VERSION 5u
+/* Version 6: package.json "imports" (#x) condition variants per kind of
+ * reference (alias "imports-types", "imports-require",
+ * "imports-types-require"). */
+#define CG_RESULT_VERSION 6u
 /* The highest gsp_cg_lang a result may carry. */
 #define CG_LANG_MAX GSP_CG_LANG_JSON
 
@@ -214,6 +217,9 @@ struct gsp_cg {
   const char **cands;
   size_t ncands, ccands;
   size_t cxx_headers; /* how many became files */
+  /* walk.c: the tree's directories on a network or FUSE mount below a
+   * local root (netfs.h; in the arena), NULL when there is none. */
+  struct cg_netdir *netdirs;
   /* The stored resolution's manifest and sections (resolve_cache.c), kept
    * while files use them: borrowed[f] bit 0 / bit 1 = file f's import /
    * reference targets point into them (not allocated one by one). */

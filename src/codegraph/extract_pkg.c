@@ -27,8 +27,12 @@
  *     and import for an ESM import (alias "") or require for a require()
  *     (alias "require", recorded only when its answer differs); a
  *     TypeScript importer adds types (alias "types" for an import,
- *     "types-require" for a require, each only when it changes the answer"
- *   "imports": {"#x": ..., "#y-*": ...}       name #x, #y-*; alias imports; level 2
+ *     "types-require" for a require, each only when it changes the answer)
+ *   "imports": {"#x": ..., "#y-*": ...}       name #x, #y-*; level 2
+ *     values as for "exports", the same conditions per kind of reference,
+ *     with aliases "imports" (an ESM import), "imports-types",
+ *     "imports-require", "imports-types-require" (each only when it
+ *     changes the answer, as above); a target may name a package
  *   "workspaces": ["packages/x-*"]            name workspaces        level 2
  *     (or {"packages": [...]}), one record per pattern
  *   "name": "@scope/pkg"                      name name              level 2
@@ -148,28 +152,47 @@ static bool same_targets(const pkg_targets *a, const pkg_targets *b) {
   return true;
 }
 
-static void add_targets(pkg_text *t, const char *from, const char *alias, const pkg_targets *tg,
-                        const char *key) {
-  for (size_t i = 0; i < tg->n; i++) add_entry(t, from, alias, tg->v[i], key);
+/* The aliases of a section's records per kind of reference, and whether
+ * they are settings (level 2: "imports", whose targets may be packages) or
+ * entry points (level 0, a pattern 2: "exports"). */
+typedef struct pkg_section {
+  const char *imp, *types, *req, *types_req;
+  bool settings;
+} pkg_section;
+
+static const pkg_section exports_section = {"", "types", "require", "types-require", false};
+static const pkg_section imports_section = {"imports", "imports-types", "imports-require",
+                                            "imports-types-require", true};
+
+static void add_targets(pkg_text *t, const char *from, const pkg_section *sec, const char *alias,
+                        const pkg_targets *tg, const char *key) {
+  for (size_t i = 0; i < tg->n; i++) {
+    if (sec->settings)
+      add_rec(t, from, alias, tg->v[i], 2, key_line(t, key));
+    else
+      add_entry(t, from, alias, tg->v[i], key);
+  }
 }
 
-/* Entry `from` of value v, per kind of reference: what an ESM import gets
- * (alias ""), and only where the answer differs: a TypeScript import
- * ("types"), a require() ("require"), a TypeScript require ("types-require",
- * when it differs from the require() answer). The "types" targets come
- * first, so a reader of the old layout finds what it did. */
-static void entry_with_types(pkg_text *t, const char *from, json_t *v, const char *key) {
+/* Entry `from` of value v in section sec, per kind of reference: what an
+ * ESM import gets (sec->imp), and only where the answer differs: a
+ * TypeScript import (sec->types), a require() (sec->req), a TypeScript
+ * require (sec->types_req, when it differs from the require() answer). The
+ * "types" targets come first, so a reader of the old layout finds what it
+ * did. */
+static void entry_per_kind(pkg_text *t, const pkg_section *sec, const char *from, json_t *v,
+                           const char *key) {
   pkg_targets imp = {0}, typed = {0}, req = {0}, treq = {0};
   collect_targets(v, (pkg_conds){false, false}, 0, &imp);
   collect_targets(v, (pkg_conds){true, false}, 0, &typed);
   collect_targets(v, (pkg_conds){false, true}, 0, &req);
   collect_targets(v, (pkg_conds){true, true}, 0, &treq);
   bool req_own = !same_targets(&imp, &req);
-  if (!same_targets(&imp, &typed)) add_targets(t, from, "types", &typed, key);
-  add_targets(t, from, "", &imp, key);
-  if (req_own) add_targets(t, from, "require", &req, key);
+  if (!same_targets(&imp, &typed)) add_targets(t, from, sec, sec->types, &typed, key);
+  add_targets(t, from, sec, sec->imp, &imp, key);
+  if (req_own) add_targets(t, from, sec, sec->req, &req, key);
   if (!same_targets(req_own ? &req : &imp, &treq))
-    add_targets(t, from, "types-require", &treq, key);
+    add_targets(t, from, sec, sec->types_req, &treq, key);
 }
 
 static void exports(pkg_text *t, json_t *ex) {
@@ -180,23 +203,22 @@ static void exports(pkg_text *t, json_t *ex) {
     json_object_foreach(ex, key, v) subpaths = subpaths || key[0] == '.';
   }
   if (!subpaths) { /* a path, an array, or conditions: all for "." */
-    entry_with_types(t, ".", ex, "exports");
+    entry_per_kind(t, &exports_section, ".", ex, "exports");
     return;
   }
   json_object_foreach(ex, key, v) {
-    if (key[0] == '.') entry_with_types(t, key, v, key);
+    if (key[0] == '.') entry_per_kind(t, &exports_section, key, v, key);
   }
 }
 
-/* "imports": {"#x": target, "#y-*": pattern} */
+/* "imports": {"#x": target, "#y-*": pattern}: targets chosen per kind of
+ * reference as for "exports", recorded as settings (level 2). */
 static void imports(pkg_text *t, json_t *im) {
   const char *key;
   json_t *v;
   if (!json_is_object(im)) return;
   json_object_foreach(im, key, v) {
-    pkg_targets tg = {0};
-    if (key[0] == '#') collect_targets(v, (pkg_conds){false, false}, 0, &tg);
-    for (size_t i = 0; i < tg.n; i++) add_rec(t, key, "imports", tg.v[i], 2, key_line(t, key));
+    if (key[0] == '#') entry_per_kind(t, &imports_section, key, v, key);
   }
 }
 

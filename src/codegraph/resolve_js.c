@@ -30,7 +30,10 @@
  * TypeScript require(), see package_entry), else for
  * the package itself "types"/"typings" (TypeScript importer) and "main",
  * else the path inside the package as a module. `#x` goes through the
- * "imports" of the nearest package.json.
+ * "imports" of the nearest package.json: the key chosen as for "exports",
+ * then the targets of the reference's kind (the same condition variants,
+ * recorded with aliases "imports", "imports-types", "imports-require",
+ * "imports-types-require").
  *
  * Project references: when the importer's nearest tsconfig lists
  * "references", a module path inside a referenced project's "outDir" is
@@ -333,25 +336,50 @@ static long key_targets(const js_ctx *x, const cg_file *jf, const char *alias, c
   return -1;
 }
 
+/* The sections of a package.json's records that a reference of x's kind
+ * reads, nearest first ("exports", or "imports" for `#x`): extract_pkg.c
+ * records a variant only where it differs from the next one. */
+static const char *const *kind_sections(const js_ctx *x, bool imports) {
+  static const char *const by_kind[2][2][2][4] = {
+      {                                                                /* "exports" */
+       {{"", NULL}, {"require", "", NULL}},                            /* JavaScript */
+       {{"types", "", NULL}, {"types-require", "require", "", NULL}}}, /* TypeScript */
+      {                                                                /* "imports" */
+       {{"imports", NULL}, {"imports-require", "imports", NULL}},
+       {{"imports-types", "imports", NULL},
+        {"imports-types-require", "imports-require", "imports", NULL}}}};
+  return by_kind[imports][x->lang != GSP_CG_LANG_JS][x->require];
+}
+
+/* The key spec matches in any of sections: an exact one, else the pattern
+ * with the longest prefix. The key is chosen before the conditions, as
+ * Node does; NULL when none matches. */
+static const char *kind_key(const cg_file *jf, const char *const *sections, const char *spec) {
+  const char *best = NULL;
+  size_t best_prefix = 0;
+  for (size_t s = 0; sections[s]; s++) {
+    const char *k = best_key(jf, sections[s], spec);
+    if (k == NULL) continue;
+    const char *st = strchr(k, '*');
+    if (st == NULL) return k;
+    if (best == NULL || (size_t)(st - k) > best_prefix) best = k, best_prefix = (size_t)(st - k);
+  }
+  return best;
+}
+
 /* An entry of package.json file pj for subpath sub ("." for the package
- * itself): the file its "exports" (exact, else a pattern; a TypeScript
- * importer tries the "types" targets first) or, for ".", its "types" /
- * "typings" (TypeScript importer) and "main" names. */
+ * itself): the file its "exports" (exact, else a pattern; the condition
+ * variants of the reference's kind in order, kind_sections) or, for ".",
+ * its "types" / "typings" (TypeScript importer) and "main" names. */
 static long package_entry(const js_ctx *x, long pj, const char *sub) {
   const cg_file *f = &x->cg->files[pj];
   if (f->res == NULL) return -1;
   size_t dl = gsp__cg_dir_len(f->path);
   bool ts = x->lang != GSP_CG_LANG_JS;
-  /* the condition variants extract_pkg.c records, nearest first: a
-   * variant is recorded only where it differs from the next one */
-  static const char *const by_kind[2][2][4] = {
-      {{"", NULL}, {"require", "", NULL}},                          /* JavaScript */
-      {{"types", "", NULL}, {"types-require", "require", "", NULL}} /* TypeScript */
-  };
-  const char *const *sections = by_kind[ts][x->require];
-  for (size_t s = 0; sections[s]; s++) {
-    const char *key = best_key(f, sections[s], sub);
-    long t = key ? key_targets(x, f, sections[s], key, sub, f->path, dl, false) : -1;
+  const char *const *sections = kind_sections(x, false);
+  const char *key = kind_key(f, sections, sub);
+  for (size_t s = 0; key && sections[s]; s++) {
+    long t = key_targets(x, f, sections[s], key, sub, f->path, dl, false);
     if (t >= 0) return t;
   }
   if (strcmp(sub, ".") != 0) return -1;
@@ -394,13 +422,11 @@ static long nearest(const gsp_cg *cg, const cg_file *f, const char *name, const 
 
 static long js_package(const js_ctx *x, const char *spec);
 
-/* `#x` through the "imports" of the nearest package.json: a relative
- * target from the package's directory, a bare one as a package. */
-static long hash_import(const js_ctx *x, const char *spec) {
-  long pj = nearest(x->cg, x->f, "package.json", NULL);
-  const cg_file *jf = pj >= 0 ? &x->cg->files[pj] : NULL;
-  const char *key = jf && jf->res ? best_key(jf, "imports", spec) : NULL;
-  if (key == NULL) return -1;
+/* The targets of key in section alias of package.json jf, in order, with
+ * spec's '*' part put in: the first that exists (a relative target from
+ * the package's directory, a bare one as a package). */
+static long import_targets(const js_ctx *x, const cg_file *jf, const char *alias, const char *key,
+                           const char *spec) {
   const char *star;
   size_t sl, n = gsp_cg_result_nimports(jf->res);
   key_match(key, spec, &star, &sl);
@@ -408,11 +434,27 @@ static long hash_import(const js_ctx *x, const char *spec) {
     gsp_cg_import im;
     char rel[PATH_MAX_CG];
     gsp_cg_result_import(jf->res, i, &im);
-    if (strcmp(im.alias, "imports") != 0 || strcmp(im.name, key) != 0 ||
+    if (strcmp(im.alias, alias) != 0 || strcmp(im.name, key) != 0 ||
         !substitute(im.module, star, sl, rel, sizeof rel))
       continue;
     long t = rel[0] == '.' ? module_at(x, jf->path, gsp__cg_dir_len(jf->path), rel, true)
                            : js_package(x, rel);
+    if (t >= 0) return t;
+  }
+  return -1;
+}
+
+/* `#x` through the "imports" of the nearest package.json: the key as for
+ * "exports", then the condition variants of the reference's kind in order
+ * (kind_sections). */
+static long hash_import(const js_ctx *x, const char *spec) {
+  long pj = nearest(x->cg, x->f, "package.json", NULL);
+  const cg_file *jf = pj >= 0 ? &x->cg->files[pj] : NULL;
+  if (jf == NULL || jf->res == NULL) return -1;
+  const char *const *sections = kind_sections(x, true);
+  const char *key = kind_key(jf, sections, spec);
+  for (size_t s = 0; key && sections[s]; s++) {
+    long t = import_targets(x, jf, sections[s], key, spec);
     if (t >= 0) return t;
   }
   return -1;

@@ -24,6 +24,11 @@
  * to a temporary file in the same directory and renamed over the old one,
  * so a reader sees the old index or the new one, never a mix; it is not
  * fsync'ed (a crash may leave it short or empty: then it fails its check).
+ * A run killed between the two leaves "<index>.<pid>.tmp" (or the memo's):
+ * opening the index removes this tree's temporary files whose pid no
+ * longer runs (kill(pid, 0) == ESRCH). A failed write goes to cg->warn
+ * (gsp_cg_warning) and the log sink, naming the path and errno's text;
+ * the run still completes. Warnings of one run are joined with "; ".
  * A run whose files were all vouched for, and no more of them, leaves it
  * as it is.
  *
@@ -50,8 +55,11 @@
  * from the server, whose clock may be anywhere relative to ours, and some
  * (sshfs) report ctime equal to mtime: no margin is safe there, so neither
  * the index nor the include memo is used when the root is on NFS, SMB/CIFS,
- * FUSE, 9p, Ceph, AFS or Coda (statfs of the root; a network mount deeper
- * in a local tree is not detected: --no-stat-index is for that).
+ * FUSE, 9p, Ceph, AFS or Coda (statfs of the root). Below a local root,
+ * the walk finds the network mounts it crosses (netfs.h): files below one
+ * are never vouched for, recorded in the index or in the memo (hashed and
+ * read every run), and the rest of the tree keeps both; the index and
+ * the memo count only the other files when deciding whether to write.
  *
  * Invariants: a vouched file (stat_known) has the hash the index holds for
  * exactly its path, device, inode, size, mtime and ctime; nothing is
@@ -62,21 +70,23 @@
  * stat and extension-less include spellings, vouched by the same rule.
  */
 #define _GNU_SOURCE /* realpath */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "cg_int.h"
 #include "cxx_memo.h"
+#include "netfs.h"
 #include "gsperf/tier.h"
 
 #define IX_MAGIC "GSPSTIX1"
@@ -107,31 +117,28 @@ _Static_assert(sizeof(ix_ent) == 64, "ix_ent layout");
 
 const char *gsp_cg_warning(const gsp_cg *cg) { return cg ? cg->warn : ""; }
 
-static void warn(gsp_cg *cg, const char *path, const char *what) {
-  snprintf(cg->warn, sizeof cg->warn, "%s: stat index %s; every file was read and hashed", path,
-           what);
-  gsp_log(GSP_LOG_WARN, "codegraph", "%s", cg->warn);
+/* A problem the run worked around, for gsp_cg_warning and the log sink;
+ * appended to one noted before, so that none is lost. */
+static void note(gsp_cg *cg, const char *fmt, ...) GSP_PRINTF(2, 3);
+static void note(gsp_cg *cg, const char *fmt, ...) {
+  char msg[sizeof cg->warn];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  gsp_log(GSP_LOG_WARN, "codegraph", "%s", msg);
+  size_t used = strlen(cg->warn), room = sizeof cg->warn - used, ml = strlen(msg);
+  const char *sep = used ? "; " : "";
+  size_t sl = strlen(sep);
+  if (room <= sl + 1) return;
+  if (ml > room - sl - 1) ml = room - sl - 1;
+  memcpy(cg->warn + used, sep, sl);
+  memcpy(cg->warn + used + sl, msg, ml);
+  cg->warn[used + sl + ml] = '\0';
 }
 
-/* Whether path is on a file system whose times come from another
- * machine's clock (see "Clocks of another machine"); true if unknown. */
-static bool remote_times(const char *path) {
-  struct statfs sf;
-  if (statfs(path, &sf) != 0) return true;
-  switch ((unsigned long)sf.f_type) {
-    case NFS_SUPER_MAGIC:
-    case SMB_SUPER_MAGIC:
-    case CIFS_SUPER_MAGIC:
-    case SMB2_SUPER_MAGIC:
-    case FUSE_SUPER_MAGIC:
-    case V9FS_MAGIC:
-    case CEPH_SUPER_MAGIC:
-    case AFS_SUPER_MAGIC:
-    case CODA_SUPER_MAGIC:
-      return true;
-    default:
-      return false;
-  }
+static void warn(gsp_cg *cg, const char *path, const char *what) {
+  note(cg, "%s: stat index %s; every file was read and hashed", path, what);
 }
 
 /* <dir>/<prefix>-<hash of the root's real path>.<ext>, or NULL (no
@@ -139,7 +146,7 @@ static bool remote_times(const char *path) {
 static char *cache_file(const gsp_cg *cg, const char *prefix, const char *ext) {
   const char *dir = cg->cfg.store ? gsp_tier_l3_dir(cg->cfg.store) : NULL;
   if (dir == NULL || cg->cfg.no_cache || cg->cfg.no_stat_index || cg->cfg.farm) return NULL;
-  if (remote_times(cg->root)) return NULL;
+  if (gsp__cg_remote_fs(cg->root)) return NULL;
   char *real = realpath(cg->root, NULL);
   if (real == NULL) return NULL;
   uint64_t h = XXH3_64bits(real, strlen(real));
@@ -237,7 +244,8 @@ static size_t match(gsp_cg *cg, const uint8_t *buf) {
     cg_file *f = &cg->files[i];
     int c = -1;
     while (k < h.count && (c = cmp_path(f->path, strs + e[k].path_off, e[k].path_len)) > 0) k++;
-    if (c != 0 || !vouches(&e[k], f, h.ref_ns)) continue;
+    if (c != 0 || !vouches(&e[k], f, h.ref_ns) || (cg->netdirs && gsp__cg_on_netfs(cg, f->path)))
+      continue;
     memcpy(f->hash, e[k].hash, 16);
     f->stat_known = true;
     known++;
@@ -245,9 +253,51 @@ static size_t match(gsp_cg *cg, const uint8_t *buf) {
   return known;
 }
 
+/* Whether name is "<base>.<pid>.tmp" (write_atomic's temporary file of
+ * base); *pid the number. */
+static bool tmp_of(const char *name, const char *base, size_t bl, long *pid) {
+  if (strncmp(name, base, bl) != 0 || name[bl] != '.' || name[bl + 1] < '1' || name[bl + 1] > '9')
+    return false;
+  char *end;
+  errno = 0;
+  *pid = strtol(name + bl + 1, &end, 10);
+  return errno == 0 && *pid > 0 && *pid <= INT32_MAX && strcmp(end, ".tmp") == 0;
+}
+
+/* Remove the temporary files of this tree's index and memo that a run
+ * killed before its rename left in the cache directory: those whose
+ * process no longer exists (kill(pid, 0) fails with ESRCH). A live pid's
+ * file is left alone (a run writing now, or an unrelated process that got
+ * the number again: then the file stays until that one is gone too). */
+static void sweep_stale(const char *ix_path) {
+  const char *slash = strrchr(ix_path, '/');
+  const char *base = slash ? slash + 1 : ix_path;
+  size_t bl = strlen(base), dl = slash ? (size_t)(slash - ix_path) : 0;
+  char dir[4096], memo[256];
+  /* "stat-<hash>.idx" -> "cxx-<hash>.memo" */
+  if (dl >= sizeof dir || bl < 9 || bl >= sizeof memo) return;
+  memcpy(dir, ix_path, dl);
+  dir[dl] = '\0';
+  snprintf(memo, sizeof memo, "cxx-%.*s.memo", (int)(bl - 9), base + 5);
+  size_t ml = strlen(memo);
+  DIR *d = opendir(dl ? dir : ".");
+  if (d == NULL) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    long pid;
+    if (!tmp_of(e->d_name, base, bl, &pid) && !tmp_of(e->d_name, memo, ml, &pid)) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+      gsp_log(GSP_LOG_INFO, "codegraph", "%s/%s: removed, left by process %ld (gone)", dir,
+              e->d_name, pid);
+  }
+  closedir(d);
+}
+
 void gsp__cg_stat_index_load(gsp_cg *cg, cg_stat_index *ix) {
   *ix = (cg_stat_index){.path = index_path(cg)};
   if (ix->path == NULL) return;
+  sweep_stale(ix->path);
   uint8_t *buf = NULL;
   size_t len = 0;
   int rv = slurp(ix->path, &buf, &len);
@@ -264,11 +314,25 @@ void gsp__cg_stat_index_load(gsp_cg *cg, cg_stat_index *ix) {
   gsp_free(buf);
 }
 
+/* Whether f may be recorded: hashed this run, not on a network mount. */
+static bool recordable(const gsp_cg *cg, const cg_file *f) {
+  return f->res && !(cg->netdirs && gsp__cg_on_netfs(cg, f->path));
+}
+
+/* The files an index of this run would vouch for next time: all but those
+ * below a network mount. */
+static size_t local_files(const gsp_cg *cg) {
+  size_t n = cg->nfiles;
+  for (size_t i = 0; cg->netdirs && i < cg->nfiles; i++)
+    n -= gsp__cg_on_netfs(cg, cg->files[i].path);
+  return n;
+}
+
 /* The index of the files hashed in this run, in a new buffer. */
 static uint8_t *build(const gsp_cg *cg, size_t *len) {
   size_t n = 0, strl = 0;
   for (size_t i = 0; i < cg->nfiles; i++)
-    if (cg->files[i].res) n++, strl += strlen(cg->files[i].path);
+    if (recordable(cg, &cg->files[i])) n++, strl += strlen(cg->files[i].path);
   if (n > IX_MAX_ENTRIES || strl > UINT32_MAX) return NULL; /* beyond the format: no index */
   *len = sizeof(ix_hdr) + n * sizeof(ix_ent) + strl;
   uint8_t *buf = gsp_malloc(*len);
@@ -278,7 +342,7 @@ static uint8_t *build(const gsp_cg *cg, size_t *len) {
   size_t k = 0, off = 0;
   for (size_t i = 0; i < cg->nfiles; i++) {
     const cg_file *f = &cg->files[i];
-    if (f->res == NULL) continue;
+    if (!recordable(cg, f)) continue;
     size_t pl = strlen(f->path);
     e[k] = (ix_ent){.dev = f->dev,
                     .ino = f->ino,
@@ -321,15 +385,14 @@ static int write_atomic(const char *path, const uint8_t *buf, size_t len) {
 }
 
 void gsp__cg_stat_index_save(gsp_cg *cg, cg_stat_index *ix) {
-  if (ix->path == NULL || (ix->valid && ix->known == cg->nfiles && ix->loaded == cg->nfiles))
-    return;
+  if (ix->path == NULL) return;
+  size_t local = local_files(cg);
+  if (ix->valid && ix->known == local && ix->loaded == local) return;
   size_t len = 0;
   uint8_t *buf = build(cg, &len);
   if (buf == NULL) return;
   if (write_atomic(ix->path, buf, len) != GSP_OK) {
-    snprintf(cg->warn, sizeof cg->warn, "%s: stat index cannot be written: %s", ix->path,
-             strerror(errno));
-    gsp_log(GSP_LOG_WARN, "codegraph", "%s", cg->warn);
+    note(cg, "%s: stat index cannot be written: %s", ix->path, strerror(errno));
   }
   gsp_free(buf);
 }
@@ -430,7 +493,9 @@ void gsp__cg_cxx_memo_load(gsp_cg *cg, cg_cxx_memo *m) {
 
 bool gsp__cg_cxx_memo_find(cg_cxx_memo *m, const gsp_cg *cg, const cg_file *f, const char **sp,
                            size_t *len) {
-  if (m->slots == NULL || f->size > cg->cfg.max_file_bytes) return false;
+  if (m->slots == NULL || f->size > cg->cfg.max_file_bytes ||
+      (cg->netdirs && gsp__cg_on_netfs(cg, f->path)))
+    return false;
   const mx_ent *e = mx_ents(m->buf);
   const char *strs = (const char *)(e + m->count);
   size_t pl = strlen(f->path), mask = m->cslots - 1;
@@ -445,28 +510,36 @@ bool gsp__cg_cxx_memo_find(cg_cxx_memo *m, const gsp_cg *cg, const cg_file *f, c
   return false;
 }
 
-static uint8_t *mx_build(const gsp_cg *cg, const cg_cxx_rec *recs, size_t n, size_t *len) {
-  size_t strl = 0;
-  for (size_t i = 0; i < n; i++) strl += strlen(cg->files[recs[i].file].path) + recs[i].len;
+/* Whether scanned file rec may be recorded: not on a network mount. */
+static bool mx_recordable(const gsp_cg *cg, const cg_cxx_rec *rec) {
+  return !(cg->netdirs && gsp__cg_on_netfs(cg, cg->files[rec->file].path));
+}
+
+static uint8_t *mx_build(const gsp_cg *cg, const cg_cxx_rec *recs, size_t nrecs, size_t *len) {
+  size_t strl = 0, n = 0;
+  for (size_t i = 0; i < nrecs; i++)
+    if (mx_recordable(cg, &recs[i]))
+      n++, strl += strlen(cg->files[recs[i].file].path) + recs[i].len;
   if (n > IX_MAX_ENTRIES || strl > UINT32_MAX) return NULL; /* beyond the format: no memo */
   *len = sizeof(ix_hdr) + n * sizeof(mx_ent) + strl;
   uint8_t *buf = gsp_malloc(*len);
   if (buf == NULL) return NULL;
   mx_ent *e = (mx_ent *)(void *)(buf + sizeof(ix_hdr));
   char *strs = (char *)(e + n);
-  size_t off = 0;
-  for (size_t i = 0; i < n; i++) {
+  size_t off = 0, k = 0;
+  for (size_t i = 0; i < nrecs; i++) {
+    if (!mx_recordable(cg, &recs[i])) continue;
     const cg_file *f = &cg->files[recs[i].file];
     size_t pl = strlen(f->path);
-    e[i] = (mx_ent){.dev = f->dev,
-                    .ino = f->ino,
-                    .size = f->size,
-                    .mtime_ns = f->mtime_ns,
-                    .ctime_ns = f->ctime_ns,
-                    .path_off = (uint32_t)off,
-                    .path_len = (uint32_t)pl,
-                    .sp_off = (uint32_t)(off + pl),
-                    .sp_len = (uint32_t)recs[i].len};
+    e[k++] = (mx_ent){.dev = f->dev,
+                      .ino = f->ino,
+                      .size = f->size,
+                      .mtime_ns = f->mtime_ns,
+                      .ctime_ns = f->ctime_ns,
+                      .path_off = (uint32_t)off,
+                      .path_len = (uint32_t)pl,
+                      .sp_off = (uint32_t)(off + pl),
+                      .sp_len = (uint32_t)recs[i].len};
     memcpy(strs + off, f->path, pl);
     if (recs[i].len) memcpy(strs + off + pl, recs[i].sp, recs[i].len);
     off += pl + recs[i].len;
@@ -480,13 +553,15 @@ static uint8_t *mx_build(const gsp_cg *cg, const cg_cxx_rec *recs, size_t n, siz
 }
 
 void gsp__cg_cxx_memo_save(gsp_cg *cg, cg_cxx_memo *m, const cg_cxx_rec *recs, size_t n) {
-  if (m->path == NULL || (m->buf && m->hits == n && m->count == n)) return;
+  if (m->path == NULL) return;
+  size_t local = 0;
+  for (size_t i = 0; i < n; i++) local += mx_recordable(cg, &recs[i]);
+  if (m->buf && m->hits == local && m->count == local) return;
   size_t len = 0;
   uint8_t *buf = mx_build(cg, recs, n, &len);
   if (buf == NULL) return;
   if (write_atomic(m->path, buf, len) != GSP_OK)
-    gsp_log(GSP_LOG_WARN, "codegraph", "%s: include memo cannot be written: %s", m->path,
-            strerror(errno));
+    note(cg, "%s: include memo cannot be written: %s", m->path, strerror(errno));
   gsp_free(buf);
 }
 

@@ -17,6 +17,12 @@
  * candidates (cg->cands; not lstat()ed when d_type says regular):
  * resolve_cxx.c makes those an #include reaches files of the graph.
  *
+ * Network mounts (netfs.h): each directory's device is compared with its
+ * parent's; where it changes, one statfs of that directory tells whether
+ * it is on a network or FUSE file system, and if so its relative path goes
+ * on cg->netdirs (in the arena) and nothing below it is checked again. So
+ * a walk costs one statfs per mount crossed, none per file.
+ *
  * .gitignore: the subset git users write daily. Blank lines and # comments
  * are skipped; "!" negates; a trailing "/" matches directories only; a
  * pattern with a "/" elsewhere is anchored to its .gitignore's directory
@@ -34,10 +40,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 #include "cg_int.h"
+#include "netfs.h"
+
+const cg_fs_hook *gsp__cg_fs_hook;
 
 typedef struct ig_rule {
   char *pat;
@@ -56,6 +67,12 @@ typedef struct walker {
   size_t nvisited, cvisited;
   int err;
 } walker;
+
+/* What the walk knows of a directory's file system. */
+typedef struct dir_fs {
+  uint64_t dev;
+  bool net; /* on a network or FUSE mount (or below one) */
+} dir_fs;
 
 static const char *rel(const walker *w) {
   return w->path[w->root_len] == '/' ? w->path + w->root_len + 1 : w->path + w->root_len;
@@ -185,9 +202,61 @@ static int add_candidate(walker *w) {
   return GSP_OK;
 }
 
-static int walk_dir(walker *w, size_t dir_len, unsigned depth);
+bool gsp__cg_remote_fs(const char *path) {
+  long type = 0;
+  if (gsp__cg_fs_hook && gsp__cg_fs_hook->fs_type) {
+    if (gsp__cg_fs_hook->fs_type(path, &type) != 0) return true;
+  } else {
+    struct statfs sf;
+    if (statfs(path, &sf) != 0) return true;
+    type = (long)sf.f_type;
+  }
+  switch ((unsigned long)type) {
+    case NFS_SUPER_MAGIC:
+    case SMB_SUPER_MAGIC:
+    case CIFS_SUPER_MAGIC:
+    case SMB2_SUPER_MAGIC:
+    case FUSE_SUPER_MAGIC:
+    case V9FS_MAGIC:
+    case CEPH_SUPER_MAGIC:
+    case AFS_SUPER_MAGIC:
+    case CODA_SUPER_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
 
-static int visit_entry(walker *w, int dfd, struct dirent *e, size_t dir_len, unsigned depth) {
+bool gsp__cg_on_netfs(const gsp_cg *cg, const char *path) {
+  for (const cg_netdir *d = cg->netdirs; d; d = d->next)
+    if (strncmp(path, d->path, d->len) == 0 && path[d->len] == '/') return true;
+  return false;
+}
+
+/* The device of the directory at w->path, as lstat gave it. */
+static uint64_t dir_dev(const walker *w, dev_t dev) {
+  const cg_fs_hook *h = gsp__cg_fs_hook;
+  return h && h->dir_dev ? h->dir_dev(w->path, (uint64_t)dev) : (uint64_t)dev;
+}
+
+/* The directory at w->path, on device dev, below parent: where the device
+ * changes, one statfs; a network directory goes on cg->netdirs. */
+static int enter_fs(walker *w, const dir_fs *parent, uint64_t dev, dir_fs *out) {
+  *out = (dir_fs){.dev = dev, .net = parent->net};
+  if (parent->net || dev == parent->dev || !gsp__cg_remote_fs(w->path)) return GSP_OK;
+  cg_netdir *d = gsp_arena_alloc(w->cg->arena, sizeof *d, _Alignof(cg_netdir));
+  const char *p = d ? rel_copy(w) : NULL;
+  if (p == NULL) return GSP_ENOMEM;
+  *d = (cg_netdir){.path = p, .len = strlen(p), .next = w->cg->netdirs};
+  w->cg->netdirs = d;
+  out->net = true;
+  return GSP_OK;
+}
+
+static int walk_dir(walker *w, size_t dir_len, unsigned depth, const dir_fs *fs);
+
+static int visit_entry(walker *w, int dfd, struct dirent *e, size_t dir_len, unsigned depth,
+                       const dir_fs *fs) {
   size_t n = strlen(e->d_name);
   if (e->d_type == DT_LNK || dir_len + 1 + n + 1 > sizeof w->path) return GSP_OK;
   bool bare = strchr(e->d_name, '.') == NULL; /* no extension: a C++-style header? */
@@ -206,11 +275,14 @@ static int visit_entry(walker *w, int dfd, struct dirent *e, size_t dir_len, uns
   gsp_cg_lang lang = is_reg ? gsp_cg_lang_of_path(e->d_name) : GSP_CG_LANG_NONE;
   if (is_reg && bare && !ignored(w, rel(w), e->d_name, false)) return add_candidate(w);
   if ((!is_dir && lang == GSP_CG_LANG_NONE) || ignored(w, rel(w), e->d_name, is_dir)) return GSP_OK;
-  if (is_dir) return seen_dir(w, &st) ? w->err : walk_dir(w, dir_len + 1 + n, depth + 1);
-  return add_file(w, lang, &st);
+  if (!is_dir) return add_file(w, lang, &st);
+  if (seen_dir(w, &st)) return w->err;
+  dir_fs sub;
+  int rv = enter_fs(w, fs, dir_dev(w, st.st_dev), &sub);
+  return rv == GSP_OK ? walk_dir(w, dir_len + 1 + n, depth + 1, &sub) : rv;
 }
 
-static int walk_dir(walker *w, size_t dir_len, unsigned depth) {
+static int walk_dir(walker *w, size_t dir_len, unsigned depth, const dir_fs *fs) {
   if (depth > 256) return GSP_OK;
   w->path[dir_len] = '\0';
   size_t rules_before = w->nrules;
@@ -220,7 +292,7 @@ static int walk_dir(walker *w, size_t dir_len, unsigned depth) {
   struct dirent *e;
   while (rv == GSP_OK && (e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    rv = visit_entry(w, dirfd(d), e, dir_len, depth);
+    rv = visit_entry(w, dirfd(d), e, dir_len, depth, fs);
   }
   closedir(d);
 out_rules:
@@ -249,7 +321,9 @@ int gsp__cg_walk_tree(gsp_cg *cg) {
   }
   memcpy(w->path, cg->root, w->root_len + 1);
   seen_dir(w, &st);
-  rv = w->err ? w->err : walk_dir(w, w->root_len, 0);
+  /* the root's own file system is the stat index's to check */
+  dir_fs root_fs = {.dev = dir_dev(w, st.st_dev)};
+  rv = w->err ? w->err : walk_dir(w, w->root_len, 0, &root_fs);
   if (rv == GSP_ENOMEM) gsp__cg_seterr(cg, "out of memory while walking %s", cg->root);
 out:
   gsp_free(w->rules);

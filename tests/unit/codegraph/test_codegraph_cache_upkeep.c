@@ -1,0 +1,187 @@
+/*
+ * test_codegraph_cache_upkeep.c - the files the stat index and the include
+ * memo keep in the cache directory (stat_index.c), when things go wrong:
+ *
+ *  - the memo cannot be written (a directory stands at its path, so the
+ *    rename over it fails; root ignores permissions, so a read-only
+ *    directory would not do): the run completes with the same graph as a
+ *    run without a store, gsp_cg_warning() names the memo's path and the
+ *    errno text, the log sink gets the same message, and the stat index is
+ *    still written;
+ *  - temporary files a killed run left ("<index>.<pid>.tmp", "<memo>.<pid>
+ *    .tmp"): opening the index removes those whose process is gone, and
+ *    leaves those of a live process, other trees' and other names alone.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <xxhash.h>
+
+#include "cg_dump.h"
+#include "gsperf/tier.h"
+
+#define NELEM(a) (sizeof(a) / sizeof *(a))
+
+typedef struct scratch {
+  char dir[64], tree[96], cache[96];
+  char ix[256], memo[256]; /* this tree's index and memo paths */
+} scratch;
+
+typedef struct run_out {
+  char *dump;
+  char warning[600];
+} run_out;
+
+static const char *const c_incs[] = {"inc", "inc/c++"};
+
+static void settle(void) { usleep(250 * 1000); }
+
+/* A copy of fixture_lang3's C tree (it has extension-less headers, so the
+ * memo is used) and the paths stat_index.c names its files by. */
+static void make_scratch(scratch *s) {
+  snprintf(s->dir, sizeof s->dir, "/tmp/cgupkXXXXXX");
+  assert_non_null(mkdtemp(s->dir));
+  snprintf(s->tree, sizeof s->tree, "%s/tree", s->dir);
+  snprintf(s->cache, sizeof s->cache, "%s/cache", s->dir);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cp -R '%s/c' '%s'", CG_FIXTURE_LANG3_DIR, s->tree);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(mkdir(s->cache, 0755), 0);
+  char *real = realpath(s->tree, NULL);
+  assert_non_null(real);
+  unsigned long long h = (unsigned long long)XXH3_64bits(real, strlen(real));
+  free(real);
+  snprintf(s->ix, sizeof s->ix, "%s/stat-%016llx.idx", s->cache, h);
+  snprintf(s->memo, sizeof s->memo, "%s/cxx-%016llx.memo", s->cache, h);
+  settle();
+}
+
+static void drop_scratch(const scratch *s) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", s->dir, s->dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void run(const scratch *s, bool with_store, run_out *out) {
+  gsp_tier *tier = NULL;
+  char uri[128], err[512] = "";
+  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
+  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
+  if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
+  gsp_cg *cg = NULL;
+  gsp_cg_config cfg = {.root = s->tree,
+                       .jobs = 2,
+                       .store = tier,
+                       .include_dirs = c_incs,
+                       .n_include_dirs = NELEM(c_incs)};
+  assert_int_equal(gsp_cg_create(&cfg, &cg), GSP_OK);
+  assert_int_equal(gsp_cg_run(cg), GSP_OK);
+  out->dump = cg_dump(cg);
+  assert_null(cg_check_invariants(cg));
+  snprintf(out->warning, sizeof out->warning, "%s", gsp_cg_warning(cg));
+  gsp_cg_destroy(cg);
+  gsp_tier_destroy(tier);
+}
+
+static bool exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* ---- the memo cannot be written ---- */
+
+static char logged[1024];
+
+static void sink(void *user, gsp_log_level level, const char *module, const char *msg) {
+  (void)user;
+  if (level == GSP_LOG_WARN && strcmp(module, "codegraph") == 0 && strstr(msg, "memo"))
+    snprintf(logged, sizeof logged, "%s", msg);
+}
+
+static void test_memo_write_fails(void **state) {
+  (void)state;
+  scratch s;
+  make_scratch(&s);
+  run_out ref = {0}, out = {0};
+  run(&s, false, &ref);
+  assert_int_equal(mkdir(s.memo, 0755), 0); /* the rename over it fails: EISDIR */
+  logged[0] = '\0';
+  gsp_log_set_sink(sink, NULL, GSP_LOG_WARN);
+  run(&s, true, &out);
+  gsp_log_set_sink(NULL, NULL, GSP_LOG_WARN);
+  char want[600];
+  snprintf(want, sizeof want, "%s: include memo cannot be written: %s", s.memo, strerror(EISDIR));
+  assert_non_null(strstr(out.warning, want));
+  assert_non_null(strstr(logged, want));
+  assert_string_equal(ref.dump, out.dump);
+  assert_true(exists(s.ix)); /* the stat index is written all the same */
+  free(ref.dump), free(out.dump);
+  drop_scratch(&s);
+}
+
+/* ---- temporary files of killed runs ---- */
+
+/* A pid that no longer runs: a child that has exited and been reaped. */
+static long dead_pid(void) {
+  pid_t p = fork();
+  assert_true(p >= 0);
+  if (p == 0) _exit(0);
+  int status;
+  assert_int_equal(waitpid(p, &status, 0), p);
+  return (long)p;
+}
+
+static void touch(const char *path) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("partial", f);
+  fclose(f);
+}
+
+static void test_stale_tmp_removed(void **state) {
+  (void)state;
+  scratch s;
+  make_scratch(&s);
+  run_out cold = {0}, warm = {0};
+  run(&s, true, &cold);
+  assert_true(exists(s.ix));
+  long dead = dead_pid(), live = (long)getpid();
+  char gone[2][320], kept[4][320];
+  snprintf(gone[0], sizeof gone[0], "%s.%ld.tmp", s.ix, dead);
+  snprintf(gone[1], sizeof gone[1], "%s.%ld.tmp", s.memo, dead);
+  snprintf(kept[0], sizeof kept[0], "%s.%ld.tmp", s.ix, live);              /* a live writer */
+  snprintf(kept[1], sizeof kept[1], "%s.%ld.tmpx", s.ix, dead);             /* another name */
+  snprintf(kept[2], sizeof kept[2], "%s/stat-0000000000000001.idx.%ld.tmp", /* another tree */
+           s.cache, dead);
+  snprintf(kept[3], sizeof kept[3], "%s.x%ld.tmp", s.ix, dead); /* no pid */
+  for (size_t i = 0; i < NELEM(gone); i++) touch(gone[i]);
+  for (size_t i = 0; i < NELEM(kept); i++) touch(kept[i]);
+  run(&s, true, &warm);
+  for (size_t i = 0; i < NELEM(gone); i++)
+    if (exists(gone[i])) fail_msg("%s was not removed", gone[i]);
+  for (size_t i = 0; i < NELEM(kept); i++)
+    if (!exists(kept[i])) fail_msg("%s was removed", kept[i]);
+  assert_string_equal(warm.warning, "");
+  assert_string_equal(cold.dump, warm.dump);
+  free(cold.dump), free(warm.dump);
+  drop_scratch(&s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_memo_write_fails),
+      cmocka_unit_test(test_stale_tmp_removed),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
