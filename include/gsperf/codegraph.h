@@ -356,9 +356,11 @@ GSP_API void gsp_cg_destroy(gsp_cg *cg);
 GSP_API const char *gsp_cg_errmsg(const gsp_cg *cg);
 /* A problem the last run worked around without failing, "" if none: today
  * a stat index in the cache directory that was damaged or could not be
- * written (the text names its path; the run then read and hashed every
- * file, and its graph is the same). Also sent to the log sink (warn,
- * module "codegraph"). Same thread rules as gsp_cg_errmsg. */
+ * written (the run then read and hashed every file, and its graph is the
+ * same), or an include memo that could not be written. The text names the
+ * path and, for a write, errno's text; several are joined with "; ". Also
+ * sent to the log sink (warn, module "codegraph"). Same thread rules as
+ * gsp_cg_errmsg. */
 GSP_API const char *gsp_cg_warning(const gsp_cg *cg);
 
 /*
