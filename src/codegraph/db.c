@@ -3,7 +3,7 @@
  * writer's schedule (the rows themselves: db_rows.c; an update in place:
  * db_update.c).
  *
- * Schema (version 3; docs/codegraph.md has the column reference):
+ * Schema (version 4; docs/codegraph.md has the column reference):
  *
  *   meta(key PRIMARY KEY, value)      schema_version, generator, root, inputs
  *                                     (hex XXH3-128 of every path, language,
@@ -12,10 +12,18 @@
  *         in_cycle, bind)
  *   symbols(id, file_id, name, kind, line, parent_id)
  *   imports(id, file_id, module, name, alias, kind, level, line, target_file_id)
- *   ref_sites(id, file_id, scope_id, name, qualifier, kind, line)
+ *   calls(name, id, file_id, scope_id, qualifier, line)  the call sites,
+ *                                     WITHOUT ROWID, keyed by (name, id)
+ *   type_uses(file_id PRIMARY KEY, sites)   a file's type-use sites, one
+ *                                     JSON array [[n, scope n, name,
+ *                                     qualifier, line], ...] (db_rows.c)
  *   ref_targets(id, target_symbol_id)       one row per bound reference
+ *   symbol_names(name, id)            WITHOUT ROWID, keyed by (name, id):
+ *                                     the definitions' name lookup
+ *   ref_sites (VIEW: calls UNION ALL the unpacked type uses, the version 3
+ *             table's columns)
  *   refs (VIEW: ref_sites LEFT JOIN ref_targets, the version 2 columns)
- *   (file_id of symbols, imports and ref_sites: id >> 24, generated)
+ *   (file_id of symbols, imports and calls: id >> 24, generated)
  *   edges(src_file_id, dst_file_id, kind)   kind: import | call | use
  *
  * Ids (db_int.h): a file's id is a 39-bit hash of its path; a symbol,
@@ -31,7 +39,13 @@
  * Why a reference is two rows: everything but its target is known once
  * its file is parsed, so the sites (the widest rows, half of all) are
  * written during the parse; only the narrow targets wait for the binding,
- * after which the writer's work is on the run's critical path.
+ * after which the writer's work is on the run's critical path. Why type
+ * uses are packed (version 4): no query looks them up by name and they
+ * are most of the sites in C (5 in 6 on /usr/include): one row per file
+ * instead of one per use. Why calls and symbol_names keyed by name
+ * rather than CREATE INDEX (version 4): SQLite's sort of the names took
+ * most of the writer's CPU; the writer sorts them itself and appends
+ * them (db_names.c), and a call is one row, not a row and an index entry.
  *
  * Two ways to write. Cold (here): to PATH.tmp with journal and sync off
  * (the file is built from scratch and renamed over PATH only when
@@ -55,7 +69,7 @@
  * once the graph is built (or written cold when the update would rewrite
  * most rows); anything else (absent, another schema version, root or
  * generator): written cold, as the files come in (parsed_stage: symbols
- * and sites, the name indexes near the end of the parse), the imports
+ * and sites, the name tables near the end of the parse), the imports
  * once resolved, reference targets and edges once bound, then files and
  * meta (resolved_stage).
  *
@@ -98,31 +112,27 @@ static const char schema_sql[] =
     ", module TEXT NOT NULL,"
     " name TEXT NOT NULL, alias TEXT NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL,"
     " line INTEGER NOT NULL, target_file_id INTEGER);"
-    "CREATE TABLE ref_sites(id INTEGER PRIMARY KEY, " FILE_ID
-    ", scope_id INTEGER,"
-    " name TEXT NOT NULL, qualifier TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL);"
+    "CREATE TABLE calls(name TEXT NOT NULL, id INTEGER NOT NULL, " FILE_ID
+    ", scope_id INTEGER, qualifier TEXT NOT NULL, line INTEGER NOT NULL,"
+    " PRIMARY KEY(name, id)) WITHOUT ROWID;"
+    "CREATE TABLE type_uses(file_id INTEGER PRIMARY KEY, sites TEXT NOT NULL);"
     "CREATE TABLE ref_targets(id INTEGER PRIMARY KEY, target_symbol_id INTEGER NOT NULL);"
+    "CREATE VIEW ref_sites(id, file_id, scope_id, name, qualifier, kind, line) AS"
+    " SELECT id, file_id, scope_id, name, qualifier, 'call', line FROM calls UNION ALL"
+    " SELECT (u.file_id << 24) + (j.value ->> 0), u.file_id, (u.file_id << 24) + (j.value ->> 1),"
+    " j.value ->> 2, j.value ->> 3, 'use', j.value ->> 4 FROM type_uses u, json_each(u.sites) j;"
     "CREATE VIEW refs(id, file_id, scope_id, name, qualifier, kind, line, target_symbol_id) AS"
     " SELECT s.id, s.file_id, s.scope_id, s.name, s.qualifier, s.kind, s.line, t.target_symbol_id"
     " FROM ref_sites s LEFT JOIN ref_targets t ON t.id = s.id;"
+    "CREATE TABLE symbol_names(name TEXT NOT NULL, id INTEGER NOT NULL,"
+    " PRIMARY KEY(name, id)) WITHOUT ROWID;"
     "CREATE TABLE edges(src_file_id INTEGER NOT NULL, dst_file_id INTEGER NOT NULL,"
     " kind TEXT NOT NULL, PRIMARY KEY(src_file_id, dst_file_id, kind)) WITHOUT ROWID;";
 
-/* The indexes the queries use (query.c); a reader may add others. Only
- * calls are indexed by name among the references: type uses are most of
- * the rows (about 5 in 6 on /usr/include) and no query looks them up.
- * The rows of a file are found by id range, so no index on file_id is
- * needed but for imports, which rdeps reads by target.
- *
- * The name indexes (symbols, calls) are made by sorting (CREATE INDEX)
- * once most rows are in (index_point), the imports' once their rows are
- * written. A sort is the cheaper way: the call index kept up to date from
- * the start, each site inserted where its name falls, cost a third of the
- * writer's CPU on /usr/lib/python3.11 (29 of 83 ms, writing after the
- * run) and 150 ms on /usr/include; made by a sort, 18 ms and 15 ms. */
-static const char names_index_sql[] =
-    "CREATE INDEX symbols_name ON symbols(name);"
-    "CREATE INDEX refs_call_name ON ref_sites(name) WHERE kind = 'call';";
+/* The indexes the queries use (query.c); a reader may add others. The
+ * rows of a file are found by id range, so no index on file_id is needed
+ * but for imports, which rdeps reads by target; made once the imports
+ * are written. Names are looked up in the name tables (db_names.c). */
 static const char imports_index_sql[] =
     "CREATE INDEX imports_file ON imports(file_id);"
     "CREATE INDEX imports_target ON imports(target_file_id);";
@@ -132,10 +142,12 @@ static const char *const insert_sql[ST__N] = {
     "INSERT INTO files VALUES(?,?,?,?,?,?,?,?,?,?)",
     "INSERT INTO symbols VALUES(?,?,?,?,?)",
     "INSERT INTO imports VALUES(?,?,?,?,?,?,?,?)",
-    "INSERT INTO ref_sites VALUES(?,?,?,?,?,?)",
+    "INSERT INTO calls VALUES(?,?,?,?,?)", /* name, id, scope_id, qualifier, line */
+    "INSERT INTO type_uses VALUES(?,?)",
     "INSERT INTO ref_targets VALUES(?,?)",
     "INSERT INTO edges VALUES(?,?,?)",
     "INSERT INTO meta VALUES(?,?)",
+    "INSERT INTO symbol_names VALUES(?,?)",
 };
 
 #define DBW_POLL_NS 10000000L /* the writer looks for finished files every 10 ms */
@@ -244,7 +256,7 @@ static void many_sql(int t, char *buf, size_t cap) {
 int gsp__cg_dbw_prepare(writer *w) {
   char sql[2048];
   for (int i = 0; i < ST__N; i++) {
-    bool many = i == ST_SYM || i == ST_IMP || i == ST_REF || i == ST_TGT;
+    bool many = i == ST_SYM || i == ST_IMP || i == ST_CALL || i == ST_TGT || i == ST_SNAME;
     if (many) many_sql(i, sql, sizeof sql);
     if (sqlite3_prepare_v2(w->db, insert_sql[i], -1, &w->st[i], NULL) != SQLITE_OK ||
         (many && sqlite3_prepare_v2(w->db, sql, -1, &w->many[i], NULL) != SQLITE_OK)) {
@@ -306,18 +318,18 @@ static bool file_ready(writer *w, size_t f, bool *all) {
   return *all || atomic_load_explicit(&w->ready[f], memory_order_acquire);
 }
 
-/* Where the name indexes are made, as a count of files written in the
+/* Where the name tables are written, as a count of files written in the
  * order the writer takes them: on the writer's thread, once the files
- * written hold DBW_INDEX_AT of the bytes, so the sorts (two fifths of the
- * writer's CPU on /usr/include) overlap the end of the parse and the last
- * symbols and calls go into the indexes as they come (random inserts: a
- * few per cent more CPU for that part); after the run, at the end. A count, not a time: the
- * same run gives the same bytes. */
-#define DBW_INDEX_AT 0.9
-static size_t index_point(const writer *w) {
+ * written hold DBW_NAMES_AT of the bytes, so the sort and the appends
+ * overlap the end of the parse, and the names of the files after that go
+ * in as they come (each where it falls: a few times the cost of an
+ * append, for a tenth of the rows); after the run, at the end. A count,
+ * not a time: the same run gives the same bytes. */
+#define DBW_NAMES_AT 0.9
+static size_t names_point(const writer *w) {
   size_t n = w->cg->nfiles;
   if (!w->threaded) return n;
-  double want = DBW_INDEX_AT * (double)w->cg->st.bytes, have = 0;
+  double want = DBW_NAMES_AT * (double)w->cg->st.bytes, have = 0;
   for (size_t i = 0; i < n; i++) {
     have += (double)w->cg->files[w->order[i]].size;
     if (have >= want) return i + 1;
@@ -325,31 +337,28 @@ static size_t index_point(const writer *w) {
   return n;
 }
 
-/* What is known of each file once parsed: its symbols and reference
- * sites, and the name indexes. Always in id order, file by file, rows
- * appended in key order, so every way of running gives the same bytes:
- * on the writer's thread each file as soon as it is finished, which keeps
- * pace with a parse that follows the id order (cg->parse_order, the local
- * parse stage); a parse in another order (the farm) is written as its
- * id-order prefix grows, at the latest after it. After the run: at once. */
+/* What is known of each file once parsed: its symbols, reference sites
+ * and name rows. Always in id order, file by file, rows appended in key
+ * order, so every way of running gives the same bytes: on the writer's
+ * thread each file as soon as it is finished, which keeps pace with a
+ * parse that follows the id order (cg->parse_order, the local parse
+ * stage); a parse in another order (the farm) is written as its id-order
+ * prefix grows, at the latest after it. After the run: at once. */
 static int parsed_stage(writer *w) {
-  bool all = false, indexed = false;
-  size_t at = index_point(w);
+  bool all = false;
+  size_t at = names_point(w), named = 0;
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < w->cg->nfiles;) {
     if (atomic_load_explicit(&w->abort, memory_order_relaxed)) return GSP_ECANCELED;
     size_t f = w->order[i];
-    if (i == at && !indexed) {
-      indexed = true;
-      if ((rv = gsp__cg_dbw_exec(w, names_index_sql)) != GSP_OK) break;
-    }
+    if (i == at && named == 0 && (rv = gsp__cg_dbw_names(w, (named = at))) != GSP_OK) break;
     if (!file_ready(w, f, &all)) continue;
     rv = gsp__cg_dbw_symbols(w, f), i++;
     if (rv == GSP_OK) rv = gsp__cg_dbw_ref_sites(w, f);
+    if (rv == GSP_OK && named) rv = gsp__cg_dbw_file_names(w, f);
   }
   if (rv == GSP_OK) rv = gsp__cg_dbw_wait(w, CG_DB_PARSED);
-  if (rv == GSP_OK && !indexed) rv = gsp__cg_dbw_exec(w, names_index_sql);
-  return rv;
+  return rv == GSP_OK && named == 0 ? gsp__cg_dbw_names(w, w->cg->nfiles) : rv;
 }
 
 /* What needs the resolution, in id order: imports and their indexes once
@@ -483,6 +492,7 @@ static void writer_free(writer *w) {
   pthread_cond_destroy(&w->cv);
   gsp_free(w->path), gsp_free(w->tmp), gsp_free(w->journal);
   gsp_free(w->fid), gsp_free(w->order), gsp_free((void *)w->ready), gsp_free(w->keys);
+  gsp_free(w->text);
   gsp_free(w->old), gsp_free(w->old_of);
   gsp_free(w);
 }

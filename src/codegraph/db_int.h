@@ -2,7 +2,7 @@
  * db_int.h - what the database writer's sources share: the writer
  * (db.c: schedule, cold write) and the in-place update (db_update.c).
  *
- * Ids (schema version 3; docs/codegraph.md): a file's id is a 39-bit hash
+ * Ids (schema version 3 and 4; docs/codegraph.md): a file's id is a 39-bit hash
  * of its path (XXH3-64 of the path, low 39 bits, 0 taken as 1); a file
  * whose id is already taken by a file earlier in path order takes the
  * next free one (the probe wraps from 2^39 - 1 to 1). A symbol, import or
@@ -19,7 +19,7 @@
 
 #include "cg_int.h"
 
-#define CG_DB_SCHEMA "3"
+#define CG_DB_SCHEMA "4"
 #define CG_DB_IDX_BITS 24
 #define CG_DB_KEY_BITS 39
 #define CG_DB_KEY_MASK ((INT64_C(1) << CG_DB_KEY_BITS) - 1)
@@ -27,12 +27,12 @@
 #define CG_DB_ROW0(fid) ((int64_t)(fid) << CG_DB_IDX_BITS)
 #define CG_DB_ROWS_PER_FILE ((int64_t)1 << CG_DB_IDX_BITS)
 
-/* The prepared inserts: files, symbols, imports, ref_sites, ref_targets,
- * edges, meta. */
-enum { ST_FILE, ST_SYM, ST_IMP, ST_REF, ST_TGT, ST_EDGE, ST_META, ST__N };
-/* Rows per multi-row INSERT of symbols, imports, reference sites and
- * targets: one statement run (cursor opened once, rows appended) per
- * DBW_BATCH rows of a file; a file's last rows below a full batch go one
+/* The prepared inserts: files, symbols, imports, calls, type_uses,
+ * ref_targets, edges, meta, symbol_names. */
+enum { ST_FILE, ST_SYM, ST_IMP, ST_CALL, ST_USE, ST_TGT, ST_EDGE, ST_META, ST_SNAME, ST__N };
+/* Rows per multi-row INSERT of symbols, imports, calls, reference
+ * targets and symbol names: one statement run (cursor opened once, rows
+ * appended) per DBW_BATCH rows; the last rows below a full batch go one
  * by one. */
 #define DBW_BATCH 16
 
@@ -51,13 +51,15 @@ struct cg_dbw {
   const char *db_path_shown;  /* the file being written: tmp or path */
   sqlite3 *db;
   sqlite3_stmt *st[ST__N];   /* one-row inserts */
-  sqlite3_stmt *many[ST__N]; /* multi-row inserts (symbols, imports, ref sites/targets) */
+  sqlite3_stmt *many[ST__N]; /* multi-row inserts (symbols, imports, calls, targets, names) */
   int64_t *fid;              /* per file: its id */
   size_t *order;             /* file indices in id order */
   _Atomic uint8_t *ready;    /* per file: result final (parse workers set it) */
   bool ids_done;             /* fid and order assigned */
   uint64_t *keys;            /* edge and digest scratch */
   size_t ckeys;
+  char *text; /* a file's type_uses.sites (JSON), built by db_rows.c */
+  size_t ctext;
   cg_dbrow *old; /* the stored files table, when PATH may be updated */
   size_t nold;
   long *old_of; /* per file: its row in old, or -1 */
@@ -107,6 +109,12 @@ void gsp__cg_dbw_key_hex(const uint8_t key[16], char out[33]);
 /* SQLite's global setup (allocation statistics off), once per process,
  * before the first write or query opens a database. */
 void gsp__cg_sqlite_setup(void);
+
+/* db_names.c: the rows keyed by name (symbol_names, calls) of the first
+ * n files in id order, sorted and appended (a cold write); those of file
+ * f alone, in file order (the files after those, and an update). */
+int gsp__cg_dbw_names(cg_dbw *w, size_t n);
+int gsp__cg_dbw_file_names(cg_dbw *w, size_t f);
 
 /* db_update.c: read PATH's files table into w->old (false: unusable). */
 bool gsp__cg_dbw_load_old(cg_dbw *w, sqlite3 *db);

@@ -9,8 +9,9 @@
  * are appended with the cursor left open) from the file's result and
  * resolution arrays; text is bound SQLITE_STATIC (the result outlives the
  * step). A reference is written in two parts: its site (everything but
- * the target, known once the file is parsed) and, when bound, its target
- * row (known once the references are bound); the refs view joins them.
+ * the target, known once the file is parsed: a calls row (db_names.c), or
+ * for a type use an element of its file's type_uses row) and, when bound, its target
+ * row (known once the references are bound); the views join them.
  *
  * Invariants: nothing here waits or takes a lock; the caller makes sure
  * the data a writer reads is final (db.c's phases). Row ids are
@@ -144,27 +145,84 @@ static int64_t ref_target_id(const writer *w, const cg_target *t) {
   return t->file ? CG_DB_ROW0(w->fid[t->file - 1]) + t->def : 0;
 }
 
-/* Everything of file f's references but their targets: known once the
- * file is parsed. */
+static int grow_text(writer *w, size_t n) {
+  if (n <= w->ctext) return GSP_OK;
+  size_t cap = w->ctext ? w->ctext : 4096;
+  while (cap < n) cap *= 2;
+  char *t = gsp_realloc(w->text, cap);
+  if (t == NULL) return GSP_ENOMEM;
+  w->text = t, w->ctext = cap;
+  return GSP_OK;
+}
+
+/* Decimal v at o; returns the end. */
+static char *put_u64(char *o, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+  do tmp[n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
+/* JSON string of s at o (room for 6 bytes per byte of s plus 2); returns
+ * the end. Bytes from 0x80 up are copied as they are, like the other
+ * tables' text. */
+static char *put_json_str(char *o, const char *s) {
+  static const char hx[] = "0123456789abcdef";
+  *o++ = '"';
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      *o++ = '\\', *o++ = (char)*p;
+    } else if (*p < 0x20) {
+      *o++ = '\\', *o++ = 'u', *o++ = '0', *o++ = '0';
+      *o++ = hx[*p >> 4], *o++ = hx[*p & 15];
+    } else {
+      *o++ = (char)*p;
+    }
+  }
+  *o++ = '"';
+  return o;
+}
+
+/* The type uses among file f's n references: one type_uses row, its sites
+ * a JSON array of [index, scope index or null, name, qualifier, line] in
+ * index order (none: no row). */
+static int write_uses(writer *w, size_t f, const cg_ref_rec *r, const char *strs, size_t n) {
+  size_t len = 1;
+  int rv = grow_text(w, 64);
+  for (size_t i = 0; rv == GSP_OK && i < n; i++) {
+    if (r[i].kind == GSP_CG_REF_CALL) continue;
+    const char *name = strs + r[i].name, *qual = strs + r[i].qual;
+    rv = grow_text(w, len + 6 * (strlen(name) + strlen(qual)) + 96);
+    if (rv != GSP_OK) break;
+    char *o = w->text + len;
+    if (len > 1) *o++ = ',';
+    *o++ = '[', o = put_u64(o, i), *o++ = ',';
+    if (r[i].scope >= 0)
+      o = put_u64(o, (uint64_t)r[i].scope);
+    else
+      *o++ = 'n', *o++ = 'u', *o++ = 'l', *o++ = 'l';
+    *o++ = ',', o = put_json_str(o, name), *o++ = ',', o = put_json_str(o, qual), *o++ = ',';
+    o = put_u64(o, r[i].line), *o++ = ']';
+    len = (size_t)(o - w->text);
+  }
+  if (rv != GSP_OK || len == 1) return rv;
+  w->text[0] = '[', w->text[len++] = ']';
+  sqlite3_stmt *s = w->st[ST_USE];
+  sqlite3_bind_int64(s, 1, w->fid[f]);
+  sqlite3_bind_text(s, 2, w->text, (int)len, SQLITE_STATIC);
+  return gsp__cg_dbw_step(w, s);
+}
+
+/* What of file f's references is written as it is parsed: its type_uses
+ * row (its calls go in by name: db_names.c). */
 int gsp__cg_dbw_ref_sites(writer *w, size_t f) {
   const cg_file *file = &w->cg->files[f];
   size_t n = file->res ? gsp_cg_result_nrefs(file->res) : 0;
   int rv = check_count(w, f, n, "references");
-  const cg_ref_rec *r = n ? gsp__cg_refs(file->res) : NULL;
-  const char *strs = n ? gsp__cg_strs(file->res) : NULL;
-  for (size_t i = 0; rv == GSP_OK && i < n;) {
-    size_t k = n - i >= DBW_BATCH ? DBW_BATCH : 1;
-    sqlite3_stmt *s = k > 1 ? w->many[ST_REF] : w->st[ST_REF];
-    for (int b = 0; k > 0; k--, i++, b += 6) {
-      bind_row_id(w, ST_REF, s, b + 1, CG_DB_ROW0(w->fid[f]) + (int64_t)i);
-      bind_id(s, b + 2, sym_id(w, f, r[i].scope));
-      bind_text(s, b + 3, strs + r[i].name), bind_text(s, b + 4, strs + r[i].qual);
-      bind_text(s, b + 5, gsp_cg_ref_kind_name((gsp_cg_ref_kind)r[i].kind));
-      sqlite3_bind_int64(s, b + 6, r[i].line);
-    }
-    rv = gsp__cg_dbw_step(w, s);
-  }
-  return rv;
+  if (rv != GSP_OK || n == 0) return rv;
+  return write_uses(w, f, gsp__cg_refs(file->res), gsp__cg_strs(file->res), n);
 }
 
 /* The bound references of file f: one (id, target) row each, in id order,

@@ -1,6 +1,6 @@
 /*
  * db_update.c - bring a database written by an earlier run (same root,
- * same gsperf version, schema 3) to this run's graph by writing only the
+ * same gsperf version, schema 4) to this run's graph by writing only the
  * rows that differ.
  *
  * Base: the stored files table (cg_dbrow per row, read before the run
@@ -8,7 +8,10 @@
  * in_cycle, bind). Each file of this run is then one of:
  *
  *   new      no row, or lang/hash/bytes differ: its old rows (if any) are
- *            deleted by id range and all its rows inserted
+ *            deleted by id range (symbol_names: by the names of its old
+ *            symbols and id range; type_uses by file id; calls, keyed by
+ *            name, for all such files in one statement) and all its rows
+ *            inserted
  *   rebound  same content, other resolution (files.bind differs): its
  *            imports, reference targets and outgoing edges are replaced
  *            and its files row updated (component, in_cycle, bind)
@@ -129,10 +132,30 @@ static bool plan(const cg_dbw *w, uint8_t *act) {
 
 /* ---- the transaction ---- */
 
-/* DL_SITE first: a rebound file deletes DL_IMP..DL_EDGE (not its sites) */
-enum { DL_SITE, DL_SYM, DL_IMP, DL_TGT, DL_EDGE, DL_FILE, UP_FILE, UP_META, DL__N };
+/* Per file: symbol_names first (found through the symbols they name),
+ * then DL_USE: a rebound file deletes DL_IMP..DL_EDGE (not its sites);
+ * DL_USE and from DL_EDGE on: by file id, the others by id range. Calls
+ * (keyed by name) go in one statement for every file whose rows go:
+ * DL_CALLS, a JSON array of file ids. */
+enum {
+  DL_SNAME,
+  DL_USE,
+  DL_SYM,
+  DL_IMP,
+  DL_TGT,
+  DL_EDGE,
+  DL_FILE,
+  UP_FILE,
+  UP_META,
+  DL_CALLS,
+  DL__N
+};
+static const char delete_names_sql[] =
+    "DELETE FROM symbol_names WHERE id BETWEEN ?1 AND ?2"
+    " AND name IN (SELECT name FROM symbols WHERE id BETWEEN ?1 AND ?2)";
 static const char *const change_sql[DL__N] = {
-    "DELETE FROM ref_sites WHERE id BETWEEN ?1 AND ?2",
+    delete_names_sql,
+    "DELETE FROM type_uses WHERE file_id = ?1",
     "DELETE FROM symbols WHERE id BETWEEN ?1 AND ?2",
     "DELETE FROM imports WHERE id BETWEEN ?1 AND ?2",
     "DELETE FROM ref_targets WHERE id BETWEEN ?1 AND ?2",
@@ -140,6 +163,7 @@ static const char *const change_sql[DL__N] = {
     "DELETE FROM files WHERE id = ?1",
     "UPDATE files SET component = ?2, in_cycle = ?3, bind = ?4 WHERE id = ?1",
     "UPDATE meta SET value = ?2 WHERE key = ?1",
+    "DELETE FROM calls WHERE file_id IN (SELECT value FROM json_each(?1))",
 };
 
 typedef struct upd {
@@ -152,8 +176,9 @@ static int delete_rows(upd *u, int64_t fid, int from, int to) {
   int rv = GSP_OK;
   for (int t = from; rv == GSP_OK && t <= to; t++) {
     sqlite3_stmt *s = u->st[t];
-    sqlite3_bind_int64(s, 1, t < DL_EDGE ? CG_DB_ROW0(fid) : fid);
-    if (t < DL_EDGE) sqlite3_bind_int64(s, 2, CG_DB_ROW0(fid) + CG_DB_ROWS_PER_FILE - 1);
+    bool range = t < DL_EDGE && t != DL_USE;
+    sqlite3_bind_int64(s, 1, range ? CG_DB_ROW0(fid) : fid);
+    if (range) sqlite3_bind_int64(s, 2, CG_DB_ROW0(fid) + CG_DB_ROWS_PER_FILE - 1);
     rv = gsp__cg_dbw_step(u->w, s);
   }
   return rv;
@@ -173,9 +198,10 @@ static int apply_file(upd *u, size_t f, int act) {
   cg_dbw *w = u->w;
   int rv = GSP_OK;
   if (act == ACT_NEW) {
-    if (w->old_of[f] >= 0) rv = delete_rows(u, w->old[w->old_of[f]].id, DL_SITE, DL_FILE);
+    if (w->old_of[f] >= 0) rv = delete_rows(u, w->old[w->old_of[f]].id, DL_SNAME, DL_FILE);
     if (rv == GSP_OK) rv = gsp__cg_dbw_symbols(w, f);
     if (rv == GSP_OK) rv = gsp__cg_dbw_ref_sites(w, f);
+    if (rv == GSP_OK) rv = gsp__cg_dbw_file_names(w, f);
   } else if (act == ACT_REBOUND) {
     rv = delete_rows(u, w->fid[f], DL_IMP, DL_EDGE);
   }
@@ -187,11 +213,44 @@ static int apply_file(upd *u, size_t f, int act) {
   return act == ACT_NEW ? gsp__cg_dbw_file_row(w, f) : update_file_row(u, f);
 }
 
+/* The calls of every file whose rows go (removed, or new with an old
+ * row), in one statement: calls are keyed by name, so this reads the
+ * table once rather than once per file. */
+static int delete_calls(upd *u, const uint8_t *act) {
+  cg_dbw *w = u->w;
+  size_t cap = 64, len = 1;
+  char *ids = gsp_malloc(cap);
+  if (ids == NULL) return GSP_ENOMEM;
+  ids[0] = '[';
+  for (size_t i = 0; i < w->nold; i++) {
+    long f = w->old[i].f;
+    if (f >= 0 && act[f] != ACT_NEW) continue;
+    if (len + 24 > cap) {
+      char *t = gsp_realloc(ids, cap *= 2);
+      if (t == NULL) {
+        gsp_free(ids);
+        return GSP_ENOMEM;
+      }
+      ids = t;
+    }
+    len += (size_t)snprintf(ids + len, cap - len, "%s%lld", len > 1 ? "," : "",
+                            (long long)w->old[i].id);
+  }
+  ids[len++] = ']';
+  int rv = GSP_OK;
+  if (len > 2) {
+    sqlite3_bind_text(u->st[DL_CALLS], 1, ids, (int)len, SQLITE_STATIC);
+    rv = gsp__cg_dbw_step(w, u->st[DL_CALLS]);
+  }
+  gsp_free(ids);
+  return rv;
+}
+
 static int apply_all(upd *u, const uint8_t *act) {
   cg_dbw *w = u->w;
-  int rv = GSP_OK;
+  int rv = delete_calls(u, act);
   for (size_t i = 0; rv == GSP_OK && i < w->nold; i++)
-    if (w->old[i].f < 0) rv = delete_rows(u, w->old[i].id, DL_SITE, DL_FILE);
+    if (w->old[i].f < 0) rv = delete_rows(u, w->old[i].id, DL_SNAME, DL_FILE);
   for (size_t i = 0; rv == GSP_OK && i < w->cg->nfiles; i++)
     rv = apply_file(u, w->order[i], act[w->order[i]]);
   if (rv != GSP_OK) return rv;

@@ -65,6 +65,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/codegraph/unresolved.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/graph.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/db.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/db_names.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/db_rows.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/db_update.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/query.c

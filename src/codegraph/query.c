@@ -1,7 +1,8 @@
 /*
  * query.c - gsp_cgdb: read-only queries over a database written by
- * gsp_cg_write_db (schema version 3, in db.c; files of versions 1 and 2
- * are refused with GSP_ENOTSUP). Each query is one prepared SELECT with
+ * gsp_cg_write_db (schema version 4, in db.c; files of versions 1 to 3
+ * are refused with GSP_ENOTSUP). Names are looked up by the keys of
+ * symbol_names and calls. Each query is one prepared SELECT with
  * a fixed ORDER BY, so answers are stable; rows go to the caller's
  * callback as strings (NULL columns become "").
  */
@@ -44,17 +45,18 @@ static const struct {
     [GSP_CGDB_CYCLES] = {"SELECT component, path FROM files WHERE in_cycle = 1"
                          " ORDER BY component, path",
                          cycles_cols, false},
-    [GSP_CGDB_SYMBOL] = {"SELECT f.path, s.line, s.kind, COALESCE(p.name, '') FROM symbols s"
+    [GSP_CGDB_SYMBOL] = {"SELECT f.path, s.line, s.kind, COALESCE(p.name, '')"
+                         " FROM symbol_names n JOIN symbols s ON s.id = n.id"
                          " JOIN files f ON f.id = s.file_id LEFT JOIN symbols p"
-                         " ON p.id = s.parent_id WHERE s.name = ?1 ORDER BY f.path, s.line, s.id",
+                         " ON p.id = s.parent_id WHERE n.name = ?1 ORDER BY f.path, s.line, s.id",
                          symbol_cols, false},
     [GSP_CGDB_CALLERS] = {"SELECT f.path, r.line, COALESCE(c.name, ''), COALESCE(tf.path, '')"
-                          " FROM ref_sites r JOIN files f ON f.id = r.file_id"
+                          " FROM calls r JOIN files f ON f.id = r.file_id"
                           " LEFT JOIN symbols c ON c.id = r.scope_id"
                           " LEFT JOIN ref_targets rt ON rt.id = r.id"
                           " LEFT JOIN symbols t ON t.id = rt.target_symbol_id"
                           " LEFT JOIN files tf ON tf.id = t.file_id"
-                          " WHERE r.kind = 'call' AND r.name = ?1 ORDER BY f.path, r.line, r.id",
+                          " WHERE r.name = ?1 ORDER BY f.path, r.line, r.id",
                           callers_cols, false},
     [GSP_CGDB_IMPACT] = {"WITH RECURSIVE up(id) AS (SELECT ?1 UNION SELECT e.src_file_id"
                          " FROM edges e JOIN up ON e.dst_file_id = up.id WHERE e.kind = 'import')"
@@ -67,7 +69,7 @@ static int fail(gsp_cgdb *db, int rv, const char *what) {
   return rv;
 }
 
-/* GSP_OK: schema version 3; GSP_ENOTSUP: an older one; else not ours. */
+/* GSP_OK: schema version 4; GSP_ENOTSUP: an older one; else not ours. */
 static int schema_of(sqlite3 *db) {
   sqlite3_stmt *s = NULL;
   int rv = GSP_ECORRUPT;
@@ -75,7 +77,7 @@ static int schema_of(sqlite3 *db) {
           SQLITE_OK &&
       sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
-    bool older = strcmp(v, "1") == 0 || strcmp(v, "2") == 0;
+    bool older = strcmp(v, "1") == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0;
     rv = strcmp(v, CG_DB_SCHEMA) == 0 ? GSP_OK : older ? GSP_ENOTSUP : GSP_ECORRUPT;
   }
   sqlite3_finalize(s);

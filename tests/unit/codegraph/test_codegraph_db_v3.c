@@ -1,17 +1,18 @@
 /*
- * test_codegraph_db_v3.c - database schema version 3: a reference is a
- * site row (ref_sites, written as its file is parsed) and, when bound, a
- * target row (ref_targets, written once the references are bound); the
- * refs view joins them.
+ * test_codegraph_db_v3.c - references in the database (schema version 3,
+ * kept by version 4): a reference is a site (written as its file is
+ * parsed: a calls row, or an element of its file's type_uses row, which
+ * the ref_sites view unpacks) and, when bound, a target row (ref_targets,
+ * written once the references are bound); the refs view joins them.
  *
  * Checks, on the fixture, written during a 2-job run and after a 1-job
  * run: every reference of the graph is one site row whose columns are the
  * graph's, its target row exists exactly when the graph bound it and
  * names the bound definition's id; the view agrees with the two tables;
  * `callers` answers from them; the database written during a one-job
- * run equals the one written after it. A version 2 file is refused by
- * gsp_cgdb_open and rewritten as version 3 by the next run, with a log
- * line.
+ * run equals the one written after it. Version 2 and 3 files are
+ * refused by gsp_cgdb_open and rewritten as version 4 by the next run,
+ * with a log line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,7 +112,7 @@ static void check_ref(sqlite3 *db, const gsp_cg *cg, size_t f, size_t i, int64_t
 static void check_db(const gsp_cg *cg, const char *path) {
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(scalar(db, "SELECT value FROM meta WHERE key = 'schema_version'", 0), 3);
+  assert_int_equal(scalar(db, "SELECT value FROM meta WHERE key = 'schema_version'", 0), 4);
   size_t nrefs = 0, bound = 0;
   for (size_t f = 0; f < gsp_cg_nfiles(cg); f++) {
     const gsp_cg_result *r = gsp_cg_file_result(cg, f);
@@ -126,6 +127,11 @@ static void check_db(const gsp_cg *cg, const char *path) {
   }
   assert_true(bound > 0 && bound < nrefs); /* the fixture has both */
   assert_int_equal(scalar(db, "SELECT count(*) FROM ref_sites", 0), (int64_t)nrefs);
+  /* calls in their table, type uses packed */
+  assert_int_equal(scalar(db, "SELECT count(*) FROM ref_sites WHERE kind = 'call'", 0),
+                   scalar(db, "SELECT count(*) FROM calls", 0));
+  assert_true(scalar(db, "SELECT count(*) FROM calls", 0) > 0);
+  assert_true(scalar(db, "SELECT count(*) FROM type_uses", 0) > 0);
   assert_int_equal(scalar(db, "SELECT count(*) FROM refs", 0), (int64_t)nrefs);
   assert_int_equal(scalar(db, "SELECT count(*) FROM ref_targets", 0), (int64_t)bound);
   assert_int_equal(scalar(db,
@@ -218,21 +224,20 @@ static void log_sink(void *user, gsp_log_level level, const char *module, const 
   if (strcmp(module, "codegraph") == 0) snprintf(g_logged, sizeof g_logged, "%s", msg);
 }
 
-/* A version 2 file (as an older gsperf wrote it): refused by queries,
- * rewritten as version 3 by the next run. */
-static void test_version_2_rebuilt(void **state) {
-  (void)state;
-  char tree[96], path[96];
+/* A version v file (as an older gsperf wrote it): refused by queries,
+ * rewritten as version 4 by the next run. */
+static void older_rebuilt(const char *v) {
+  char tree[96], path[96], said[32];
   snprintf(tree, sizeof tree, "%s/tree", g_dir);
   snprintf(path, sizeof path, "%s/g.db", g_dir);
   sh("mkdir '%s' && cp -R '%s/.' '%s'", tree, CG_FIXTURE_DIR, tree);
   sh("sqlite3 '%s' \"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-     " INSERT INTO meta VALUES('schema_version', '2'), ('generator', 'gsperf " GSP_VERSION_STRING
+     " INSERT INTO meta VALUES('schema_version', '%s'), ('generator', 'gsperf " GSP_VERSION_STRING
      "'), ('root', '%s'), ('inputs', '00000000000000000000000000000000');"
      " CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT);"
      " CREATE TABLE refs(id INTEGER PRIMARY KEY, name TEXT, target_symbol_id INTEGER);"
      " INSERT INTO files VALUES(1, 'c/main.c');\"",
-     path, tree);
+     path, v, tree);
   gsp_cgdb *q = NULL;
   assert_int_equal(gsp_cgdb_open(path, &q), GSP_ENOTSUP);
   assert_null(q);
@@ -244,12 +249,23 @@ static void test_version_2_rebuilt(void **state) {
   gsp_cg_stats_get(cg, &st);
   assert_false(st.db_incremental);
   assert_false(st.db_unchanged);
-  assert_non_null(strstr(g_logged, "schema version 2"));
+  snprintf(said, sizeof said, "schema version %s;", v);
+  assert_non_null(strstr(g_logged, said));
   assert_non_null(strstr(g_logged, path));
   check_db(cg, path);
   gsp_cg_destroy(cg);
   assert_int_equal(gsp_cgdb_open(path, &q), GSP_OK);
   gsp_cgdb_close(q);
+}
+
+static void test_version_2_rebuilt(void **state) {
+  (void)state;
+  older_rebuilt("2");
+}
+
+static void test_version_3_rebuilt(void **state) {
+  (void)state;
+  older_rebuilt("3");
 }
 
 int main(void) {
@@ -258,6 +274,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_callers_from_tables, setup, teardown),
       cmocka_unit_test_setup_teardown(test_one_job_during_equals_after, setup, teardown),
       cmocka_unit_test_setup_teardown(test_version_2_rebuilt, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_version_3_rebuilt, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
