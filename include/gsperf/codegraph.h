@@ -427,7 +427,7 @@ GSP_API size_t gsp_cg_top_depended(const gsp_cg *cg, size_t k, uint32_t *out);
 GSP_API int gsp_cg_impact(const gsp_cg *cg, size_t f, uint32_t **out, size_t *n);
 
 /*
- * Write the graph to a SQLite file at path. Schema (version 3) in
+ * Write the graph to a SQLite file at path. Schema (version 4) in
  * docs/codegraph.md and db.c. A file at path whose meta table says it was
  * written by this gsperf version from the same root and the same inputs
  * (every path, language, content hash and include directory) holds this
