@@ -88,6 +88,7 @@ fail:
 void gsp_cg_destroy(gsp_cg *cg) {
   if (cg == NULL) return;
   gsp__cg_targets_free(cg);
+  gsp__cg_hm_free(cg);
   for (size_t i = 0; i < cg->nfiles; i++) gsp_cg_result_free(cg->files[i].res);
   for (size_t i = 0; cg->incs && i < cg->cfg.n_include_dirs; i++) gsp_free(cg->incs[i]);
   gsp_free(cg->incs);

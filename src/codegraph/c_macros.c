@@ -33,7 +33,10 @@
  * the names they define (cg_macro_set.extra, filled by gsp__cg_c_learn_macros from each included
  * header: the same scan, keeping the header's own ATTR names at its end);
  * they are ATTR in the file too unless the file #defines or #undefs them,
- * and the result then depends on those headers as well.
+ * and the result then depends on those headers as well. The same pass,
+ * blanking nothing, is the parse stage's pre-scan (gsp__cg_c_note_macros:
+ * a file's #include spellings, #undef'd names and the names it teaches,
+ * for hmacro.c).
  *
  * Invariants: the output has the input's length and its newlines at the
  * same offsets; directive names of #define/#undef are never blanked (the
@@ -233,6 +236,16 @@ typedef struct scan {
   uint8_t cond[MAX_COND]; /* per open #if: what its #else / #endif needs */
   size_t ncond;           /* may exceed MAX_COND: deeper levels are plain */
   uint8_t prev;           /* the token before: PREV_* (export macros by place) */
+  /* The pre-scan (gsp__cg_c_note_macros) only, which blanks nothing (out
+   * stays NULL; the scan reads src alone): where notes go, and the
+   * include guard: the name of a first directive `#ifndef X` followed by
+   * `#define X`, kept when the #endif closing it is the last directive. */
+  cg_note_fn note;
+  void *note_user;
+  size_t ndir;             /* directives seen */
+  size_t guard_b, guard_e; /* the first directive's #ifndef name, or 0, 0 */
+  bool guard_defined;      /* the second directive #defines it */
+  size_t guard_closed;     /* ndir when #if nesting last fell back to 0 */
 } scan;
 
 static int own_copy(scan *s) {
@@ -244,6 +257,7 @@ static int own_copy(scan *s) {
 }
 
 static int blank(scan *s, size_t from, size_t to) {
+  if (s->note) return GSP_OK; /* the pre-scan wants no copy */
   if (own_copy(s) != GSP_OK) return GSP_ENOMEM;
   for (size_t i = from; i < to; i++)
     if (s->out[i] != '\n') s->out[i] = ' ';
@@ -441,7 +455,7 @@ static size_t dead_then(scan *s, size_t i, size_t eol, int *rv) {
   if (k == END_ELIF) {
     size_t wl, w = directive_word(s, hash, end, &wl);
     *rv = blank(s, i, hash);
-    if (*rv == GSP_OK) memcpy(s->out + w, "if  ", 4); /* #elif X -> #if   X */
+    if (*rv == GSP_OK && s->out) memcpy(s->out + w, "if  ", 4); /* #elif X -> #if   X */
     cond_push(s, COND_PLAIN);
     return end;
   }
@@ -489,14 +503,50 @@ static size_t conditional(scan *s, size_t i, size_t eol, size_t w, size_t wl, in
   return eol;
 }
 
+/* The name at or after i on the line (blanks skipped): its bounds, false
+ * when there is none. */
+static bool line_name(const scan *s, size_t i, size_t eol, size_t *b, size_t *e) {
+  i = skip_blanks(s, i, eol);
+  *b = i;
+  while (i < eol && cls_of((unsigned char)s->src[i])) i++;
+  *e = i;
+  return i > *b && cls_of((unsigned char)s->src[*b]) == 1;
+}
+
+/* Pre-scan notes of a directive (word at w, length wl, line end eol): an
+ * #include's spelling, an #undef's name, the include guard's two lines. */
+static int note_directive(scan *s, size_t w, size_t wl, size_t eol) {
+  size_t b, e, rest = w + wl;
+  s->ndir++;
+  if (word_is(s, w, wl, "include")) {
+    b = skip_blanks(s, rest, eol);
+    char close = b < eol && s->src[b] == '<' ? '>' : b < eol && s->src[b] == '"' ? '"' : 0;
+    for (e = b + 1; close && e < eol && s->src[e] != close;) e++;
+    if (close == 0 || e >= eol || e == b + 1) return GSP_OK;
+    char kind = close == '>' ? CG_NOTE_SYSTEM : CG_NOTE_QUOTED;
+    return s->note(s->note_user, kind, s->src + b + 1, e - b - 1);
+  }
+  if (word_is(s, w, wl, "undef") && line_name(s, rest, eol, &b, &e))
+    return s->note(s->note_user, CG_NOTE_UNDEF, s->src + b, e - b);
+  if (s->ndir == 1 && word_is(s, w, wl, "ifndef") && line_name(s, rest, eol, &b, &e))
+    s->guard_b = b, s->guard_e = e;
+  if (s->ndir == 2 && s->guard_e && word_is(s, w, wl, "define") && line_name(s, rest, eol, &b, &e))
+    s->guard_defined =
+        e - b == s->guard_e - s->guard_b && memcmp(s->src + b, s->src + s->guard_b, e - b) == 0;
+  return GSP_OK;
+}
+
 /* Past a preprocessor line starting at i (the '#'), continuations included. */
 static size_t directive(scan *s, size_t i, int *rv) {
   size_t eol = line_end(s, i), wl, w = directive_word(s, i, eol, &wl);
+  if (s->note && (*rv = note_directive(s, w, wl, eol)) != GSP_OK) return eol;
   if (word_is(s, w, wl, "define") || word_is(s, w, wl, "undef")) {
     *rv = learn_define(s, w + wl, eol, wl == 5);
     return eol;
   }
-  return conditional(s, i, eol, w, wl, rv);
+  size_t end = conditional(s, i, eol, w, wl, rv);
+  if (s->ncond == 0 && word_is(s, w, wl, "endif")) s->guard_closed = s->ndir;
+  return end;
 }
 
 static size_t comment(const scan *s, size_t i) {
@@ -631,10 +681,11 @@ static size_t identifier(scan *s, size_t i, int *rv, bool *line_first) {
   return i;
 }
 
-int gsp__cg_c_blank_macros(const char *src, size_t len, cg_macro_set *m, char **out) {
-  *out = NULL;
-  if (tables_init(m) != GSP_OK) return GSP_ENOMEM;
-  scan s = {.src = src, .len = len, .m = m};
+/* The pass over s->src: blanks into s->out, notes when s->note. */
+static int run_scan(scan *s_) {
+  scan s = *s_;
+  const char *src = s.src;
+  size_t len = s.len;
   int rv = GSP_OK;
   bool line_start = true;
   for (size_t i = 0; i < len && rv == GSP_OK;) {
@@ -661,10 +712,63 @@ int gsp__cg_c_blank_macros(const char *src, size_t len, cg_macro_set *m, char **
     s.prev = PREV_OTHER;
     line_start = false;
   }
+  *s_ = s;
+  return rv;
+}
+
+int gsp__cg_c_blank_macros(const char *src, size_t len, cg_macro_set *m, char **out) {
+  *out = NULL;
+  if (tables_init(m) != GSP_OK) return GSP_ENOMEM;
+  scan s = {.src = src, .len = len, .m = m};
+  int rv = run_scan(&s);
   if (rv != GSP_OK) {
     gsp_free(s.out);
     return rv;
   }
   *out = s.out;
   return GSP_OK;
+}
+
+/* Whether a name is spelled as include guards are (FOO_H, FOO_H_, FOO_H__,
+ * FOO_HPP, FOO_INCLUDED, ...): such a name stands in #if lines only, and
+ * teaching it would make an edit of a header's first lines (the guard
+ * broken for a moment) re-parse every includer for nothing. */
+static bool guard_spelling(const char *s, size_t n) {
+  while (n > 0 && s[n - 1] == '_') n--;
+  return has_suffix(s, n, "_H") || has_suffix(s, n, "_HPP") || has_suffix(s, n, "_HH") ||
+         has_suffix(s, n, "_INCLUDED");
+}
+
+/* A name the file's own ATTR table ends with that is worth teaching: not
+ * blanked anyway (a built-in, a family name) and not an include guard (by
+ * its place or its spelling). */
+static bool teachable(const scan *s, const cg_macro_ent *e) {
+  if (e->name == NULL || e->shape != SHAPE_ATTR) return false;
+  if (tab_find(&s->m->builtin, e->name, e->len) || family_shape(e->name, e->len) != SHAPE_NONE ||
+      guard_spelling(e->name, e->len))
+    return false;
+  bool guard = s->guard_defined && s->guard_closed == s->ndir &&
+               e->len == s->guard_e - s->guard_b &&
+               memcmp(e->name, s->src + s->guard_b, e->len) == 0;
+  return !guard;
+}
+
+int gsp__cg_c_note_macros(const char *src, size_t len, cg_macro_set *scratch, cg_note_fn note,
+                          void *user) {
+  const cg_macro_tab *extra = scratch->extra;
+  scratch->extra = NULL;
+  int rv = tables_init(scratch);
+  scan s = {.src = src, .len = len, .m = scratch, .note = note, .note_user = user};
+  if (rv == GSP_OK) rv = run_scan(&s);
+  scratch->extra = extra;
+  gsp_free(s.out);
+  for (size_t i = 0; rv == GSP_OK && i < scratch->local.cap; i++) {
+    const cg_macro_ent *e = &scratch->local.ents[i];
+    if (teachable(&s, e)) rv = note(user, CG_NOTE_TEACH, e->name, e->len);
+  }
+  return rv;
+}
+
+int gsp__cg_macro_tab_add(cg_macro_tab *t, const char *s, size_t n) {
+  return tab_add(t, s, n, SHAPE_ATTR);
 }

@@ -220,6 +220,9 @@ struct gsp_cg {
   /* walk.c: the tree's directories on a network or FUSE mount below a
    * local root (netfs.h; in the arena), NULL when there is none. */
   struct cg_netdir *netdirs;
+  /* hmacro.c: the C pre-scan's notes (resolve_cxx.c) and, from the parse
+   * stage on, each C file's names learned from its includes; NULL = none */
+  struct cg_hm *hm;
   /* The stored resolution's manifest and sections (resolve_cache.c), kept
    * while files use them: borrowed[f] bit 0 / bit 1 = file f's import /
    * reference targets point into them (not allocated one by one). */
@@ -242,6 +245,12 @@ int gsp__cg_index_paths(gsp_cg *cg);
 int gsp__cg_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_fn fn, void *user);
 /* Threads that run a gsp__cg_for: the pool's workers and the caller. */
 unsigned gsp__cg_threads(gsp_exec *ex);
+/* hmacro.c: free cg->hm (any time; again is a no-op). */
+void gsp__cg_hm_free(gsp_cg *cg);
+/* hmacro.c, from the parse stage on: file f's content hash (its hash is
+ * the identity of its result, content and learned names, once its result
+ * is final when it parsed with names learned from its includes). */
+const uint8_t *gsp__cg_hm_content(const gsp_cg *cg, size_t f);
 /* resolve_cxx.c: after the walk, before the files are sorted: the
  * extension-less candidates an #include of a C file (or of such a header,
  * transitively) resolves to become C files of the graph. */

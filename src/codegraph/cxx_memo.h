@@ -2,7 +2,8 @@
  * cxx_memo.h - the include memo of the extension-less header scan
  * (stat_index.c writes and reads it, resolve_cxx.c uses it): per C file
  * its (device, inode, size, mtime ns, ctime ns) when the scan last read it
- * and the extension-less include spellings found then, so that a warm run
+ * and the notes of the C pre-scan found then (every include spelling, the
+ * names it teaches and #undefs: hmacro.h; version 2), so that a warm run
  * takes the spellings of a file whose stat is unchanged (and not racy, by
  * the stat index's rule) instead of reading it again.
  *

@@ -208,6 +208,26 @@ void gsp__cg_macro_set_free(cg_macro_set *m);
  * src, which must outlive *into. scratch is any cg_macro_set not in use
  * (its extra is ignored). GSP_ENOMEM. */
 int gsp__cg_c_learn_macros(const char *src, size_t len, cg_macro_set *scratch, cg_macro_tab *into);
+/* The pre-scan of a C file for the parse stage (resolve_cxx.c, hmacro.c):
+ * the pass of gsp__cg_c_blank_macros over src (scratch's extra ignored),
+ * telling note(user, kind, text, len) each
+ *   CG_NOTE_QUOTED / CG_NOTE_SYSTEM  the spelling of an #include "x" / <x>
+ *                                    the pass sees (not in C++-only branches)
+ *   CG_NOTE_UNDEF                    a name the file #undefs
+ *   CG_NOTE_TEACH                    a name it teaches its includers: what
+ *                                    gsp__cg_c_learn_macros keeps, but no
+ *                                    built-in or family name (blanked
+ *                                    anyway) and not the include guard (the
+ *                                    first directive `#ifndef X`, then
+ *                                    `#define X`, closed by the last one)
+ * in the order met (the TEACH names last). Text points into src. A note
+ * failing stops the scan with its status. GSP_ENOMEM. */
+enum { CG_NOTE_QUOTED = 'q', CG_NOTE_SYSTEM = 's', CG_NOTE_TEACH = 'T', CG_NOTE_UNDEF = 'U' };
+typedef int (*cg_note_fn)(void *user, char kind, const char *s, size_t n);
+int gsp__cg_c_note_macros(const char *src, size_t len, cg_macro_set *scratch, cg_note_fn note,
+                          void *user);
+/* Add the name s[0, n) (not copied) to t as an annotation. GSP_ENOMEM. */
+int gsp__cg_macro_tab_add(cg_macro_tab *t, const char *s, size_t n);
 void gsp__cg_macro_tab_clear(cg_macro_tab *t);
 void gsp__cg_macro_tab_free(cg_macro_tab *t);
 /* parser.c: gsp_cg_parse with names learned from the file's includes

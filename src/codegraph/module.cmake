@@ -49,6 +49,7 @@ list(APPEND GSP_SOURCES
   ${PROJECT_SOURCE_DIR}/src/codegraph/extract_js.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/extract_pkg.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/c_macros.c
+  ${PROJECT_SOURCE_DIR}/src/codegraph/hmacro.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/parser.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/store.c
   ${PROJECT_SOURCE_DIR}/src/codegraph/parse_stage.c

@@ -23,6 +23,13 @@
  * as below. A vouched file the store no longer holds is read like any
  * other. The index is rewritten after the stage when anything changed.
  *
+ * Learned names (hmacro.c): before the files, each C file's names learned
+ * from its direct includes are worked out from the pre-scan's notes; a
+ * file with some is parsed with them (gsp__cg_parse_with, the slot's
+ * extra table) and its store key mixes their key into the content hash;
+ * once its result is final its hash becomes the identity of that result
+ * (gsp__cg_hm_settle, before the database writer takes it).
+ *
  * Data: a slot (free list, one per concurrently running chunk) holds a
  * parser and two read buffers that grow to the largest file seen and are
  * reused; the source text lives only there. Nothing is allocated per file
@@ -75,6 +82,7 @@
 #include <xxhash.h>
 
 #include "cg_int.h"
+#include "hmacro.h"
 
 #define PROGRESS_EVERY_NS 100000000ull
 #define PATH_CAP 4096
@@ -89,6 +97,7 @@ typedef struct slot {
   gsp_cg_parser *parser;
   char *buf[2];
   size_t cap[2];
+  cg_macro_tab extra; /* the learned names of the file being parsed */
 } slot;
 
 typedef struct parse_job {
@@ -243,20 +252,26 @@ static int finish_read(const gsp_cg *cg, pending *p, size_t *len) {
 }
 
 /* The store key of f's content hash: it also names the language and the
- * result format. */
-static void key_of(const cg_file *f, uint8_t key[16]) {
-  XXH128_hash_t k = XXH3_128bits_withSeed(f->hash, 16, (uint64_t)f->lang << 8 | CG_RESULT_VERSION);
+ * result format, and, for a C file that learned names from its includes
+ * (hmacro.c), their hash (the content hash and it, hashed together). */
+static void key_of(const gsp_cg *cg, const cg_file *f, uint8_t key[16]) {
+  uint8_t in[32];
+  size_t n = 16;
+  const uint8_t *names = gsp__cg_hm_key(cg, (size_t)(f - cg->files));
+  memcpy(in, f->hash, 16);
+  if (names) memcpy(in + 16, names, 16), n = 32;
+  XXH128_hash_t k = XXH3_128bits_withSeed(in, n, (uint64_t)f->lang << 8 | CG_RESULT_VERSION);
   XXH128_canonical_t c;
   XXH128_canonicalFromHash(&c, k);
   memcpy(key, c.digest, 16);
 }
 
-static void make_key(cg_file *f, const char *src, size_t len, uint8_t key[16]) {
+static void make_key(const gsp_cg *cg, cg_file *f, const char *src, size_t len, uint8_t key[16]) {
   XXH128_hash_t h = XXH3_128bits_withSeed(src, len, 0);
   XXH128_canonical_t c;
   XXH128_canonicalFromHash(&c, h);
   memcpy(f->hash, c.digest, 16);
-  key_of(f, key);
+  key_of(cg, f, key);
 }
 
 static void report_progress(parse_job *j) {
@@ -276,11 +291,21 @@ static void report_progress(parse_job *j) {
 /* Parse f (admitted with est) and put its result into the store. */
 static int parse_one(parse_job *j, slot *s, cg_file *f, const char *src, size_t len,
                      const uint8_t key[16], uint64_t est) {
-  int rv = gsp_cg_parse(s->parser, f->lang, src, len, &f->res);
+  int rv;
+  const cg_macro_tab *extra = gsp__cg_hm_extra(j->cg, (size_t)(f - j->cg->files), &s->extra, &rv);
+  if (rv == GSP_OK) rv = gsp__cg_parse_with(s->parser, f->lang, src, len, extra, &f->res);
   release(j, est);
   if (rv == GSP_OK) atomic_fetch_add(&j->parsed, 1);
   if (rv == GSP_OK && j->use_store) j->store.put(j->store.user, key, f->res); /* else a miss */
   return rv;
+}
+
+/* File i's result is final (or it was skipped): its hash settled (the
+ * identity of a result parsed with learned names), then the database
+ * writer told. */
+static void ready(gsp_cg *cg, size_t i) {
+  gsp__cg_hm_settle(cg, i);
+  gsp__cg_dbw_ready(cg, i);
 }
 
 /* A file's result is final: count it, tell the hook and the progress. */
@@ -313,7 +338,7 @@ static bool known_hit(parse_job *j, size_t i) {
   }
   uint64_t t0 = gsp_now_ns();
   uint8_t key[16];
-  key_of(f, key);
+  key_of(j->cg, f, key);
   if (j->store.get(j->store.user, key, &f->res) != GSP_OK) {
     f->res = NULL;
     forget_known(f); /* the read decides its hash, as without an index */
@@ -323,7 +348,7 @@ static bool known_hit(parse_job *j, size_t i) {
   atomic_fetch_add(&j->stat_hits, 1);
   gsp__cg_hook(j->cg, GSP_CG_STAGE_READ, 0, GSP_OK, true); /* answered by the index */
   finished(j, t0, GSP_OK, true, (size_t)f->size);
-  gsp__cg_dbw_ready(j->cg, i);
+  ready(j->cg, i);
   return true;
 }
 
@@ -341,7 +366,7 @@ static int result_of(parse_job *j, slot *s, size_t i, const char *src, size_t le
   cg_file *f = &j->cg->files[i];
   uint64_t t0 = gsp_now_ns();
   uint8_t key[16];
-  make_key(f, src, len, key);
+  make_key(j->cg, f, src, len, key);
   bool hit = j->use_store && j->store.get(j->store.user, key, &f->res) == GSP_OK;
   int rv = GSP_OK;
   if (hit) {
@@ -427,14 +452,14 @@ static int parse_deferred(parse_job *j, slot *s, int which, size_t i, uint64_t e
     release(j, est);
     if (rv == GSP_ENOMEM) return rv;
     atomic_fetch_add(&j->skipped, 1);
-    gsp__cg_dbw_ready(cg, i);
+    ready(cg, i);
     return GSP_OK;
   }
   uint8_t key[16];
-  make_key(f, s->buf[which], len, key);
+  make_key(cg, f, s->buf[which], len, key);
   rv = finished(j, t0, parse_one(j, s, f, s->buf[which], len, key, est), false, len);
   drop_big_buffer(j, s, which);
-  if (rv == GSP_OK) gsp__cg_dbw_ready(cg, i);
+  if (rv == GSP_OK) ready(cg, i);
   return rv;
 }
 
@@ -460,7 +485,7 @@ static int one_file(parse_job *j, slot *s, size_t i, int cur, int st, size_t len
   drop_big_buffer(j, s, cur);
   if (rv == DEFERRED) return GSP_OK;
   if (rv != GSP_OK) gsp__cg_seterr(cg, "%s: %s", cg->files[i].path, gsp_strerror(rv));
-  if (rv == GSP_OK) gsp__cg_dbw_ready(cg, i); /* its symbols can be written */
+  if (rv == GSP_OK) ready(cg, i); /* its symbols can be written */
   return rv;
 }
 
@@ -528,6 +553,7 @@ static void finish_job(gsp_cg *cg, parse_job *j) {
   for (slot *s = j->free_slots, *n; s; s = n) {
     n = s->next;
     gsp_cg_parser_destroy(s->parser);
+    gsp__cg_macro_tab_free(&s->extra);
     gsp_free(s->buf[0]), gsp_free(s->buf[1]);
     gsp_free(s);
   }
@@ -555,6 +581,14 @@ int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
     gsp_free(j);
     return GSP_ENOMEM;
   }
+  int prv = gsp__cg_hm_prepare(cg, ex); /* each C file's learned names */
+  if (prv != GSP_OK) {
+    gsp__cg_hm_free(cg);
+    pthread_mutex_destroy(&j->mu);
+    gsp_free(j->deferred);
+    gsp_free(j);
+    return prv;
+  }
   j->use_store = !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &j->store) == GSP_OK;
   if (j->use_store) gsp__cg_stat_index_load(cg, &j->ix);
   j->start_ns = gsp_now_ns();
@@ -566,6 +600,7 @@ int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
   if (rv == GSP_OK) gsp__cg_stat_index_save(cg, &j->ix);
   gsp__cg_stat_index_free(&j->ix);
   finish_job(cg, j);
+  gsp__cg_hm_free(cg);
   pthread_mutex_destroy(&j->mu);
   gsp_free(j->deferred);
   gsp_free(j);

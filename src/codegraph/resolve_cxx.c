@@ -28,26 +28,35 @@
  * comment counts): it over-approximates what the parse will see, never
  * misses an include the parse records.
  *
+ * The C pre-scan (hmacro.c): the same pass reads every C file, candidates
+ * or not, and also runs the macro pre-pass over it (gsp__cg_c_note_macros):
+ * its #include spellings as the pass sees them (kinds 'q' / 's'), the
+ * names it teaches its includers ('T') and the names it #undefs ('U'), so
+ * that the parse stage knows each C file's names learned from its includes
+ * before parsing it. The lists are handed to cg->hm when the pass ends.
+ *
  * Memo (cxx_memo.h, kept by stat_index.c beside the stat index): per C
- * file scanned, its stat and its spellings. A file the memo vouches for
+ * file scanned, its stat and its notes (extension-less spellings, then the
+ * pre-scan's). A file the memo vouches for
  * (same path, device, inode, size, mtime, ctime as the walk saw, not racy
  * by the stat index's rule, not over max_file_bytes) is not read: its
- * recorded spellings stand in for the scan of its text, which they are,
- * since the spellings depend on the content alone (the lookups, which
+ * recorded notes stand in for the scan of its text, which they are,
+ * since they depend on the content alone (the lookups, which
  * depend on the include path and the candidates, are made again every
  * run). Any other file is read. So the set reached is exactly a full
  * scan's. The memo is written again when any file was read or one it
  * held is gone.
  *
  * Data: per file index (nfiles + ncands: room for the headers appended)
- * a list of its extension-less include spellings (kind byte, spelling,
- * NUL) and whether it was scanned, a hash set of the candidates' paths
- * and a "reached" mark per candidate, all freed before returning;
- * candidates reached are appended to cg->files (lang C), to be sorted
- * with the rest. Cost: nothing when the walk found no candidate; else per
- * C file one memo lookup, and for a file not vouched for one read and one
- * memchr pass (parallel over files); then a lookup per extension-less
- * include.
+ * a list of its notes (kind byte, text, NUL: GSP_CG_IMPORT_INCLUDE_* for
+ * an extension-less spelling, CG_NOTE_* for the pre-scan's) and whether it
+ * was scanned, a hash set of the candidates' paths and a "reached" mark
+ * per candidate; the lists go to cg->hm, the rest is freed before
+ * returning; candidates reached are appended to cg->files (lang C), to be
+ * sorted with the rest. Cost: nothing when the walk found no C file; else
+ * per C file one memo lookup, and for a file not vouched for one read, one
+ * memchr pass and one macro pre-pass (parallel over files); then a lookup
+ * per extension-less include.
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,27 +64,23 @@
 #include <xxhash.h>
 
 #include "cxx_memo.h"
+#include "hmacro.h"
 #include "resolve_int.h"
 
 _Atomic uint64_t gsp__cg_cxx_reads; /* cxx_memo.h */
 
-typedef struct bare_list {
-  char *buf; /* entries: kind byte, spelling, NUL */
-  size_t len, cap;
-  bool scanned; /* read, or taken from the memo */
-} bare_list;
-
 typedef struct cxx_job {
   gsp_cg *cg;
   const uint32_t *wave; /* file indexes to scan in this round */
-  bare_list *lists;     /* per file index (nfiles + ncands) */
+  cg_notes *lists;      /* per file index (nfiles + ncands) */
   cg_cxx_memo memo;
   uint32_t *slots; /* candidate hash set: index + 1, 0 = empty */
   size_t cslots;
   uint8_t *reached;
 } cxx_job;
 
-static int list_room(bare_list *l, size_t n) {
+/* Entries recorded in the memo, as they are. */
+static int list_append(cg_notes *l, const char *sp, size_t n) {
   if (l->len + n > l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 128;
     while (nc < l->len + n) nc *= 2;
@@ -83,23 +88,8 @@ static int list_room(bare_list *l, size_t n) {
     if (q == NULL) return GSP_ENOMEM;
     l->buf = q, l->cap = nc;
   }
-  return GSP_OK;
-}
-
-/* Entries recorded in the memo, as they are. */
-static int list_append(bare_list *l, const char *sp, size_t n) {
-  if (list_room(l, n) != GSP_OK) return GSP_ENOMEM;
   memcpy(l->buf + l->len, sp, n);
   l->len += n;
-  return GSP_OK;
-}
-
-static int list_add(bare_list *l, char kind, const char *s, size_t n) {
-  if (list_room(l, n + 2) != GSP_OK) return GSP_ENOMEM;
-  l->buf[l->len++] = kind;
-  memcpy(l->buf + l->len, s, n);
-  l->len += n;
-  l->buf[l->len++] = '\0';
   return GSP_OK;
 }
 
@@ -115,9 +105,9 @@ static size_t skip_blanks(const char *s, size_t i, size_t n) {
   return i;
 }
 
-/* The include line whose '#' is at p: its extension-less spelling into l.
- * Returns where to go on. */
-static size_t include_line(const char *s, size_t n, size_t p, bare_list *l, int *rv) {
+/* The include line whose '#' is at p: its extension-less spelling into l
+ * (kind GSP_CG_IMPORT_INCLUDE_*). Returns where to go on. */
+static size_t include_line(const char *s, size_t n, size_t p, cg_notes *l, int *rv) {
   size_t q = skip_blanks(s, p + 1, n);
   if (n - q < 8 || memcmp(s + q, "include", 7) != 0) return p + 1;
   q = skip_blanks(s, q + 7, n);
@@ -127,12 +117,13 @@ static size_t include_line(const char *s, size_t n, size_t p, bare_list *l, int 
   while (e < n && s[e] != close && s[e] != '\n') e++;
   if (e >= n || s[e] != close) return e;
   if (e > q + 1 && bare_name(s + q + 1, e - q - 1))
-    *rv = list_add(l, close == '>' ? GSP_CG_IMPORT_INCLUDE_SYSTEM : GSP_CG_IMPORT_INCLUDE_QUOTED,
-                   s + q + 1, e - q - 1);
+    *rv = gsp__cg_notes_add(
+        l, close == '>' ? GSP_CG_IMPORT_INCLUDE_SYSTEM : GSP_CG_IMPORT_INCLUDE_QUOTED, s + q + 1,
+        e - q - 1);
   return e + 1;
 }
 
-static int scan_text(const char *s, size_t n, bare_list *l) {
+static int scan_text(const char *s, size_t n, cg_notes *l) {
   int rv = GSP_OK;
   for (size_t i = 0; s != NULL && i < n && rv == GSP_OK;) {
     const char *h = memchr(s + i, '#', n - i);
@@ -163,10 +154,11 @@ static int scan_range(void *user, size_t begin, size_t end) {
   cxx_job *j = user;
   char *buf = NULL;
   size_t cap = 0, len = 0;
+  cg_macro_set scratch = {0};
   int rv = GSP_OK;
   for (size_t i = begin; i < end && rv == GSP_OK; i++) {
     const cg_file *f = &j->cg->files[j->wave[i]];
-    bare_list *l = &j->lists[j->wave[i]];
+    cg_notes *l = &j->lists[j->wave[i]];
     const char *sp;
     size_t n;
     if (gsp__cg_cxx_memo_find(&j->memo, j->cg, f, &sp, &n)) {
@@ -176,8 +168,10 @@ static int scan_range(void *user, size_t begin, size_t end) {
       atomic_fetch_add(&gsp__cg_cxx_reads, 1);
       l->scanned = true;
       rv = scan_text(buf, len, l);
+      if (rv == GSP_OK) rv = gsp__cg_c_note_macros(buf, len, &scratch, gsp__cg_notes_add, l);
     }
   }
+  gsp__cg_macro_set_free(&scratch);
   gsp_free(buf);
   return rv;
 }
@@ -202,7 +196,7 @@ static int index_cands(cxx_job *j) {
   size_t cap = 16;
   while (cap < cg->ncands * 2) cap *= 2;
   j->slots = gsp_calloc(cap, sizeof *j->slots);
-  j->reached = gsp_calloc(cg->ncands, 1);
+  j->reached = gsp_calloc(cg->ncands + 1, 1);
   if (j->slots == NULL || j->reached == NULL) return GSP_ENOMEM;
   j->cslots = cap;
   for (size_t i = 0; i < cg->ncands; i++) {
@@ -247,13 +241,15 @@ static int reach(cxx_job *j, size_t nwave, uint32_t *next, size_t *nnext) {
   int rv = GSP_OK;
   *nnext = 0;
   for (size_t i = 0; i < nwave && rv == GSP_OK; i++) {
-    const bare_list *l = &j->lists[j->wave[i]];
+    const cg_notes *l = &j->lists[j->wave[i]];
     const char *from = cg->files[j->wave[i]].path;
     for (size_t o = 0; o < l->len && rv == GSP_OK;) {
       const char *spell = l->buf + o + 1;
-      gsp_cg_import_kind kind = (gsp_cg_import_kind)l->buf[o];
+      char kind = l->buf[o];
       o += strlen(spell) + 2;
-      long c = gsp__cg_resolve_include_in(cg, from, kind, spell, cand_lookup, j);
+      if (kind != GSP_CG_IMPORT_INCLUDE_QUOTED && kind != GSP_CG_IMPORT_INCLUDE_SYSTEM) continue;
+      long c =
+          gsp__cg_resolve_include_in(cg, from, (gsp_cg_import_kind)kind, spell, cand_lookup, j);
       if (c < 0 || j->reached[c]) continue;
       j->reached[c] = 1;
       size_t before = cg->nfiles;
@@ -262,11 +258,6 @@ static int reach(cxx_job *j, size_t nwave, uint32_t *next, size_t *nnext) {
     }
   }
   return rv;
-}
-
-static void free_lists(bare_list *l, size_t n) {
-  for (size_t i = 0; i < n; i++) gsp_free(l[i].buf);
-  gsp_free(l);
 }
 
 /* Scan the files in wave[0, n), then reach from them; in rounds until no
@@ -299,7 +290,9 @@ static void save_memo(cxx_job *j) {
 }
 
 int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
-  if (cg->ncands == 0) return GSP_OK;
+  size_t nc = 0;
+  for (size_t i = 0; i < cg->nfiles; i++) nc += cg->files[i].lang == GSP_CG_LANG_C;
+  if (nc == 0) return GSP_OK;
   cxx_job j = {.cg = cg};
   size_t room = cg->nfiles + cg->ncands;
   uint32_t *wave = gsp_malloc(room * sizeof *wave), *next = gsp_malloc(room * sizeof *next);
@@ -312,7 +305,10 @@ int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
   if (rv == GSP_OK) rv = rounds(&j, ex, wave, next, n);
   if (rv == GSP_OK) save_memo(&j);
   gsp__cg_cxx_memo_free(&j.memo);
-  if (j.lists) free_lists(j.lists, room);
+  if (j.lists) { /* the notes, for the parse stage */
+    int arv = gsp__cg_hm_adopt(cg, j.lists, room);
+    if (rv == GSP_OK) rv = arv;
+  }
   gsp_free(wave), gsp_free(next), gsp_free(j.slots), gsp_free(j.reached);
   return rv;
 }

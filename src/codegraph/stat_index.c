@@ -351,7 +351,7 @@ static uint8_t *build(const gsp_cg *cg, size_t *len) {
                     .ctime_ns = f->ctime_ns,
                     .path_off = (uint32_t)off,
                     .path_len = (uint32_t)pl};
-    memcpy(e[k++].hash, f->hash, 16);
+    memcpy(e[k++].hash, gsp__cg_hm_content(cg, i), 16); /* not the learned names' identity */
     memcpy(strs + off, f->path, pl);
     off += pl;
   }
@@ -414,7 +414,7 @@ void gsp__cg_stat_index_free(cg_stat_index *ix) {
  */
 
 #define MX_MAGIC "GSPCXXM1"
-#define MX_VERSION 1u
+#define MX_VERSION 2u /* 2: every include, taught and #undef'd names */
 
 typedef struct mx_ent {
   uint64_t dev, ino, size;
