@@ -95,7 +95,8 @@ static void give_parser(analyze_dist *a, gsp_cg_parser *p) {
   gsp_cg_parser_destroy(p);
 }
 
-/* The task: read, hash and parse one file. */
+/* The task: read, hash and parse one file, with the annotation macros it
+ * learned from its includes (the names after its path). */
 static int parse_task(void *user, const void *in, size_t in_len, void **out, size_t *out_len) {
   const char *s = in;
   *out = NULL, *out_len = 0;
@@ -103,9 +104,20 @@ static int parse_task(void *user, const void *in, size_t in_len, void **out, siz
   analyze_dist *a = user;
   gsp_cg_parser *p = take_parser(a);
   if (p == NULL) return GSP_ENOMEM;
+  size_t nnames = 0, first = strlen(s) + 1;
+  for (size_t at = first; at < in_len; at += strlen(s + at) + 1) nnames++;
+  const char **names = gsp_malloc((nnames + 1) * sizeof *names);
+  if (names == NULL) {
+    give_parser(a, p);
+    return GSP_ENOMEM;
+  }
+  nnames = 0;
+  for (size_t at = first; at < in_len; at += strlen(s + at) + 1) names[nnames++] = s + at;
   uint8_t hash[16];
   gsp_cg_result *r = NULL;
-  int rv = gsp_cg_parse_file(p, s + 1, (gsp_cg_lang)(unsigned char)s[0], 0, hash, &r);
+  int rv = gsp_cg_parse_file_with(p, s + 1, (gsp_cg_lang)(unsigned char)s[0], 0, names, nnames,
+                                  hash, &r);
+  gsp_free(names);
   give_parser(a, p);
   if (rv == GSP_EIO) return GSP_OK; /* unreadable: skipped */
   if (rv != GSP_OK) return rv;
@@ -207,18 +219,25 @@ int analyze_dist_serve(analyze_dist *a) {
   return rv == GSP_OK ? 0 : 1;
 }
 
-/* Inputs for n files: "<lang>root/path\0" each, in one block. */
+/* Inputs for n files: "<lang>root/path\0" each, followed by the names of
+ * the annotation macros the file learned from its includes, each "\0"-
+ * terminated, in one block. */
 static int make_inputs(const char *root, const gsp_cg_farm_file *ff, size_t n, char **block,
                        gsp_dist_input *in) {
   size_t rl = strlen(root), total = 0;
-  for (size_t i = 0; i < n; i++) total += rl + strlen(ff[i].path) + 3;
+  for (size_t i = 0; i < n; i++) {
+    total += rl + strlen(ff[i].path) + 3;
+    for (size_t m = 0; m < ff[i].nmacros; m++) total += strlen(ff[i].macros[m]) + 1;
+  }
   char *b = gsp_malloc(total + 1);
   if (b == NULL) return GSP_ENOMEM;
   size_t at = 0;
   for (size_t i = 0; i < n; i++) {
-    int k = sprintf(b + at, "%c%s/%s", (char)ff[i].lang, root, ff[i].path);
-    in[i] = (gsp_dist_input){.data = b + at, .len = (size_t)k + 1};
-    at += (size_t)k + 1;
+    size_t start = at;
+    at += (size_t)sprintf(b + at, "%c%s/%s", (char)ff[i].lang, root, ff[i].path) + 1;
+    for (size_t m = 0; m < ff[i].nmacros; m++)
+      at += (size_t)sprintf(b + at, "%s", ff[i].macros[m]) + 1;
+    in[i] = (gsp_dist_input){.data = b + start, .len = at - start};
   }
   *block = b;
   return GSP_OK;

@@ -214,12 +214,18 @@ typedef void (*gsp_cg_stage_fn)(void *user, gsp_cg_stage stage, uint64_t ns, int
  * results, unless no_cache) the run first reads, hashes and looks up every
  * file itself (on exec) and hands the farm only the files the store does
  * not hold (n may be 0), then puts what the farm returns into the store.
+ * A C file that learned annotation macros from the headers it includes
+ * comes with their names (macros, nmacros; owned by the run, valid during
+ * the call): the farm parses it with gsp_cg_parse_file_with and them, so
+ * a farmed graph equals a local one.
  */
 typedef struct gsp_cg_farm_file {
   const char *path;
   gsp_cg_lang lang;
   uint8_t hash[16];
   gsp_cg_result *res;
+  const char *const *macros; /* NULL when nmacros is 0 */
+  size_t nmacros;
 } gsp_cg_farm_file;
 typedef int (*gsp_cg_farm_fn)(void *user, const char *root, gsp_cg_farm_file *files, size_t n);
 
@@ -231,6 +237,15 @@ typedef int (*gsp_cg_farm_fn)(void *user, const char *root, gsp_cg_farm_file *fi
  */
 GSP_API int gsp_cg_parse_file(gsp_cg_parser *p, const char *path, gsp_cg_lang lang,
                               size_t max_bytes, uint8_t hash[16], gsp_cg_result **out);
+/*
+ * gsp_cg_parse_file with the names macros[0, n) blanked as annotation
+ * macros too (C only; what a file learned from the headers it includes,
+ * as gsp_cg_farm_file hands them; n 0 = gsp_cg_parse_file). hash is still
+ * the content's. GSP_EINVAL for a NULL name or macros NULL with n > 0.
+ */
+GSP_API int gsp_cg_parse_file_with(gsp_cg_parser *p, const char *path, gsp_cg_lang lang,
+                                   size_t max_bytes, const char *const *macros, size_t n,
+                                   uint8_t hash[16], gsp_cg_result **out);
 
 /*
  * Memory strategy of a run. DEFAULT favours speed: SQLite's page cache of

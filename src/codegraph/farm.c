@@ -23,12 +23,16 @@
  * cg->files. A lookup chunk reads into one buffer of its own that grows to
  * the largest file of the chunk.
  *
+ * A C file that learned annotation macros from its includes (hmacro.c)
+ * is farmed with their names, and its hash is settled (mixed with them)
+ * after every result is in, as the local stage does.
+ *
  * Invariants: the hash is XXH3-128 (seed 0, canonical bytes) of the file's
- * content and the store key is derived from it, the language and the
- * result format exactly as parse_stage.c derives it, so farmed, local and
- * cached runs share store entries and a farmed run's graph and database
- * equal the local run's. A file unreadable here is a miss (the farm
- * decides whether it is skipped).
+ * content and the store key is derived from it, the language, the result
+ * format and the learned names by the same function as parse_stage.c's
+ * (gsp__cg_hm_store_key), so farmed, local and cached runs share store
+ * entries and a farmed run's graph and database equal the local run's. A file unreadable here is a
+ * miss (the farm decides whether it is skipped).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,6 +42,7 @@
 #include <xxhash.h>
 
 #include "cg_int.h"
+#include "hmacro.h"
 
 #define DEFAULT_MAX_FILE ((size_t)16 << 20)
 #define LOOKUP_GRAIN 16
@@ -74,27 +79,32 @@ static void content_hash(const char *src, size_t len, uint8_t hash[16]) {
   memcpy(hash, c.digest, 16);
 }
 
-/* The store key of a content hash: as parse_stage.c's make_key. */
-static void store_key(gsp_cg_lang lang, const uint8_t hash[16], uint8_t key[16]) {
-  XXH128_canonical_t c;
-  XXH128_hash_t k = XXH3_128bits_withSeed(hash, 16, (uint64_t)lang << 8 | CG_RESULT_VERSION);
-  XXH128_canonicalFromHash(&c, k);
-  memcpy(key, c.digest, 16);
+int gsp_cg_parse_file_with(gsp_cg_parser *p, const char *path, gsp_cg_lang lang, size_t max_bytes,
+                           const char *const *macros, size_t n, uint8_t hash[16],
+                           gsp_cg_result **out) {
+  if (p == NULL || path == NULL || hash == NULL || out == NULL || (macros == NULL && n > 0))
+    return GSP_EINVAL;
+  *out = NULL;
+  cg_macro_tab extra = {0};
+  int rv = GSP_OK;
+  for (size_t i = 0; i < n && rv == GSP_OK; i++)
+    rv = macros[i] ? gsp__cg_macro_tab_add(&extra, macros[i], strlen(macros[i])) : GSP_EINVAL;
+  char *src = NULL;
+  size_t cap = 0, len = 0;
+  if (rv == GSP_OK)
+    rv = read_path(path, max_bytes ? max_bytes : DEFAULT_MAX_FILE, &src, &cap, &len);
+  if (rv == GSP_OK) {
+    content_hash(src, len, hash);
+    rv = gsp__cg_parse_with(p, lang, src, len, n ? &extra : NULL, out);
+  }
+  gsp_free(src);
+  gsp__cg_macro_tab_free(&extra);
+  return rv;
 }
 
 int gsp_cg_parse_file(gsp_cg_parser *p, const char *path, gsp_cg_lang lang, size_t max_bytes,
                       uint8_t hash[16], gsp_cg_result **out) {
-  if (p == NULL || path == NULL || hash == NULL || out == NULL) return GSP_EINVAL;
-  *out = NULL;
-  char *src = NULL;
-  size_t cap = 0, len = 0;
-  int rv = read_path(path, max_bytes ? max_bytes : DEFAULT_MAX_FILE, &src, &cap, &len);
-  if (rv == GSP_OK) {
-    content_hash(src, len, hash);
-    rv = gsp_cg_parse(p, lang, src, len, out);
-  }
-  gsp_free(src);
-  return rv;
+  return gsp_cg_parse_file_with(p, path, lang, max_bytes, NULL, 0, hash, out);
 }
 
 /* ---- store lookups before the farm ---- */
@@ -125,7 +135,7 @@ static int lookup_one(lookup_job *j, size_t i, char **buf, size_t *cap) {
   uint8_t hash[16], key[16];
   if (rv == GSP_OK) {
     content_hash(*buf, len, hash);
-    store_key(f->lang, hash, key);
+    gsp__cg_hm_store_key(cg, i, hash, key);
     rv = j->store.get(j->store.user, key, &f->res);
     if (rv != GSP_OK) j->miss[i] = MISS_READ, memcpy(j->keys[i], key, 16);
   }
@@ -213,6 +223,7 @@ static int farm_misses(gsp_cg *cg, const uint8_t *miss, size_t n, const cg_store
   for (size_t i = 0, k = 0; rv == GSP_OK && i < cg->nfiles; i++) {
     if (miss && !miss[i]) continue;
     ff[k] = (gsp_cg_farm_file){.path = cg->files[i].path, .lang = cg->files[i].lang};
+    ff[k].macros = gsp__cg_hm_names(cg, i, &ff[k].nmacros);
     idx[k++] = (uint32_t)i;
   }
   uint64_t t0 = gsp_now_ns();
@@ -232,7 +243,7 @@ static int farm_misses(gsp_cg *cg, const uint8_t *miss, size_t n, const cg_store
     if (f->res == NULL) continue;
     if (st) {
       uint8_t key[16];
-      store_key(f->lang, f->hash, key);
+      gsp__cg_hm_store_key(cg, idx[k], f->hash, key);
       (void)st->put(st->user, key, f->res); /* a failed put is a miss next time */
     }
     gsp__cg_hook(cg, GSP_CG_STAGE_PARSE, each, GSP_OK, false);
@@ -260,10 +271,17 @@ static int farm_with_store(gsp_cg *cg, const cg_store *st) {
   return rv;
 }
 
+/* Each C file's learned names (hmacro.c) go with it to the farm and into
+ * its store key; once every result is in (duplicates copied from their
+ * originals' content hashes), each file's hash is settled as in a local run. */
 int gsp__cg_farm_stage(gsp_cg *cg) {
   cg_store st;
-  bool stored = !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &st) == GSP_OK;
-  int rv = stored ? farm_with_store(cg, &st) : farm_misses(cg, NULL, cg->nfiles, NULL);
+  int rv = gsp__cg_hm_prepare(cg, cg->cfg.exec);
+  bool stored = rv == GSP_OK && !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &st) == GSP_OK;
+  if (rv == GSP_OK)
+    rv = stored ? farm_with_store(cg, &st) : farm_misses(cg, NULL, cg->nfiles, NULL);
+  for (size_t i = 0; rv == GSP_OK && i < cg->nfiles; i++) gsp__cg_hm_settle(cg, i);
+  gsp__cg_hm_free(cg);
   if (rv != GSP_OK && cg->err[0] == '\0')
     gsp__cg_seterr(cg, "%s: parse farm failed: %s", cg->root, gsp_strerror(rv));
   return rv;

@@ -412,6 +412,25 @@ const cg_macro_tab *gsp__cg_hm_extra(const gsp_cg *cg, size_t f, cg_macro_tab *s
   return *rv == GSP_OK ? scratch : NULL;
 }
 
+const char *const *gsp__cg_hm_names(const gsp_cg *cg, size_t f, size_t *n) {
+  *n = 0;
+  if (gsp__cg_hm_key(cg, f) == NULL) return NULL;
+  *n = cg->hm->files[f].n;
+  return cg->hm->files[f].names;
+}
+
+void gsp__cg_hm_store_key(const gsp_cg *cg, size_t f, const uint8_t hash[16], uint8_t key[16]) {
+  uint8_t in[32];
+  size_t n = 16;
+  const uint8_t *names = gsp__cg_hm_key(cg, f);
+  memcpy(in, hash, 16);
+  if (names) memcpy(in + 16, names, 16), n = 32;
+  uint64_t seed = (uint64_t)cg->files[f].lang << 8 | CG_RESULT_VERSION;
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, XXH3_128bits_withSeed(in, n, seed));
+  memcpy(key, c.digest, 16);
+}
+
 size_t gsp__cg_hm_files(const gsp_cg *cg) { return cg->hm ? atomic_load(&cg->hm->learned) : 0; }
 
 void gsp__cg_hm_settle(gsp_cg *cg, size_t f) {

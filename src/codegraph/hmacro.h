@@ -41,6 +41,13 @@ const uint8_t *gsp__cg_hm_key(const gsp_cg *cg, size_t f);
 /* scratch filled with the learned names of file f: scratch, or NULL when it
  * has none (or on GSP_ENOMEM, in *rv). */
 const cg_macro_tab *gsp__cg_hm_extra(const gsp_cg *cg, size_t f, cg_macro_tab *scratch, int *rv);
+/* The learned names of file f (*n of them, sorted), NULL when it has none.
+ * Valid until gsp__cg_hm_free. */
+const char *const *gsp__cg_hm_names(const gsp_cg *cg, size_t f, size_t *n);
+/* The result store key of file f with content hash: the hash, f's language,
+ * the result format and, when f learned names, their key (parse_stage.c and
+ * farm.c both key by this, so local, farmed and cached runs share entries). */
+void gsp__cg_hm_store_key(const gsp_cg *cg, size_t f, const uint8_t hash[16], uint8_t key[16]);
 /* Whether f learned any name: how many files did (a count for tests and the
  * report is gsp__cg_hm_files). */
 size_t gsp__cg_hm_files(const gsp_cg *cg);

@@ -251,19 +251,9 @@ static int finish_read(const gsp_cg *cg, pending *p, size_t *len) {
   return p->status;
 }
 
-/* The store key of f's content hash: it also names the language and the
- * result format, and, for a C file that learned names from its includes
- * (hmacro.c), their hash (the content hash and it, hashed together). */
+/* The store key of f's content hash (gsp__cg_hm_store_key). */
 static void key_of(const gsp_cg *cg, const cg_file *f, uint8_t key[16]) {
-  uint8_t in[32];
-  size_t n = 16;
-  const uint8_t *names = gsp__cg_hm_key(cg, (size_t)(f - cg->files));
-  memcpy(in, f->hash, 16);
-  if (names) memcpy(in + 16, names, 16), n = 32;
-  XXH128_hash_t k = XXH3_128bits_withSeed(in, n, (uint64_t)f->lang << 8 | CG_RESULT_VERSION);
-  XXH128_canonical_t c;
-  XXH128_canonicalFromHash(&c, k);
-  memcpy(key, c.digest, 16);
+  gsp__cg_hm_store_key(cg, (size_t)(f - cg->files), f->hash, key);
 }
 
 static void make_key(const gsp_cg *cg, cg_file *f, const char *src, size_t len, uint8_t key[16]) {

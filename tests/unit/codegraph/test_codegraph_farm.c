@@ -38,7 +38,9 @@ static int test_farm(void *user, const char *root, gsp_cg_farm_file *ff, size_t 
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", root, ff[i].path);
     gsp_cg_result *r = NULL;
-    assert_int_equal(gsp_cg_parse_file(p, path, ff[i].lang, 0, ff[i].hash, &r), GSP_OK);
+    assert_int_equal(
+        gsp_cg_parse_file_with(p, path, ff[i].lang, 0, ff[i].macros, ff[i].nmacros, ff[i].hash, &r),
+        GSP_OK);
     size_t len = 0;
     const void *bytes = gsp_cg_result_bytes(r, &len);
     assert_int_equal(gsp_cg_result_load(bytes, len, &ff[i].res), GSP_OK);
@@ -153,7 +155,43 @@ static void test_parse_file_errors(void **state) {
                    GSP_OK);
   assert_true(gsp_cg_result_ndefs(r) > 0);
   gsp_cg_result_free(r);
+  r = NULL;
+  const char *bad[] = {"API", NULL};
+  assert_int_equal(
+      gsp_cg_parse_file_with(p, CG_FIXTURE_DIR "/c/util.h", GSP_CG_LANG_C, 0, NULL, 1, h, &r),
+      GSP_EINVAL);
+  assert_int_equal(
+      gsp_cg_parse_file_with(p, CG_FIXTURE_DIR "/c/util.h", GSP_CG_LANG_C, 0, bad, 2, h, &r),
+      GSP_EINVAL);
+  assert_null(r);
   gsp_cg_parser_destroy(p);
+}
+
+/* A name handed with a file is blanked as an annotation macro: the
+ * declaration it prefixes is a definition again; hash stays the content's. */
+static void test_parse_file_with_macros(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gsp_farm_with.XXXXXX", path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/use.c", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("int g(int x) API;\nint f(void) API { return 1; }\n", f);
+  fclose(f);
+  gsp_cg_parser *p = NULL;
+  assert_int_equal(gsp_cg_parser_create(&p), GSP_OK);
+  const char *names[] = {"API"};
+  uint8_t h0[16], h1[16];
+  gsp_cg_result *r0 = NULL, *r1 = NULL;
+  assert_int_equal(gsp_cg_parse_file(p, path, GSP_CG_LANG_C, 0, h0, &r0), GSP_OK);
+  assert_int_equal(gsp_cg_parse_file_with(p, path, GSP_CG_LANG_C, 0, names, 1, h1, &r1), GSP_OK);
+  assert_memory_equal(h0, h1, 16);
+  assert_true(gsp_cg_result_has_error(r0));
+  assert_false(gsp_cg_result_has_error(r1));
+  gsp_cg_result_free(r0), gsp_cg_result_free(r1);
+  gsp_cg_parser_destroy(p);
+  unlink(path);
+  rmdir(dir);
 }
 
 int main(void) {
@@ -162,6 +200,7 @@ int main(void) {
       cmocka_unit_test(test_farm_skip),
       cmocka_unit_test(test_farm_fails),
       cmocka_unit_test(test_parse_file_errors),
+      cmocka_unit_test(test_parse_file_with_macros),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
