@@ -394,7 +394,10 @@ GSP_API const char *gsp_cg_file_path(const gsp_cg *cg, size_t f);
 /* The file's index, or -1 if there is no such file. */
 GSP_API long gsp_cg_file_find(const gsp_cg *cg, const char *path);
 GSP_API const gsp_cg_result *gsp_cg_file_result(const gsp_cg *cg, size_t f);
-/* The XXH3-128 content hash, 16 bytes, big-endian (high half first). */
+/* The XXH3-128 content hash, 16 bytes, big-endian (high half first); for a
+ * C file parsed with names learned from its includes, the XXH3-128 of that
+ * content hash and the names' key (docs/codegraph.md, "Macros from included
+ * headers"). */
 GSP_API const uint8_t *gsp_cg_file_hash(const gsp_cg *cg, size_t f);
 
 /* Import i of file f resolved to a file index, or -1. */
