@@ -165,6 +165,18 @@ typedef struct gsp_tier_put_opts {
   uint64_t ttl_ms; /* 0 = the tier's default */
   bool no_expire;  /* never expires, whatever the default */
   bool no_l1;      /* write-around for this put (see gsp_tier_config.write_around) */
+  /* Write-behind only (ignored otherwise): this put does not wake the
+   * writer thread. It is written once the values queued reach the wake
+   * size (the smallest of wbh_batch_bytes, half of wbh_queue_bytes and
+   * 256 KiB), when a put that is not deferred is queued, or by
+   * gsp_tier_flush(), gsp_tier_delete(), gsp_tier_clear() or destroy
+   * (and when a put waits for room in the queue). For a scan that stores
+   * many values and flushes at its end: one large transaction per batch
+   * and no wake-up per put, instead of a transaction per few puts. Until
+   * written the value is found by get as any queued value; a process
+   * killed before the flush loses the deferred puts not yet written (at
+   * most a batch and the queue), never the consistency of L3. */
+  bool defer;
 } gsp_tier_put_opts;
 
 /*

@@ -19,6 +19,16 @@
  *  - cache (gsp_cg_config.results): a gsp_cache owned by the caller that
  *    lives as long as the process; results only, no blobs.
  *
+ * Result puts into the tier are deferred (gsp_tier_put_opts.defer): with
+ * a write-behind tier the writer thread is not woken per result (a
+ * wake-up and a small LMDB transaction every few results cost a cold run
+ * more than the rest of the store) but once a batch is queued. A blob put
+ * (the resolution, saved once the parse and the resolution are done) is
+ * not deferred: it wakes the writer, which then writes every result still
+ * queued while the graph and database stages run, so the caller's final
+ * gsp_tier_flush finds little left. A tier in another mode ignores the
+ * flag.
+ *
  * Values are the result's serialized bytes; get re-validates them (magic,
  * version, bounds; the checksum too from the cache), so a damaged entry
  * is a miss, never a crash.
@@ -54,7 +64,7 @@ static int tier_put(void *user, const uint8_t key[16], const gsp_cg_result *r) {
   tier_key(NS_RESULT, key, k);
   size_t len = 0;
   const void *b = gsp_cg_result_bytes(r, &len);
-  return gsp_tier_put(user, k, sizeof k, b, len, NULL);
+  return gsp_tier_put(user, k, sizeof k, b, len, &(gsp_tier_put_opts){.defer = true});
 }
 
 static int tier_get_blob(void *user, const uint8_t key[16], void **val, size_t *len) {

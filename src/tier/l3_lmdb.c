@@ -357,12 +357,44 @@ static int lm_contains(gsp__l3 *b, const void *key, size_t klen) {
   return st;
 }
 
+/* Place a key new to data at the end of the order: no older place to
+ * drop (seq holds only keys data holds), and the sequence number is past
+ * every one in order, so the order put appends (MDB_APPEND: no search;
+ * LMDB refuses it with MDB_KEYEXIST if "next" was ever behind, and the
+ * plain put then does). */
+static int order_append(lmdb_l3 *l, MDB_txn *txn, MDB_val *k, uint64_t *next) {
+  uint8_t sb[8];
+  be64(sb, (*next)++);
+  MDB_val s = {8, sb};
+  int rc = mdb_put(txn, l->seq, k, &s, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) { /* a stray place (not expected): the general way */
+    (*next)--;
+    return order_push(l, txn, k, next);
+  }
+  if (rc == 0) rc = mdb_put(txn, l->order, &s, k, MDB_APPEND);
+  if (rc == MDB_KEYEXIST) rc = mdb_put(txn, l->order, &s, k, 0);
+  return rc;
+}
+
+/* Put or (rec NULL) delete one key. A put first tries MDB_NOOVERWRITE: a
+ * key new to the database (every key of a cold scan) then costs one
+ * search instead of three (no old entry, no old place to look up). */
 static int batch_one(lmdb_l3 *l, MDB_txn *txn, MDB_val *k, const void *rec, size_t rlen,
                      uint64_t *bytes, uint64_t *next) {
-  int rc = entry_del(l, txn, k, bytes);
-  if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-  if (rec == NULL) return 0;
+  if (rec == NULL) {
+    int rc = entry_del(l, txn, k, bytes);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  }
   MDB_val v = {rlen, (void *)rec};
+  int rc = mdb_put(txn, l->data, k, &v, MDB_NOOVERWRITE);
+  if (rc == 0) {
+    *bytes += k->mv_size + rlen;
+    return order_append(l, txn, k, next);
+  }
+  if (rc != MDB_KEYEXIST) return rc;
+  rc = entry_del(l, txn, k, bytes); /* replace: the old entry's bytes and place go */
+  if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  v = (MDB_val){rlen, (void *)rec}; /* MDB_KEYEXIST pointed v at the old value */
   rc = mdb_put(txn, l->data, k, &v, 0);
   if (rc != 0) return rc;
   *bytes += k->mv_size + rlen;

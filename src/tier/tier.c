@@ -542,14 +542,14 @@ bool gsp_tier_contains(gsp_tier *t, const void *key, size_t klen) {
 
 /* The levels below L1 of a put (stripe lock held). */
 static int store_below(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
-                       uint64_t exp) {
+                       uint64_t exp, bool defer) {
   if (t->l2) gsp_cache_delete(t->l2, key, klen); /* an older copy */
   if (t->l3 && t->cfg.l3_readonly) {
     gsp__tier_seterr(t, "L3 opened read-only: the value is in memory only");
     return GSP_ENOTSUP;
   }
   if (t->l3 && t->wb) return gsp__tier_wb_append(t, key, klen, val, vlen, exp);
-  if (t->l3 && t->wbh) return gsp__wbh_push(t, key, klen, val, vlen, exp);
+  if (t->l3 && t->wbh) return gsp__wbh_push(t, key, klen, val, vlen, exp, defer);
   if (t->l3) return l3_put(t, key, klen, val, vlen, exp);
   return GSP_OK;
 }
@@ -571,7 +571,7 @@ int gsp__tier_store(gsp_tier *t, const void *key, size_t klen, const void *val, 
       gsp_cache_delete(t->l1, key, klen); /* an older copy */
     else
       st = l1_put(t, key, klen, val, vlen, exp);
-    st3 = store_below(t, key, klen, val, vlen, exp);
+    st3 = store_below(t, key, klen, val, vlen, exp, opts && opts->defer);
   } while (gsp__tier_clear_overlapped(t, &cs));
   pthread_mutex_unlock(&t->stripe[s]);
   op_end(&ctx, saved);

@@ -17,6 +17,18 @@
  * meanwhile. Order: the queue is written in put order, so the newest value
  * of a key is written last.
  *
+ * Waking the writer. A put that is not deferred signals it at once (it
+ * writes whatever is queued). A deferred put (gsp_tier_put_opts.defer)
+ * does not, until wake_bytes of values are queued (the smallest of the
+ * batch size, half the queue bound and WAKE_MAX): a scan of many small puts then costs
+ * one wake-up and one transaction per batch instead of one per few puts.
+ * The writer works while the queue is not empty and any of these holds:
+ * a queued put is not deferred (urgent > 0), wake_bytes are queued, a
+ * drain is waiting (drainers), a put waits for room (blocked), or the
+ * tier is stopping. So nothing deferred is left behind by a flush, a
+ * delete or destroy, and back-pressure can never wait on a writer that
+ * sleeps.
+ *
  * Back-pressure: a put waits (cond room) while max_bytes of values are
  * queued; one value larger than the bound is accepted into an empty queue.
  * A drain waits for an empty queue. Lock order: stripe -> wbh->mu ->
@@ -33,6 +45,12 @@
 #include "tier_int.h"
 
 #define MIB ((size_t)1024 * 1024)
+/* Deferred puts wake the writer at this many queued bytes at most: large
+ * enough for one transaction per ~100 small values, small enough that the
+ * queue's nodes (allocated by the putting threads, freed by the writer)
+ * do not hold much heap (a cold /usr/include run: peak RSS +4.6 MB with
+ * 256 KiB, +8.6 MB with 1 MiB, against puts that wake it at once). */
+#define WAKE_MAX ((size_t)256 * 1024)
 
 static size_t bucket_of(uint64_t h) { return (size_t)(h & (GSP__WBH_BUCKETS - 1)); }
 
@@ -46,6 +64,7 @@ static gsp__wbh_node *pop_head(gsp__wbh *w) {
   *pp = n->hnext;
   w->n--;
   w->bytes -= n->vlen;
+  if (!n->deferred) w->urgent--;
   return n;
 }
 
@@ -118,12 +137,18 @@ static size_t batch_len(const gsp__wbh *w) {
   return n;
 }
 
+/* Whether the writer has work now (mu held; see the top comment). */
+static bool due(const gsp__wbh *w) {
+  if (w->head == NULL) return false;
+  return w->urgent > 0 || w->bytes >= w->wake_bytes || w->drainers > 0 || w->blocked > 0 || w->stop;
+}
+
 static void *writer_main(void *arg) {
   gsp_tier *t = arg;
   gsp__wbh *w = t->wbh;
   pthread_mutex_lock(&w->mu);
   for (;;) {
-    while (w->head == NULL && !w->stop) pthread_cond_wait(&w->work, &w->mu);
+    while (!due(w) && !(w->stop && w->head == NULL)) pthread_cond_wait(&w->work, &w->mu);
     if (w->head == NULL) break; /* stopping and nothing left */
     size_t n = batch_len(w);
     gsp__wbh_node *first = w->head;
@@ -160,6 +185,9 @@ int gsp__wbh_start(gsp_tier *t) {
   pthread_cond_init(&w->room, NULL);
   w->max_bytes = t->cfg.wbh_queue_bytes ? t->cfg.wbh_queue_bytes : 8 * MIB;
   w->batch_bytes = t->cfg.wbh_batch_bytes ? t->cfg.wbh_batch_bytes : MIB;
+  w->wake_bytes = w->batch_bytes < w->max_bytes / 2 ? w->batch_bytes : w->max_bytes / 2;
+  if (w->wake_bytes > WAKE_MAX) w->wake_bytes = WAKE_MAX;
+  if (w->wake_bytes == 0) w->wake_bytes = 1;
   t->wbh = w;
   if (pthread_create(&w->thread, NULL, writer_main, t) != 0) return GSP_ESYS;
   w->started = true;
@@ -190,17 +218,24 @@ void gsp__wbh_stop(gsp_tier *t) {
 }
 
 int gsp__wbh_push(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
-                  uint64_t expire_ms) {
+                  uint64_t expire_ms, bool defer) {
   gsp__wbh *w = t->wbh;
   gsp__wbh_node *n = gsp_malloc(sizeof *n + klen + vlen);
   if (n == NULL) return GSP_ENOMEM;
-  *n = (gsp__wbh_node){
-      .hash = XXH3_64bits(key, klen), .expire_ms = expire_ms, .klen = klen, .vlen = vlen};
+  *n = (gsp__wbh_node){.hash = XXH3_64bits(key, klen),
+                       .expire_ms = expire_ms,
+                       .klen = klen,
+                       .vlen = vlen,
+                       .deferred = defer};
   memcpy(n->data, key, klen);
   if (vlen) memcpy(n->data + klen, val, vlen);
   pthread_mutex_lock(&w->mu);
-  while (w->err == GSP_OK && w->head != NULL && w->bytes + vlen > w->max_bytes)
+  while (w->err == GSP_OK && w->head != NULL && w->bytes + vlen > w->max_bytes) {
+    w->blocked++;
+    pthread_cond_signal(&w->work); /* a deferred queue must drain for room */
     pthread_cond_wait(&w->room, &w->mu);
+    w->blocked--;
+  }
   int st = w->err;
   if (st == GSP_OK) {
     if (w->tail) {
@@ -214,7 +249,8 @@ int gsp__wbh_push(gsp_tier *t, const void *key, size_t klen, const void *val, si
     w->bucket[b] = n;
     w->n++;
     w->bytes += vlen;
-    pthread_cond_signal(&w->work);
+    if (!defer) w->urgent++;
+    if (!defer || w->bytes >= w->wake_bytes) pthread_cond_signal(&w->work);
   }
   pthread_mutex_unlock(&w->mu);
   if (st != GSP_OK) gsp_free(n);
@@ -242,7 +278,10 @@ int gsp__wbh_find(gsp_tier *t, const void *key, size_t klen, void **val, size_t 
 int gsp__wbh_drain(gsp_tier *t) {
   gsp__wbh *w = t->wbh;
   pthread_mutex_lock(&w->mu);
+  w->drainers++;
+  pthread_cond_signal(&w->work); /* deferred puts are due now */
   while (w->head != NULL) pthread_cond_wait(&w->room, &w->mu);
+  w->drainers--;
   int st = w->err;
   pthread_mutex_unlock(&w->mu);
   return st;

@@ -140,6 +140,7 @@ typedef struct gsp__wbh_node {
   uint64_t hash;
   uint64_t expire_ms;
   size_t klen, vlen;
+  bool deferred; /* gsp_tier_put_opts.defer: did not wake the writer */
   uint8_t data[];
 } gsp__wbh_node;
 
@@ -153,7 +154,11 @@ typedef struct gsp__wbh {
   gsp__wbh_node *bucket[GSP__WBH_BUCKETS];
   size_t n, bytes; /* queued, the batch being written included */
   size_t max_bytes, batch_bytes;
-  int err; /* first failed L3 write; sticky */
+  size_t wake_bytes; /* queued bytes that wake the writer for deferred puts */
+  size_t urgent;     /* queued nodes that are not deferred */
+  unsigned drainers; /* threads waiting in gsp__wbh_drain */
+  unsigned blocked;  /* puts waiting for room */
+  int err;           /* first failed L3 write; sticky */
   bool stop, started;
   pthread_t thread;
   /* the writer's own, reused from batch to batch */
@@ -234,9 +239,10 @@ int gsp__tier_wb_find(gsp_tier *t, const void *key, size_t klen, void **val, siz
 int gsp__wbh_start(gsp_tier *t);
 /* Write what is queued, stop the writer, free everything. NULL-safe. */
 void gsp__wbh_stop(gsp_tier *t);
-/* Queue a put (waits for room). Errors: GSP_ENOMEM, or the sticky L3 error. */
+/* Queue a put (waits for room); `defer`: do not wake the writer for it
+ * (gsp_tier_put_opts.defer). Errors: GSP_ENOMEM, or the sticky L3 error. */
 int gsp__wbh_push(gsp_tier *t, const void *key, size_t klen, const void *val, size_t vlen,
-                  uint64_t expire_ms);
+                  uint64_t expire_ms, bool defer);
 /* The newest queued value of key: as gsp__tier_wb_find (GSP__REC_SLACK room). */
 int gsp__wbh_find(gsp_tier *t, const void *key, size_t klen, void **val, size_t *vlen,
                   uint64_t *expire_ms);
