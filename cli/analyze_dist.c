@@ -276,6 +276,7 @@ void analyze_dist_apply(analyze_dist *a, gsp_cg_config *cfg) {
   if (a->api.uses_mpi(a->d) && a->api.size(a->d) > 1) {
     cfg->farm = farm;
     cfg->farm_user = a;
+    cfg->farm_macros = true; /* parse_task parses with the names */
   }
 }
 

@@ -214,10 +214,10 @@ typedef void (*gsp_cg_stage_fn)(void *user, gsp_cg_stage stage, uint64_t ns, int
  * results, unless no_cache) the run first reads, hashes and looks up every
  * file itself (on exec) and hands the farm only the files the store does
  * not hold (n may be 0), then puts what the farm returns into the store.
- * A C file that learned annotation macros from the headers it includes
- * comes with their names (macros, nmacros; owned by the run, valid during
- * the call): the farm parses it with gsp_cg_parse_file_with and them, so
- * a farmed graph equals a local one.
+ * With gsp_cg_config.farm_macros, a C file that learned annotation macros
+ * from the headers it includes comes with their names (macros, nmacros;
+ * owned by the run, valid during the call): the farm must parse it with
+ * gsp_cg_parse_file_with and them. Without it they are NULL and 0.
  */
 typedef struct gsp_cg_farm_file {
   const char *path;
@@ -317,6 +317,12 @@ typedef struct gsp_cg_config {
                            the store: stat-*.idx); true = read and hash every file
                            and keep no index (a file system whose stat cannot be
                            trusted). Off with no_cache anyway. */
+  bool farm_macros;     /* the farm parses each C file with the annotation macros
+                           its gsp_cg_farm_file names (gsp_cg_parse_file_with), so
+                           a farmed graph equals a local one; false = files are
+                           handed without them and keyed and parsed as if none
+                           were learned (a farm that ignores them then never
+                           stores a result under a key it did not honour) */
 } gsp_cg_config;
 
 /* Per-stage wall times and totals of one run. */

@@ -48,6 +48,7 @@
  * once). Reused scratch (the built-in table, the file's own names) lives
  * in the parser's cg_macro_set.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -753,6 +754,34 @@ static bool teachable(const scan *s, const cg_macro_ent *e) {
   return !guard;
 }
 
+static int ent_cmp(const void *a, const void *b) {
+  const cg_macro_ent *x = *(const cg_macro_ent *const *)a, *y = *(const cg_macro_ent *const *)b;
+  int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Note the taught names in name order, not the table's slot order (which
+ * depends on the files the scratch table saw before), so the notes, and
+ * the memo that keeps them, are the same bytes however files are split
+ * between threads. */
+static int note_taught(const scan *s, cg_note_fn note, void *user) {
+  const cg_macro_tab *t = &s->m->local;
+  size_t n = 0;
+  for (size_t i = 0; i < t->cap; i++) n += teachable(s, &t->ents[i]);
+  if (n == 0) return GSP_OK;
+  const cg_macro_ent **v = gsp_malloc(n * sizeof *v);
+  if (v == NULL) return GSP_ENOMEM;
+  n = 0;
+  for (size_t i = 0; i < t->cap; i++)
+    if (teachable(s, &t->ents[i])) v[n++] = &t->ents[i];
+  qsort(v, n, sizeof *v, ent_cmp);
+  int rv = GSP_OK;
+  for (size_t i = 0; rv == GSP_OK && i < n; i++)
+    rv = note(user, CG_NOTE_TEACH, v[i]->name, v[i]->len);
+  gsp_free(v);
+  return rv;
+}
+
 int gsp__cg_c_note_macros(const char *src, size_t len, cg_macro_set *scratch, cg_note_fn note,
                           void *user) {
   const cg_macro_tab *extra = scratch->extra;
@@ -762,10 +791,7 @@ int gsp__cg_c_note_macros(const char *src, size_t len, cg_macro_set *scratch, cg
   if (rv == GSP_OK) rv = run_scan(&s);
   scratch->extra = extra;
   gsp_free(s.out);
-  for (size_t i = 0; rv == GSP_OK && i < scratch->local.cap; i++) {
-    const cg_macro_ent *e = &scratch->local.ents[i];
-    if (teachable(&s, e)) rv = note(user, CG_NOTE_TEACH, e->name, e->len);
-  }
+  if (rv == GSP_OK) rv = note_taught(&s, note, user);
   return rv;
 }
 

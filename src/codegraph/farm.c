@@ -23,9 +23,11 @@
  * cg->files. A lookup chunk reads into one buffer of its own that grows to
  * the largest file of the chunk.
  *
- * A C file that learned annotation macros from its includes (hmacro.c)
- * is farmed with their names, and its hash is settled (mixed with them)
- * after every result is in, as the local stage does.
+ * With cfg.farm_macros, a C file that learned annotation macros from its
+ * includes (hmacro.c) is farmed with their names, and its hash is settled
+ * (mixed with them) after every result is in, as the local stage does;
+ * without, learned names are not computed: the farm's results are keyed by
+ * content alone, as it parsed them.
  *
  * Invariants: the hash is XXH3-128 (seed 0, canonical bytes) of the file's
  * content and the store key is derived from it, the language, the result
@@ -271,12 +273,13 @@ static int farm_with_store(gsp_cg *cg, const cg_store *st) {
   return rv;
 }
 
-/* Each C file's learned names (hmacro.c) go with it to the farm and into
- * its store key; once every result is in (duplicates copied from their
- * originals' content hashes), each file's hash is settled as in a local run. */
+/* With farm_macros, each C file's learned names (hmacro.c) go with it to
+ * the farm and into its store key; once every result is in (duplicates
+ * copied from their originals' content hashes), each file's hash is
+ * settled as in a local run. Without, no file has learned names. */
 int gsp__cg_farm_stage(gsp_cg *cg) {
   cg_store st;
-  int rv = gsp__cg_hm_prepare(cg, cg->cfg.exec);
+  int rv = cg->cfg.farm_macros ? gsp__cg_hm_prepare(cg, cg->cfg.exec) : GSP_OK;
   bool stored = rv == GSP_OK && !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &st) == GSP_OK;
   if (rv == GSP_OK)
     rv = stored ? farm_with_store(cg, &st) : farm_misses(cg, NULL, cg->nfiles, NULL);

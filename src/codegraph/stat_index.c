@@ -81,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -266,9 +267,15 @@ static bool tmp_of(const char *name, const char *base, size_t bl, long *pid) {
 
 /* Remove the temporary files of this tree's index and memo that a run
  * killed before its rename left in the cache directory: those whose
- * process no longer exists (kill(pid, 0) fails with ESRCH). A live pid's
- * file is left alone (a run writing now, or an unrelated process that got
- * the number again: then the file stays until that one is gone too). */
+ * process no longer exists (kill(pid, 0) fails with ESRCH) and that are
+ * older than STALE_TMP_SECS. A live pid's file is left alone (a run
+ * writing now, or an unrelated process that got the number again: then the
+ * file stays until that one is gone too); so is a recent one, which may be
+ * a live writer's on another host or in another pid namespace sharing the
+ * cache directory (its pid means nothing here; a write takes well under
+ * a second). */
+#define STALE_TMP_SECS 600
+
 static void sweep_stale(const char *ix_path) {
   const char *slash = strrchr(ix_path, '/');
   const char *base = slash ? slash + 1 : ix_path;
@@ -287,6 +294,10 @@ static void sweep_stale(const char *ix_path) {
     long pid;
     if (!tmp_of(e->d_name, base, bl, &pid) && !tmp_of(e->d_name, memo, ml, &pid)) continue;
     if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        time(NULL) - st.st_mtime < STALE_TMP_SECS)
+      continue;
     if (unlinkat(dirfd(d), e->d_name, 0) == 0)
       gsp_log(GSP_LOG_INFO, "codegraph", "%s/%s: removed, left by process %ld (gone)", dir,
               e->d_name, pid);
@@ -366,13 +377,16 @@ static uint8_t *build(const gsp_cg *cg, size_t *len) {
 /* Write buf to a temporary file beside path and rename it over path. */
 static int write_atomic(const char *path, const uint8_t *buf, size_t len) {
   char tmp[4200];
-  if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
+  if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp) {
+    errno = ENAMETOOLONG; /* for the warning */
     return GSP_ERANGE;
+  }
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return GSP_EIO;
   size_t done = 0;
   ssize_t w = 1;
   while (done < len && (w = write(fd, buf + done, len - done)) > 0) done += (size_t)w;
+  if (w == 0) errno = ENOSPC; /* a write that took nothing: no room */
   int rv = done == len && close(fd) == 0 ? GSP_OK : GSP_EIO;
   if (done != len) close(fd);
   if (rv == GSP_OK && rename(tmp, path) != 0) rv = GSP_EIO;
@@ -390,7 +404,10 @@ void gsp__cg_stat_index_save(gsp_cg *cg, cg_stat_index *ix) {
   if (ix->valid && ix->known == local && ix->loaded == local) return;
   size_t len = 0;
   uint8_t *buf = build(cg, &len);
-  if (buf == NULL) return;
+  if (buf == NULL) {
+    note(cg, "%s: stat index not written: out of memory or more files than it holds", ix->path);
+    return;
+  }
   if (write_atomic(ix->path, buf, len) != GSP_OK) {
     note(cg, "%s: stat index cannot be written: %s", ix->path, strerror(errno));
   }
@@ -415,6 +432,10 @@ void gsp__cg_stat_index_free(cg_stat_index *ix) {
 
 #define MX_MAGIC "GSPCXXM1"
 #define MX_VERSION 2u /* 2: every include, taught and #undef'd names */
+/* What a memo header carries: its own layout's version and the result
+ * format's, whose bump also marks a change to what the pre-scan notes (the
+ * rules for taught names), so a memo of older rules is never trusted. */
+#define MX_HDR_VERSION (MX_VERSION << 16 | CG_RESULT_VERSION)
 
 typedef struct mx_ent {
   uint64_t dev, ino, size;
@@ -442,8 +463,8 @@ static bool mx_check(const uint8_t *buf, size_t len) {
   ix_hdr h;
   if (len < sizeof h) return false;
   memcpy(&h, buf, sizeof h);
-  if (memcmp(h.magic, MX_MAGIC, 8) != 0 || h.version != MX_VERSION || h.count > IX_MAX_ENTRIES ||
-      h.strtab_len > len || h.ref_ns < GRAN_COARSE ||
+  if (memcmp(h.magic, MX_MAGIC, 8) != 0 || h.version != MX_HDR_VERSION ||
+      h.count > IX_MAX_ENTRIES || h.strtab_len > len || h.ref_ns < GRAN_COARSE ||
       (uint64_t)len != sizeof h + (uint64_t)h.count * sizeof(mx_ent) + h.strtab_len ||
       XXH3_64bits(buf + sizeof h, len - sizeof h) != h.checksum)
     return false;
@@ -544,8 +565,10 @@ static uint8_t *mx_build(const gsp_cg *cg, const cg_cxx_rec *recs, size_t nrecs,
     if (recs[i].len) memcpy(strs + off + pl, recs[i].sp, recs[i].len);
     off += pl + recs[i].len;
   }
-  ix_hdr h = {
-      .version = MX_VERSION, .count = (uint32_t)n, .ref_ns = cg->walk_real_ns, .strtab_len = strl};
+  ix_hdr h = {.version = MX_HDR_VERSION,
+              .count = (uint32_t)n,
+              .ref_ns = cg->walk_real_ns,
+              .strtab_len = strl};
   memcpy(h.magic, MX_MAGIC, 8);
   h.checksum = XXH3_64bits(buf + sizeof h, *len - sizeof h);
   memcpy(buf, &h, sizeof h);
@@ -559,7 +582,10 @@ void gsp__cg_cxx_memo_save(gsp_cg *cg, cg_cxx_memo *m, const cg_cxx_rec *recs, s
   if (m->buf && m->hits == local && m->count == local) return;
   size_t len = 0;
   uint8_t *buf = mx_build(cg, recs, n, &len);
-  if (buf == NULL) return;
+  if (buf == NULL) {
+    note(cg, "%s: include memo not written: out of memory or more files than it holds", m->path);
+    return;
+  }
   if (write_atomic(m->path, buf, len) != GSP_OK)
     note(cg, "%s: include memo cannot be written: %s", m->path, strerror(errno));
   gsp_free(buf);

@@ -9,12 +9,16 @@
  *    errno text, the log sink gets the same message, and the stat index is
  *    still written;
  *  - temporary files a killed run left ("<index>.<pid>.tmp", "<memo>.<pid>
- *    .tmp"): opening the index removes those whose process is gone, and
- *    leaves those of a live process, other trees' and other names alone.
+ *    .tmp"): opening the index removes those whose process is gone and
+ *    that are older than ten minutes, and leaves those of a live process,
+ *    recent ones (a writer on another host sharing the directory), other
+ *    trees' and other names alone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -142,11 +147,25 @@ static long dead_pid(void) {
   return (long)p;
 }
 
-static void touch(const char *path) {
+/* A pid that runs until killed: a child that waits. */
+static pid_t live_child(void) {
+  pid_t p = fork();
+  assert_true(p >= 0);
+  if (p == 0) {
+    pause();
+    _exit(0);
+  }
+  return p;
+}
+
+/* A partial file at path, last written age seconds ago. */
+static void touch(const char *path, long age) {
   FILE *f = fopen(path, "w");
   assert_non_null(f);
   fputs("partial", f);
   fclose(f);
+  struct timespec t[2] = {{.tv_sec = time(NULL) - age}, {.tv_sec = time(NULL) - age}};
+  assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
 }
 
 static void test_stale_tmp_removed(void **state) {
@@ -156,8 +175,9 @@ static void test_stale_tmp_removed(void **state) {
   run_out cold = {0}, warm = {0};
   run(&s, true, &cold);
   assert_true(exists(s.ix));
-  long dead = dead_pid(), live = (long)getpid();
-  char gone[2][320], kept[4][320];
+  pid_t child = live_child();
+  long dead = dead_pid(), dead2 = dead_pid(), live = (long)child;
+  char gone[2][320], kept[5][320];
   snprintf(gone[0], sizeof gone[0], "%s.%ld.tmp", s.ix, dead);
   snprintf(gone[1], sizeof gone[1], "%s.%ld.tmp", s.memo, dead);
   snprintf(kept[0], sizeof kept[0], "%s.%ld.tmp", s.ix, live);              /* a live writer */
@@ -165,9 +185,16 @@ static void test_stale_tmp_removed(void **state) {
   snprintf(kept[2], sizeof kept[2], "%s/stat-0000000000000001.idx.%ld.tmp", /* another tree */
            s.cache, dead);
   snprintf(kept[3], sizeof kept[3], "%s.x%ld.tmp", s.ix, dead); /* no pid */
-  for (size_t i = 0; i < NELEM(gone); i++) touch(gone[i]);
-  for (size_t i = 0; i < NELEM(kept); i++) touch(kept[i]);
+  snprintf(kept[4], sizeof kept[4], "%s.%ld.tmp", s.ix, dead2); /* recent, made below */
+  for (size_t i = 0; i < NELEM(gone); i++) touch(gone[i], 3600);
+  for (size_t i = 0; i + 1 < NELEM(kept); i++) touch(kept[i], 3600);
   run(&s, true, &warm);
+  touch(kept[4], 0);
+  run_out again = {0};
+  run(&s, true, &again);
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  free(again.dump);
   for (size_t i = 0; i < NELEM(gone); i++)
     if (exists(gone[i])) fail_msg("%s was not removed", gone[i]);
   for (size_t i = 0; i < NELEM(kept); i++)

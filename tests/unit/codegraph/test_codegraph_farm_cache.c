@@ -29,6 +29,7 @@ typedef struct farm_ctx {
   size_t n;
   char first[256]; /* path of the first file handed over */
   const char *skip;
+  bool macros; /* parse with the learned macros handed over (farm_macros) */
 } farm_ctx;
 
 static int test_farm(void *user, const char *root, gsp_cg_farm_file *ff, size_t n) {
@@ -41,7 +42,13 @@ static int test_farm(void *user, const char *root, gsp_cg_farm_file *ff, size_t 
     if (fc->skip && strcmp(ff[i].path, fc->skip) == 0) continue;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", root, ff[i].path);
-    assert_int_equal(gsp_cg_parse_file(p, path, ff[i].lang, 0, ff[i].hash, &ff[i].res), GSP_OK);
+    if (fc->macros)
+      assert_int_equal(gsp_cg_parse_file_with(p, path, ff[i].lang, 0, ff[i].macros, ff[i].nmacros,
+                                              ff[i].hash, &ff[i].res),
+                       GSP_OK);
+    else
+      assert_int_equal(gsp_cg_parse_file(p, path, ff[i].lang, 0, ff[i].hash, &ff[i].res), GSP_OK);
+    assert_true(fc->macros || ff[i].nmacros == 0); /* no names to a farm that ignores them */
   }
   gsp_cg_parser_destroy(p);
   return GSP_OK;
@@ -78,21 +85,28 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* One run over the copy, farmed when fc is set, with the shared cache. */
-static gsp_cg *analyze(env *e, farm_ctx *fc, gsp_cg_stats *st) {
+/* One run over the copy, farmed when fc is set, with the cache given. */
+static gsp_cg *analyze_with(env *e, farm_ctx *fc, gsp_cache *results, gsp_cg_stats *st) {
   const char *incs[] = {"c"};
   gsp_cg_config cfg = {.root = e->root,
                        .exec = e->ex,
                        .include_dirs = incs,
                        .n_include_dirs = 1,
-                       .results = e->results,
+                       .results = results,
+                       .no_cache = results == NULL,
                        .farm = fc ? test_farm : NULL,
-                       .farm_user = fc};
+                       .farm_user = fc,
+                       .farm_macros = fc && fc->macros};
   gsp_cg *cg = NULL;
   assert_int_equal(gsp_cg_create(&cfg, &cg), GSP_OK);
   assert_int_equal(gsp_cg_run(cg), GSP_OK);
   gsp_cg_stats_get(cg, st);
   return cg;
+}
+
+/* One run over the copy, farmed when fc is set, with the shared cache. */
+static gsp_cg *analyze(env *e, farm_ctx *fc, gsp_cg_stats *st) {
+  return analyze_with(e, fc, e->results, st);
 }
 
 static void assert_same_graph(const gsp_cg *a, const gsp_cg *b) {
@@ -219,6 +233,57 @@ static void test_duplicates_farmed_once(void **state) {
   gsp_cg_destroy(a), gsp_cg_destroy(b);
 }
 
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static bool file_has_error(const gsp_cg *cg, const char *path) {
+  long f = gsp_cg_file_find(cg, path);
+  assert_true(f >= 0);
+  return gsp_cg_result_has_error(gsp_cg_file_result(cg, (size_t)f));
+}
+
+/* A header teaches an annotation macro to its includer. A farm that does
+ * not say it honours learned macros gets none and its results are keyed by
+ * content alone: a later local run does not take them for the includer
+ * (no poisoned store). A farm that honours them parses as a local run
+ * does, and a local run after it is served by its entries. */
+static void test_learned_macros(void **state) {
+  env *e = *state;
+  char path[256];
+  snprintf(path, sizeof path, "%s/c/teach.h", e->root);
+  write_file(path, "#define API __attribute__((visibility(\"default\")))\n");
+  snprintf(path, sizeof path, "%s/c/taught.c", e->root);
+  write_file(path, "#include \"teach.h\"\nint f(void) API;\nint g(int x) API { return x; }\n");
+  gsp_cg_stats s0, s1, s2, s3, s4;
+  gsp_cg *ref = analyze_with(e, NULL, NULL, &s0); /* local, no store */
+  assert_false(file_has_error(ref, "c/taught.c"));
+
+  farm_ctx ignoring = {0};
+  gsp_cg *fi = analyze(e, &ignoring, &s1);
+  assert_true(file_has_error(fi, "c/taught.c")); /* parsed without the names */
+  gsp_cg *l1 = analyze(e, NULL, &s2);
+  assert_true(s2.parsed >= 1); /* the includer's entry was not the farm's */
+  assert_same_graph(ref, l1);
+
+  gsp_cache_destroy(e->results);
+  assert_int_equal(gsp_cache_create(&(gsp_cache_config){.max_entries = 1000}, &e->results), GSP_OK);
+  farm_ctx honouring = {.macros = true};
+  gsp_cg *fh = analyze(e, &honouring, &s3);
+  assert_int_equal(honouring.n, s3.files);
+  assert_same_graph(ref, fh);
+  gsp_cg *l2 = analyze(e, NULL, &s4);
+  assert_int_equal(s4.parsed, 0);
+  assert_same_graph(ref, l2);
+  for (size_t f = 0; f < gsp_cg_nfiles(ref); f++)
+    assert_memory_equal(gsp_cg_file_hash(fh, f), gsp_cg_file_hash(ref, f), 16);
+  gsp_cg_destroy(ref), gsp_cg_destroy(fi), gsp_cg_destroy(l1);
+  gsp_cg_destroy(fh), gsp_cg_destroy(l2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_cold_then_warm, setup, teardown),
@@ -226,6 +291,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_skipped_not_stored, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_cache_farms_everything, setup, teardown),
       cmocka_unit_test_setup_teardown(test_duplicates_farmed_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_learned_macros, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
