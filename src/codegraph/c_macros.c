@@ -755,7 +755,7 @@ static bool teachable(const scan *s, const cg_macro_ent *e) {
 }
 
 static int ent_cmp(const void *a, const void *b) {
-  const cg_macro_ent *x = *(const cg_macro_ent *const *)a, *y = *(const cg_macro_ent *const *)b;
+  const cg_macro_ent *x = a, *y = b;
   int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
   return c ? c : (x->len > y->len) - (x->len < y->len);
 }
@@ -769,15 +769,15 @@ static int note_taught(const scan *s, cg_note_fn note, void *user) {
   size_t n = 0;
   for (size_t i = 0; i < t->cap; i++) n += teachable(s, &t->ents[i]);
   if (n == 0) return GSP_OK;
-  const cg_macro_ent **v = gsp_malloc(n * sizeof *v);
+  cg_macro_ent *v = gsp_malloc(n * sizeof *v); /* copies of the entries */
   if (v == NULL) return GSP_ENOMEM;
   n = 0;
   for (size_t i = 0; i < t->cap; i++)
-    if (teachable(s, &t->ents[i])) v[n++] = &t->ents[i];
+    if (teachable(s, &t->ents[i])) v[n++] = t->ents[i];
   qsort(v, n, sizeof *v, ent_cmp);
   int rv = GSP_OK;
   for (size_t i = 0; rv == GSP_OK && i < n; i++)
-    rv = note(user, CG_NOTE_TEACH, v[i]->name, v[i]->len);
+    rv = note(user, CG_NOTE_TEACH, v[i].name, v[i].len);
   gsp_free(v);
   return rv;
 }
