@@ -34,12 +34,13 @@
 #include <xxhash.h>
 
 #include "cg_dump.h"
+#include "cg_scratch.h"
 #include "gsperf/tier.h"
 
 #define NELEM(a) (sizeof(a) / sizeof *(a))
 
 typedef struct scratch {
-  char dir[64], tree[96], cache[96];
+  cg_scratch d;
   char ix[256], memo[256]; /* this tree's index and memo paths */
 } scratch;
 
@@ -50,42 +51,30 @@ typedef struct run_out {
 
 static const char *const c_incs[] = {"inc", "inc/c++"};
 
-static void settle(void) { usleep(250 * 1000); }
-
 /* A copy of fixture_lang3's C tree (it has extension-less headers, so the
  * memo is used) and the paths stat_index.c names its files by. */
 static void make_scratch(scratch *s) {
-  snprintf(s->dir, sizeof s->dir, "/tmp/cgupkXXXXXX");
-  assert_non_null(mkdtemp(s->dir));
-  snprintf(s->tree, sizeof s->tree, "%s/tree", s->dir);
-  snprintf(s->cache, sizeof s->cache, "%s/cache", s->dir);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "cp -R '%s/c' '%s'", CG_FIXTURE_LANG3_DIR, s->tree);
-  assert_int_equal(system(cmd), 0);
-  assert_int_equal(mkdir(s->cache, 0755), 0);
-  char *real = realpath(s->tree, NULL);
+  cg_scratch_make(&s->d, "cgupk", CG_FIXTURE_LANG3_DIR "/c");
+  assert_int_equal(mkdir(s->d.cache, 0755), 0);
+  char *real = realpath(s->d.tree, NULL);
   assert_non_null(real);
   unsigned long long h = (unsigned long long)XXH3_64bits(real, strlen(real));
   free(real);
-  snprintf(s->ix, sizeof s->ix, "%s/stat-%016llx.idx", s->cache, h);
-  snprintf(s->memo, sizeof s->memo, "%s/cxx-%016llx.memo", s->cache, h);
-  settle();
+  snprintf(s->ix, sizeof s->ix, "%s/stat-%016llx.idx", s->d.cache, h);
+  snprintf(s->memo, sizeof s->memo, "%s/cxx-%016llx.memo", s->d.cache, h);
+  cg_settle();
 }
 
-static void drop_scratch(const scratch *s) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", s->dir, s->dir);
-  assert_int_equal(system(cmd), 0);
-}
+static void drop_scratch(const scratch *s) { cg_scratch_drop(&s->d); }
 
 static void run(const scratch *s, bool with_store, run_out *out) {
   gsp_tier *tier = NULL;
   char uri[128], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
+  snprintf(uri, sizeof uri, "lmdb:%s", s->d.cache);
   gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
   if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
   gsp_cg *cg = NULL;
-  gsp_cg_config cfg = {.root = s->tree,
+  gsp_cg_config cfg = {.root = s->d.tree,
                        .jobs = 2,
                        .store = tier,
                        .include_dirs = c_incs,
@@ -183,7 +172,7 @@ static void test_stale_tmp_removed(void **state) {
   snprintf(kept[0], sizeof kept[0], "%s.%ld.tmp", s.ix, live);              /* a live writer */
   snprintf(kept[1], sizeof kept[1], "%s.%ld.tmpx", s.ix, dead);             /* another name */
   snprintf(kept[2], sizeof kept[2], "%s/stat-0000000000000001.idx.%ld.tmp", /* another tree */
-           s.cache, dead);
+           s.d.cache, dead);
   snprintf(kept[3], sizeof kept[3], "%s.x%ld.tmp", s.ix, dead); /* no pid */
   snprintf(kept[4], sizeof kept[4], "%s.%ld.tmp", s.ix, dead2); /* recent, made below */
   for (size_t i = 0; i < NELEM(gone); i++) touch(gone[i], 3600);

@@ -40,6 +40,7 @@
 #include <xxhash.h>
 
 #include "cg_dump.h"
+#include "cg_scratch.h"
 #include "gsperf/tier.h"
 
 /* The memo layout documented in stat_index.c. */
@@ -68,28 +69,14 @@ typedef struct run_out {
   bool has_unused, has_vector;
 } run_out;
 
-typedef struct scratch {
-  char dir[64], tree[96], cache[96];
-} scratch;
-
-static void settle(void) { usleep(250 * 1000); }
+typedef cg_scratch scratch;
 
 static void make_scratch(scratch *s) {
-  snprintf(s->dir, sizeof s->dir, "/tmp/cgcxxXXXXXX");
-  assert_non_null(mkdtemp(s->dir));
-  snprintf(s->tree, sizeof s->tree, "%s/tree", s->dir);
-  snprintf(s->cache, sizeof s->cache, "%s/cache", s->dir);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "cp -R '%s/c' '%s'", CG_FIXTURE_LANG3_DIR, s->tree);
-  assert_int_equal(system(cmd), 0);
-  settle();
+  cg_scratch_make(s, "cgcxx", CG_FIXTURE_LANG3_DIR "/c");
+  cg_settle();
 }
 
-static void drop_scratch(const scratch *s) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-  assert_int_equal(system(cmd), 0);
-}
+static void drop_scratch(const scratch *s) { cg_scratch_drop(s); }
 
 /* One analysis of s->tree; with_store: through an LMDB store in s->cache;
  * db: also write this database file (NULL = none). */
@@ -132,33 +119,11 @@ static void memo_file(const scratch *s, char *path, size_t cap) {
   globfree(&g);
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  b[n] = '\0';
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 static void spill(const char *path, const char *buf, size_t len) {
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   assert_int_equal(fwrite(buf, 1, len, f), len);
   fclose(f);
-}
-
-static void assert_same_file(const char *a, const char *b) {
-  size_t la = 0, lb = 0;
-  char *da = slurp(a, &la), *dbb = slurp(b, &lb);
-  assert_int_equal(la, lb);
-  assert_memory_equal(da, dbb, la);
-  free(da), free(dbb);
 }
 
 static void test_warm_reads_nothing(void **state) {
@@ -183,7 +148,7 @@ static void test_warm_reads_nothing(void **state) {
   assert_false(warm.has_unused);
   assert_string_equal(ref.dump, cold.dump);
   assert_string_equal(cold.dump, warm.dump);
-  assert_same_file(db_cold, db_warm);
+  cg_assert_same_file(db_cold, db_warm);
   free(ref.dump), free(cold.dump), free(warm.dump);
   drop_scratch(&s);
 }
@@ -201,7 +166,7 @@ static void test_include_added_then_removed(void **state) {
   assert_non_null(f);
   fputs(NEW_INCLUDE, f);
   fclose(f);
-  settle();
+  cg_settle();
   run(&s, true, NULL, &added);
   assert_int_equal(added.reads, 2); /* src/use.c, and unused, reached now */
   assert_true(added.has_unused);
@@ -212,7 +177,7 @@ static void test_include_added_then_removed(void **state) {
   struct stat st;
   assert_int_equal(stat(full, &st), 0);
   size_t len = 0;
-  char *b = slurp(full, &len);
+  char *b = cg_slurp(full, &len);
   char *at = strstr(b, NEW_INCLUDE);
   assert_non_null(at);
   memset(at, ' ', strlen(NEW_INCLUDE) - 1);
@@ -220,7 +185,7 @@ static void test_include_added_then_removed(void **state) {
   free(b);
   struct timespec ts[2] = {st.st_atim, st.st_mtim};
   assert_int_equal(utimensat(AT_FDCWD, full, ts, 0), 0);
-  settle();
+  cg_settle();
   run(&s, true, NULL, &removed);
   assert_int_equal(removed.reads, 1);
   assert_false(removed.has_unused);
@@ -241,7 +206,7 @@ static void test_damaged_memo(void **state) {
   memo_file(&s, memo, sizeof memo);
   assert_true(memo[0] != '\0');
   size_t len = 0;
-  char *b = slurp(memo, &len);
+  char *b = cg_slurp(memo, &len);
   assert_true(len > 60);
   b[len - 2] ^= 0x5a; /* a byte of the string table: the checksum fails */
   spill(memo, b, len);
@@ -298,14 +263,14 @@ static void test_racy_entry(void **state) {
   memo_file(&s, memo, sizeof memo);
   assert_true(memo[0] != '\0');
   size_t len = 0;
-  char *b = slurp(memo, &len), *copy = malloc(len);
+  char *b = cg_slurp(memo, &len), *copy = malloc(len);
   memcpy(copy, b, len);
   snprintf(full, sizeof full, "%s/src/use.c", s.tree);
   FILE *f = fopen(full, "a");
   assert_non_null(f);
   fputs(NEW_INCLUDE, f);
   fclose(f);
-  settle();
+  cg_settle();
   forge_entry(memo, b, len, "src/use.c", full, 0); /* the cold run's reference: racy */
   run(&s, true, NULL, &racy);
   assert_int_equal(racy.reads, 2); /* src/use.c, and unused */

@@ -36,6 +36,7 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
+#include "cg_scratch.h"
 #include "gsperf/tier.h"
 
 extern _Atomic uint64_t gsp__cg_cxx_reads;
@@ -82,11 +83,7 @@ typedef struct run_out {
   size_t use_defs;
 } run_out;
 
-typedef struct scratch {
-  char dir[64], tree[96], cache[96];
-} scratch;
-
-static void settle(void) { usleep(250 * 1000); }
+typedef cg_scratch scratch;
 
 static void put(const scratch *s, const char *rel, const char *text) {
   char path[256];
@@ -98,12 +95,8 @@ static void put(const scratch *s, const char *rel, const char *text) {
 }
 
 static void make_scratch(scratch *s) {
-  snprintf(s->dir, sizeof s->dir, "/tmp/cghmXXXXXX");
-  assert_non_null(mkdtemp(s->dir));
-  snprintf(s->tree, sizeof s->tree, "%s/tree", s->dir);
-  snprintf(s->cache, sizeof s->cache, "%s/cache", s->dir);
+  cg_scratch_make(s, "cghm", NULL);
   char d[160];
-  assert_int_equal(mkdir(s->tree, 0755), 0);
   snprintf(d, sizeof d, "%s/include", s->tree);
   assert_int_equal(mkdir(d, 0755), 0);
   snprintf(d, sizeof d, "%s/src", s->tree);
@@ -113,14 +106,10 @@ static void make_scratch(scratch *s) {
   put(s, "src/use.c", use_c);
   put(s, "src/own.c", own_c);
   put(s, "src/plain.c", plain_c);
-  settle();
+  cg_settle();
 }
 
-static void drop_scratch(const scratch *s) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-  assert_int_equal(system(cmd), 0);
-}
+static void drop_scratch(const scratch *s) { cg_scratch_drop(s); }
 
 /* Whether file rel of cg defines name. */
 static bool defines(const gsp_cg *cg, const char *rel, const char *name) {
@@ -172,27 +161,6 @@ static void run(const scratch *s, unsigned jobs, bool with_store, const char *db
   gsp_tier_destroy(tier);
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
-static void assert_same_file(const char *a, const char *b) {
-  size_t la = 0, lb = 0;
-  char *da = slurp(a, &la), *dbb = slurp(b, &lb);
-  assert_int_equal(la, lb);
-  assert_memory_equal(da, dbb, la);
-  free(da), free(dbb);
-}
-
 static void test_learned_names_parse(void **state) {
   (void)state;
   scratch s;
@@ -225,7 +193,7 @@ static void test_warm_equals_cold(void **state) {
   assert_false(warm.use_error);
   assert_string_equal(cold.dump, warm.dump);
   assert_string_equal(fresh.dump, warm.dump);
-  assert_same_file(db_cold, db_warm);
+  cg_assert_same_file(db_cold, db_warm);
   free(cold.dump), free(warm.dump), free(fresh.dump);
   drop_scratch(&s);
 }
@@ -258,7 +226,7 @@ static void test_header_changes(void **state) {
   /* api.h no longer teaches api_local: api.h and use.c again, not own.c;
    * the database brought up to date as a cold write gives it */
   put(&s, "include/api.h", api_h_no_local);
-  settle();
+  cg_settle();
   run(&s, 2, true, db_inc, &dropped);
   assert_int_equal(dropped.st.parsed, 2);
   assert_true(dropped.use_error); /* api_local int f (void); is no C any more */
@@ -271,7 +239,7 @@ static void test_header_changes(void **state) {
   char grown[sizeof api_h_no_local + 64];
   snprintf(grown, sizeof grown, "%sint api_more (void);\n", api_h_no_local);
   put(&s, "include/api.h", grown);
-  settle();
+  cg_settle();
   run(&s, 2, true, NULL, &kept);
   assert_int_equal(kept.st.parsed, 1);
   assert_int_equal(kept.reads, 1);

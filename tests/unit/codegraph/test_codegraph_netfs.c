@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
+#include "cg_scratch.h"
 #include "gsperf/tier.h"
 #include "netfs.h"
 
@@ -55,9 +56,7 @@ typedef struct ix_hdr {
   uint64_t strtab_len, reserved, checksum;
 } ix_hdr;
 
-typedef struct scratch {
-  char dir[64], tree[96], cache[96];
-} scratch;
+typedef cg_scratch scratch;
 
 typedef struct run_out {
   char *dump;
@@ -111,24 +110,14 @@ static void unmount(void) {
 
 /* ---- scratch trees and runs ---- */
 
-static void settle(void) { usleep(250 * 1000); }
-
 static void make_scratch(scratch *s, const char *from) {
-  snprintf(s->dir, sizeof s->dir, "/tmp/cgnetXXXXXX");
-  assert_non_null(mkdtemp(s->dir));
-  snprintf(s->tree, sizeof s->tree, "%s/tree", s->dir);
-  snprintf(s->cache, sizeof s->cache, "%s/cache", s->dir);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "cp -R '%s' '%s'", from, s->tree);
-  assert_int_equal(system(cmd), 0);
-  settle();
+  cg_scratch_make(s, "cgnet", from);
+  cg_settle();
 }
 
 static void drop_scratch(const scratch *s) {
-  char cmd[256];
   unmount();
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-  assert_int_equal(system(cmd), 0);
+  cg_scratch_drop(s);
 }
 
 static const char *const c_incs[] = {"inc", "inc/c++"};
@@ -230,7 +219,7 @@ static void test_index_below_mount(void **state) {
   assert_false(names);
   struct stat a, b;
   assert_int_equal(stat(ix, &a), 0);
-  settle();
+  cg_settle();
 
   atomic_store(&checks_mount, 0);
   atomic_store(&checks_other, 0);
@@ -274,7 +263,7 @@ static void test_memo_below_mount(void **state) {
   assert_false(names);
   struct stat a, b;
   assert_int_equal(stat(memo, &a), 0);
-  settle();
+  cg_settle();
   run(&s, true, "src", &r[1]);
   assert_int_equal(r[1].reads, r[1].below_c); /* the mount's C files, and only them */
   assert_string_equal(r[0].dump, r[1].dump);
@@ -293,7 +282,7 @@ static void test_local_mount(void **state) {
   mount_at(&s, "c/lib", TMPFS_MAGIC);
   atomic_store(&checks_mount, 0);
   run(&s, false, "c/lib", &r[0]);
-  settle();
+  cg_settle();
   run(&s, false, "c/lib", &r[1]);
   assert_int_equal(atomic_load(&checks_mount), 2); /* once per run */
   assert_int_equal(r[1].st.files_stat_known, r[1].st.files);

@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
+#include "cg_scratch.h"
 #include "gsperf/tier.h"
 
 /* The index layout documented in stat_index.c. */
@@ -62,30 +63,16 @@ typedef struct run_out {
   char warning[600];
 } run_out;
 
-typedef struct scratch {
-  char dir[64], tree[96], cache[96];
-} scratch;
-
-static void settle(void) { usleep(250 * 1000); }
+typedef cg_scratch scratch;
 
 enum { LIMIT_BYTES = 150 }; /* below the largest fixture files (154-217 bytes) */
 
 static void make_scratch(scratch *s) {
-  snprintf(s->dir, sizeof s->dir, "/tmp/cgstatXXXXXX");
-  assert_non_null(mkdtemp(s->dir));
-  snprintf(s->tree, sizeof s->tree, "%s/tree", s->dir);
-  snprintf(s->cache, sizeof s->cache, "%s/cache", s->dir);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "cp -R '%s' '%s'", CG_FIXTURE_DIR, s->tree);
-  assert_int_equal(system(cmd), 0);
-  settle();
+  cg_scratch_make(s, "cgstat", CG_FIXTURE_DIR);
+  cg_settle();
 }
 
-static void drop_scratch(const scratch *s) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-  assert_int_equal(system(cmd), 0);
-}
+static void drop_scratch(const scratch *s) { cg_scratch_drop(s); }
 
 /* One analysis of s->tree; with_store: through an LMDB store in s->cache;
  * db: also write this database file (NULL = none). */
@@ -120,19 +107,6 @@ static void index_file(const scratch *s, char *path, size_t cap) {
   globfree(&g);
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 static void spill(const char *path, const char *buf, size_t len) {
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
@@ -155,7 +129,7 @@ static void rewrite_same_size(const char *path, bool keep_mtime) {
   struct stat st;
   assert_int_equal(stat(path, &st), 0);
   size_t len = 0;
-  char *b = slurp(path, &len);
+  char *b = cg_slurp(path, &len);
   assert_true(len > 2);
   b[len - 2] = b[len - 2] == '#' ? ' ' : '#';
   spill(path, b, len);
@@ -187,7 +161,7 @@ static void test_warm_identical(void **state) {
   assert_string_equal(ref.dump, cold.dump);
   assert_string_equal(cold.dump, warm.dump);
   size_t a = 0, b = 0;
-  char *da = slurp(db_cold, &a), *dbb = slurp(db_warm, &b);
+  char *da = cg_slurp(db_cold, &a), *dbb = cg_slurp(db_warm, &b);
   assert_int_equal(a, b);
   assert_memory_equal(da, dbb, a);
   free(da), free(dbb);
@@ -207,7 +181,7 @@ static void test_one_changed(void **state) {
   assert_non_null(f);
   fputs("\n# one more line\n", f);
   fclose(f);
-  settle();
+  cg_settle();
   run(&s, true, false, NULL, &next);
   run(&s, false, false, NULL, &ref);
   assert_int_equal(next.st.parsed, 1);
@@ -232,7 +206,7 @@ static void test_same_size_mtime_restored(void **state) {
   assert_int_equal(before.st_size, after.st_size);
   assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
   assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
-  settle();
+  cg_settle();
   run(&s, true, false, NULL, &next);
   run(&s, false, false, NULL, &ref);
   assert_int_equal(next.st.parsed, 1);
@@ -247,7 +221,7 @@ static void test_same_size_mtime_restored(void **state) {
  * had kept the stat: same tick), with reference time ref_ns (0 = keep). */
 static void forge_entry(const char *ix, const char *rel, const char *full, int64_t ref_ns) {
   size_t len = 0;
-  char *b = slurp(ix, &len);
+  char *b = cg_slurp(ix, &len);
   ix_hdr h;
   memcpy(&h, b, sizeof h);
   ix_ent *e = (ix_ent *)(void *)(b + sizeof h);
@@ -282,10 +256,10 @@ static void test_racy_same_tick(void **state) {
   index_file(&s, ix, sizeof ix);
   snprintf(saved, sizeof saved, "%s.saved", ix);
   size_t len = 0;
-  char *orig = slurp(ix, &len);
+  char *orig = cg_slurp(ix, &len);
   spill(saved, orig, len);
   rewrite_same_size(full, false);
-  settle();
+  cg_settle();
   /* the recorded stat now equals the file's, reference time unchanged:
    * the change happened after it, so the entry is racy */
   forge_entry(ix, rel, full, 0);
@@ -332,7 +306,7 @@ static void test_corrupt_index(void **state) {
   char ix[256];
   index_file(&s, ix, sizeof ix);
   size_t len = 0;
-  char *b = slurp(ix, &len);
+  char *b = cg_slurp(ix, &len);
   assert_true(len > 200);
   spill(ix, b, len / 2); /* truncated */
   check_damaged(&s, ix, cold.dump);
@@ -397,7 +371,7 @@ static void test_size_limit_over_index(void **state) {
   make_scratch(&s);
   run_out cold = {0}, limited = {0}, ref = {0};
   run_limited(&s, true, 0, &cold); /* default limit: every file recorded */
-  settle();
+  cg_settle();
   run_limited(&s, true, LIMIT_BYTES, &limited);
   run_limited(&s, false, LIMIT_BYTES, &ref);
   assert_true(limited.st.files_skipped > 0);
