@@ -170,18 +170,12 @@ static void cache_file(const scratch *s, const char *pattern, char *path, size_t
 
 /* The header of an index or memo, and whether its bytes name `text`. */
 static ix_hdr read_hdr(const char *path, const char *text, bool *names) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
+  size_t n = 0;
+  char *b = cg_slurp(path, &n);
   ix_hdr h;
-  assert_true((size_t)n >= sizeof h);
+  assert_true(n >= sizeof h);
   memcpy(&h, b, sizeof h);
-  *names = memmem(b, (size_t)n, text, strlen(text)) != NULL;
+  *names = memmem(b, n, text, strlen(text)) != NULL;
   free(b);
   return h;
 }
