@@ -2,7 +2,10 @@
  * parse_stage.c - the parse stage of gsp_cg_run: for every file, read it,
  * hash it (XXH3-128), look its result up in the result store, else parse
  * and extract it (one gsp_cg_parser per worker) and put the result into
- * the store. gsp_exec_parallel_for over the files, in chunks.
+ * the store. gsp_exec_parallel_for over the files, in chunks that shrink
+ * to one file near the end, in the database writer's id order (or path
+ * order) but for the large files that would start too late: those go
+ * first (plan_order), so no thread parses a large file alone at the end.
  *
  * Reads: with an I/O executor (gsp_cg_config.io) a worker reads ahead: it
  * first reads the next file of its chunk itself with RWF_NOWAIT, which
@@ -116,6 +119,7 @@ typedef struct parse_job {
   uint64_t inflight; /* under mu: estimates of the large parses running */
   size_t *deferred;  /* under mu: files waiting for room (lean runs only) */
   _Atomic size_t ndeferred;
+  size_t *order; /* file at each position (NULL: cg->parse_order or path order) */
 } parse_job;
 
 /* Under a sanitizer runtime malloc is not glibc's (see src/mem/pressure.c):
@@ -479,14 +483,50 @@ static int one_file(parse_job *j, slot *s, size_t i, int cur, int st, size_t len
   return rv;
 }
 
-/* The file parsed at position i: in the database writer's id order when
- * it offers one (cg->parse_order), else in path order. */
-static size_t nth(const gsp_cg *cg, size_t i) { return cg->parse_order ? cg->parse_order[i] : i; }
+/* The file at position i of the base order: the database writer's id
+ * order when it offers one (cg->parse_order), else path order. */
+static size_t base_nth(const gsp_cg *cg, size_t i) {
+  return cg->parse_order ? cg->parse_order[i] : i;
+}
+
+/* The file parsed at position i (see plan_order). */
+static size_t nth(const parse_job *j, size_t i) {
+  return j->order ? j->order[i] : base_nth(j->cg, i);
+}
+
+/* The parse order: the base order, but a file that would start too late
+ * goes first. The last chunks shrink to one file (gsp_exec_parallel_for),
+ * yet a large file among them parses alone while the other threads have
+ * nothing left: a file is moved to the front when it is over SMALL_FILE
+ * and its size, times twice the threads, is over the bytes after it that
+ * stay in place (so it starts while at least that much other work
+ * remains). Moved files keep their base order among themselves; the
+ * writer still finds each file ready by the time it reaches it. Without
+ * memory for the permutation the base order is used. */
+#define SMALL_FILE (16u << 10)
+static void plan_order(parse_job *j, unsigned threads) {
+  const gsp_cg *cg = j->cg;
+  size_t n = cg->nfiles, nmoved = 0;
+  if (threads < 2 || n < 2 || (j->order = gsp_malloc(n * sizeof *j->order)) == NULL) return;
+  uint64_t after = 0; /* bytes of the files after position p that stay */
+  for (size_t p = n, k = n; p-- > 0;) {
+    size_t f = base_nth(cg, p);
+    uint64_t size = cg->files[f].size;
+    if (size > SMALL_FILE && size * 2 * threads > after)
+      j->order[nmoved++] = f; /* in reverse; put right below */
+    else
+      j->order[--k] = f, after += size;
+  }
+  for (size_t a = 0, b = nmoved; a + 1 < b; a++, b--) { /* back to base order */
+    size_t t = j->order[a];
+    j->order[a] = j->order[b - 1], j->order[b - 1] = t;
+  }
+}
 
 /* The first position from i on in [i, end) whose file still needs a read
  * (its result did not come through the stat index). */
-static size_t to_read(const gsp_cg *cg, size_t i, size_t end) {
-  while (i < end && cg->files[nth(cg, i)].res != NULL) i++;
+static size_t to_read(const parse_job *j, size_t i, size_t end) {
+  while (i < end && j->cg->files[nth(j, i)].res != NULL) i++;
   return i;
 }
 
@@ -498,15 +538,15 @@ static int parse_files(parse_job *j, slot *s, size_t begin, size_t end) {
   gsp_cg *cg = j->cg;
   pending rd[2];
   int rv = GSP_OK, cur = 0;
-  size_t i = to_read(cg, begin, end);
-  if (i < end) start_read(j, s, &cg->files[nth(cg, i)], cur, &rd[cur]);
+  size_t i = to_read(j, begin, end);
+  if (i < end) start_read(j, s, &cg->files[nth(j, i)], cur, &rd[cur]);
   while (i < end) {
-    size_t len = 0, next = to_read(cg, i + 1, end);
+    size_t len = 0, next = to_read(j, i + 1, end);
     int st = finish_read(cg, &rd[cur], &len);
     if (rv == GSP_OK && next < end)
-      start_read(j, s, &cg->files[nth(cg, next)], cur ^ 1, &rd[cur ^ 1]);
+      start_read(j, s, &cg->files[nth(j, next)], cur ^ 1, &rd[cur ^ 1]);
     if (rv != GSP_OK) break; /* the read-ahead, if any, was waited for above */
-    rv = one_file(j, s, nth(cg, i), cur, st, len);
+    rv = one_file(j, s, nth(j, i), cur, st, len);
     if (rv == GSP_OK) rv = run_deferred(j, s, cur, false);
     i = next, cur ^= 1;
   }
@@ -519,8 +559,8 @@ static int parse_files(parse_job *j, slot *s, size_t begin, size_t end) {
 static int parse_range(void *user, size_t begin, size_t end) {
   parse_job *j = user;
   if (j->ix.known)
-    for (size_t i = begin; i < end; i++) known_hit(j, nth(j->cg, i));
-  begin = to_read(j->cg, begin, end);
+    for (size_t i = begin; i < end; i++) known_hit(j, nth(j, i));
+  begin = to_read(j, begin, end);
   if (begin == end) return GSP_OK;
   slot *s = take_slot(j);
   if (s == NULL) return GSP_ENOMEM;
@@ -582,7 +622,9 @@ int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
   j->use_store = !cg->cfg.no_cache && gsp__cg_store_open(&cg->cfg, &j->store) == GSP_OK;
   if (j->use_store) gsp__cg_stat_index_load(cg, &j->ix);
   j->start_ns = gsp_now_ns();
-  size_t grain = cg->nfiles / ((size_t)gsp__cg_threads(ex) * 32 + 1) + 1;
+  unsigned threads = gsp__cg_threads(ex);
+  plan_order(j, threads);
+  size_t grain = cg->nfiles / ((size_t)threads * 32 + 1) + 1;
   if (grain > 16) grain = 16;
   int rv = gsp__cg_for(ex, cg->nfiles, grain, parse_range, j);
   if (rv == GSP_OK) rv = finish_deferred(j);
@@ -593,6 +635,7 @@ int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
   gsp__cg_hm_free(cg);
   pthread_mutex_destroy(&j->mu);
   gsp_free(j->deferred);
+  gsp_free(j->order);
   gsp_free(j);
   return rv;
 }

@@ -19,6 +19,13 @@
  * parallel-for cannot fail for lack of memory. With grain 0 the range is
  * cut into about 8 chunks per participant: enough slack to even out
  * unequal chunks, few enough that the counter is not contended.
+ *
+ * Guided chunks: the counter holds the first index not yet claimed, and a
+ * claim (a CAS) takes grain indexes or, once less than 2 x participants x
+ * grain is left, that share of what is left (one at the least). A
+ * participant that takes the last full chunk of a fixed split could run
+ * long after the others ran dry; with shrinking chunks the last ones are
+ * single indexes.
  */
 #include <stdlib.h>
 
@@ -74,19 +81,34 @@ void gsp_exec_group_destroy(gsp_exec_group *g) {
 typedef struct pfor {
   gsp_exec_range_fn fn;
   void *user;
-  size_t n, grain, nchunks;
-  _Atomic size_t next; /* next chunk to claim */
+  size_t n, grain, parts;
+  _Atomic size_t next; /* first index not yet claimed */
   _Atomic int err;
 } pfor;
 
+/* Claim the next chunk: grain indexes, or fewer near the end (a share of
+ * what is left, one at the least), so the participants finish together. */
+static bool pfor_claim(pfor *p, size_t *begin, size_t *end) {
+  size_t b = atomic_load_explicit(&p->next, memory_order_relaxed);
+  for (;;) {
+    if (b >= p->n) return false;
+    size_t take = (p->n - b) / (2 * p->parts);
+    if (take > p->grain) take = p->grain;
+    if (take == 0) take = 1;
+    if (atomic_compare_exchange_weak_explicit(&p->next, &b, b + take, memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      *begin = b, *end = b + take;
+      return true;
+    }
+  }
+}
+
 static int pfor_run(void *arg) {
   pfor *p = arg;
+  size_t begin = 0, end = 0;
   for (;;) {
     if (atomic_load_explicit(&p->err, memory_order_relaxed) != 0) return 0;
-    size_t c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-    if (c >= p->nchunks) return 0;
-    size_t begin = c * p->grain;
-    size_t end = p->n - begin > p->grain ? begin + p->grain : p->n;
+    if (!pfor_claim(p, &begin, &end)) return 0;
     int r = p->fn(p->user, begin, end);
     int none = 0;
     if (r != 0) atomic_compare_exchange_strong(&p->err, &none, r);
@@ -98,13 +120,13 @@ int gsp_exec_parallel_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_f
   if (n == 0) return GSP_OK;
   size_t parts = (size_t)gsp_exec_workers(ex) + (gsp__exec_on_worker(ex) ? 0 : 1);
   if (grain == 0) grain = (n + parts * 8 - 1) / (parts * 8);
-  pfor p = {.fn = fn, .user = user, .n = n, .grain = grain};
-  p.nchunks = n / grain + (n % grain != 0);
+  pfor p = {.fn = fn, .user = user, .n = n, .grain = grain, .parts = parts};
+  size_t nchunks = n / grain + (n % grain != 0);
   atomic_init(&p.next, 0);
   atomic_init(&p.err, 0);
   gsp__group g;
   group_init(&g, ex);
-  size_t helpers = p.nchunks - 1 < parts - 1 ? p.nchunks - 1 : parts - 1;
+  size_t helpers = nchunks - 1 < parts - 1 ? nchunks - 1 : parts - 1;
   for (size_t i = 0; i < helpers; i++)
     if (group_spawn(&g, pfor_run, &p) != GSP_OK) break;
   pfor_run(&p);

@@ -194,6 +194,39 @@ static void test_parallel_for_error(void **state) {
   gsp_exec_destroy(ex);
 }
 
+/* Chunks shrink near the end of the range: never above grain, and the
+ * last ones a single index, so no participant is left with a long chunk
+ * while the others have nothing. */
+typedef struct chunk_log {
+  _Atomic size_t size_at[4096]; /* by begin: the chunk's size */
+} chunk_log;
+
+static int log_chunk(void *user, size_t begin, size_t end) {
+  chunk_log *l = user;
+  atomic_store(&l->size_at[begin], end - begin);
+  return 0;
+}
+
+static void test_parallel_for_guided(void **state) {
+  (void)state;
+  for (unsigned w = 1; w <= 3; w++) {
+    gsp_exec *ex = make(w);
+    chunk_log *l = calloc(1, sizeof *l);
+    assert_non_null(l);
+    size_t n = 4000, grain = 64, last = 0, chunks = 0;
+    assert_int_equal(gsp_exec_parallel_for(ex, n, grain, log_chunk, l), GSP_OK);
+    for (size_t b = 0; b < n; chunks++) {
+      size_t k = atomic_load(&l->size_at[b]);
+      assert_true(k >= 1 && k <= grain);
+      last = k, b += k; /* chunks tile the range */
+    }
+    assert_int_equal(last, 1);
+    assert_true(chunks > n / grain); /* not one size throughout */
+    free(l);
+    gsp_exec_destroy(ex);
+  }
+}
+
 /* ---- nesting ---- */
 
 #include "fib_task.h"
@@ -298,11 +331,17 @@ static void test_bad_arguments(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_future_result),       cmocka_unit_test(test_future_timeout_and_cancel),
-      cmocka_unit_test(test_group_first_error),   cmocka_unit_test(test_group_all_ok),
-      cmocka_unit_test(test_parallel_for_covers), cmocka_unit_test(test_parallel_for_error),
-      cmocka_unit_test(test_nested_fib),          cmocka_unit_test(test_nested_groups_and_loops),
-      cmocka_unit_test(test_shutdown_drains),     cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_future_result),
+      cmocka_unit_test(test_future_timeout_and_cancel),
+      cmocka_unit_test(test_group_first_error),
+      cmocka_unit_test(test_group_all_ok),
+      cmocka_unit_test(test_parallel_for_covers),
+      cmocka_unit_test(test_parallel_for_error),
+      cmocka_unit_test(test_parallel_for_guided),
+      cmocka_unit_test(test_nested_fib),
+      cmocka_unit_test(test_nested_groups_and_loops),
+      cmocka_unit_test(test_shutdown_drains),
+      cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
