@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
+#include "cg_run.h"
+#include "cg_scratch.h"
 #include "gsperf/codegraph.h"
 
 typedef struct farm_ctx {
@@ -31,22 +33,8 @@ typedef struct farm_ctx {
 static int test_farm(void *user, const char *root, gsp_cg_farm_file *ff, size_t n) {
   farm_ctx *fc = user;
   fc->calls++, fc->n = n;
-  gsp_cg_parser *p = NULL;
-  assert_int_equal(gsp_cg_parser_create(&p), GSP_OK);
-  for (size_t i = 0; i < n; i++) {
-    if (fc->skip && strcmp(ff[i].path, fc->skip) == 0) continue;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, ff[i].path);
-    gsp_cg_result *r = NULL;
-    assert_int_equal(
-        gsp_cg_parse_file_with(p, path, ff[i].lang, 0, ff[i].macros, ff[i].nmacros, ff[i].hash, &r),
-        GSP_OK);
-    size_t len = 0;
-    const void *bytes = gsp_cg_result_bytes(r, &len);
-    assert_int_equal(gsp_cg_result_load(bytes, len, &ff[i].res), GSP_OK);
-    gsp_cg_result_free(r);
-  }
-  gsp_cg_parser_destroy(p);
+  cg_farm_how how = {.skip = fc->skip, .macros = true, .through_bytes = true};
+  assert_int_equal(cg_farm_parse(root, ff, n, &how), GSP_OK);
   return fc->fail;
 }
 
@@ -60,18 +48,6 @@ static int analyze(farm_ctx *fc, unsigned jobs, gsp_cg **out) {
                        .farm_user = fc};
   assert_int_equal(gsp_cg_create(&cfg, out), GSP_OK);
   return gsp_cg_run(*out);
-}
-
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  rewind(f);
-  char *b = malloc(*len + 1);
-  assert_int_equal(fread(b, 1, *len, f), *len);
-  fclose(f);
-  return b;
 }
 
 static void test_farm_equals_local(void **state) {
@@ -93,17 +69,14 @@ static void test_farm_equals_local(void **state) {
   assert_int_equal(sb.defs, sa.defs);
   assert_int_equal(sb.symbol_edges, sa.symbol_edges);
 
-  char dir[] = "/tmp/cgfarmXXXXXX", pa[64], pb[64];
-  assert_non_null(mkdtemp(dir));
-  snprintf(pa, sizeof pa, "%s/a.db", dir), snprintf(pb, sizeof pb, "%s/b.db", dir);
+  cg_scratch sc;
+  cg_scratch_make(&sc, "cgfarm", NULL);
+  char pa[128], pb[128];
+  snprintf(pa, sizeof pa, "%s/a.db", sc.dir), snprintf(pb, sizeof pb, "%s/b.db", sc.dir);
   assert_int_equal(gsp_cg_write_db(a, pa, NULL), GSP_OK);
   assert_int_equal(gsp_cg_write_db(b, pb, NULL), GSP_OK);
-  size_t la, lb;
-  char *ba = slurp(pa, &la), *bb = slurp(pb, &lb);
-  assert_int_equal(la, lb);
-  assert_memory_equal(ba, bb, la);
-  free(ba), free(bb);
-  unlink(pa), unlink(pb), rmdir(dir);
+  cg_assert_same_file(pa, pb);
+  cg_scratch_drop(&sc);
   gsp_cg_destroy(a), gsp_cg_destroy(b);
 }
 

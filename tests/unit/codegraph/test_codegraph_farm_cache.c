@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
+#include "cg_run.h"
+#include "cg_scratch.h"
 #include "gsperf/cache.h"
 #include "gsperf/codegraph.h"
 #include "gsperf/exec.h"
@@ -36,38 +38,24 @@ static int test_farm(void *user, const char *root, gsp_cg_farm_file *ff, size_t 
   farm_ctx *fc = user;
   fc->calls++, fc->n = n;
   if (n) snprintf(fc->first, sizeof fc->first, "%s", ff[0].path);
-  gsp_cg_parser *p = NULL;
-  assert_int_equal(gsp_cg_parser_create(&p), GSP_OK);
-  for (size_t i = 0; i < n; i++) {
-    if (fc->skip && strcmp(ff[i].path, fc->skip) == 0) continue;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, ff[i].path);
-    if (fc->macros)
-      assert_int_equal(gsp_cg_parse_file_with(p, path, ff[i].lang, 0, ff[i].macros, ff[i].nmacros,
-                                              ff[i].hash, &ff[i].res),
-                       GSP_OK);
-    else
-      assert_int_equal(gsp_cg_parse_file(p, path, ff[i].lang, 0, ff[i].hash, &ff[i].res), GSP_OK);
-    assert_true(fc->macros || ff[i].nmacros == 0); /* no names to a farm that ignores them */
-  }
-  gsp_cg_parser_destroy(p);
+  cg_farm_how how = {.skip = fc->skip, .macros = fc->macros};
+  assert_int_equal(cg_farm_parse(root, ff, n, &how), GSP_OK);
+  for (size_t i = 0; i < n; i++) /* no names to a farm that ignores them */
+    assert_true(fc->macros || ff[i].nmacros == 0);
   return GSP_OK;
 }
 
 typedef struct env {
-  char dir[64], root[128];
+  cg_scratch s;
+  const char *root; /* s.tree: a copy of the fixture */
   gsp_cache *results;
   gsp_exec *ex;
 } env;
 
 static int setup(void **state) {
   env *e = calloc(1, sizeof *e);
-  snprintf(e->dir, sizeof e->dir, "/tmp/cgfarmcacheXXXXXX");
-  assert_non_null(mkdtemp(e->dir));
-  snprintf(e->root, sizeof e->root, "%s/tree", e->dir);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "cp -R '%s' '%s'", CG_FIXTURE_DIR, e->root);
-  assert_int_equal(system(cmd), 0);
+  cg_scratch_make(&e->s, "cgfarmcache", CG_FIXTURE_DIR);
+  e->root = e->s.tree;
   assert_int_equal(gsp_cache_create(&(gsp_cache_config){.max_entries = 1000}, &e->results), GSP_OK);
   assert_int_equal(gsp_exec_create(&(gsp_exec_config){.workers = 2}, &e->ex), GSP_OK);
   *state = e;
@@ -76,9 +64,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   env *e = *state;
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-  assert_int_equal(system(cmd), 0);
+  cg_scratch_drop(&e->s);
   gsp_cache_destroy(e->results);
   gsp_exec_destroy(e->ex);
   free(e);

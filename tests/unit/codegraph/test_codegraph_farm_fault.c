@@ -19,20 +19,13 @@
 #include "gsperf/codegraph.h"
 
 #include "../../support/fault_alloc.h"
+#include "cg_run.h"
 
 /* Parse the files here; any failure (ENOMEM under injection) fails the farm. */
 static int farm(void *user, const char *root, gsp_cg_farm_file *ff, size_t n) {
   size_t *calls = user;
   (*calls)++;
-  gsp_cg_parser *p = NULL;
-  int rv = gsp_cg_parser_create(&p);
-  for (size_t i = 0; rv == GSP_OK && i < n; i++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, ff[i].path);
-    rv = gsp_cg_parse_file(p, path, ff[i].lang, 0, ff[i].hash, &ff[i].res);
-  }
-  gsp_cg_parser_destroy(p);
-  return rv;
+  return cg_farm_parse(root, ff, n, &(cg_farm_how){0});
 }
 
 static int run_once(gsp_cache *results, gsp_cg_stats *st) {

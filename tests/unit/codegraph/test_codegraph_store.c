@@ -28,7 +28,8 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
-#include "gsperf/integration.h"
+#include "cg_run.h"
+#include "cg_scratch.h"
 
 typedef struct run_out {
   char *dump;
@@ -38,34 +39,14 @@ typedef struct run_out {
   char errmsg[512];
 } run_out;
 
-static gsp_tier *open_store(const char *cache) {
-  char uri[512], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", cache);
-  gsp_tier_config tc = {.l3 = uri,
-                        .write_mode = GSP_TIER_WRITE_BEHIND,
-                        .write_around = true,
-                        .durability = GSP_TIER_NONE,
-                        .no_promote = true};
-  gsp_tier *t = NULL;
-  if (gsp_tier_create(&tc, &t, err, sizeof err) != GSP_OK) fprintf(stderr, "tier: %s\n", err);
-  return t;
-}
-
 /* One run through the engine; cache NULL = no store. `kill_after`: the
  * process dies by SIGKILL right after gsp_cg_run (no flush, no destroy). */
 static int run_once(const char *root, const char *cache, bool kill_after, run_out *out) {
   gsp_tier *tier = NULL;
-  if (cache && (tier = open_store(cache)) == NULL) return GSP_EIO;
+  if (cache && (tier = cg_open_store(cache)) == NULL) return GSP_EIO;
   gsp_integration *ig = NULL;
-  gsp_opt_config ec = {.max_workers = 1, .io_workers = 2};
-  int rv = gsp_integration_create(&(gsp_integration_config){.engine_cfg = &ec, .store = tier}, &ig,
-                                  NULL, 0);
   gsp_cg *cg = NULL;
-  gsp_cg_config cfg = {.root = root, .jobs = 2};
-  if (rv == GSP_OK) {
-    gsp_integration_apply(ig, &cfg);
-    rv = gsp_cg_create(&cfg, &cg);
-  }
+  int rv = cg_create_integrated(root, tier, NULL, NULL, &ig, &cg);
   if (rv == GSP_OK) rv = gsp_cg_run(cg);
   if (kill_after) kill(getpid(), SIGKILL);
   if (rv == GSP_OK) {
@@ -83,21 +64,11 @@ static int run_once(const char *root, const char *cache, bool kill_after, run_ou
   return rv;
 }
 
-static void scratch(char *dir, char *cache, size_t cap) {
-  assert_non_null(mkdtemp(dir));
-  snprintf(cache, cap, "%s/cache", dir);
-}
-
-static void remove_dir(const char *dir) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
-}
-
 static void test_warm_after_behind(void **state) {
   (void)state;
-  char dir[] = "/tmp/cgstoreXXXXXX", cache[64];
-  scratch(dir, cache, sizeof cache);
+  cg_scratch sc;
+  cg_scratch_make(&sc, "cgstore", NULL);
+  const char *cache = sc.cache;
   run_out ref = {0}, cold = {0}, warm = {0};
   assert_int_equal(run_once(CG_FIXTURE_DIR, NULL, false, &ref), GSP_OK);
   assert_int_equal(run_once(CG_FIXTURE_DIR, cache, false, &cold), GSP_OK);
@@ -112,13 +83,14 @@ static void test_warm_after_behind(void **state) {
   assert_string_equal(ref.dump, cold.dump);
   assert_string_equal(ref.dump, warm.dump);
   free(ref.dump), free(cold.dump), free(warm.dump);
-  remove_dir(dir);
+  cg_scratch_drop(&sc);
 }
 
 static void test_killed_cold_run(void **state) {
   (void)state;
-  char dir[] = "/tmp/cgstoreXXXXXX", cache[64];
-  scratch(dir, cache, sizeof cache);
+  cg_scratch sc;
+  cg_scratch_make(&sc, "cgstore", NULL);
+  const char *cache = sc.cache;
   run_out ref = {0}, next = {0}, warm = {0};
   assert_int_equal(run_once(CG_PROJECT_DIR "/src", NULL, false, &ref), GSP_OK);
   pid_t pid = fork();
@@ -138,13 +110,14 @@ static void test_killed_cold_run(void **state) {
   assert_int_equal(warm.st.parsed, 0);
   assert_string_equal(ref.dump, warm.dump);
   free(ref.dump), free(next.dump), free(warm.dump);
-  remove_dir(dir);
+  cg_scratch_drop(&sc);
 }
 
 static void test_full_disk(void **state) {
   (void)state;
-  char dir[] = "/tmp/cgstoreXXXXXX", cache[64];
-  scratch(dir, cache, sizeof cache);
+  cg_scratch sc;
+  cg_scratch_make(&sc, "cgstore", NULL);
+  const char *cache = sc.cache;
   run_out ref = {0};
   assert_int_equal(run_once(CG_PROJECT_DIR "/src", NULL, false, &ref), GSP_OK);
   pid_t pid = fork();
@@ -169,7 +142,7 @@ static void test_full_disk(void **state) {
   assert_int_equal(run_once(CG_PROJECT_DIR "/src", cache, false, &next), GSP_OK);
   assert_string_equal(ref.dump, next.dump);
   free(ref.dump), free(next.dump);
-  remove_dir(dir);
+  cg_scratch_drop(&sc);
 }
 
 int main(void) {

@@ -26,7 +26,8 @@
 #include <cmocka.h>
 
 #include "cg_dump.h"
-#include "gsperf/integration.h"
+#include "cg_run.h"
+#include "cg_scratch.h"
 
 typedef struct probe {
   gsp_tier *tier;
@@ -61,19 +62,6 @@ static void on_stage(void *user, gsp_cg_stage s, uint64_t ns, int status, bool c
   }
 }
 
-static gsp_tier *open_store(const char *cache) {
-  char uri[512], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", cache);
-  gsp_tier_config tc = {.l3 = uri,
-                        .write_mode = GSP_TIER_WRITE_BEHIND,
-                        .write_around = true,
-                        .durability = GSP_TIER_NONE,
-                        .no_promote = true};
-  gsp_tier *t = NULL;
-  if (gsp_tier_create(&tc, &t, err, sizeof err) != GSP_OK) fprintf(stderr, "tier: %s\n", err);
-  return t;
-}
-
 typedef struct run_out {
   char *dump;
   const char *invariants; /* NULL when they hold */
@@ -87,19 +75,11 @@ typedef struct run_out {
 static int run_once(const char *cache, bool flush, run_out *out) {
   memset(out, 0, sizeof *out);
   gsp_tier *tier = NULL;
-  if (cache && (tier = open_store(cache)) == NULL) return GSP_EIO;
+  if (cache && (tier = cg_open_store(cache)) == NULL) return GSP_EIO;
   out->pr.tier = tier;
   gsp_integration *ig = NULL;
-  gsp_opt_config ec = {.max_workers = 1, .io_workers = 2};
-  int rv = gsp_integration_create(&(gsp_integration_config){.engine_cfg = &ec, .store = tier}, &ig,
-                                  NULL, 0);
   gsp_cg *cg = NULL;
-  gsp_cg_config cfg = {.root = CG_FIXTURE_DIR, .jobs = 2};
-  if (rv == GSP_OK) {
-    gsp_integration_apply(ig, &cfg);
-    if (tier) cfg.stage_hook = on_stage, cfg.stage_user = &out->pr;
-    rv = gsp_cg_create(&cfg, &cg);
-  }
+  int rv = cg_create_integrated(CG_FIXTURE_DIR, tier, tier ? on_stage : NULL, &out->pr, &ig, &cg);
   if (rv == GSP_OK) rv = gsp_cg_run(cg);
   if (rv == GSP_OK) {
     out->dump = cg_dump(cg);
@@ -118,9 +98,9 @@ static int run_once(const char *cache, bool flush, run_out *out) {
 
 static void test_deferred_then_flushed(void **state) {
   (void)state;
-  char dir[] = "/tmp/cgdeferXXXXXX", cache[64];
-  assert_non_null(mkdtemp(dir));
-  snprintf(cache, sizeof cache, "%s/cache", dir);
+  cg_scratch sc;
+  cg_scratch_make(&sc, "cgdefer", NULL);
+  const char *cache = sc.cache;
   run_out ref, cold, warm;
   assert_int_equal(run_once(NULL, false, &ref), GSP_OK);
   assert_int_equal(run_once(cache, true, &cold), GSP_OK);
@@ -140,16 +120,14 @@ static void test_deferred_then_flushed(void **state) {
   assert_true(warm.st.resolve_cached);
   assert_string_equal(ref.dump, warm.dump);
   free(ref.dump), free(cold.dump), free(warm.dump);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  cg_scratch_drop(&sc);
 }
 
 static void test_destroy_without_flush(void **state) {
   (void)state;
-  char dir[] = "/tmp/cgdeferXXXXXX", cache[64];
-  assert_non_null(mkdtemp(dir));
-  snprintf(cache, sizeof cache, "%s/cache", dir);
+  cg_scratch sc;
+  cg_scratch_make(&sc, "cgdefer", NULL);
+  const char *cache = sc.cache;
   run_out cold, warm;
   assert_int_equal(run_once(cache, false, &cold), GSP_OK);
   assert_true(cold.st.parsed > 3);
@@ -158,9 +136,7 @@ static void test_destroy_without_flush(void **state) {
   assert_int_equal(warm.st.cache_misses, 0);
   assert_string_equal(cold.dump, warm.dump);
   free(cold.dump), free(warm.dump);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  cg_scratch_drop(&sc);
 }
 
 int main(void) {

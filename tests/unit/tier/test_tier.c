@@ -13,23 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tier_test_util.h"
-
-static char g_dir[64];
-static char g_uri[80];
-
-static int setup(void **st) {
-  (void)st;
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
-  return 0;
-}
-
-static int teardown(void **st) {
-  (void)st;
-  rm_dir(g_dir);
-  return 0;
-}
+#include "tier_scratch.h"
 
 static gsp_tier *make(gsp_tier_config cfg) {
   gsp_tier *t = NULL;
@@ -433,19 +417,19 @@ static void test_views(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_invalid, tier_setup, tier_teardown),
       cmocka_unit_test(test_memory_only),
-      cmocka_unit_test_setup_teardown(test_demote_promote, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_demote_promote, tier_setup, tier_teardown),
       cmocka_unit_test(test_incompressible),
-      cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_write_back, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_l3_bound_lru, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_l3_too_big, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_get_or_compute, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_strategies_periodic, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_views, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_persist_reopen, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_write_back, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_ttl, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_l3_bound_lru, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_l3_too_big, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_clear, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_get_or_compute, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_strategies_periodic, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_views, tier_setup, tier_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,78 +30,26 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "tier_test_util.h"
-
-static char g_dir[64], g_uri[80];
-
-static int setup(void **state) {
-  (void)state;
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rm_dir(g_dir);
-  return 0;
-}
-
-static gsp_tier *behind(size_t queue_bytes, bool around) {
-  gsp_tier_config c = {.l3 = g_uri,
-                       .write_mode = GSP_TIER_WRITE_BEHIND,
-                       .durability = GSP_TIER_NONE,
-                       .wbh_queue_bytes = queue_bytes,
-                       .wbh_batch_bytes = queue_bytes / 4 + 1,
-                       .write_around = around};
-  gsp_tier *t = NULL;
-  char err[512];
-  assert_int_equal(gsp_tier_create(&c, &t, err, sizeof err), GSP_OK);
-  return t;
-}
-
-static gsp_tier *reader(void) {
-  gsp_tier_config c = {.l3 = g_uri, .l3_readonly = true};
-  gsp_tier *t = NULL;
-  char err[512];
-  assert_int_equal(gsp_tier_create(&c, &t, err, sizeof err), GSP_OK);
-  return t;
-}
+#include "tier_scratch.h"
 
 static void put_i(gsp_tier *t, unsigned i, unsigned v, size_t n) {
-  char k[32], *val = malloc(n);
-  make_value(val, n, i, v, (int)(i & 1));
-  assert_int_equal(gsp_tier_put(t, k, key_of(k, sizeof k, i), val, n, NULL), GSP_OK);
-  free(val);
-}
-
-/* Key i present with version v (or any version when v == 0). */
-static void expect_i(gsp_tier *t, unsigned i, unsigned v) {
-  char k[32];
-  void *val = NULL;
-  size_t n = 0;
-  assert_int_equal(gsp_tier_get(t, k, key_of(k, sizeof k, i), &val, &n), GSP_OK);
-  assert_true(value_ok(val, n, i, (int)(i & 1)));
-  unsigned ki, vi;
-  assert_true(value_head(val, n, &ki, &vi));
-  if (v) assert_int_equal(vi, v);
-  gsp_free(val);
+  assert_int_equal(tier_put_i(t, i, v, n, NULL), GSP_OK);
 }
 
 static void test_roundtrip(void **state) {
   (void)state;
-  gsp_tier *t = behind(0, false);
+  gsp_tier *t = tier_behind(0, false);
   for (unsigned i = 0; i < 2000; i++) put_i(t, i, 1, 200 + i % 3000);
   for (unsigned i = 0; i < 2000; i += 7) put_i(t, i, 2, 300); /* newer versions */
-  for (unsigned i = 0; i < 2000; i++) expect_i(t, i, i % 7 ? 1 : 2);
+  for (unsigned i = 0; i < 2000; i++) tier_expect_i(t, i, i % 7 ? 1 : 2);
   assert_int_equal(gsp_tier_flush(t), GSP_OK);
   gsp_tier_stats s;
   assert_int_equal(gsp_tier_stats_get(t, &s), GSP_OK);
   assert_int_equal(s.wb_pending, 0);
   assert_int_equal(s.level[GSP_TIER_L3].errors, 0);
   gsp_tier_destroy(t);
-  t = reader();
-  for (unsigned i = 0; i < 2000; i++) expect_i(t, i, i % 7 ? 1 : 2);
+  t = tier_reader();
+  for (unsigned i = 0; i < 2000; i++) tier_expect_i(t, i, i % 7 ? 1 : 2);
   uint64_t good, bad;
   assert_int_equal(gsp_tier_verify(t, false, &good, &bad), GSP_OK);
   assert_int_equal(good, 2000);
@@ -112,22 +60,22 @@ static void test_roundtrip(void **state) {
 /* Destroy without flush writes what is queued. */
 static void test_destroy_writes(void **state) {
   (void)state;
-  gsp_tier *t = behind(0, true);
+  gsp_tier *t = tier_behind(0, true);
   for (unsigned i = 0; i < 500; i++) put_i(t, i, 3, 1000);
   gsp_tier_destroy(t);
-  t = reader();
-  for (unsigned i = 0; i < 500; i++) expect_i(t, i, 3);
+  t = tier_reader();
+  for (unsigned i = 0; i < 500; i++) tier_expect_i(t, i, 3);
   gsp_tier_destroy(t);
 }
 
 static void test_write_around(void **state) {
   (void)state;
-  gsp_tier *t = behind(0, true);
+  gsp_tier *t = tier_behind(0, true);
   for (unsigned i = 0; i < 100; i++) put_i(t, i, 1, 500);
   gsp_tier_stats s;
   assert_int_equal(gsp_tier_stats_get(t, &s), GSP_OK);
   assert_int_equal(s.level[GSP_TIER_L1].entries, 0);
-  for (unsigned i = 0; i < 100; i++) expect_i(t, i, 1); /* from the queue or L3 */
+  for (unsigned i = 0; i < 100; i++) tier_expect_i(t, i, 1); /* from the queue or L3 */
   assert_int_equal(gsp_tier_stats_get(t, &s), GSP_OK);
   assert_int_equal(s.level[GSP_TIER_L3].hits, 100);
   gsp_tier_destroy(t);
@@ -142,57 +90,32 @@ static void test_write_around(void **state) {
   assert_int_equal(gsp_tier_put(t, k, key_of(k, sizeof k, 7), v, sizeof v, &o), GSP_OK);
   assert_int_equal(gsp_tier_stats_get(t, &s), GSP_OK);
   assert_int_equal(s.level[GSP_TIER_L1].entries, 0);
-  expect_i(t, 7, 5);
+  tier_expect_i(t, 7, 5);
   gsp_tier_destroy(t);
 
   /* no L3: write-around is ignored, the value stays in L1 */
   gsp_tier_config m = {.write_around = true};
   assert_int_equal(gsp_tier_create(&m, &t, NULL, 0), GSP_OK);
   put_i(t, 9, 1, 100);
-  expect_i(t, 9, 1);
+  tier_expect_i(t, 9, 1);
   gsp_tier_destroy(t);
-}
-
-typedef struct worker {
-  gsp_tier *t;
-  unsigned first;
-} worker;
-
-static void *put_many(void *arg) {
-  worker *w = arg;
-  char k[32], v[4096];
-  for (unsigned i = w->first; i < w->first + 1500; i++) {
-    size_t n = make_value(v, 500 + i % 3500, i, 1, (int)(i & 1));
-    if (gsp_tier_put(w->t, k, key_of(k, sizeof k, i), v, n, NULL) != GSP_OK) return w;
-  }
-  return NULL;
 }
 
 /* 6,000 puts of ~13 MB through a 16 KiB queue from four threads. */
 static void test_backpressure(void **state) {
   (void)state;
-  gsp_tier *t = behind(16384, true);
-  pthread_t th[4];
-  worker w[4];
-  for (int i = 0; i < 4; i++) {
-    w[i] = (worker){t, (unsigned)i * 1500};
-    assert_int_equal(pthread_create(&th[i], NULL, put_many, &w[i]), 0);
-  }
-  for (int i = 0; i < 4; i++) {
-    void *rv;
-    pthread_join(th[i], &rv);
-    assert_null(rv);
-  }
+  gsp_tier *t = tier_behind(16384, true);
+  tier_put_from_threads(t, 1500, NULL);
   assert_int_equal(gsp_tier_flush(t), GSP_OK);
   gsp_tier_destroy(t);
-  t = reader();
-  for (unsigned i = 0; i < 6000; i++) expect_i(t, i, 1);
+  t = tier_reader();
+  for (unsigned i = 0; i < 6000; i++) tier_expect_i(t, i, 1);
   gsp_tier_destroy(t);
 }
 
 /* The child flushes 1,000 entries, reports, then keeps putting until killed. */
 static void killed_child(int wfd) {
-  gsp_tier *t = behind(1 << 20, true);
+  gsp_tier *t = tier_behind(1 << 20, true);
   for (unsigned i = 0; i < 1000; i++) put_i(t, i, 1, 2000);
   if (gsp_tier_flush(t) != GSP_OK) _exit(2);
   char c = 'f';
@@ -202,33 +125,7 @@ static void killed_child(int wfd) {
 
 static void test_killed(void **state) {
   (void)state;
-  for (int round = 0; round < 5; round++) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(fds[0]);
-      killed_child(fds[1]);
-    }
-    close(fds[1]);
-    char c;
-    assert_int_equal(read(fds[0], &c, 1), 1);
-    usleep(20000 + 15000 * round); /* the writer thread is mid-batch */
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
-    close(fds[0]);
-    assert_true(WIFSIGNALED(status));
-    gsp_tier *t = reader(); /* no rebuild: must open as it is */
-    for (unsigned i = 0; i < 1000; i++) expect_i(t, i, 0);
-    uint64_t good, bad;
-    assert_int_equal(gsp_tier_verify(t, false, &good, &bad), GSP_OK);
-    assert_int_equal(bad, 0);
-    assert_true(good >= 1000);
-    gsp_tier_destroy(t);
-    rm_dir(g_dir);
-    assert_int_equal(mkdir(g_dir, 0700), 0);
-  }
+  tier_kill_rounds(5, 1000, killed_child);
 }
 
 /* In a child limited to 1 MiB files: 8 MB of puts cannot all be stored. */
@@ -236,7 +133,7 @@ static void full_child(void) {
   signal(SIGXFSZ, SIG_IGN);
   struct rlimit rl = {1 << 20, 1 << 20};
   if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(10);
-  gsp_tier *t = behind(1 << 20, true);
+  gsp_tier *t = tier_behind(1 << 20, true);
   int failed = 0;
   for (unsigned i = 0; i < 2000; i++) {
     char k[32], v[4000];
@@ -261,18 +158,18 @@ static void test_full_disk(void **state) {
   waitpid(pid, &status, 0);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
-  gsp_tier *t = reader(); /* what was committed is sound */
+  gsp_tier *t = tier_reader(); /* what was committed is sound */
   uint64_t good, bad;
   assert_int_equal(gsp_tier_verify(t, false, &good, &bad), GSP_OK);
   assert_int_equal(bad, 0);
-  for (unsigned i = 0; i < good; i++) expect_i(t, i, 1); /* batches commit in put order */
+  for (unsigned i = 0; i < good; i++) tier_expect_i(t, i, 1); /* batches commit in put order */
   gsp_tier_destroy(t);
 }
 
 #ifdef BEHIND_CLEAR_ONLY
 static void test_delete_clear(void **state) {
   (void)state;
-  gsp_tier *t = behind(0, true);
+  gsp_tier *t = tier_behind(0, true);
   for (unsigned i = 0; i < 300; i++) put_i(t, i, 1, 800);
   char k[32];
   assert_int_equal(gsp_tier_delete(t, k, key_of(k, sizeof k, 17)), GSP_OK);
@@ -286,7 +183,7 @@ static void test_delete_clear(void **state) {
   assert_int_equal(gsp_tier_flush(t), GSP_OK);
   assert_false(gsp_tier_contains(t, k, key_of(k, sizeof k, 450)));
   gsp_tier_destroy(t);
-  t = reader();
+  t = tier_reader();
   uint64_t good, bad;
   assert_int_equal(gsp_tier_verify(t, false, &good, &bad), GSP_OK);
   assert_int_equal(good, 0);
@@ -296,14 +193,14 @@ static void test_delete_clear(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_destroy_writes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_write_around, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_roundtrip, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_destroy_writes, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_write_around, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_backpressure, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_killed, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_full_disk, tier_setup, tier_teardown),
 #ifdef BEHIND_CLEAR_ONLY /* clear holds all 256 stripe locks: more than TSan can track */
-      cmocka_unit_test_setup_teardown(test_delete_clear, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete_clear, tier_setup, tier_teardown),
 #endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

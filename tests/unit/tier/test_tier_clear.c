@@ -22,7 +22,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "tier_test_util.h"
+#include "tier_scratch.h"
 
 #define WRITERS 3
 #define PUTS 3000 /* per writer */
@@ -48,9 +48,6 @@ typedef struct writer_arg {
   race *r;
   unsigned w;
 } writer_arg;
-
-static char g_dir[64];
-static char g_uri[80];
 
 static unsigned key_id(unsigned w, unsigned i) { return w * 100000u + i; }
 
@@ -156,8 +153,7 @@ static void check_rules(race *r, bool seen[WRITERS][PUTS], unsigned *kept) {
 }
 
 static void run_race(gsp_tier_write_mode mode) {
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
+  tier_setup(NULL);
   gsp_tier_config cfg = config(mode);
   race *r = calloc(1, sizeof *r);
   assert_non_null(r);
@@ -190,7 +186,7 @@ static void run_race(gsp_tier_write_mode mode) {
   assert_int_equal(differ, 0);
   gsp_tier_destroy(r->t);
   free(r);
-  rm_dir(g_dir);
+  tier_teardown(NULL);
 }
 
 static void test_clear_race_write_through(void **st) {

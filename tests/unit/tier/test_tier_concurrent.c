@@ -20,28 +20,12 @@
 #include <cmocka.h>
 #include <sys/wait.h>
 
-#include "tier_test_util.h"
+#include "tier_scratch.h"
 
 #define THREADS 4
 #define OWN 40
 #define SHARED 64
 #define ROUNDS 600
-
-static char g_dir[64];
-static char g_uri[80];
-
-static int setup(void **st) {
-  (void)st;
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
-  return 0;
-}
-
-static int teardown(void **st) {
-  (void)st;
-  rm_dir(g_dir);
-  return 0;
-}
 
 typedef struct worker {
   gsp_tier *t;
@@ -246,10 +230,10 @@ static void test_processes(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_churn_write_through, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_churn_write_back, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_processes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_churn_write_through, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_churn_write_back, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_single_flight, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_processes, tier_setup, tier_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

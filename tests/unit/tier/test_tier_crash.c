@@ -30,15 +30,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "tier_test_util.h"
+#include "tier_scratch.h"
 
 #define MIN_ROUNDS 100
 #define MIN_ACKS 2000
 #define MAX_ROUNDS 2000
 #define BUDGET_NS (40ull * 1000000000ull)
-
-static char g_dir[64];
-static char g_uri[80];
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -148,12 +145,8 @@ static void test_sigkill(void **st) {
 }
 
 int main(void) {
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sigkill),
   };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  rm_dir(g_dir);
-  return rc;
+  return cmocka_run_group_tests(tests, tier_setup, tier_teardown);
 }

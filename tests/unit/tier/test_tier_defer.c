@@ -29,65 +29,14 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "tier_test_util.h"
+#include "tier_scratch.h"
 
-static char g_dir[64], g_uri[80];
-
-static int setup(void **state) {
-  (void)state;
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rm_dir(g_dir);
-  return 0;
-}
-
-/* Write-behind; batch = queue / 4 + 1, so deferred puts wake the writer
- * once about a quarter of the queue is queued. */
-static gsp_tier *behind(size_t queue_bytes) {
-  gsp_tier_config c = {.l3 = g_uri,
-                       .write_mode = GSP_TIER_WRITE_BEHIND,
-                       .durability = GSP_TIER_NONE,
-                       .wbh_queue_bytes = queue_bytes,
-                       .wbh_batch_bytes = queue_bytes / 4 + 1,
-                       .write_around = true};
-  gsp_tier *t = NULL;
-  char err[512];
-  assert_int_equal(gsp_tier_create(&c, &t, err, sizeof err), GSP_OK);
-  return t;
-}
-
-static gsp_tier *reader(void) {
-  gsp_tier_config c = {.l3 = g_uri, .l3_readonly = true};
-  gsp_tier *t = NULL;
-  char err[512];
-  assert_int_equal(gsp_tier_create(&c, &t, err, sizeof err), GSP_OK);
-  return t;
-}
+/* Write-behind with write-around (tier_scratch.h). */
+static gsp_tier *behind(size_t queue_bytes) { return tier_behind(queue_bytes, true); }
 
 static int put_d(gsp_tier *t, unsigned i, unsigned v, size_t n, bool defer) {
-  char k[32], *val = malloc(n);
-  make_value(val, n, i, v, (int)(i & 1));
   gsp_tier_put_opts o = {.defer = defer};
-  int st = gsp_tier_put(t, k, key_of(k, sizeof k, i), val, n, &o);
-  free(val);
-  return st;
-}
-
-static void expect_i(gsp_tier *t, unsigned i, unsigned v) {
-  char k[32];
-  void *val = NULL;
-  size_t n = 0;
-  assert_int_equal(gsp_tier_get(t, k, key_of(k, sizeof k, i), &val, &n), GSP_OK);
-  assert_true(value_ok(val, n, i, (int)(i & 1)));
-  unsigned ki, vi;
-  assert_true(value_head(val, n, &ki, &vi));
-  if (v) assert_int_equal(vi, v);
-  gsp_free(val);
+  return tier_put_i(t, i, v, n, &o);
 }
 
 static gsp_tier_stats stats(gsp_tier *t) {
@@ -114,14 +63,14 @@ static void test_held_until_flush(void **state) {
   gsp_tier_stats s = stats(t);
   assert_int_equal(s.wb_pending, 50);
   assert_int_equal(s.level[GSP_TIER_L3].entries, 0);
-  for (unsigned i = 0; i < 50; i++) expect_i(t, i, 1); /* from the queue */
+  for (unsigned i = 0; i < 50; i++) tier_expect_i(t, i, 1); /* from the queue */
   assert_int_equal(gsp_tier_flush(t), GSP_OK);
   s = stats(t);
   assert_int_equal(s.wb_pending, 0);
   assert_int_equal(s.level[GSP_TIER_L3].entries, 50);
   gsp_tier_destroy(t);
-  t = reader();
-  for (unsigned i = 0; i < 50; i++) expect_i(t, i, 1);
+  t = tier_reader();
+  for (unsigned i = 0; i < 50; i++) tier_expect_i(t, i, 1);
   gsp_tier_destroy(t);
 }
 
@@ -150,41 +99,19 @@ static void test_full_batch_wakes(void **state) {
   gsp_tier_destroy(t);
 }
 
-typedef struct worker {
-  gsp_tier *t;
-  unsigned first;
-} worker;
-
-static void *put_many(void *arg) {
-  worker *w = arg;
-  for (unsigned i = w->first; i < w->first + 800; i++)
-    if (put_d(w->t, i, 1, 500 + i % 3500, true) != GSP_OK) return w;
-  return NULL;
-}
-
 static void test_backpressure(void **state) {
   (void)state;
   gsp_tier *t = behind(16384);
-  pthread_t th[4];
-  worker w[4];
-  for (int i = 0; i < 4; i++) {
-    w[i] = (worker){t, (unsigned)i * 800};
-    assert_int_equal(pthread_create(&th[i], NULL, put_many, &w[i]), 0);
-  }
-  for (int i = 0; i < 4; i++) {
-    void *rv;
-    pthread_join(th[i], &rv);
-    assert_null(rv);
-  }
+  tier_put_from_threads(t, 800, &(gsp_tier_put_opts){.defer = true});
   /* one value larger than the whole queue, deferred, then another small one */
   assert_int_equal(put_d(t, 5000, 1, 40000, true), GSP_OK);
   assert_int_equal(put_d(t, 5001, 1, 100, true), GSP_OK);
   assert_int_equal(gsp_tier_flush(t), GSP_OK);
   gsp_tier_destroy(t);
-  t = reader();
-  for (unsigned i = 0; i < 3200; i++) expect_i(t, i, 1);
-  expect_i(t, 5000, 1);
-  expect_i(t, 5001, 1);
+  t = tier_reader();
+  for (unsigned i = 0; i < 3200; i++) tier_expect_i(t, i, 1);
+  tier_expect_i(t, 5000, 1);
+  tier_expect_i(t, 5001, 1);
   gsp_tier_destroy(t);
 }
 
@@ -201,10 +128,10 @@ static void test_delete_and_destroy(void **state) {
   assert_int_equal(gsp_tier_get(t, k, key_of(k, sizeof k, 7), &v, &n), GSP_ENOENT);
   for (unsigned i = 30; i < 60; i++) assert_int_equal(put_d(t, i, 2, 900, true), GSP_OK);
   gsp_tier_destroy(t); /* writes the deferred puts */
-  t = reader();
+  t = tier_reader();
   for (unsigned i = 0; i < 60; i++) {
     if (i == 7) continue;
-    expect_i(t, i, i < 30 ? 1 : 2);
+    tier_expect_i(t, i, i < 30 ? 1 : 2);
   }
   assert_int_equal(gsp_tier_get(t, k, key_of(k, sizeof k, 7), &v, &n), GSP_ENOENT);
   gsp_tier_destroy(t);
@@ -224,33 +151,7 @@ static void killed_child(int wfd) {
 
 static void test_killed(void **state) {
   (void)state;
-  for (int round = 0; round < 4; round++) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(fds[0]);
-      killed_child(fds[1]);
-    }
-    close(fds[1]);
-    char c;
-    assert_int_equal(read(fds[0], &c, 1), 1);
-    nanosleep(&(struct timespec){0, (20 + 15 * round) * 1000 * 1000}, NULL);
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
-    close(fds[0]);
-    assert_true(WIFSIGNALED(status));
-    gsp_tier *t = reader(); /* no rebuild: must open as it is */
-    for (unsigned i = 0; i < 500; i++) expect_i(t, i, 0);
-    uint64_t good, bad;
-    assert_int_equal(gsp_tier_verify(t, false, &good, &bad), GSP_OK);
-    assert_int_equal(bad, 0);
-    assert_true(good >= 500);
-    gsp_tier_destroy(t);
-    rm_dir(g_dir);
-    assert_int_equal(mkdir(g_dir, 0700), 0);
-  }
+  tier_kill_rounds(4, 500, killed_child);
 }
 
 static void test_ignored_elsewhere(void **state) {
@@ -263,23 +164,23 @@ static void test_ignored_elsewhere(void **state) {
     for (unsigned i = 0; i < 20; i++) assert_int_equal(put_d(t, i, 3 + m, 600, true), GSP_OK);
     if (modes[m] == GSP_TIER_WRITE_THROUGH) /* in L3 when the put returns */
       assert_int_equal(stats(t).level[GSP_TIER_L3].entries, 20);
-    for (unsigned i = 0; i < 20; i++) expect_i(t, i, 3 + (unsigned)m);
+    for (unsigned i = 0; i < 20; i++) tier_expect_i(t, i, 3 + (unsigned)m);
     gsp_tier_destroy(t);
-    t = reader();
-    for (unsigned i = 0; i < 20; i++) expect_i(t, i, 3 + (unsigned)m);
+    t = tier_reader();
+    for (unsigned i = 0; i < 20; i++) tier_expect_i(t, i, 3 + (unsigned)m);
     gsp_tier_destroy(t);
   }
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_held_until_flush, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_urgent_put_wakes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_full_batch_wakes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_delete_and_destroy, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ignored_elsewhere, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_held_until_flush, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_urgent_put_wakes, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_full_batch_wakes, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_backpressure, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_delete_and_destroy, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_killed, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_ignored_elsewhere, tier_setup, tier_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,12 +14,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tier_test_util.h"
+#include "tier_scratch.h"
 
 #include "../../support/fault_alloc.h"
-
-static char g_dir[64];
-static char g_uri[80];
 
 static int compute(void *user, const void *key, size_t klen, void **val, size_t *vlen) {
   (void)user;
@@ -33,26 +30,13 @@ static int compute(void *user, const void *key, size_t klen, void **val, size_t 
   return GSP_OK;
 }
 
-static void get_check(gsp_tier *t, unsigned i) {
-  char k[32];
-  void *v = NULL;
-  size_t n;
-  int rv = gsp_tier_get(t, k, key_of(k, sizeof k, i), &v, &n);
-  if (rv == GSP_OK) {
-    assert_true(value_ok(v, n, i, 1));
-    gsp_free(v);
-  } else if (rv != GSP_ENOENT && rv != GSP_ENOMEM) {
-    fail_msg("get: %s", gsp_err_name(rv));
-  }
-}
-
 static void life_ops(gsp_tier *t) {
   char k[32], v[400];
   for (unsigned i = 0; i < 24; i++) {
     size_t n = make_value(v, 100 + i * 12, i, 1, 1);
     ok_or_nomem(gsp_tier_put(t, k, key_of(k, sizeof k, i), v, n, NULL));
   }
-  for (unsigned i = 0; i < 24; i += 3) get_check(t, i);
+  for (unsigned i = 0; i < 24; i += 3) tier_get_check(t, i);
   for (unsigned i = 30; i < 34; i++) {
     void *cv = NULL;
     size_t cn;
@@ -111,13 +95,9 @@ static void test_fault_write_back(void **st) {
 }
 
 int main(void) {
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fault_write_through),
       cmocka_unit_test(test_fault_write_back),
   };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  rm_dir(g_dir);
-  return rc;
+  return cmocka_run_group_tests(tests, tier_setup, tier_teardown);
 }

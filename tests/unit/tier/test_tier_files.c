@@ -18,23 +18,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "tier_test_util.h"
-
-static char g_dir[64];
-static char g_uri[80];
-
-static int setup(void **st) {
-  (void)st;
-  scratch_dir(g_dir, sizeof g_dir);
-  snprintf(g_uri, sizeof g_uri, "lmdb:%s", g_dir);
-  return 0;
-}
-
-static int teardown(void **st) {
-  (void)st;
-  rm_dir(g_dir);
-  return 0;
-}
+#include "tier_scratch.h"
 
 static void fill(unsigned n, size_t vlen) {
   gsp_tier *t = NULL;
@@ -316,14 +300,14 @@ static void test_unwritable_dir(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_damaged_records, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_damaged_views, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_verify_repair, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_newer_format, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_foreign_lmdb, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_damaged_records, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_damaged_views, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_verify_repair, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_garbage_file, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_truncated_file, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_newer_format, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_foreign_lmdb, tier_setup, tier_teardown),
+      cmocka_unit_test_setup_teardown(test_map_full, tier_setup, tier_teardown),
       cmocka_unit_test(test_unwritable_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
