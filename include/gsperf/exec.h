@@ -205,9 +205,9 @@ GSP_API void gsp_exec_group_destroy(gsp_exec_group *g);
 /*
  * Run fn(user, begin, end) over chunks that cover [0, n) exactly once, on
  * the workers and the calling thread, and wait for all. grain is the
- * chunk size; 0 picks one automatically (about 8 chunks per worker, the
- * seed's batch_execution). Near the end chunks shrink (a share of what is
- * left, down to one index: guided self-scheduling), so the participants
+ * largest chunk; 0 picks one automatically (about 8 chunks per worker,
+ * the seed's batch_execution). Near the end chunks shrink (a share of what
+ * is left, down to one index: guided self-scheduling), so the participants
  * finish together. The first chunk to fail stops chunks not yet
  * started and its status is returned. Never fails for lack of memory: if
  * helpers cannot be spawned the caller runs every chunk itself.

@@ -256,6 +256,15 @@ const uint8_t *gsp__cg_hm_content(const gsp_cg *cg, size_t f);
  * transitively) resolves to become C files of the graph. */
 int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex);
 /* parse_stage.c: read, hash, look up or parse every file. */
+/* parse_stage.c: the parse order of n files whose work is sizes[p] at
+ * position p of the base order (the writer's id order or path order):
+ * perm[p] = the base position of the file parsed at position p. The
+ * large files that would otherwise start when less than twice their size
+ * per thread is left are moved, largest first, to positions 0, grain,
+ * 2 x grain, ... so no thread parses one alone at the end. perm holds 2n
+ * (the second half is scratch). Returns the number moved (0: perm[p] = p). */
+size_t gsp__cg_plan_order(const uint64_t *sizes, size_t n, unsigned threads, size_t grain,
+                          size_t *perm);
 int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex);
 /* parse_stage.c: read path whole into buf[0, cap) with read(2): GSP_OK and
  * *len, GSP_EIO when it cannot be opened, GSP_ERANGE when it holds cap

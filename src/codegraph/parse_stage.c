@@ -71,7 +71,9 @@
  * returns its slot, on every path. j->inflight is the sum of the estimates
  * of the large parses running; a deferred file is on j->deferred exactly
  * once until it is taken, and every file is finished (or the stage fails)
- * before gsp__cg_parse_stage returns.
+ * before gsp__cg_parse_stage returns. j->order, when set, is a
+ * permutation of the files (each position maps to one file, each file to
+ * one position).
  */
 #define _GNU_SOURCE /* preadv2, RWF_NOWAIT */
 #include <errno.h>
@@ -80,6 +82,7 @@
 #include <pthread.h>
 #include <sys/uio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -494,33 +497,64 @@ static size_t nth(const parse_job *j, size_t i) {
   return j->order ? j->order[i] : base_nth(j->cg, i);
 }
 
-/* The parse order: the base order, but a file that would start too late
- * goes first. The last chunks shrink to one file (gsp_exec_parallel_for),
- * yet a large file among them parses alone while the other threads have
- * nothing left: a file is moved to the front when it is over SMALL_FILE
- * and its size, times twice the threads, is over the bytes after it that
- * stay in place (so it starts while at least that much other work
- * remains). Moved files keep their base order among themselves; the
- * writer still finds each file ready by the time it reaches it. Without
- * memory for the permutation the base order is used. */
+/* The parse order (cg_int.h). A file is moved when it is over SMALL_FILE
+ * and its size, times twice the threads, is over the bytes after it in
+ * the base order that stay in place: it then starts while at least that
+ * much other work remains. Moved files, largest first, take positions 0,
+ * grain, 2 x grain, ...: one to a chunk, as the first chunks are grain
+ * files each; the others keep their base order. */
 #define SMALL_FILE (16u << 10)
-static void plan_order(parse_job *j, unsigned threads) {
-  const gsp_cg *cg = j->cg;
-  size_t n = cg->nfiles, nmoved = 0;
-  if (threads < 2 || n < 2 || (j->order = gsp_malloc(n * sizeof *j->order)) == NULL) return;
-  uint64_t after = 0; /* bytes of the files after position p that stay */
-  for (size_t p = n, k = n; p-- > 0;) {
-    size_t f = base_nth(cg, p);
-    uint64_t size = cg->files[f].size;
-    if (size > SMALL_FILE && size * 2 * threads > after)
-      j->order[nmoved++] = f; /* in reverse; put right below */
+
+static int cmp_moved(const void *a, const void *b, void *sizes) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  uint64_t sx = ((const uint64_t *)sizes)[x], sy = ((const uint64_t *)sizes)[y];
+  return sx != sy ? (sx < sy ? 1 : -1) : (x > y) - (x < y);
+}
+
+size_t gsp__cg_plan_order(const uint64_t *sizes, size_t n, unsigned threads, size_t grain,
+                          size_t *perm) {
+  size_t nmoved = 0, k = n;
+  uint64_t after = 0;
+  for (size_t p = n; p-- > 0;) /* moved: perm[0..nmoved); kept: perm[k..n) */
+    if (sizes[p] > SMALL_FILE && sizes[p] * 2 * threads > after)
+      perm[nmoved++] = p;
     else
-      j->order[--k] = f, after += size;
+      perm[--k] = p, after += sizes[p];
+  if (nmoved == 0) return 0;
+  size_t *moved = perm + n; /* the caller's second half: scratch */
+  memcpy(moved, perm, nmoved * sizeof *perm);
+  qsort_r(moved, nmoved, sizeof *moved, cmp_moved, (void *)sizes);
+  size_t m = 0, kept = k;
+  for (size_t p = 0; p < n; p++)
+    perm[p] = (m < nmoved && (p % grain == 0 || kept == n)) ? moved[m++] : perm[kept++];
+  return nmoved;
+}
+
+/* The job's parse order (gsp__cg_plan_order) from the base order; a file
+ * the stat index vouches for costs nothing and counts as 0 bytes. Not in
+ * a lean run (large files at once would compete for the parse budget);
+ * without memory for it the base order is used. */
+static void plan_order(parse_job *j, unsigned threads, size_t grain) {
+  const gsp_cg *cg = j->cg;
+  size_t n = cg->nfiles;
+  if (threads < 2 || n < 2 || j->lean) return;
+  uint64_t *sizes = gsp_malloc(n * sizeof *sizes);
+  size_t *perm = gsp_malloc(2 * n * sizeof *perm);
+  if (sizes == NULL || perm == NULL) {
+    gsp_free(sizes), gsp_free(perm);
+    return;
   }
-  for (size_t a = 0, b = nmoved; a + 1 < b; a++, b--) { /* back to base order */
-    size_t t = j->order[a];
-    j->order[a] = j->order[b - 1], j->order[b - 1] = t;
+  for (size_t p = 0; p < n; p++) {
+    const cg_file *f = &cg->files[base_nth(cg, p)];
+    sizes[p] = f->stat_known && j->use_store ? 0 : f->size;
   }
+  if (gsp__cg_plan_order(sizes, n, threads, grain, perm) > 0) {
+    for (size_t p = 0; p < n; p++) perm[p] = base_nth(cg, perm[p]);
+    j->order = perm;
+  } else {
+    gsp_free(perm);
+  }
+  gsp_free(sizes);
 }
 
 /* The first position from i on in [i, end) whose file still needs a read
@@ -623,9 +657,9 @@ int gsp__cg_parse_stage(gsp_cg *cg, gsp_exec *ex) {
   if (j->use_store) gsp__cg_stat_index_load(cg, &j->ix);
   j->start_ns = gsp_now_ns();
   unsigned threads = gsp__cg_threads(ex);
-  plan_order(j, threads);
   size_t grain = cg->nfiles / ((size_t)threads * 32 + 1) + 1;
   if (grain > 16) grain = 16;
+  plan_order(j, threads, grain);
   int rv = gsp__cg_for(ex, cg->nfiles, grain, parse_range, j);
   if (rv == GSP_OK) rv = finish_deferred(j);
   trim(j); /* before the resolution allocates on the calling thread */

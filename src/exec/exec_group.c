@@ -11,21 +11,23 @@
  * Parallel-for. Rather than splitting the range into one task per chunk,
  * the caller spawns at most one helper task per worker and every
  * participant (the helpers and the caller itself) claims chunk after chunk
- * from one shared atomic counter until none is left. That is dynamic load
- * balancing at one fetch-add per chunk, one task allocation per worker
+ * from one shared atomic cursor until none is left. That is dynamic load
+ * balancing at one compare-and-swap per chunk, one task allocation per worker
  * (not per chunk), and the caller is never idle. A helper that starts
  * after all chunks are claimed returns at once. If a helper cannot be
  * allocated the others (or the caller alone) take its share, so a
- * parallel-for cannot fail for lack of memory. With grain 0 the range is
- * cut into about 8 chunks per participant: enough slack to even out
- * unequal chunks, few enough that the counter is not contended.
+ * parallel-for cannot fail for lack of memory. With grain 0 the grain is
+ * an eighth of a participant's share: enough slack to even out unequal
+ * chunks, few enough that the cursor is not contended.
  *
- * Guided chunks: the counter holds the first index not yet claimed, and a
- * claim (a CAS) takes grain indexes or, once less than 2 x participants x
- * grain is left, that share of what is left (one at the least). A
- * participant that takes the last full chunk of a fixed split could run
- * long after the others ran dry; with shrinking chunks the last ones are
- * single indexes.
+ * Guided chunks: the cursor holds the first index not yet claimed, and a
+ * claim takes grain indexes or, once less than 2 x participants x grain
+ * is left, that share of what is left (one at the least). A participant
+ * that takes the last full chunk of a fixed split could run long after
+ * the others ran dry; with shrinking chunks the last ones are single
+ * indexes. Participants counts the helpers spawned (their number is known
+ * before any starts) and the caller; a caller alone takes grain at a time.
+ * The chunk at each index depends on that index alone, whoever claims it.
  */
 #include <stdlib.h>
 
@@ -92,8 +94,9 @@ static bool pfor_claim(pfor *p, size_t *begin, size_t *end) {
   size_t b = atomic_load_explicit(&p->next, memory_order_relaxed);
   for (;;) {
     if (b >= p->n) return false;
-    size_t take = (p->n - b) / (2 * p->parts);
+    size_t take = p->parts > 1 ? (p->n - b) / (2 * p->parts) : p->grain;
     if (take > p->grain) take = p->grain;
+    if (take > p->n - b) take = p->n - b;
     if (take == 0) take = 1;
     if (atomic_compare_exchange_weak_explicit(&p->next, &b, b + take, memory_order_relaxed,
                                               memory_order_relaxed)) {
@@ -120,13 +123,13 @@ int gsp_exec_parallel_for(gsp_exec *ex, size_t n, size_t grain, gsp_exec_range_f
   if (n == 0) return GSP_OK;
   size_t parts = (size_t)gsp_exec_workers(ex) + (gsp__exec_on_worker(ex) ? 0 : 1);
   if (grain == 0) grain = (n + parts * 8 - 1) / (parts * 8);
-  pfor p = {.fn = fn, .user = user, .n = n, .grain = grain, .parts = parts};
   size_t nchunks = n / grain + (n % grain != 0);
+  size_t helpers = nchunks - 1 < parts - 1 ? nchunks - 1 : parts - 1;
+  pfor p = {.fn = fn, .user = user, .n = n, .grain = grain, .parts = helpers + 1};
   atomic_init(&p.next, 0);
   atomic_init(&p.err, 0);
   gsp__group g;
   group_init(&g, ex);
-  size_t helpers = nchunks - 1 < parts - 1 ? nchunks - 1 : parts - 1;
   for (size_t i = 0; i < helpers; i++)
     if (group_spawn(&g, pfor_run, &p) != GSP_OK) break;
   pfor_run(&p);

@@ -2,9 +2,10 @@
  * test_exec.c - the pool's behaviour: futures (result, timeout, cancel
  * before start, cancel too late), task groups (wait for all, first error
  * wins, later tasks skipped), parallel-for (every index exactly once for
- * many n, grain and worker counts; errors), nested spawns and waits inside
- * tasks (recursive fib on 1 and 2 workers, no deadlock), draining
- * shutdown, and bad arguments. Nothing here measures time.
+ * many n, grain and worker counts; errors; the guided chunk sizes),
+ * nested spawns and waits inside tasks (recursive fib on 1 and 2 workers,
+ * no deadlock), draining shutdown, and bad arguments. Nothing here
+ * measures time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -213,15 +214,16 @@ static void test_parallel_for_guided(void **state) {
     gsp_exec *ex = make(w);
     chunk_log *l = calloc(1, sizeof *l);
     assert_non_null(l);
-    size_t n = 4000, grain = 64, last = 0, chunks = 0;
+    size_t n = 4000, grain = 64, last = 0, b = 0;
     assert_int_equal(gsp_exec_parallel_for(ex, n, grain, log_chunk, l), GSP_OK);
-    for (size_t b = 0; b < n; chunks++) {
-      size_t k = atomic_load(&l->size_at[b]);
-      assert_true(k >= 1 && k <= grain);
-      last = k, b += k; /* chunks tile the range */
+    while (b < n) { /* the chunk at b: a share of what is left, 1..grain */
+      size_t want = (n - b) / (2 * (w + 1));
+      want = want > grain ? grain : want < 1 ? 1 : want;
+      assert_int_equal(atomic_load(&l->size_at[b]), want);
+      last = want, b += want;
     }
+    assert_int_equal(b, n); /* the chunks tile the range exactly */
     assert_int_equal(last, 1);
-    assert_true(chunks > n / grain); /* not one size throughout */
     free(l);
     gsp_exec_destroy(ex);
   }
