@@ -10,7 +10,9 @@
  * Thread safety: load and save on one thread; find may be called from any
  * number of threads at once between them (it only reads). Ownership: the
  * memo owns its buffers (freed by gsp__cg_cxx_memo_free); find returns a
- * pointer into them; save copies what it is given.
+ * pointer into buf; save copies what it is given. A user may take buf
+ * over after save (set it to NULL before free): resolve_cxx.c hands it to
+ * cg->hm with the notes that point into it.
  */
 #ifndef GSP_CG_CXX_MEMO_H
 #define GSP_CG_CXX_MEMO_H
@@ -19,7 +21,7 @@
 
 typedef struct cg_cxx_memo {
   char *path;          /* NULL = no memo this run */
-  uint8_t *buf;        /* the memo file, when it passed its checks */
+  uint8_t *buf;        /* the memo file, when it passed its checks (gsp_malloc'd) */
   uint32_t count;      /* its entries */
   int64_t ref_ns;      /* its reference time */
   uint32_t *slots;     /* path hash: entry + 1, 0 = empty */

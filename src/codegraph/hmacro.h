@@ -8,28 +8,34 @@
  * runs its own parallel loop); key and extra may be called from any number
  * of parse workers at once between prepare and free (they only read cg->hm;
  * extra fills the caller's own table); settle from the worker that
- * finished file f, once per file (it writes f's entries only). Ownership: cg->hm owns the notes it
- * adopts and every per-file list; the names point into the notes.
+ * finished file f, once per file (it writes f's entries only). Ownership:
+ * cg->hm owns the notes it adopts, the memo buffer they may borrow from,
+ * and every per-file list; the names point into the notes.
  */
 #ifndef GSP_CG_HMACRO_H
 #define GSP_CG_HMACRO_H
 
 #include "extract.h"
 
-/* One C file's pre-scan notes: entries (kind byte CG_NOTE_*, text, NUL). */
+/* One C file's pre-scan notes: entries (kind byte CG_NOTE_*, text, NUL).
+ * A list taken from the include memo borrows the memo's buffer (borrowed:
+ * buf points into it, cap is 0, free does not free it; adding to it copies
+ * it first). */
 typedef struct cg_notes {
   char *buf;
   size_t len, cap;
-  bool scanned; /* read, or taken from the memo */
+  bool scanned;  /* read, or taken from the memo */
+  bool borrowed; /* buf is the memo's, not the list's own */
 } cg_notes;
 
 /* Append an entry to the cg_notes at user (a cg_note_fn). GSP_ENOMEM. */
 int gsp__cg_notes_add(void *user, char kind, const char *s, size_t n);
 
 /* Take notes[0, n) (gsp_calloc'd; entry i belongs to cg->files[i] as it
- * is now, before the files are sorted) into cg->hm; frees them and returns
- * GSP_ENOMEM when out of memory. */
-int gsp__cg_hm_adopt(gsp_cg *cg, cg_notes *notes, size_t n);
+ * is now, before the files are sorted) and backing (the gsp_malloc'd
+ * buffer the borrowed lists point into, or NULL) into cg->hm; frees them
+ * and returns GSP_ENOMEM when out of memory. */
+int gsp__cg_hm_adopt(gsp_cg *cg, cg_notes *notes, size_t n, void *backing);
 /* After the files are sorted and indexed: per C file the union of the
  * names its direct includes teach (includes resolved by the import rules,
  * gsp__cg_resolve_include_in), minus the names it teaches or #undefs itself,

@@ -50,7 +50,10 @@
  * Data: per file index (nfiles + ncands: room for the headers appended)
  * a list of its notes (kind byte, text, NUL: GSP_CG_IMPORT_INCLUDE_* for
  * an extension-less spelling, CG_NOTE_* for the pre-scan's) and whether it
- * was scanned, a hash set of the candidates' paths and a "reached" mark
+ * was scanned (a list the memo vouched for points into the memo's buffer
+ * rather than copying it: a warm run touches no fresh memory for its
+ * notes, and the buffer goes to cg->hm with them), a hash set of the
+ * candidates' paths and a "reached" mark
  * per candidate; the lists go to cg->hm, the rest is freed before
  * returning; candidates reached are appended to cg->files (lang C), to be
  * sorted with the rest. Cost: nothing when the walk found no C file; else
@@ -78,20 +81,6 @@ typedef struct cxx_job {
   size_t cslots;
   uint8_t *reached;
 } cxx_job;
-
-/* Entries recorded in the memo, as they are. */
-static int list_append(cg_notes *l, const char *sp, size_t n) {
-  if (l->len + n > l->cap) {
-    size_t nc = l->cap ? l->cap * 2 : 128;
-    while (nc < l->len + n) nc *= 2;
-    char *q = gsp_realloc(l->buf, nc);
-    if (q == NULL) return GSP_ENOMEM;
-    l->buf = q, l->cap = nc;
-  }
-  memcpy(l->buf + l->len, sp, n);
-  l->len += n;
-  return GSP_OK;
-}
 
 /* The spelling s[0, n) names a file without an extension. */
 static bool bare_name(const char *s, size_t n) {
@@ -162,8 +151,8 @@ static int scan_range(void *user, size_t begin, size_t end) {
     const char *sp;
     size_t n;
     if (gsp__cg_cxx_memo_find(&j->memo, j->cg, f, &sp, &n)) {
-      l->scanned = true;
-      rv = n ? list_append(l, sp, n) : GSP_OK;
+      /* the memo's entries as they are, borrowed: the memo's buffer goes to cg->hm */
+      *l = (cg_notes){.buf = (char *)sp, .len = n, .scanned = true, .borrowed = true};
     } else if (read_file(j->cg, f, &buf, &cap, &len)) {
       atomic_fetch_add(&gsp__cg_cxx_reads, 1);
       l->scanned = true;
@@ -304,10 +293,14 @@ int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
     if (cg->files[i].lang == GSP_CG_LANG_C) wave[n++] = (uint32_t)i;
   if (rv == GSP_OK) rv = rounds(&j, ex, wave, next, n);
   if (rv == GSP_OK) save_memo(&j);
+  void *backing = j.memo.buf; /* borrowed from by the lists the memo vouched for */
+  j.memo.buf = NULL;
   gsp__cg_cxx_memo_free(&j.memo);
   if (j.lists) { /* the notes, for the parse stage */
-    int arv = gsp__cg_hm_adopt(cg, j.lists, room);
+    int arv = gsp__cg_hm_adopt(cg, j.lists, room, backing);
     if (rv == GSP_OK) rv = arv;
+  } else {
+    gsp_free(backing);
   }
   gsp_free(wave), gsp_free(next), gsp_free(j.slots), gsp_free(j.reached);
   return rv;

@@ -17,7 +17,14 @@
  *    use.c has a syntax error again, the graph equals a run without store;
  *  - api.h edited in a way that keeps what it teaches (a declaration
  *    added): only api.h is parsed again;
- *  - one job and two jobs give the same graph.
+ *  - one job and two jobs give the same graph;
+ *  - several teaching headers (a tree of its own): files that include the
+ *    same two (in either order) learn their union, which one made and the
+ *    others share, but not a file among them that #undefs one of those
+ *    names (`int f (int x) B_API;` stays a syntax error there) nor one
+ *    with another pair; a header
+ *    whose taught names follow an #include of its own teaches them; the
+ *    same with one and two jobs, and warm (notes from the memo) as cold.
  *
  * Runs wait 250 ms after any write, past the stat rule's 100 ms
  * granularity.
@@ -249,11 +256,101 @@ static void test_header_changes(void **state) {
   drop_scratch(&s);
 }
 
+/* ---- several teachers ---- */
+
+static const char *const u_files[][2] = {
+    {"include/a.h", "#ifndef A_H\n#define A_H\n#define A_API __attribute__ ((unused))\n#endif\n"},
+    {"include/b.h", "#ifndef B_H\n#define B_H\n#define B_API __attribute__ ((unused))\n#endif\n"},
+    {"include/c.h", "#include \"a.h\"\n#define C_API\nint c_version (void);\n"},
+    {"src/m1.c",
+     "#include <a.h>\n#include <b.h>\nint m1a (int x) A_API;\nint m1b (int x) B_API;\n"},
+    {"src/m2.c",
+     "#include <b.h>\n#include <a.h>\nint m2a (int x) A_API;\nint m2b (int x) B_API;\n"},
+    {"src/m3.c",
+     "#include <a.h>\n#include <b.h>\n#undef B_API\nint m3a (int x) A_API;\n"
+     "int m3b (int x) B_API;\n"},
+    {"src/m4.c",
+     "#include <a.h>\n#include <b.h>\nint m4a (int x) A_API;\nint m4b (int x) B_API;\n"},
+    {"src/m5.c",
+     "#include <c.h>\n#include <b.h>\nint m5c (int x) C_API;\nint m5b (int x) B_API;\n"},
+};
+
+/* Whether file rel of cg has a syntax error. */
+static bool has_error(const gsp_cg *cg, const char *rel) {
+  long f = gsp_cg_file_find(cg, rel);
+  assert_true(f >= 0);
+  const gsp_cg_result *r = gsp_cg_file_result(cg, (size_t)f);
+  assert_non_null(r);
+  return gsp_cg_result_has_error(r);
+}
+
+/* One analysis of the several-teachers tree; checks what each file learned
+ * by what it parses to. */
+static void run_union(const scratch *s, unsigned jobs, bool with_store, run_out *out) {
+  gsp_tier *tier = NULL;
+  char uri[128], err[512] = "";
+  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
+  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
+  if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
+  gsp_cg *cg = NULL;
+  gsp_cg_config cfg = {.root = s->tree,
+                       .jobs = jobs,
+                       .store = tier,
+                       .include_dirs = c_incs,
+                       .n_include_dirs = NELEM(c_incs)};
+  assert_int_equal(gsp_cg_create(&cfg, &cg), GSP_OK);
+  uint64_t before = atomic_load(&gsp__cg_cxx_reads);
+  assert_int_equal(gsp_cg_run(cg), GSP_OK);
+  out->reads = atomic_load(&gsp__cg_cxx_reads) - before;
+  out->dump = cg_dump(cg);
+  assert_null(cg_check_invariants(cg));
+  gsp_cg_stats_get(cg, &out->st);
+  static const char *const good[][3] = {{"src/m1.c", "m1a", "m1b"},
+                                        {"src/m2.c", "m2a", "m2b"},
+                                        {"src/m4.c", "m4a", "m4b"},
+                                        {"src/m5.c", "m5c", "m5b"}};
+  for (size_t i = 0; i < NELEM(good); i++) {
+    assert_false(has_error(cg, good[i][0]));
+    assert_true(defines(cg, good[i][0], good[i][1]));
+    assert_true(defines(cg, good[i][0], good[i][2]));
+  }
+  assert_true(has_error(cg, "src/m3.c")); /* its own #undef B_API: not learned */
+  gsp_cg_destroy(cg);
+  gsp_tier_destroy(tier);
+}
+
+static void test_several_teachers(void **state) {
+  (void)state;
+  scratch s;
+  cg_scratch_make(&s, "cghmu", NULL);
+  char d[160];
+  snprintf(d, sizeof d, "%s/include", s.tree);
+  assert_int_equal(mkdir(d, 0755), 0);
+  snprintf(d, sizeof d, "%s/src", s.tree);
+  assert_int_equal(mkdir(d, 0755), 0);
+  for (size_t i = 0; i < NELEM(u_files); i++) put(&s, u_files[i][0], u_files[i][1]);
+  cg_settle();
+  run_out one = {0}, two = {0}, cold = {0}, warm = {0};
+  run_union(&s, 1, false, &one);
+  run_union(&s, 2, false, &two);
+  assert_string_equal(one.dump, two.dump);
+  run_union(&s, 2, true, &cold);
+  assert_int_equal(cold.st.parsed, NELEM(u_files));
+  run_union(&s, 2, true, &warm);
+  assert_int_equal(warm.st.parsed, 0);
+  assert_int_equal(warm.reads, 0);
+  assert_string_equal(cold.dump, warm.dump);
+  assert_string_equal(one.dump, warm.dump);
+  free(one.dump), free(two.dump), free(cold.dump), free(warm.dump);
+  cg_scratch_drop(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_learned_names_parse),
       cmocka_unit_test(test_warm_equals_cold),
       cmocka_unit_test(test_header_changes),
+      cmocka_unit_test(test_several_teachers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
