@@ -46,10 +46,11 @@
  * compact array filled in any order by the parallel loop (an atomic
  * counter hands out the records): its set is the one teacher's (the usual
  * case: one teaching include, none of whose names are the file's own) or
- * its own merged copy (a worker shares the union it made for the same
- * teachers with the files after it that drop none of its names: the
- * union cache below). Only the per-file and per-entry indexes are dense
- * (4 bytes a file), so a warm run touches little fresh memory here. A
+ * its own merged copy (a chunk of the parallel loop, up to 64 files in
+ * path order, shares the union it made for the same teachers with its
+ * files after it that drop none of its names: the union cache below).
+ * Only the per-file and per-entry indexes are dense (4 bytes a file), so
+ * a warm run touches little fresh memory here. A
  * hash set of the last path components of the files that teach
  * anything, so that an include whose last component names none is not
  * resolved at all (about three includes in four on /usr/include), and
@@ -378,8 +379,8 @@ static int merge_names(const cg_notes *own, const name_vec *tv, name_vec *nv, na
   return GSP_OK;
 }
 
-/* Per worker, the unions of teachers' sets met lately (direct-mapped by
- * the teachers): files that include the same teaching headers (most of a
+/* Per chunk of files, the unions of teachers' sets met lately
+ * (direct-mapped by the teachers): files that include the same teaching headers (most of a
  * library's files include its few configuration headers) share one union
  * instead of merging and keying it again. A union is kept only when the
  * file that made it dropped none of its names (it is then the union
@@ -574,7 +575,7 @@ static size_t map_notes(gsp_cg *cg, cg_hm *h) {
 
 int gsp__cg_hm_prepare(gsp_cg *cg, gsp_exec *ex) {
   cg_hm *h = cg->hm;
-  if (h == NULL || cg->nfiles == 0) return GSP_OK;
+  if (h == NULL || cg->nfiles == 0 || h->note_of != NULL) return GSP_OK; /* once */
   h->note_of = gsp_calloc(cg->nfiles, sizeof *h->note_of);
   h->lix = gsp_calloc(cg->nfiles, sizeof *h->lix);
   if (h->note_of == NULL || h->lix == NULL) return GSP_ENOMEM;

@@ -293,8 +293,8 @@ int gsp__cg_cxx_headers(gsp_cg *cg, gsp_exec *ex) {
     if (cg->files[i].lang == GSP_CG_LANG_C) wave[n++] = (uint32_t)i;
   if (rv == GSP_OK) rv = rounds(&j, ex, wave, next, n);
   if (rv == GSP_OK) save_memo(&j);
-  void *backing = j.memo.buf; /* borrowed from by the lists the memo vouched for */
-  j.memo.buf = NULL;
+  void *backing = NULL; /* borrowed from by the lists the memo vouched for */
+  if (j.memo.hits > 0) backing = j.memo.buf, j.memo.buf = NULL;
   gsp__cg_cxx_memo_free(&j.memo);
   if (j.lists) { /* the notes, for the parse stage */
     int arv = gsp__cg_hm_adopt(cg, j.lists, room, backing);

@@ -453,7 +453,7 @@ static const mx_ent *mx_ents(const uint8_t *buf) {
 static bool mx_spellings_ok(const char *sp, size_t n) {
   for (size_t o = 0; o < n;) {
     const char *z = memchr(sp + o + 1, '\0', o + 1 < n ? n - o - 1 : 0);
-    if (o + 1 >= n || z == NULL) return false;
+    if (o + 1 >= n || z == NULL || sp[o] == '\0') return false; /* a kind byte is never 0 */
     o = (size_t)(z - sp) + 1;
   }
   return true;

@@ -19,12 +19,13 @@
  *    added): only api.h is parsed again;
  *  - one job and two jobs give the same graph;
  *  - several teaching headers (a tree of its own): files that include the
- *    same two (in either order) learn their union, which one made and the
- *    others share, but not a file among them that #undefs one of those
- *    names (`int f (int x) B_API;` stays a syntax error there) nor one
- *    with another pair; a header
- *    whose taught names follow an #include of its own teaches them; the
- *    same with one and two jobs, and warm (notes from the memo) as cold.
+ *    same two (in either order) learn their union, but a file among them
+ *    that #undefs or #defines one of those names after using it does not
+ *    learn that name (`int f (int x) B_API;` stays a syntax error there,
+ *    also when a file before it made the union: the union cache), nor
+ *    does one with another pair; a header whose taught names follow an
+ *    #include of its own teaches them; the same graph with one and two
+ *    jobs, and warm (notes from the memo) as cold.
  *
  * Runs wait 250 ms after any write, past the stat rule's 100 ms
  * granularity.
@@ -266,13 +267,16 @@ static const char *const u_files[][2] = {
      "#include <a.h>\n#include <b.h>\nint m1a (int x) A_API;\nint m1b (int x) B_API;\n"},
     {"src/m2.c",
      "#include <b.h>\n#include <a.h>\nint m2a (int x) A_API;\nint m2b (int x) B_API;\n"},
-    {"src/m3.c",
-     "#include <a.h>\n#include <b.h>\n#undef B_API\nint m3a (int x) A_API;\n"
-     "int m3b (int x) B_API;\n"},
+    {"src/m3.c", /* uses B_API before its own #undef: only a learned B_API would blank it */
+     "#include <a.h>\n#include <b.h>\nint m3b (int x) B_API;\n#undef B_API\n"
+     "int m3a (int x) A_API;\n"},
     {"src/m4.c",
      "#include <a.h>\n#include <b.h>\nint m4a (int x) A_API;\nint m4b (int x) B_API;\n"},
     {"src/m5.c",
      "#include <c.h>\n#include <b.h>\nint m5c (int x) C_API;\nint m5b (int x) B_API;\n"},
+    {"src/m6.c", /* uses B_API before its own #define: B_API is its own, not learned */
+     "#include <a.h>\n#include <b.h>\nint m6a (int x) A_API;\nint m6b (int x) B_API;\n"
+     "#define B_API\n"},
 };
 
 /* Whether file rel of cg has a syntax error. */
@@ -315,6 +319,8 @@ static void run_union(const scratch *s, unsigned jobs, bool with_store, run_out 
     assert_true(defines(cg, good[i][0], good[i][2]));
   }
   assert_true(has_error(cg, "src/m3.c")); /* its own #undef B_API: not learned */
+  assert_true(has_error(cg, "src/m6.c")); /* its own #define B_API: not learned */
+  assert_true(defines(cg, "src/m6.c", "m6a"));
   gsp_cg_destroy(cg);
   gsp_tier_destroy(tier);
 }
