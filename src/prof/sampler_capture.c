@@ -5,7 +5,7 @@
  * The handler only captures. It copies the interrupted thread's ip, sp
  * and bp from the signal context, and a window of CAP_WINDOW bytes of its
  * stack from sp upwards, into a slot of a queue mapped before sampling
- * starts; the collector thread later walks that copy as the perf ring's
+ * starts (timer source); the collector thread later walks that copy as the perf ring's
  * samples are walked (sampler_unwind.c: the frame-pointer chain found in
  * the copy, spliced with a DWARF unwind of the same copy). No unwinder
  * runs in the sampled thread: no lock, no allocation, no thread-local
@@ -16,6 +16,16 @@
  * so the count returned is exactly the readable part even on a kernel
  * that does not split an iovec. Where the call is refused (a seccomp
  * filter) the sample is the pc alone.
+ *
+ * On the perf signal source a sample is the kernel's: the handler reads
+ * every sample record of the event's one-page buffer (the signal may
+ * come late, after the thread moved on, with several records waiting, or
+ * find none that an earlier handler took) into a slot each, weight 1,
+ * with the record's ip and chain. The context goes with the last record
+ * only when its ip is the record's, and the collector keeps the copy
+ * only when the frame-pointer chain found in it agrees with the kernel's
+ * (copy_agrees): a sample is never moved to where the thread was at
+ * delivery. Samples whose context was left out count in g_late.
  *
  * Window size, measured (docs/prof.md, "Signal and timer sources"): the
  * whole DWARF walk of the samples of the programs tried needed under
@@ -73,6 +83,7 @@ static _Atomic uint64_t g_tail;
 static uint64_t g_head;
 static pid_t g_pid; /* ours, for process_vm_readv (set at open: a fork child opens again) */
 static _Atomic int g_readv_ok = 1;
+static _Atomic uint64_t g_late; /* perf samples whose capture was not the sample's */
 
 /* ThreadSanitizer runs a handler at a later safe point, where the stack
  * has moved on from the saved context: under it a sample is the pc. */
@@ -104,6 +115,7 @@ int gsp__cap_open(unsigned hz) {
   g_head = 0;
   g_pid = getpid();
   atomic_store(&g_readv_ok, 1);
+  atomic_store(&g_late, 0);
   atomic_store_explicit(&g_live, g_slots, memory_order_release);
   return GSP_OK;
 }
@@ -168,63 +180,136 @@ static uint64_t ring_u64(const unsigned char *data, uint64_t size, uint64_t off)
   return v;
 }
 
-/* The chain of the last sample record in pg (PERF_SAMPLE_IP | TID |
- * CALLCHAIN: header, ip, pid/tid, nr, ips[nr]) into kc when its ip is
- * rip (the signal's context is that sample's), without the kernel's
- * context markers; then hands the records back. Every length is checked
- * against the record's size and the bytes written by the kernel. */
-static uint32_t page_chain(struct perf_event_mmap_page *pg, uint64_t rip, uint64_t *kc,
-                           uint32_t max) {
-  const unsigned char *data = (const unsigned char *)pg + pg->data_offset;
-  uint64_t size = pg->data_size;
-  uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE), tail = pg->data_tail;
-  uint64_t last = head, last_size = 0;
-  while (kc && size && (size & (size - 1)) == 0 && head - tail >= 8 && head - tail <= size) {
-    uint64_t h = ring_u64(data, size, tail);
-    uint32_t type = (uint32_t)h, rsize = (uint16_t)(h >> 48);
-    if (rsize < 8 || rsize > head - tail) break;
-    if (type == PERF_RECORD_SAMPLE) {
-      last = tail;
-      last_size = rsize;
-    }
-    tail += rsize;
-  }
+/* The records of a perf page not yet handed back: data_tail to head. */
+typedef struct page_view {
+  const unsigned char *data;
+  uint64_t size, head, tail;
+} page_view;
+
+static bool page_open(struct perf_event_mmap_page *pg, page_view *v) {
+  v->data = (const unsigned char *)pg + pg->data_offset;
+  v->size = pg->data_size;
+  v->head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
+  v->tail = pg->data_tail;
+  return v->size && (v->size & (v->size - 1)) == 0 && v->head - v->tail <= v->size;
+}
+
+/* The record at v->tail: its type and size (0 when none or malformed). */
+static uint32_t page_peek(const page_view *v, uint32_t *type) {
+  if (v->head - v->tail < 8) return 0;
+  uint64_t h = ring_u64(v->data, v->size, v->tail);
+  uint32_t rsize = (uint16_t)(h >> 48);
+  *type = (uint32_t)h;
+  return rsize >= 8 && rsize <= v->head - v->tail ? rsize : 0;
+}
+
+/* The sample record at off, rsize bytes (PERF_SAMPLE_IP | TID |
+ * CALLCHAIN: header, ip, pid/tid, nr, ips[nr]): its ip into *ip and its
+ * chain, without the kernel's context markers, into kc (at most max);
+ * returns the chain's length. Every length is checked against the
+ * record's size. */
+static uint32_t rec_chain(const page_view *v, uint64_t off, uint32_t rsize, uint64_t *ip,
+                          uint64_t *kc, uint32_t max) {
+  *ip = ring_u64(v->data, v->size, off + 8);
+  if (rsize < 32) return 0;
+  uint64_t nr = ring_u64(v->data, v->size, off + 24);
+  if (nr > (rsize - 32u) / 8u) return 0;
   uint32_t nk = 0;
-  if (last_size >= 32 && ring_u64(data, size, last + 8) == rip) {
-    uint64_t nr = ring_u64(data, size, last + 24);
-    if (nr > (last_size - 32) / 8) nr = 0;
-    for (uint64_t i = 0; i < nr && nk < max; i++) {
-      uint64_t v = ring_u64(data, size, last + 32 + 8 * i);
-      if (v >= (uint64_t)PERF_CONTEXT_MAX) continue;
-      if (v == 0) break;
-      kc[nk++] = v;
-    }
+  for (uint64_t i = 0; i < nr && nk < max; i++) {
+    uint64_t pc = ring_u64(v->data, v->size, off + 32 + 8 * i);
+    if (pc >= (uint64_t)PERF_CONTEXT_MAX) continue;
+    if (pc == 0) break;
+    kc[nk++] = pc;
   }
-  __atomic_store_n(&pg->data_tail, head, __ATOMIC_RELEASE);
   return nk;
 }
 
-void gsp__cap_page_release(void *pg) { page_chain(pg, 0, NULL, 0); }
-
-bool gsp__cap_take(uint32_t weight, const void *ucv, void *pg) {
-  const ucontext_t *uc = ucv;
-  cap_slot *s = claim();
-  if (!s) {
-    if (pg) gsp__cap_page_release(pg);
-    return false;
+/* Offset of the last sample record before v->head (v->head if none);
+ * adds the samples the kernel reports lost (PERF_RECORD_LOST: header,
+ * id, lost) to *lost. */
+static uint64_t page_last_sample(page_view v, uint64_t *lost) {
+  uint64_t last = v.head;
+  uint32_t type, rsize;
+  while ((rsize = page_peek(&v, &type)) != 0) {
+    if (type == PERF_RECORD_SAMPLE) last = v.tail;
+    if (type == PERF_RECORD_LOST && rsize >= 24) *lost += ring_u64(v.data, v.size, v.tail + 16);
+    v.tail += rsize;
   }
-  uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
-  s->weight = weight;
+  return last;
+}
+
+void gsp__cap_page_release(void *pg) {
+  struct perf_event_mmap_page *p = pg;
+  __atomic_store_n(&p->data_tail, __atomic_load_n(&p->data_head, __ATOMIC_ACQUIRE),
+                   __ATOMIC_RELEASE);
+}
+
+/* The context's registers and stack into s, a sample taken now. */
+static void take_context(cap_slot *s, const ucontext_t *uc, uint32_t want) {
   s->ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
   s->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
   s->bp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
-  s->nk = pg ? page_chain(pg, s->ip, s->kc, GSP__PROF_MAX_DEPTH + 1) : 0;
   s->len = 0;
   if (k_copy_stack && atomic_load_explicit(&g_readv_ok, memory_order_relaxed))
-    s->len = copy_window(s->sp, s->stack, s->nk ? CAP_WINDOW_CHAINED : CAP_WINDOW);
-  atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
-  return true;
+    s->len = copy_window(s->sp, s->stack, want);
 }
+
+static void publish(cap_slot *s, uint64_t pos) {
+  atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+}
+
+/* One slot per sample record of the page, weight 1 each, the record's
+ * ip and chain; the context uc is copied into the last record's slot
+ * only when the record's ip is uc's (the thread has not moved on since).
+ * Hands the records read back; returns the samples lost (queue full, or
+ * reported lost by the kernel). */
+static uint64_t take_page(const ucontext_t *uc, struct perf_event_mmap_page *pg) {
+  page_view v;
+  uint64_t lost = 0;
+  if (!page_open(pg, &v)) {
+    gsp__cap_page_release(pg);
+    return 0;
+  }
+  uint64_t last = page_last_sample(v, &lost), rip = 0;
+  if (uc) rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+  uint32_t type, rsize;
+  for (; (rsize = page_peek(&v, &type)) != 0; v.tail += rsize) {
+    if (type != PERF_RECORD_SAMPLE || rsize < 24) continue; /* header, ip, pid/tid at least */
+    cap_slot *s = claim();
+    if (!s) {
+      lost++;
+      continue;
+    }
+    uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed), ip;
+    s->weight = 1;
+    s->nk = rec_chain(&v, v.tail, rsize, &ip, s->kc, GSP__PROF_MAX_DEPTH + 1);
+    s->ip = ip;
+    s->sp = s->bp = 0;
+    s->len = 0;
+    if (v.tail == last && uc && ip == rip) {
+      take_context(s, uc, s->nk ? CAP_WINDOW_CHAINED : CAP_WINDOW);
+    } else if (v.tail == last && uc) {
+      atomic_fetch_add_explicit(&g_late, 1, memory_order_relaxed);
+    }
+    publish(s, pos);
+  }
+  __atomic_store_n(&pg->data_tail, v.head, __ATOMIC_RELEASE);
+  return lost;
+}
+
+uint64_t gsp__cap_take(uint32_t weight, const void *ucv, void *pg) {
+  if (pg) return take_page(ucv, pg);
+  cap_slot *s = claim();
+  if (!s) return weight;
+  uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
+  s->weight = weight;
+  s->nk = 0;
+  take_context(s, ucv, CAP_WINDOW);
+  publish(s, pos);
+  return 0;
+}
+
+uint64_t gsp__cap_late(void) { return atomic_load_explicit(&g_late, memory_order_relaxed); }
 
 uint32_t gsp__cap_fill(void) {
   if (!g_slots) return 0;
@@ -233,6 +318,18 @@ uint32_t gsp__cap_fill(void) {
 }
 
 uint32_t gsp__cap_slots(void) { return g_nslots; }
+
+/* Whether the copy in u is of the stack the kernel's chain kc[0..nk) was
+ * taken from: the frame-pointer chain found in the copy agrees with kc
+ * as far as both go (the handler saw the same ip; this catches a thread
+ * that came back to it through another caller). */
+static bool copy_agrees(const gsp__ustack *u, const uint64_t *kc, uint32_t nk) {
+  uint64_t fp[GSP__PROF_MAX_DEPTH + 1];
+  uint32_t n = gsp__unw_fp_chain(u, fp, nk < GSP__PROF_MAX_DEPTH ? nk : GSP__PROF_MAX_DEPTH);
+  for (uint32_t i = 0; i < n; i++)
+    if (fp[i] != kc[i]) return false;
+  return true;
+}
 
 bool gsp__cap_pop(gsp__sample *out, unsigned max) {
   if (!g_slots) return false;
@@ -243,6 +340,10 @@ bool gsp__cap_pop(gsp__sample *out, unsigned max) {
   gsp__ustack u = {s->ip, s->sp, s->bp, s->stack, s->len};
   const uint64_t *kc = s->kc;
   uint32_t nk = s->nk;
+  if (nk && u.len && !copy_agrees(&u, kc, nk)) {
+    u.len = 0; /* the kernel's chain alone */
+    atomic_fetch_add_explicit(&g_late, 1, memory_order_relaxed);
+  }
   if (nk == 0) { /* no kernel chain: the one in the copy */
     nk = gsp__unw_fp_chain(&u, fp, max < GSP__PROF_MAX_DEPTH ? max : GSP__PROF_MAX_DEPTH);
     kc = fp;

@@ -64,12 +64,22 @@ int gsp__cap_open(unsigned hz);
 void gsp__cap_close(void);
 /* In a fork child: drops the copy of the parent's queue. */
 void gsp__cap_forget(void);
-/* Async-signal-safe, any thread: captures the context uc (a ucontext_t)
- * with this weight into a slot, with the frame-pointer chain of the
- * sample the kernel wrote into pg (a perf event's struct
- * perf_event_mmap_page; NULL for a timer), whose records it hands back in
- * any case; false when the queue is full. */
-bool gsp__cap_take(uint32_t weight, const void *uc, void *pg);
+/* Async-signal-safe, any thread. A timer's signal (pg NULL): captures
+ * the context uc (a ucontext_t) into a slot with this weight. A perf
+ * event's (pg its struct perf_event_mmap_page): one slot of weight 1 for
+ * each sample record the kernel wrote there (several when the signal came
+ * late), with that record's ip and frame-pointer chain; the context uc is
+ * added to the last record's slot only when its ip is the record's (a
+ * signal delivered after the thread moved on would otherwise put the
+ * sample where the thread is at delivery); uc may be NULL (the collector
+ * draining a page). The records are handed back in any case. Returns the
+ * sampling periods lost: queue full, or reported lost by the kernel. */
+uint64_t gsp__cap_take(uint32_t weight, const void *uc, void *pg);
+/* Perf samples kept without their capture because it was not taken where
+ * the kernel's sample was (in the handler: another ip; at unwinding: the
+ * copy's frame-pointer chain disagrees with the kernel's), since the last
+ * gsp__cap_open. Any thread. */
+uint64_t gsp__cap_late(void);
 /* Async-signal-safe: hands pg's records back unread. */
 void gsp__cap_page_release(void *pg);
 /* The next captured sample, unwound, into out (at most max pcs); false
