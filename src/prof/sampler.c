@@ -133,9 +133,7 @@ static size_t g_nknown, g_known_cap, g_cur;
 static struct pollfd *g_pfd;
 static size_t g_pfd_cap;
 static uint64_t g_threads_total;
-static uint64_t g_rng;         /* collector: xorshift64 state for the perf events' periods */
-static uint64_t g_next_redraw; /* CLOCK_MONOTONIC ns of the next redraw of those periods */
-static gsp__sample g_scratch;  /* collector: a ring's sample on its way to the queue */
+static gsp__sample g_scratch; /* collector: a ring's sample on its way to the queue */
 
 /* Weight of the sample this signal stands for; 0 = not ours. *pg: the
  * perf event's buffer when the signal is from one (its records must then
@@ -158,9 +156,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc) {
   if (w && atomic_load(&g_active)) {
     uint64_t lost = gsp__cap_take(w, uc, pg);
     if (lost) atomic_fetch_add_explicit(&g_dropped, lost, memory_order_relaxed);
-  } else if (pg) {
-    gsp__cap_page_release(pg);
-  }
+  } /* else a perf buffer is left as it is: disarm takes what it holds */
   atomic_fetch_sub_explicit(&g_in_handler, 1, memory_order_release);
   errno = saved;
 }
@@ -240,54 +236,13 @@ static int perf_signal_to(int fd, pid_t tid) {
   return GSP_OK;
 }
 
-/* ---- the perf sources' periods ------------------------------------------
- * A fixed period aliases with a program whose work repeats at a multiple
- * of it: the samples of one thread keep falling at the same few points of
- * each repetition (prof_hot3's 29-30 ms round at 99 Hz is 3 periods).
- * So each thread's period is drawn in [0.8, 1.2] times 1/hz when its
- * event is made (signal source; a ring's starts at 1/hz) and drawn again
- * about once a second (at a random point between 0.75 and 1.25 s,
- * PERF_EVENT_IOC_PERIOD), on both perf sources. A new period starts
- * counting from the ioctl: the part of the period under way is not
- * sampled, about half a period per redraw (0.5 % of a thread's samples
- * at 99 Hz when it has a CPU to itself, more when it gets a fraction of
- * one), which the mean of 1/period over the draw (1.4 % above 1/mean)
- * about offsets. */
-
-static uint64_t rng_next(void) {
-  g_rng ^= g_rng << 13;
-  g_rng ^= g_rng >> 7;
-  g_rng ^= g_rng << 17;
-  return g_rng;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(void) { return (double)(rng_next() >> 11) / 9007199254740992.0; }
-
-static uint64_t drawn_period(void) {
-  double base = 1e9 / (double)g_hz;
-  return (uint64_t)(base * (0.8 + 0.4 * rng_unit()));
-}
-
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void rng_seed(void) {
-  g_rng = mono_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
-  if (g_rng == 0) g_rng = 1;
-  g_next_redraw = mono_ns() + 1000000000u;
-}
-
 static int arm_signal(pid_t tid, int *fd_out, void **mm_out) {
   struct perf_event_attr a;
   memset(&a, 0, sizeof a);
   a.size = sizeof a;
   a.type = PERF_TYPE_SOFTWARE;
   a.config = PERF_COUNT_SW_TASK_CLOCK;
-  a.sample_period = drawn_period();
+  a.sample_period = 1000000000ull / g_hz;
   a.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_CALLCHAIN;
   a.sample_max_stack = (uint16_t)(atomic_load(&g_depth) + 1);
   a.wakeup_events = 1;
@@ -411,7 +366,6 @@ int gsp__sampler_open(unsigned hz, unsigned max_depth, bool force_timers) {
   g_threads_total = 0;
   g_cur = 0;
   g_page = sysconf(_SC_PAGESIZE);
-  rng_seed();
   int rv = install_handler();
   if (rv != GSP_OK) {
     closedir(g_taskdir);
@@ -453,20 +407,6 @@ void gsp__sampler_close(void) {
 }
 
 /* ---- threads -------------------------------------------------------------- */
-
-/* About once a second, a new period for each perf event, ring or signal
- * (see drawn_period). A kernel that refuses the ioctl keeps the old one. */
-static void redraw_periods(void) {
-  uint64_t now = mono_ns();
-  if (g_mode == GSP__SRC_TIMER || now < g_next_redraw) return;
-  g_next_redraw = now + 750000000u + (uint64_t)(500000000.0 * rng_unit());
-  for (size_t i = 0; i < g_nknown; i++) {
-    known_thread *k = &g_known[i];
-    int fd = k->kind == K_SIGNAL ? k->fd : k->kind == K_RING ? k->ring.fd : -1;
-    uint64_t period = drawn_period();
-    if (fd >= 0) ioctl(fd, PERF_EVENT_IOC_PERIOD, &period);
-  }
-}
 
 static known_thread *find_known(pid_t tid) {
   for (size_t i = 0; i < g_nknown; i++)
@@ -523,7 +463,6 @@ int gsp__sampler_scan_threads(pid_t self_tid) {
     }
   }
   drop_unseen();
-  redraw_periods();
   gsp__unw_remote_refresh();
   return rv < 0 ? rv : added;
 }

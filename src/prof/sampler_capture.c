@@ -5,17 +5,15 @@
  * The handler only captures. It copies the interrupted thread's ip, sp
  * and bp from the signal context, and a window of CAP_WINDOW bytes of its
  * stack from sp upwards, into a slot of a queue mapped before sampling
- * starts (timer source); the collector thread later walks that copy as the perf ring's
- * samples are walked (sampler_unwind.c: the frame-pointer chain found in
- * the copy, spliced with a DWARF unwind of the same copy). No unwinder
- * runs in the sampled thread: no lock, no allocation, no thread-local
- * storage, and one system call, process_vm_readv on our own pid, which
- * copies the window and stops at the first page that is not mapped (the
- * top of a thread's stack is often less than a window above sp), where a
- * plain read would fault. The remote ranges are cut at page boundaries,
- * so the count returned is exactly the readable part even on a kernel
- * that does not split an iovec. Where the call is refused (a seccomp
- * filter) the sample is the pc alone.
+ * starts (the timer and perf signal sources); the collector thread later
+ * walks that copy as the perf ring's samples are walked (sampler_unwind.c: the frame-pointer chain
+ * found in the copy, spliced with a DWARF unwind of the same copy). No unwinder runs in the sampled
+ * thread: no lock, no allocation, no thread-local storage, and one system call, process_vm_readv on
+ * our own pid, which copies the window and stops at the first page that is not mapped (the top of a
+ * thread's stack is often less than a window above sp), where a plain read would fault. The remote
+ * ranges are cut at page boundaries, so the count returned is exactly the readable part even on a
+ * kernel that does not split an iovec. Where the call is refused (a seccomp filter) the sample is
+ * the pc alone.
  *
  * On the perf signal source a sample is the kernel's: the handler reads
  * every sample record of the event's one-page buffer (the signal may
@@ -25,7 +23,10 @@
  * only when its ip is the record's, and the collector keeps the copy
  * only when the frame-pointer chain found in it agrees with the kernel's
  * (copy_agrees): a sample is never moved to where the thread was at
- * delivery. Samples whose context was left out count in g_late.
+ * delivery. Samples whose context was left out count in g_late. A page
+ * whose first record is another thread's (a stale signal naming a reused
+ * fd number) is left for that thread; without a context (the drain when
+ * an event closes) the page is taken whoever's it is.
  *
  * Window size, measured (docs/prof.md, "Signal and timer sources"): the
  * whole DWARF walk of the samples of the programs tried needed under
@@ -52,6 +53,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -238,7 +240,7 @@ static uint64_t page_last_sample(page_view v, uint64_t *lost) {
   return last;
 }
 
-void gsp__cap_page_release(void *pg) {
+static void page_release(void *pg) {
   struct perf_event_mmap_page *p = pg;
   __atomic_store_n(&p->data_tail, __atomic_load_n(&p->data_head, __ATOMIC_ACQUIRE),
                    __ATOMIC_RELEASE);
@@ -258,6 +260,18 @@ static void publish(cap_slot *s, uint64_t pos) {
   atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 }
 
+/* Whether the first sample record of the page is of the calling thread
+ * (its pid/tid word, after the header and the ip): a queued signal that
+ * outlived its event may name an fd number that now belongs to another
+ * thread's event, whose records that thread's own signal takes. */
+static bool page_ours(page_view v) {
+  uint32_t type, rsize;
+  for (; (rsize = page_peek(&v, &type)) != 0; v.tail += rsize)
+    if (type == PERF_RECORD_SAMPLE && rsize >= 24)
+      return (pid_t)(ring_u64(v.data, v.size, v.tail + 16) >> 32) == (pid_t)syscall(SYS_gettid);
+  return true; /* no sample: nothing to take */
+}
+
 /* One slot per sample record of the page, weight 1 each, the record's
  * ip and chain; the context uc is copied into the last record's slot
  * only when the record's ip is uc's (the thread has not moved on since).
@@ -267,9 +281,10 @@ static uint64_t take_page(const ucontext_t *uc, struct perf_event_mmap_page *pg)
   page_view v;
   uint64_t lost = 0;
   if (!page_open(pg, &v)) {
-    gsp__cap_page_release(pg);
+    page_release(pg);
     return 0;
   }
+  if (uc && !page_ours(v)) return 0; /* a stale signal: left for its thread */
   uint64_t last = page_last_sample(v, &lost), rip = 0;
   if (uc) rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
   uint32_t type, rsize;

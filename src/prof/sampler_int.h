@@ -1,7 +1,8 @@
 /* sampler_int.h - internals shared by the sampler's files: sampler.c (the
- * sources, the signal handler, the queue), sampler_ring.c (perf events
- * with a memory-mapped ring per thread) and sampler_unwind.c (libunwind,
- * loaded when CPU sampling starts). Collector-thread-only unless a
+ * sources, the signal handler, the queue), sampler_capture.c (what the
+ * handler captures and how the collector unwinds it), sampler_ring.c
+ * (perf events with a memory-mapped ring per thread) and sampler_unwind.c
+ * (libunwind, loaded when CPU sampling starts). Collector-thread-only unless a
  * function says otherwise. */
 #ifndef GSP_SAMPLER_INT_H
 #define GSP_SAMPLER_INT_H
@@ -80,8 +81,6 @@ uint64_t gsp__cap_take(uint32_t weight, const void *uc, void *pg);
  * copy's frame-pointer chain disagrees with the kernel's), since the last
  * gsp__cap_open. Any thread. */
 uint64_t gsp__cap_late(void);
-/* Async-signal-safe: hands pg's records back unread. */
-void gsp__cap_page_release(void *pg);
 /* The next captured sample, unwound, into out (at most max pcs); false
  * when none is waiting. Collector thread only. */
 bool gsp__cap_pop(gsp__sample *out, unsigned max);

@@ -15,7 +15,9 @@
  *   count of lost samples (PERF_RECORD_LOST), returned as lost;
  * - a context that agrees with the sample: its stack is used (a sample
  *   without a kernel chain gets the chain found in the copy);
- * - a timer's signal (no page) keeps its weight.
+ * - a timer's signal (no page) keeps its weight;
+ * - a stale signal naming another thread's page (its records' tid is not
+ *   the caller's) leaves it; the drain without a context takes it.
  *
  * The unwinder is not loaded here, so a sample's stack is the chain the
  * kernel gave, or the copy's frame-pointer chain where it gave none.
@@ -28,7 +30,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sampler_int.h"
@@ -59,12 +63,14 @@ static void put_u64(struct perf_event_mmap_page *pg, uint64_t v) {
 
 /* A PERF_RECORD_SAMPLE (IP | TID | CALLCHAIN) of ip with the user chain
  * chain[0..n) (chain[0] the ip), after the kernel's PERF_CONTEXT_USER. */
+static uint64_t g_tid_word; /* pid | tid << 32 of the records put_sample writes */
+
 static void put_sample(struct perf_event_mmap_page *pg, uint64_t ip, const uint64_t *chain,
                        unsigned n) {
   uint64_t size = 32 + 8 * (n ? n + 1 : 0);
   put_u64(pg, PERF_RECORD_SAMPLE | (size << 48));
   put_u64(pg, ip);
-  put_u64(pg, 0x1234);
+  put_u64(pg, g_tid_word);
   put_u64(pg, n ? n + 1 : 0);
   if (n) put_u64(pg, (uint64_t)PERF_CONTEXT_USER);
   for (unsigned i = 0; i < n; i++) put_u64(pg, chain[i]);
@@ -95,6 +101,7 @@ static ucontext_t context_at(uint64_t ip, uint64_t r1, uint64_t r2) {
 
 static int setup(void **state) {
   (void)state;
+  g_tid_word = (uint64_t)(uint32_t)getpid() | (uint64_t)(uint32_t)syscall(SYS_gettid) << 32;
   return gsp__cap_open(99) == GSP_OK ? 0 : -1;
 }
 
@@ -223,6 +230,27 @@ static void test_full_queue_counts_each_record(void **state) {
   expect_none();
 }
 
+/* A queued signal that outlived its event, naming an fd number that now
+ * belongs to another thread's event: its records are left for that
+ * thread; the drain when an event closes (no context) takes them. */
+static void test_stale_signal_leaves_other_threads_page(void **state) {
+  (void)state;
+  struct perf_event_mmap_page *pg = page_reset(0);
+  const uint64_t k[] = {A, R1, R2};
+  uint64_t mine = g_tid_word;
+  g_tid_word = (uint64_t)(uint32_t)getpid() | (uint64_t)((uint32_t)syscall(SYS_gettid) + 1) << 32;
+  put_sample(pg, A, k, 3);
+  g_tid_word = mine;
+  ucontext_t uc = context_at(A, R1, R2);
+  assert_int_equal(gsp__cap_take(1, &uc, pg), 0);
+  assert_int_equal(pg->data_tail, 0); /* not taken */
+  expect_none();
+  assert_int_equal(gsp__cap_take(1, NULL, pg), 0);
+  assert_int_equal(pg->data_tail, pg->data_head);
+  expect_sample(1, k, 3);
+  expect_none();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_late_signal_keeps_the_kernels_sample, setup, teardown),
@@ -232,6 +260,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_agreeing_context_is_used, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timer_signal_keeps_its_weight, setup, teardown),
       cmocka_unit_test_setup_teardown(test_full_queue_counts_each_record, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stale_signal_leaves_other_threads_page, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
