@@ -133,8 +133,10 @@ static bool defines(const gsp_cg *cg, const char *rel, const char *name) {
 }
 
 /* One analysis of s->tree with `jobs` threads; with_store: through an LMDB
- * store in s->cache; db: also write this database file (NULL = none). */
-static void run(const scratch *s, unsigned jobs, bool with_store, const char *db, run_out *out) {
+ * store in s->cache; db: also write this database file (NULL = none);
+ * then check(cg, out) on the tree's own files. */
+static void run_with(const scratch *s, unsigned jobs, bool with_store, const char *db, run_out *out,
+                     void (*check)(const gsp_cg *cg, run_out *out)) {
   gsp_tier *tier = NULL;
   char uri[128], err[512] = "";
   snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
@@ -154,6 +156,13 @@ static void run(const scratch *s, unsigned jobs, bool with_store, const char *db
   out->dump = cg_dump(cg);
   assert_null(cg_check_invariants(cg));
   gsp_cg_stats_get(cg, &out->st);
+  check(cg, out);
+  gsp_cg_destroy(cg);
+  gsp_tier_destroy(tier);
+}
+
+/* The api.h tree: what use.c and own.c parse to. */
+static void check_use(const gsp_cg *cg, run_out *out) {
   long u = gsp_cg_file_find(cg, "src/use.c");
   assert_true(u >= 0);
   const gsp_cg_result *r = gsp_cg_file_result(cg, (size_t)u);
@@ -165,8 +174,10 @@ static void run(const scratch *s, unsigned jobs, bool with_store, const char *db
   for (size_t i = 0; i < NELEM(names); i++) all = all && defines(cg, "src/use.c", names[i]);
   if (!out->use_error) assert_true(all);
   assert_true(defines(cg, "src/own.c", "own_f"));
-  gsp_cg_destroy(cg);
-  gsp_tier_destroy(tier);
+}
+
+static void run(const scratch *s, unsigned jobs, bool with_store, const char *db, run_out *out) {
+  run_with(s, jobs, with_store, db, out, check_use);
 }
 
 static void test_learned_names_parse(void **state) {
@@ -288,27 +299,9 @@ static bool has_error(const gsp_cg *cg, const char *rel) {
   return gsp_cg_result_has_error(r);
 }
 
-/* One analysis of the several-teachers tree; checks what each file learned
- * by what it parses to. */
-static void run_union(const scratch *s, unsigned jobs, bool with_store, run_out *out) {
-  gsp_tier *tier = NULL;
-  char uri[128], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
-  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
-  if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
-  gsp_cg *cg = NULL;
-  gsp_cg_config cfg = {.root = s->tree,
-                       .jobs = jobs,
-                       .store = tier,
-                       .include_dirs = c_incs,
-                       .n_include_dirs = NELEM(c_incs)};
-  assert_int_equal(gsp_cg_create(&cfg, &cg), GSP_OK);
-  uint64_t before = atomic_load(&gsp__cg_cxx_reads);
-  assert_int_equal(gsp_cg_run(cg), GSP_OK);
-  out->reads = atomic_load(&gsp__cg_cxx_reads) - before;
-  out->dump = cg_dump(cg);
-  assert_null(cg_check_invariants(cg));
-  gsp_cg_stats_get(cg, &out->st);
+/* The several-teachers tree: what each file learned, by what it parses to. */
+static void check_union(const gsp_cg *cg, run_out *out) {
+  (void)out;
   static const char *const good[][3] = {{"src/m1.c", "m1a", "m1b"},
                                         {"src/m2.c", "m2a", "m2b"},
                                         {"src/m4.c", "m4a", "m4b"},
@@ -321,8 +314,10 @@ static void run_union(const scratch *s, unsigned jobs, bool with_store, run_out 
   assert_true(has_error(cg, "src/m3.c")); /* its own #undef B_API: not learned */
   assert_true(has_error(cg, "src/m6.c")); /* its own #define B_API: not learned */
   assert_true(defines(cg, "src/m6.c", "m6a"));
-  gsp_cg_destroy(cg);
-  gsp_tier_destroy(tier);
+}
+
+static void run_union(const scratch *s, unsigned jobs, bool with_store, run_out *out) {
+  run_with(s, jobs, with_store, NULL, out, check_union);
 }
 
 static void test_several_teachers(void **state) {
