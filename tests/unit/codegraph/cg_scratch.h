@@ -3,8 +3,9 @@
  * over a tree and a cache directory of their own (stat index, include
  * memo, learned macros, network mounts, cache upkeep): DIR =
  * /tmp/<prefix>XXXXXX holding tree/ (a copy of a fixture, or empty) and
- * the path cache/ (not created); reading a file whole; comparing two
- * files byte for byte. Include after cmocka.h.
+ * the path cache/ (not created); the result store in that cache
+ * directory; reading a file whole; comparing two files byte for byte.
+ * Include after cmocka.h.
  */
 #ifndef GSP_TEST_CG_SCRATCH_H
 #define GSP_TEST_CG_SCRATCH_H
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "gsperf/tier.h"
 
 typedef struct cg_scratch {
   char dir[64], tree[96], cache[96];
@@ -60,6 +63,18 @@ static inline char *cg_slurp(const char *path, size_t *len) {
   fclose(f);
   *len = (size_t)n;
   return b;
+}
+
+/* The result store a run of these tests goes through: L3 (LMDB) in the
+ * cache directory, no fsync; NULL when store is false. */
+static inline gsp_tier *cg_scratch_store(const char *cache, bool store) {
+  if (!store) return NULL;
+  char uri[4200], err[512] = "";
+  snprintf(uri, sizeof uri, "lmdb:%s", cache);
+  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
+  gsp_tier *t = NULL;
+  assert_int_equal(gsp_tier_create(&tc, &t, err, sizeof err), GSP_OK);
+  return t;
 }
 
 static inline void cg_assert_same_file(const char *a, const char *b) {

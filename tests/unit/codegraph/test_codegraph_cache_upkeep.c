@@ -68,11 +68,7 @@ static void make_scratch(scratch *s) {
 static void drop_scratch(const scratch *s) { cg_scratch_drop(&s->d); }
 
 static void run(const scratch *s, bool with_store, run_out *out) {
-  gsp_tier *tier = NULL;
-  char uri[128], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", s->d.cache);
-  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
-  if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
+  gsp_tier *tier = cg_scratch_store(s->d.cache, with_store);
   gsp_cg *cg = NULL;
   gsp_cg_config cfg = {.root = s->d.tree,
                        .jobs = 2,

@@ -137,11 +137,7 @@ static bool defines(const gsp_cg *cg, const char *rel, const char *name) {
  * then check(cg, out) on the tree's own files. */
 static void run_with(const scratch *s, unsigned jobs, bool with_store, const char *db, run_out *out,
                      void (*check)(const gsp_cg *cg, run_out *out)) {
-  gsp_tier *tier = NULL;
-  char uri[128], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
-  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
-  if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
+  gsp_tier *tier = cg_scratch_store(s->cache, with_store);
   gsp_cg *cg = NULL;
   gsp_cg_config cfg = {.root = s->tree,
                        .jobs = jobs,

@@ -126,11 +126,7 @@ static const char *const c_incs[] = {"inc", "inc/c++"};
  * include directories of fixture_lang3's C tree. below: a relative
  * directory whose files are counted. */
 static void run(const scratch *s, bool incs, const char *below, run_out *out) {
-  gsp_tier *tier = NULL;
-  char uri[128], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
-  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
-  assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
+  gsp_tier *tier = cg_scratch_store(s->cache, true);
   gsp_cg *cg = NULL;
   gsp_cg_config cfg = {.root = s->tree, .jobs = 2, .store = tier};
   if (incs) cfg.include_dirs = c_incs, cfg.n_include_dirs = NELEM(c_incs);

@@ -77,11 +77,7 @@ static void drop_scratch(const scratch *s) { cg_scratch_drop(s); }
 /* One analysis of s->tree; with_store: through an LMDB store in s->cache;
  * db: also write this database file (NULL = none). */
 static void run(const scratch *s, bool with_store, bool no_cache, const char *db, run_out *out) {
-  gsp_tier *tier = NULL;
-  char uri[128], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
-  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
-  if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
+  gsp_tier *tier = cg_scratch_store(s->cache, with_store);
   gsp_cg *cg = NULL;
   gsp_cg_config cfg = {.root = s->tree, .jobs = 2, .store = tier, .no_cache = no_cache, .db = db};
   assert_int_equal(gsp_cg_create(&cfg, &cg), GSP_OK);
@@ -341,11 +337,7 @@ static void test_no_cache(void **state) {
 
 /* A run with a file-size limit, through the store or without one. */
 static void run_limited(const scratch *s, bool with_store, uint64_t max_bytes, run_out *out) {
-  gsp_tier *tier = NULL;
-  char uri[128], err[512] = "";
-  snprintf(uri, sizeof uri, "lmdb:%s", s->cache);
-  gsp_tier_config tc = {.l3 = uri, .durability = GSP_TIER_NONE};
-  if (with_store) assert_int_equal(gsp_tier_create(&tc, &tier, err, sizeof err), GSP_OK);
+  gsp_tier *tier = cg_scratch_store(s->cache, with_store);
   gsp_cg *cg = NULL;
   gsp_cg_config cfg = {.root = s->tree,
                        .jobs = 2,
