@@ -380,9 +380,9 @@ static int merge_names(const cg_notes *own, const name_vec *tv, name_vec *nv, na
 }
 
 /* Per chunk of files, the unions of teachers' sets met lately
- * (direct-mapped by the teachers): files that include the same teaching headers (most of a
- * library's files include its few configuration headers) share one union
- * instead of merging and keying it again. A union is kept only when the
+ * (direct-mapped by the teachers): files that include the same teaching
+ * headers (most of a library's files include its few configuration
+ * headers) share one union instead of merging and keying it again. A union is kept only when the
  * file that made it dropped none of its names (it is then the union
  * itself, owned by that file's record). */
 #define UCACHE 64
